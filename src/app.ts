@@ -1,0 +1,66 @@
+// buildApp(deps): the HTTP application — error rendering, request ids, body parsing, feature modules. No listen().
+import { Elysia } from "elysia";
+import type { Config } from "./config";
+import type { Db } from "./db/client";
+import { ApiError, errorResponse, logApiError, toApiError } from "./errors";
+import type { Clock } from "./lib/clock";
+import type { Logger } from "./lib/log";
+import { authPlugin } from "./auth/plugin";
+import { beginRequest, requestInfo } from "./http/request-context";
+import { parseJsonBody } from "./http/json-body";
+import { createMethodTable } from "./http/method-table";
+import { docsRoutes } from "./docs";
+import { healthRoutes } from "./health";
+import { ticketRoutes } from "./tickets";
+import { VERSION } from "./version";
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+}
+
+export function buildApp(deps: AppDeps) {
+  const auth = authPlugin(deps);
+  const methods = createMethodTable();
+
+  const app = new Elysia({ normalize: false })
+    .onRequest(({ request, set }) => {
+      set.headers["x-request-id"] = beginRequest(request).id;
+    })
+    .onParse({ as: "global" }, ({ request, contentType }) => {
+      if (contentType?.toLowerCase().startsWith("multipart/form-data")) return;
+      return parseJsonBody(request, contentType ?? "", deps.config.maxJsonBytes);
+    })
+    .onError({ as: "global" }, ({ error, code, request, path }) => {
+      let err = toApiError(error, code);
+      if (err.status === 404 && code === "NOT_FOUND") {
+        const allowed = methods.allowed(path);
+        if (allowed.length) {
+          err = new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use ${allowed.join(", ")}.`, undefined, { allow: allowed.join(", ") });
+        }
+      }
+      const info = requestInfo(request);
+      logApiError(deps.log, err, info.id, path);
+      return errorResponse(err, { "x-request-id": info.id });
+    })
+    .onAfterResponse({ as: "global" }, ({ request, set, route }) => {
+      const info = requestInfo(request);
+      deps.log.info("request", {
+        request_id: info.id,
+        method: request.method,
+        route: route || new URL(request.url).pathname,
+        status: typeof set.status === "number" ? set.status : 200,
+        duration_ms: Math.round((performance.now() - info.start) * 100) / 100,
+      });
+    })
+    .use(healthRoutes())
+    .use(docsRoutes({ version: VERSION, publicUrl: deps.config.publicUrl }))
+    .use(ticketRoutes(deps, auth));
+
+  methods.load(app.routes);
+  return app;
+}
+
+export type App = ReturnType<typeof buildApp>;

@@ -1,0 +1,21 @@
+// `clientcove --help`: the list of commands.
+import { optionsHelp } from "../config";
+
+export const MAIN_HELP = `clientcove — self-hosted support tickets, shared files and webhooks
+
+Usage: clientcove [command] [options]
+
+Commands:
+  serve                 Start the API server (default)
+  migrate               Apply pending database migrations
+  orgs create|list      Manage organizations
+  users create          Add a user to an organization
+  keys create|list|revoke
+                        Manage API keys
+  version               Print version information
+
+Every command that touches data takes --data-dir (env CLIENTCOVE_DATA_DIR, default ./data);
+add --json for machine-readable output. \`clientcove <command> --help\` for details.
+
+Server options:
+${optionsHelp()}`;

@@ -1,0 +1,76 @@
+// `clientcove keys create|list|revoke`: API keys; a created key's secret is printed once.
+import { createKey, listKeys, revokeKey } from "../keys/service";
+import { parseDuration } from "../lib/time";
+import { CONFIG_FLAGS, optionalFlag, parseArgs, requireFlag, UsageError } from "./args";
+import { openDataContext, print, type Io } from "./context";
+
+export const KEYS_HELP = `Usage:
+  clientcove keys create --org ORG_ID [--user USER_ID] [--name NAME] [--expires-in 30d] [--json]
+  clientcove keys list --org ORG_ID [--json]
+  clientcove keys revoke KEY_ID [--json]
+--expires-in takes a number and a unit: s, m, h, d or w (90d, 12h).
+Options: --data-dir and every other option of \`clientcove serve --help\`.`;
+
+export function runKeys(argv: string[], io: Io): number {
+  const args = parseArgs(argv, { ...CONFIG_FLAGS, json: "boolean", help: "boolean", org: "string", user: "string", name: "string", "expires-in": "string" });
+  const [sub, ...rest] = args.positionals;
+  if (args.flags.help || !sub) {
+    io.out(KEYS_HELP);
+    return args.flags.help ? 0 : 2;
+  }
+  if (sub === "create") {
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const orgId = requireFlag(args, "org");
+    const expiresIn = optionalFlag(args, "expires-in");
+    const expiresInMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
+    if (expiresInMs === null) throw new UsageError(`--expires-in: expected a duration such as 30d, 12h or 90m, got "${expiresIn}"`);
+    const ctx = openDataContext(args, io);
+    try {
+      const key = createKey(ctx.deps, { orgId, userId: optionalFlag(args, "user"), name: optionalFlag(args, "name"), expiresInMs });
+      print(io, args, key, () =>
+        [
+          `Created API key ${key.id} for ${key.user_id} in ${key.org_id}${key.expires_at ? `, expires ${key.expires_at}` : ""}.`,
+          `Secret (shown only now, store it safely): ${key.key}`,
+        ].join("\n"),
+      );
+    } finally {
+      ctx.handle.close();
+    }
+    return 0;
+  }
+  if (sub === "list") {
+    if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+    const orgId = requireFlag(args, "org");
+    const ctx = openDataContext(args, io);
+    try {
+      const keys = listKeys(ctx.deps, orgId);
+      print(io, args, keys, () =>
+        keys.length
+          ? keys
+              .map((k) => {
+                const state = k.revoked_at ? "revoked" : k.expires_at && Date.parse(k.expires_at) <= Date.now() ? "expired" : "active";
+                return `${k.id}  ${k.prefix}…  ${state.padEnd(7)}  ${k.user_id}  last used ${k.last_used_at ?? "never"}  ${k.name}`;
+              })
+              .join("\n")
+          : "No API keys.",
+      );
+    } finally {
+      ctx.handle.close();
+    }
+    return 0;
+  }
+  if (sub === "revoke") {
+    const [keyId, ...extra] = rest;
+    if (!keyId) throw new UsageError("keys revoke needs a KEY_ID");
+    if (extra.length) throw new UsageError(`unexpected argument ${extra[0]}`);
+    const ctx = openDataContext(args, io);
+    try {
+      const key = revokeKey(ctx.deps, keyId);
+      print(io, args, key, () => `Revoked API key ${key.id} (${key.prefix}…) at ${key.revoked_at}.`);
+    } finally {
+      ctx.handle.close();
+    }
+    return 0;
+  }
+  throw new UsageError(`unknown command "keys ${sub}"; try keys create, keys list or keys revoke`);
+}

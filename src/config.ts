@@ -1,0 +1,164 @@
+// Configuration: flags > environment > defaults, merged into one typed, validated Config.
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./lib/log";
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  publicUrl: string;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  maxJsonBytes: number;
+  maxUploadBytes: number;
+  downloadUrlTtlSeconds: number;
+  shutdownTimeoutMs: number;
+  webhookTimeoutMs: number;
+  webhookRetryBaseMs: number;
+  webhookAllowPrivate: boolean;
+  webhookAllowCidrs: string[];
+  retentionDays: number;
+}
+
+export type ConfigKey = keyof Config;
+export type ConfigSource = "flag" | "env" | "default";
+
+/** A bad flag or value: the process prints `message` on one line and exits with code 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+interface OptionSpec<K extends ConfigKey = ConfigKey> {
+  key: K;
+  flag: string;
+  /** Environment variables, most specific first (the first one set wins). */
+  env: string[];
+  help: string;
+  /** The default as text (shown in --help), or a function of the other values. */
+  defaultText: string;
+  default: (partial: Partial<Config>) => Config[K];
+  parse: (raw: string, name: string) => Config[K];
+}
+
+function integer(min: number, max: number) {
+  return (raw: string, name: string): number => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`${name}: expected a whole number from ${min} to ${max}, got "${raw}"`);
+    }
+    return n;
+  };
+}
+
+function oneOf<const V extends string>(values: readonly V[]) {
+  return (raw: string, name: string): V => {
+    if (!(values as readonly string[]).includes(raw)) throw new ConfigError(`${name}: expected one of ${values.join(", ")}, got "${raw}"`);
+    return raw as V;
+  };
+}
+
+function boolean(raw: string, name: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (["true", "1", "yes", "on"].includes(v)) return true;
+  if (["false", "0", "no", "off"].includes(v)) return false;
+  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+}
+
+function text(raw: string, name: string): string {
+  if (raw.trim() === "") throw new ConfigError(`${name}: must not be empty`);
+  return raw;
+}
+
+function url(raw: string, name: string): string {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name}: expected an absolute http(s) URL, got "${raw}"`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`${name}: expected an http or https URL, got "${raw}"`);
+  return raw.replace(/\/+$/, "");
+}
+
+function cidrList(raw: string, name: string): string[] {
+  const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const c of list) {
+    if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)) throw new ConfigError(`${name}: "${c}" is not a CIDR such as 10.0.0.0/8`);
+  }
+  return list;
+}
+
+const MiB = 1024 * 1024;
+
+/** Every option, in --help order. Adding an option here adds its flag, env variable and help line. */
+export const OPTIONS: OptionSpec[] = [
+  { key: "host", flag: "host", env: ["CLIENTCOVE_HOST"], help: "Address to listen on", defaultText: "0.0.0.0", default: () => "0.0.0.0", parse: text },
+  { key: "port", flag: "port", env: ["CLIENTCOVE_PORT", "PORT"], help: "TCP port to listen on (0 picks a free one)", defaultText: "8080", default: () => 8080, parse: integer(0, 65535) },
+  { key: "dataDir", flag: "data-dir", env: ["CLIENTCOVE_DATA_DIR"], help: "Directory for the database and stored files", defaultText: "./data", default: () => "./data", parse: text },
+  {
+    key: "publicUrl",
+    flag: "public-url",
+    env: ["CLIENTCOVE_PUBLIC_URL"],
+    help: "Public base URL used in absolute links (Location, download_url)",
+    defaultText: "http://localhost:<port>",
+    default: (p) => `http://localhost:${p.port ?? 8080}`,
+    parse: url,
+  },
+  { key: "logLevel", flag: "log-level", env: ["CLIENTCOVE_LOG_LEVEL"], help: `Log level: ${LOG_LEVELS.join(", ")}`, defaultText: "info", default: () => "info", parse: oneOf(LOG_LEVELS) },
+  { key: "logFormat", flag: "log-format", env: ["CLIENTCOVE_LOG_FORMAT"], help: "Log format: json (one object per line) or pretty", defaultText: "json", default: () => "json", parse: oneOf(["json", "pretty"] as const) },
+  { key: "maxJsonBytes", flag: "max-json-bytes", env: ["CLIENTCOVE_MAX_JSON_BYTES"], help: "Largest JSON request body accepted, in bytes", defaultText: String(MiB), default: () => MiB, parse: integer(1024, 64 * MiB) },
+  { key: "maxUploadBytes", flag: "max-upload-bytes", env: ["CLIENTCOVE_MAX_UPLOAD_BYTES"], help: "Largest file upload accepted, in bytes", defaultText: String(100 * MiB), default: () => 100 * MiB, parse: integer(1, Number.MAX_SAFE_INTEGER) },
+  { key: "downloadUrlTtlSeconds", flag: "download-url-ttl-seconds", env: ["CLIENTCOVE_DOWNLOAD_URL_TTL_SECONDS"], help: "Lifetime of signed download links, in seconds", defaultText: "3600", default: () => 3600, parse: integer(1, 7 * 86400) },
+  { key: "shutdownTimeoutMs", flag: "shutdown-timeout-ms", env: ["CLIENTCOVE_SHUTDOWN_TIMEOUT_MS"], help: "How long a graceful shutdown waits for in-flight work, in ms", defaultText: "30000", default: () => 30_000, parse: integer(0, 3_600_000) },
+  { key: "webhookTimeoutMs", flag: "webhook-timeout-ms", env: ["CLIENTCOVE_WEBHOOK_TIMEOUT_MS"], help: "Timeout of one webhook delivery attempt, in ms", defaultText: "15000", default: () => 15_000, parse: integer(1, 600_000) },
+  { key: "webhookRetryBaseMs", flag: "webhook-retry-base-ms", env: ["CLIENTCOVE_WEBHOOK_RETRY_BASE_MS"], help: "Base delay of webhook retry backoff, in ms", defaultText: "30000", default: () => 30_000, parse: integer(1, 86_400_000) },
+  { key: "webhookAllowPrivate", flag: "webhook-allow-private", env: ["CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE"], help: "Allow webhooks to loopback/private/link-local addresses", defaultText: "false", default: () => false, parse: boolean },
+  { key: "webhookAllowCidrs", flag: "webhook-allow-cidrs", env: ["CLIENTCOVE_WEBHOOK_ALLOW_CIDRS"], help: "Comma-separated CIDRs webhooks may reach even if private", defaultText: "(none)", default: () => [], parse: cidrList },
+  { key: "retentionDays", flag: "retention-days", env: ["CLIENTCOVE_RETENTION_DAYS"], help: "Days to keep webhook deliveries and outbox events", defaultText: "30", default: () => 30, parse: integer(1, 3650) },
+];
+
+export const BOOLEAN_KEYS = new Set<ConfigKey>(OPTIONS.filter((o) => o.parse === boolean).map((o) => o.key));
+
+export interface LoadedConfig {
+  config: Config;
+  sources: Record<ConfigKey, ConfigSource>;
+}
+
+/**
+ * Builds the Config from parsed flags (by flag name, e.g. "data-dir") and an environment.
+ * Throws ConfigError with a one-line message on the first bad value.
+ */
+export function loadConfig(flags: Record<string, string | boolean | undefined>, env: Record<string, string | undefined>): LoadedConfig {
+  const partial: Partial<Config> = {};
+  const sources = {} as Record<ConfigKey, ConfigSource>;
+  const pending: OptionSpec[] = [];
+  for (const opt of OPTIONS) {
+    const flagValue = flags[opt.flag];
+    if (flagValue !== undefined) {
+      const raw = flagValue === true ? "true" : String(flagValue);
+      (partial as any)[opt.key] = opt.parse(raw, `--${opt.flag}`);
+      sources[opt.key] = "flag";
+      continue;
+    }
+    const envName = opt.env.find((name) => env[name] !== undefined && env[name] !== "");
+    if (envName) {
+      (partial as any)[opt.key] = opt.parse(env[envName]!, envName);
+      sources[opt.key] = "env";
+      continue;
+    }
+    pending.push(opt);
+  }
+  // Defaults last, so a default may depend on other resolved values (public URL on the port).
+  for (const opt of pending) {
+    (partial as any)[opt.key] = opt.default(partial);
+    sources[opt.key] = "default";
+  }
+  return { config: partial as Config, sources };
+}
+
+/** The option lines of --help: flag, env names, default. */
+export function optionsHelp(): string {
+  return OPTIONS.map((o) => {
+    const left = `  --${o.flag}${BOOLEAN_KEYS.has(o.key) ? "" : " <value>"}`;
+    return `${left.padEnd(36)}${o.help}\n${"".padEnd(36)}env ${o.env.join(" or ")}; default ${o.defaultText}`;
+  }).join("\n");
+}

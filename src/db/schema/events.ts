@@ -1,0 +1,22 @@
+// The outbox: every domain change records one event here in the same transaction as the change.
+import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import { orgs } from "./orgs";
+
+export const events = sqliteTable(
+  "events",
+  {
+    /** Monotonic order of recording; consumers read the outbox in this order. */
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    id: text("id").notNull().unique(),
+    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    /** JSON: the event's `data` as it will be delivered. */
+    data: text("data").notNull(),
+    /** JSON array of the changed field names, for `*.updated` events; null otherwise. */
+    changedFields: text("changed_fields"),
+    createdAt: integer("created_at").notNull(),
+    /** Set once the event has been fanned out to webhook deliveries; null while waiting. */
+    dispatchedAt: integer("dispatched_at"),
+  },
+  (t) => [index("events_undispatched").on(t.dispatchedAt, t.seq), index("events_org_created").on(t.orgId, t.createdAt)],
+);

@@ -1,0 +1,66 @@
+// Tables for webhook endpoints, their deliveries (one per event and endpoint) and every delivery attempt.
+import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import { orgs } from "./orgs";
+
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    url: text("url").notNull(),
+    /** JSON array of event types, or ["*"]. */
+    events: text("events").notNull(),
+    description: text("description"),
+    secret: text("secret").notNull(),
+    /** After a rotation the old secret keeps signing (beside the new one) until this time. */
+    previousSecret: text("previous_secret"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
+    active: integer("active", { mode: "boolean" }).notNull(),
+    disabledReason: text("disabled_reason"),
+    /** Deliveries that ended failed in a row; reset by any success. */
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("webhooks_org_created").on(t.orgId, t.createdAt, t.id)],
+);
+
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    webhookId: text("webhook_id").notNull().references(() => webhooks.id, { onDelete: "cascade" }),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    /** The exact JSON body sent on every attempt (so retries are byte-identical). */
+    payload: text("payload").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed", "cancelled"] }).notNull(),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    /** When the next attempt is due (ms); null once the delivery has ended. */
+    nextAttemptAt: integer("next_attempt_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    index("deliveries_due").on(t.status, t.nextAttemptAt),
+    index("deliveries_webhook_created").on(t.webhookId, t.createdAt, t.id),
+    index("deliveries_event").on(t.eventId),
+  ],
+);
+
+export const webhookAttempts = sqliteTable(
+  "webhook_attempts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    deliveryId: text("delivery_id").notNull().references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    attemptedAt: integer("attempted_at").notNull(),
+    statusCode: integer("status_code"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+    /** First 1 KiB of the response body. */
+    responseBody: text("response_body"),
+  },
+  (t) => [index("attempts_delivery").on(t.deliveryId, t.id)],
+);
+

@@ -1,0 +1,33 @@
+// Shapes of organizations, users and keys as the CLI prints them with --json.
+export const PLANS = ["free", "pro", "enterprise"] as const;
+export type Plan = (typeof PLANS)[number];
+export const ROLES = ["owner", "admin", "member"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface Org {
+  id: string;
+  name: string;
+  plan: Plan;
+  created_at: string;
+}
+
+export interface User {
+  id: string;
+  org_id: string;
+  email: string;
+  name: string | null;
+  role: Role;
+  created_at: string;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  org_id: string;
+  user_id: string;
+  name: string;
+  prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+}

@@ -1,0 +1,56 @@
+// Routes of /v1/tickets: bind HTTP to the tickets service, nothing more.
+import { Elysia } from "elysia";
+import type { AuthPlugin } from "../auth/plugin";
+import { errorResponses, NoContent } from "../http/openapi";
+import type { AppDeps } from "../app";
+import { CreateTicket, ListTicketsQuery, Ticket, TicketIdParams, TicketList, UpdateTicket } from "./model";
+import { createTicket, deleteTicket, getTicket, listTickets, updateTicket } from "./service";
+
+export function ticketRoutes(deps: AppDeps, auth: AuthPlugin) {
+  return new Elysia({ name: "tickets", prefix: "/v1/tickets" })
+    .use(auth)
+    .model({ Ticket, TicketList, CreateTicket, UpdateTicket })
+    .get("", ({ principal, query }) => listTickets(deps, principal.orgId, query), {
+      query: ListTicketsQuery,
+      response: { 200: "TicketList", ...errorResponses(400, 401, 403) },
+      detail: { summary: "List tickets", description: "A page of the organization's tickets, newest first. Unknown query parameters are ignored.", tags: ["Tickets"], operationId: "listTickets" },
+    })
+    .post(
+      "",
+      ({ principal, body, set }) => {
+        const ticket = createTicket(deps, principal, body);
+        set.status = 201;
+        set.headers.location = `${deps.config.publicUrl}/v1/tickets/${ticket.id}`;
+        return ticket;
+      },
+      {
+        body: "CreateTicket",
+        response: { 201: "Ticket", ...errorResponses(400, 401, 403, 413, 415) },
+        detail: { summary: "Create a ticket", tags: ["Tickets"], operationId: "createTicket" },
+      },
+    )
+    .get("/:id", ({ principal, params }) => getTicket(deps, principal.orgId, params.id), {
+      params: TicketIdParams,
+      response: { 200: "Ticket", ...errorResponses(401, 403, 404) },
+      detail: { summary: "Get a ticket", tags: ["Tickets"], operationId: "getTicket" },
+    })
+    .patch("/:id", ({ principal, params, body }) => updateTicket(deps, principal, params.id, body), {
+      params: TicketIdParams,
+      body: "UpdateTicket",
+      response: { 200: "Ticket", ...errorResponses(400, 401, 403, 404, 413, 415) },
+      detail: { summary: "Update a ticket", description: "Changes any non-empty subset of subject, description, status and priority.", tags: ["Tickets"], operationId: "updateTicket" },
+    })
+    .delete(
+      "/:id",
+      ({ principal, params, set }) => {
+        deleteTicket(deps, principal, params.id);
+        set.status = 204;
+      },
+      {
+        params: TicketIdParams,
+        response: { 204: NoContent, ...errorResponses(401, 403, 404) },
+        detail: { summary: "Delete a ticket", description: "Deletes the ticket. Files attached to it are kept; their ticket_id is cleared.", tags: ["Tickets"], operationId: "deleteTicket" },
+      },
+    );
+}
+

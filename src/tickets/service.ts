@@ -1,0 +1,129 @@
+// Tickets domain: list, read, create, update, delete; every change with its counts and outbox event in one transaction.
+import type { Db } from "../db/client";
+import { errors } from "../errors";
+import { record } from "../events/outbox";
+import type { Clock } from "../lib/clock";
+import { newId } from "../lib/ids";
+import { toIso } from "../lib/time";
+import { DESCRIPTION_MAX_BYTES, SUBJECT_MAX, type CreateTicket, type Ticket, type TicketList, type UpdateTicket } from "./model";
+import { ticketStore, type TicketRow } from "./store";
+
+export interface Deps {
+  db: Db;
+  clock: Clock;
+}
+
+/** Who is acting: the organization and user behind the API key. */
+export interface Actor {
+  orgId: string;
+  userId: string;
+}
+
+export function toTicket(r: TicketRow): Ticket {
+  return {
+    id: r.id,
+    subject: r.subject,
+    description: r.description,
+    status: r.status,
+    priority: r.priority,
+    created_by: r.created_by,
+    created_at: toIso(r.created_at),
+    updated_at: toIso(r.updated_at),
+  };
+}
+
+function cleanSubject(subject: string): string {
+  const s = subject.trim();
+  if (s.length === 0) throw errors.validation([{ field: "subject", message: "must not be empty." }]);
+  if (s.length > SUBJECT_MAX) throw errors.validation([{ field: "subject", message: `must be at most ${SUBJECT_MAX} characters.` }]);
+  return s;
+}
+
+function checkDescription(description: string | null | undefined): string | null {
+  if (description == null) return null;
+  if (Buffer.byteLength(description, "utf8") > DESCRIPTION_MAX_BYTES) {
+    throw errors.validation([{ field: "description", message: "must be at most 64 KiB." }]);
+  }
+  return description;
+}
+
+export function listTickets(
+  deps: Deps,
+  orgId: string,
+  q: { status?: string; priority?: string; page?: number; per_page?: number },
+): TicketList {
+  const page = q.page ?? 1;
+  const perPage = q.per_page ?? 25;
+  const store = ticketStore(deps.db.$client);
+  const filter = { status: q.status, priority: q.priority };
+  const offset = (page - 1) * perPage;
+  const total = store.total(orgId, filter);
+  const rows = offset >= total ? [] : store.page(orgId, filter, perPage, offset);
+  return { data: rows.map(toTicket), meta: { page, per_page: perPage, total } };
+}
+
+export function getTicket(deps: Deps, orgId: string, id: string): Ticket {
+  const row = ticketStore(deps.db.$client).get(id, orgId);
+  if (!row) throw errors.notFound("Ticket");
+  return toTicket(row);
+}
+
+export function createTicket(deps: Deps, actor: Actor, input: CreateTicket): Ticket {
+  const now = deps.clock.now();
+  const row: TicketRow = {
+    id: newId("tkt"),
+    org_id: actor.orgId,
+    subject: cleanSubject(input.subject),
+    description: checkDescription(input.description),
+    status: "open",
+    priority: input.priority ?? "medium",
+    created_by: actor.userId,
+    created_at: now,
+    updated_at: now,
+  };
+  const ticket = toTicket(row);
+  const sqlite = deps.db.$client;
+  const store = ticketStore(sqlite);
+  sqlite.transaction(() => {
+    store.insert(row);
+    record(sqlite, { type: "ticket.created", orgId: actor.orgId, data: ticket }, now);
+  }).immediate();
+  return ticket;
+}
+
+const EDITABLE = ["subject", "description", "status", "priority"] as const;
+
+/** Applies a partial update. Fields sent with their current value do not count as changed; no change, no event. */
+export function updateTicket(deps: Deps, actor: Actor, id: string, input: UpdateTicket): Ticket {
+  const next: Partial<TicketRow> = {};
+  if (input.subject !== undefined) next.subject = cleanSubject(input.subject);
+  if (input.description !== undefined) next.description = checkDescription(input.description);
+  if (input.status !== undefined) next.status = input.status;
+  if (input.priority !== undefined) next.priority = input.priority;
+  const sqlite = deps.db.$client;
+  const store = ticketStore(sqlite);
+  return sqlite.transaction(() => {
+    const before = store.get(id, actor.orgId);
+    if (!before) throw errors.notFound("Ticket");
+    const changed = EDITABLE.filter((f) => f in next && next[f] !== before[f]);
+    if (changed.length === 0) return toTicket(before);
+    const now = Math.max(deps.clock.now(), before.updated_at);
+    const after: TicketRow = { ...before, ...next, updated_at: now };
+    store.update(before, after);
+    const ticket = toTicket(after);
+    record(sqlite, { type: "ticket.updated", orgId: actor.orgId, data: ticket, changedFields: changed }, now);
+    return ticket;
+  }).immediate();
+}
+
+export function deleteTicket(deps: Deps, actor: Actor, id: string): void {
+  const sqlite = deps.db.$client;
+  const store = ticketStore(sqlite);
+  sqlite.transaction(() => {
+    const before = store.get(id, actor.orgId);
+    if (!before) throw errors.notFound("Ticket");
+    store.remove(before);
+    const now = deps.clock.now();
+    record(sqlite, { type: "ticket.deleted", orgId: actor.orgId, data: toTicket(before) }, now);
+  }).immediate();
+}

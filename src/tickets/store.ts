@@ -1,0 +1,79 @@
+// The tickets data layer: every SQL statement about tickets and their counts, prepared once per database.
+import type { Database, Statement } from "bun:sqlite";
+import type { TicketPriority, TicketStatus } from "./model";
+
+export interface TicketRow {
+  id: string;
+  org_id: string;
+  subject: string;
+  description: string | null;
+  status: TicketStatus;
+  priority: TicketPriority;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const COLUMNS = "id, org_id, subject, description, status, priority, created_by, created_at, updated_at";
+
+function buildStore(db: Database) {
+  const page = new Map<string, Statement<TicketRow>>();
+  const total = new Map<string, Statement<{ total: number | null }>>();
+  const filterSql = (status: boolean, priority: boolean) => `org_id = ?${status ? " AND status = ?" : ""}${priority ? " AND priority = ?" : ""}`;
+  for (const s of [false, true]) {
+    for (const p of [false, true]) {
+      const key = `${s}${p}`;
+      page.set(key, db.prepare(`SELECT ${COLUMNS} FROM tickets WHERE ${filterSql(s, p)} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`));
+      total.set(key, db.prepare(`SELECT SUM(count) AS total FROM ticket_counts WHERE ${filterSql(s, p)}`));
+    }
+  }
+  const byId = db.prepare<TicketRow, [string, string]>(`SELECT ${COLUMNS} FROM tickets WHERE id = ? AND org_id = ?`);
+  const insert = db.prepare(`INSERT INTO tickets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const update = db.prepare(`UPDATE tickets SET subject = ?, description = ?, status = ?, priority = ?, updated_at = ? WHERE id = ? AND org_id = ?`);
+  const remove = db.prepare(`DELETE FROM tickets WHERE id = ? AND org_id = ?`);
+  const bump = db.prepare(
+    `INSERT INTO ticket_counts (org_id, status, priority, count) VALUES (?, ?, ?, ?)
+     ON CONFLICT (org_id, status, priority) DO UPDATE SET count = count + excluded.count`,
+  );
+
+  return {
+    page(orgId: string, f: { status?: string; priority?: string }, limit: number, offset: number): TicketRow[] {
+      const args: (string | number)[] = [orgId];
+      if (f.status) args.push(f.status);
+      if (f.priority) args.push(f.priority);
+      return page.get(`${!!f.status}${!!f.priority}`)!.all(...args, limit, offset);
+    },
+    total(orgId: string, f: { status?: string; priority?: string }): number {
+      const args: string[] = [orgId];
+      if (f.status) args.push(f.status);
+      if (f.priority) args.push(f.priority);
+      return total.get(`${!!f.status}${!!f.priority}`)!.get(...args)?.total ?? 0;
+    },
+    get: (id: string, orgId: string) => byId.get(id, orgId),
+    insert(r: TicketRow) {
+      insert.run(r.id, r.org_id, r.subject, r.description, r.status, r.priority, r.created_by, r.created_at, r.updated_at);
+      bump.run(r.org_id, r.status, r.priority, 1);
+    },
+    update(before: TicketRow, after: TicketRow) {
+      update.run(after.subject, after.description, after.status, after.priority, after.updated_at, after.id, after.org_id);
+      if (before.status !== after.status || before.priority !== after.priority) {
+        bump.run(before.org_id, before.status, before.priority, -1);
+        bump.run(after.org_id, after.status, after.priority, 1);
+      }
+    },
+    remove(r: TicketRow) {
+      remove.run(r.id, r.org_id);
+      bump.run(r.org_id, r.status, r.priority, -1);
+    },
+  };
+}
+
+export type TicketStore = ReturnType<typeof buildStore>;
+const stores = new WeakMap<Database, TicketStore>();
+
+/** The store for this database, built on first use. */
+export function ticketStore(db: Database): TicketStore {
+  let store = stores.get(db);
+  if (!store) stores.set(db, (store = buildStore(db)));
+  return store;
+}
