@@ -56,7 +56,7 @@ export function buildApp(deps: AppDeps) {
       });
     })
     .use(healthRoutes())
-    .use(docsRoutes({ version: VERSION, publicUrl: deps.config.publicUrl }))
+    .use(docsRoutes({ version: VERSION, publicUrl: deps.config.publicUrl, getApp: () => app }))
     .use(ticketRoutes(deps, auth));
 
   methods.load(app.routes);

@@ -1,44 +1,75 @@
-// API documentation: the OpenAPI document at /docs/json and the Scalar page at /docs, all served offline.
-import { Elysia } from "elysia";
-import { openapi } from "@elysiajs/openapi";
+// API documentation, served offline: the OpenAPI document at /docs/json and the Scalar page at /docs.
+import { Elysia, type AnyElysia } from "elysia";
 // Scalar's self-contained browser bundle, embedded in the executable (its package exports hide this path).
 import scalarBundle from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
 import { ErrorBody } from "../http/openapi";
+import { buildSpec } from "./spec";
 
 export const SCALAR_ASSET_PATH = "/docs/assets/scalar.js";
 
-export function docsRoutes(opts: { version: string; publicUrl: string }) {
+/** Paths that are not part of the integrators' API (operations endpoints are documented in README). */
+const NOT_IN_SPEC = ["/docs", "/docs/json", SCALAR_ASSET_PATH, "/healthz", "/readyz", "/metrics"];
+
+const TAGS = [
+  { name: "Tickets", description: "Support tickets of your organization." },
+  { name: "Files", description: "Uploaded files: streamed uploads, signed download links, attachments to tickets and folders." },
+  { name: "Folders", description: "Shared folders that hold files." },
+  { name: "Webhooks", description: "Endpoints that receive signed event notifications, and their delivery log." },
+];
+
+function documentation(opts: { version: string; publicUrl: string }) {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Client Cove API",
+      version: opts.version,
+      description:
+        "Support tickets, shared files and webhooks. Every `/v1` endpoint takes `Authorization: Bearer <API key>`. Errors share one shape: `{\"error\": \"<code>\", \"message\": \"...\"}`, plus `details` for validation errors.",
+      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+    },
+    servers: [{ url: opts.publicUrl, description: "This server" }],
+    tags: TAGS,
+    security: [{ bearerAuth: [] }],
+    components: {
+      securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "An API key (`cc_…`), created with `clientcove keys create`." } },
+      schemas: { Error: ErrorBody },
+    },
+  };
+}
+
+function page(title: string): string {
+  const config = JSON.stringify({ url: "/docs/json", withDefaultFonts: false, hideClientButton: true, telemetry: false });
+  return `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${title}</title>
+  </head>
+  <body>
+    <script id="api-reference" data-configuration='${config}'></script>
+    <script src="${SCALAR_ASSET_PATH}"></script>
+  </body>
+</html>`;
+}
+
+/** `getApp` returns the root app, whose routes the document describes (read once, on first request). */
+export function docsRoutes(opts: { version: string; publicUrl: string; getApp: () => AnyElysia }) {
+  let spec: string | undefined;
+  const html = page("Client Cove API");
   return new Elysia({ name: "docs" })
-    .model({ Error: ErrorBody })
-    .get(SCALAR_ASSET_PATH, () => new Response(Bun.file(scalarBundle), { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" } }), {
-      detail: { hide: true },
-    })
-    .use(
-      openapi({
-        path: "/docs",
-        specPath: "/docs/json",
-        provider: "scalar",
-        scalar: { cdn: SCALAR_ASSET_PATH, withDefaultFonts: false, hideClientButton: true, telemetry: false } as never,
-        exclude: { paths: ["/docs", "/docs/json", SCALAR_ASSET_PATH] },
-        documentation: {
-          openapi: "3.1.0",
-          info: {
-            title: "Client Cove API",
-            version: opts.version,
-            description:
-              "Support tickets, shared files and webhooks. Every `/v1` endpoint takes `Authorization: Bearer <API key>`; errors share one shape: `{\"error\": \"<code>\", \"message\": \"...\"}`.",
-            license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
-          },
-          servers: [{ url: opts.publicUrl, description: "This server" }],
-          tags: [
-            { name: "Tickets", description: "Support tickets of your organization." },
-            { name: "Health", description: "Probes for load balancers and orchestrators." },
-          ],
-          components: {
-            securitySchemes: { bearerAuth: { type: "http", scheme: "bearer", description: "An API key such as `cc_…`, created with `clientcove keys create`." } },
-          },
-          security: [{ bearerAuth: [] }],
-        },
-      }),
+    .get("/docs", () => new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } }), { detail: { hide: true } })
+    .get(
+      "/docs/json",
+      () => {
+        spec ??= JSON.stringify(buildSpec(opts.getApp(), documentation(opts), NOT_IN_SPEC));
+        return new Response(spec, { headers: { "content-type": "application/json; charset=utf-8" } });
+      },
+      { detail: { hide: true } },
+    )
+    .get(
+      SCALAR_ASSET_PATH,
+      () => new Response(Bun.file(scalarBundle), { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" } }),
+      { detail: { hide: true } },
     );
 }
