@@ -159,6 +159,7 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
 export function optionsHelp(): string {
   return OPTIONS.map((o) => {
     const left = `  --${o.flag}${BOOLEAN_KEYS.has(o.key) ? "" : " <value>"}`;
-    return `${left.padEnd(36)}${o.help}\n${"".padEnd(36)}env ${o.env.join(" or ")}; default ${o.defaultText}`;
+    const head = left.length < 35 ? left.padEnd(36) : `${left}\n${"".padEnd(36)}`;
+    return `${head}${o.help}\n${"".padEnd(36)}env ${o.env.join(" or ")}; default ${o.defaultText}`;
   }).join("\n");
 }
