@@ -158,4 +158,17 @@ CREATE TABLE `webhooks` (
 	FOREIGN KEY (`org_id`) REFERENCES `orgs`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `webhooks_org_created` ON `webhooks` (`org_id`,`created_at`,`id`);
+CREATE INDEX `webhooks_org_created` ON `webhooks` (`org_id`,`created_at`,`id`);--> statement-breakpoint
+CREATE TABLE `idempotency_keys` (
+	`key_id` text NOT NULL,
+	`idempotency_key` text NOT NULL,
+	`fingerprint` text NOT NULL,
+	`response_status` integer,
+	`response_headers` text,
+	`response_body` text,
+	`created_at` integer NOT NULL,
+	PRIMARY KEY(`key_id`, `idempotency_key`),
+	FOREIGN KEY (`key_id`) REFERENCES `api_keys`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `idempotency_created` ON `idempotency_keys` (`created_at`);

@@ -4,3 +4,4 @@ export * from "./tickets";
 export * from "./events";
 export * from "./files";
 export * from "./webhooks";
+export * from "./idempotency";
