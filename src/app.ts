@@ -1,5 +1,5 @@
 // buildApp(deps): the HTTP application — error rendering, request ids, body parsing, feature modules. No listen().
-import { Elysia } from "elysia";
+import { Elysia, type AnyElysia } from "elysia";
 import type { Config } from "./config";
 import type { Db } from "./db/client";
 import { ApiError, errorResponse, logApiError, toApiError } from "./errors";
@@ -21,19 +21,32 @@ export interface AppDeps {
   log: Logger;
 }
 
+/** Headers set before an error (rate limits, security headers) that the error response keeps. */
+function carriedHeaders(headers: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (typeof v === "string" && k !== "content-type" && k !== "content-length" && k !== "location") out[k] = v;
+  }
+  return out;
+}
+
 export function buildApp(deps: AppDeps) {
   const auth = authPlugin(deps);
   const methods = createMethodTable();
+  // The docs module describes the finished app; it reads this after buildApp returns.
+  let root: AnyElysia = undefined as unknown as AnyElysia;
 
   const app = new Elysia({ normalize: false })
     .onRequest(({ request, set }) => {
       set.headers["x-request-id"] = beginRequest(request).id;
+      set.headers["x-content-type-options"] = "nosniff";
+      set.headers["referrer-policy"] = "no-referrer";
     })
     .onParse({ as: "global" }, ({ request, contentType }) => {
       if (contentType?.toLowerCase().startsWith("multipart/form-data")) return;
       return parseJsonBody(request, contentType ?? "", deps.config.maxJsonBytes);
     })
-    .onError({ as: "global" }, ({ error, code, request, path }) => {
+    .onError({ as: "global" }, ({ error, code, request, path, set }) => {
       let err = toApiError(error, code);
       if (err.status === 404 && code === "NOT_FOUND") {
         const allowed = methods.allowed(path);
@@ -43,7 +56,7 @@ export function buildApp(deps: AppDeps) {
       }
       const info = requestInfo(request);
       logApiError(deps.log, err, info.id, path);
-      return errorResponse(err, { "x-request-id": info.id });
+      return errorResponse(err, { ...carriedHeaders(set.headers), "x-request-id": info.id });
     })
     .onAfterResponse({ as: "global" }, ({ request, set, route }) => {
       const info = requestInfo(request);
@@ -56,9 +69,10 @@ export function buildApp(deps: AppDeps) {
       });
     })
     .use(healthRoutes())
-    .use(docsRoutes({ version: VERSION, publicUrl: deps.config.publicUrl, getApp: () => app }))
+    .use(docsRoutes({ version: VERSION, publicUrl: deps.config.publicUrl, getApp: () => root }))
     .use(ticketRoutes(deps, auth));
 
+  root = app;
   methods.load(app.routes);
   return app;
 }

@@ -17,6 +17,9 @@ export interface Config {
   webhookAllowPrivate: boolean;
   webhookAllowCidrs: string[];
   retentionDays: number;
+  rateLimitPerMinute: number;
+  rateLimitBurst: number;
+  authFailuresPerMinute: number;
 }
 
 export type ConfigKey = keyof Config;
@@ -114,6 +117,9 @@ export const OPTIONS: OptionSpec[] = [
   { key: "webhookAllowPrivate", flag: "webhook-allow-private", env: ["CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE"], help: "Allow webhooks to loopback/private/link-local addresses", defaultText: "false", default: () => false, parse: boolean },
   { key: "webhookAllowCidrs", flag: "webhook-allow-cidrs", env: ["CLIENTCOVE_WEBHOOK_ALLOW_CIDRS"], help: "Comma-separated CIDRs webhooks may reach even if private", defaultText: "(none)", default: () => [], parse: cidrList },
   { key: "retentionDays", flag: "retention-days", env: ["CLIENTCOVE_RETENTION_DAYS"], help: "Days to keep webhook deliveries and outbox events", defaultText: "30", default: () => 30, parse: integer(1, 3650) },
+  { key: "rateLimitPerMinute", flag: "rate-limit-per-minute", env: ["CLIENTCOVE_RATE_LIMIT_PER_MINUTE"], help: "Requests per minute per API key (token bucket refill; 0 turns limiting off)", defaultText: "600", default: () => 600, parse: integer(0, 10_000_000) },
+  { key: "rateLimitBurst", flag: "rate-limit-burst", env: ["CLIENTCOVE_RATE_LIMIT_BURST"], help: "Requests an API key may make at once (token bucket size; 0 turns limiting off)", defaultText: "100", default: () => 100, parse: integer(0, 10_000_000) },
+  { key: "authFailuresPerMinute", flag: "auth-failures-per-minute", env: ["CLIENTCOVE_AUTH_FAILURES_PER_MINUTE"], help: "Failed authentications per minute per client address before 429 (0: off)", defaultText: "30", default: () => 30, parse: integer(0, 10_000_000) },
 ];
 
 export const BOOLEAN_KEYS = new Set<ConfigKey>(OPTIONS.filter((o) => o.parse === boolean).map((o) => o.key));

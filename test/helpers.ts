@@ -31,7 +31,11 @@ export interface TestEnv {
 
 export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } = {}): TestEnv {
   const dir = tempDir();
-  const config = { ...loadConfig({ "data-dir": dir, "log-level": "silent" }, {}).config, ...opts.config };
+  // Rate limits are off unless a test turns them on: suites make hundreds of requests with one key in a burst.
+  const config = {
+    ...loadConfig({ "data-dir": dir, "log-level": "silent", "rate-limit-per-minute": "0", "auth-failures-per-minute": "0" }, {}).config,
+    ...opts.config,
+  };
   const handle = openDatabase(dir);
   migrate(handle.sqlite);
   const clock = opts.clock ?? systemClock;
@@ -63,4 +67,118 @@ export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } 
     },
   };
   return env;
+}
+
+// ---- Child processes: the CLI and the server as an admin runs them -------------------------------------------
+
+/** The repository root and the pinned Bun, for tests that spawn `bun src/main.ts`. */
+export const REPO_ROOT = join(import.meta.dir, "..");
+export const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
+
+/** The inherited environment minus anything that would change our configuration (CLIENTCOVE_*, PORT, NODE_ENV). */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("CLIENTCOVE_") && k !== "PORT" && k !== "NODE_ENV") out[k] = v;
+  }
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** A TCP port that was free a moment ago (for commands that must be given a concrete port). */
+export function freePort(): number {
+  const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = probe.port;
+  probe.stop(true);
+  return port;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `clientcove <args>` from source (`bun src/main.ts`) to completion. `cmd` overrides the executable (a built binary). */
+export function runCli(args: string[], opts: { cwd?: string; env?: Record<string, string | undefined>; cmd?: string[] } = {}): CliResult {
+  const p = Bun.spawnSync([...(opts.cmd ?? [BUN, join(REPO_ROOT, "src", "main.ts")]), ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: cleanEnv(opts.env),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return { code: p.exitCode ?? -1, stdout: p.stdout.toString(), stderr: p.stderr.toString() };
+}
+
+export interface ServerProcess {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  /** http://127.0.0.1:<port>, from the server's own "listening" log line. */
+  url: string;
+  stdout(): string;
+  stderr(): string;
+  /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>;
+}
+
+/**
+ * Starts a server process (`serve` from source unless `cmd` is given) and resolves once it logs "listening"
+ * (one JSON line on stdout). Rejects with its output if it exits first.
+ */
+export async function startServerProcess(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined>; cmd?: string[] } = {},
+): Promise<ServerProcess> {
+  const proc = Bun.spawn([...(opts.cmd ?? [BUN, join(REPO_ROOT, "src", "main.ts"), "serve"]), ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: cleanEnv(opts.env),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  let out = "";
+  let err = "";
+  const drain = async (stream: ReadableStream<Uint8Array>, onText: (t: string) => void) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+  };
+  let onOut: () => void = () => {};
+  const errDone = drain(proc.stderr, (t) => (err += t));
+  const outDone = drain(proc.stdout, (t) => {
+    out += t;
+    onOut();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = () => {
+      for (const line of out.split("\n")) {
+        if (!line.includes('"listening"')) continue;
+        try {
+          const port = new URL(JSON.parse(line).url).port;
+          return resolve(`http://127.0.0.1:${port}`);
+        } catch {
+          // not a complete JSON line yet
+        }
+      }
+    };
+    onOut = check;
+    check();
+    proc.exited.then(async (code) => {
+      await Promise.all([errDone, outDone]);
+      reject(new Error(`server exited with ${code} before listening\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+  return {
+    proc,
+    url,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null) proc.kill(signal);
+      const code = await proc.exited;
+      await Promise.all([errDone, outDone]);
+      return code;
+    },
+  };
 }

@@ -1,25 +1,98 @@
-// Bearer authentication: turns `Authorization: Bearer <key>` into the acting principal, or a 401/403.
+// The guard every /v1 route sits behind: bearer authentication, per-key rate limits, no-store caching, idempotent POSTs.
 import { Elysia } from "elysia";
 import { bearer } from "@elysiajs/bearer";
-import { errors } from "../errors";
+import type { Config } from "../config";
+import { ApiError, errors } from "../errors";
+import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
+import { checkIdempotencyKey, createIdempotencyStore, requestFingerprint } from "../idempotency/service";
 import { createKeyVerifier, type Deps, type Principal } from "../keys/service";
 
+function rateLimitHeaders(s: BucketState): Record<string, string> {
+  return { "ratelimit-limit": String(s.limit), "ratelimit-remaining": String(s.remaining), "ratelimit-reset": String(s.resetSeconds) };
+}
+
+interface Claim {
+  keyId: string;
+  idempotencyKey: string;
+}
+
 /**
- * One instance per app. Routes of a feature that `.use()` it get `principal`; a missing, malformed,
- * unknown, revoked or expired key is a 401 (the same answer for each, so keys cannot be probed),
- * and a free-plan organization is a 403.
+ * One instance per app; feature modules `.use()` it and their routes get `principal`.
+ * - A missing, malformed, unknown, revoked or expired key is the same 401 (keys cannot be probed); a free-plan
+ *   organization is a 403. Failed attempts are limited per client address (429), so keys cannot be guessed at speed.
+ * - Each API key has a token bucket; every authenticated response carries RateLimit-Limit/-Remaining/-Reset.
+ * - A POST with `Idempotency-Key` is claimed before the handler runs and its result stored after, in the same
+ *   tick for synchronous handlers; retries replay it with `Idempotent-Replayed: true`. Multipart uploads fingerprint
+ *   their own content (the body is not read yet here) through `idempotency` on the context.
  */
-export function authPlugin(deps: Deps) {
+export function authPlugin(deps: Deps & { config: Config }) {
   const verify = createKeyVerifier(deps);
+  const { config } = deps;
+  const perKey =
+    config.rateLimitPerMinute > 0 && config.rateLimitBurst > 0
+      ? createTokenBuckets({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst, clock: deps.clock })
+      : null;
+  const failures =
+    config.authFailuresPerMinute > 0
+      ? createTokenBuckets({ perMinute: config.authFailuresPerMinute, burst: config.authFailuresPerMinute, clock: deps.clock })
+      : null;
+  const idempotency = createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock });
+  const claims = new WeakMap<Request, Claim>();
+
   return new Elysia({ name: "auth" })
     .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
-    .resolve({ as: "scoped" }, ({ bearer: token }): { principal: Principal } => {
+    .resolve({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal; idempotency: typeof idempotency } => {
+      const address = server?.requestIP(request)?.address;
+      if (failures && address && failures.exhausted(address)) {
+        throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
+      }
       const secret = token?.trim();
-      if (!secret) throw errors.unauthorized();
-      const result = verify(secret);
-      if (result.status !== "valid") throw errors.unauthorized();
+      const result = secret ? verify(secret) : ({ status: "not_found" } as const);
+      if (result.status !== "valid") {
+        if (failures && address) failures.take(address);
+        throw errors.unauthorized();
+      }
       if (result.principal.plan === "free") throw errors.planRequired();
-      return { principal: result.principal };
+      set.headers["cache-control"] = "no-store";
+      if (perKey) {
+        const bucket = perKey.take(result.principal.keyId);
+        Object.assign(set.headers, rateLimitHeaders(bucket));
+        if (!bucket.allowed) {
+          throw new ApiError(429, "rate_limited", `Rate limit exceeded for this API key. Retry in ${bucket.retryAfterSeconds} s.`, undefined, {
+            ...rateLimitHeaders(bucket),
+            "retry-after": String(bucket.retryAfterSeconds),
+          });
+        }
+      }
+      return { principal: result.principal, idempotency };
+    })
+    .onBeforeHandle({ as: "scoped" }, ({ request, principal, body, path }) => {
+      if (request.method !== "POST") return;
+      const header = request.headers.get("idempotency-key");
+      if (header === null) return;
+      const idempotencyKey = checkIdempotencyKey(header);
+      if (request.headers.get("content-type")?.toLowerCase().startsWith("multipart/form-data")) return;
+      const start = idempotency.begin(principal.keyId, idempotencyKey, requestFingerprint("POST", path, body ?? null));
+      if (start.kind === "replay") {
+        return new Response(start.body || null, { status: start.status, headers: { ...start.headers, "idempotent-replayed": "true" } });
+      }
+      claims.set(request, { keyId: principal.keyId, idempotencyKey });
+    })
+    .onAfterHandle({ as: "scoped" }, async ({ request, response, set }) => {
+      const claim = claims.get(request);
+      if (!claim) return;
+      claims.delete(request);
+      const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
+      const body = response instanceof Response ? await response.clone().text() : response === undefined ? "" : JSON.stringify(response);
+      const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+      const location = response instanceof Response ? response.headers.get("location") : (set.headers.location as string | undefined);
+      if (location) headers.location = location;
+      idempotency.complete(claim.keyId, claim.idempotencyKey, status, headers, body);
+    })
+    .onAfterResponse({ as: "scoped" }, ({ request }) => {
+      // Still claimed after the response: the handler failed. Release the key so a corrected retry can run.
+      const claim = claims.get(request);
+      if (claim) idempotency.release(claim.keyId, claim.idempotencyKey);
     });
 }
 

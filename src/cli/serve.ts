@@ -2,6 +2,7 @@
 import { buildApp } from "../app";
 import { optionsHelp } from "../config";
 import { createLogger } from "../lib/log";
+import { createIdempotencyStore } from "../idempotency/service";
 import { bootstrapIfEmpty } from "../orgs/service";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { openDataContext, type Io } from "./context";
@@ -29,6 +30,9 @@ export function startServer(argv: string[], io: Io): RunningServer {
   if (ctx.migration.applied.length) log.info("database migrated", { applied: ctx.migration.applied, schema_version: ctx.migration.schemaVersion });
 
   const boot = bootstrapIfEmpty(ctx.deps);
+  // Idempotency claims of requests that were running when a previous process died can never complete.
+  const abandoned = createIdempotencyStore({ sqlite: ctx.handle.sqlite, clock: ctx.clock }).releaseAbandoned();
+  if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
   const app = buildApp({ config, db: ctx.handle.db, clock: ctx.clock, log });
   app.listen({ hostname: config.host, port: config.port, reusePort: false, maxRequestBodySize: Math.max(config.maxUploadBytes, config.maxJsonBytes) + 1024 * 1024 });
   const server = app.server!;
