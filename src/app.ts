@@ -6,6 +6,7 @@ import { ApiError, errorResponse, logApiError, toApiError } from "./errors";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import { authPlugin } from "./auth/plugin";
+import { createIdempotencyClaims, createIdempotencyStore } from "./idempotency/service";
 import { beginRequest, requestInfo } from "./http/request-context";
 import { parseJsonBody } from "./http/json-body";
 import { createMethodTable } from "./http/method-table";
@@ -31,7 +32,8 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, string
 }
 
 export function buildApp(deps: AppDeps) {
-  const auth = authPlugin(deps);
+  const claims = createIdempotencyClaims(createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock }));
+  const auth = authPlugin(deps, claims);
   const methods = createMethodTable();
   // The docs module describes the finished app; it reads this after buildApp returns.
   let root: AnyElysia = undefined as unknown as AnyElysia;
@@ -47,6 +49,7 @@ export function buildApp(deps: AppDeps) {
       return parseJsonBody(request, contentType ?? "", deps.config.maxJsonBytes);
     })
     .onError({ as: "global" }, ({ error, code, request, path, set }) => {
+      claims.releaseFor(request);
       let err = toApiError(error, code);
       if (err.status === 404 && code === "NOT_FOUND") {
         const allowed = methods.allowed(path);

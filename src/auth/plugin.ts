@@ -4,16 +4,11 @@ import { bearer } from "@elysiajs/bearer";
 import type { Config } from "../config";
 import { ApiError, errors } from "../errors";
 import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
-import { checkIdempotencyKey, createIdempotencyStore, requestFingerprint } from "../idempotency/service";
+import { checkIdempotencyKey, createIdempotencyClaims, createIdempotencyStore, requestFingerprint, type IdempotencyClaims } from "../idempotency/service";
 import { createKeyVerifier, type Deps, type Principal } from "../keys/service";
 
 function rateLimitHeaders(s: BucketState): Record<string, string> {
   return { "ratelimit-limit": String(s.limit), "ratelimit-remaining": String(s.remaining), "ratelimit-reset": String(s.resetSeconds) };
-}
-
-interface Claim {
-  keyId: string;
-  idempotencyKey: string;
 }
 
 /**
@@ -22,10 +17,11 @@ interface Claim {
  *   organization is a 403. Failed attempts are limited per client address (429), so keys cannot be guessed at speed.
  * - Each API key has a token bucket; every authenticated response carries RateLimit-Limit/-Remaining/-Reset.
  * - A POST with `Idempotency-Key` is claimed before the handler runs and its result stored after, in the same
- *   tick for synchronous handlers; retries replay it with `Idempotent-Replayed: true`. Multipart uploads fingerprint
- *   their own content (the body is not read yet here) through `idempotency` on the context.
+ *   tick for synchronous handlers; retries replay it with `Idempotent-Replayed: true`. A request that fails is released
+ *   by the app's error handler (`claims.releaseFor`). Multipart uploads fingerprint their own content (the body is
+ *   not read yet here) through `idempotency` on the context.
  */
-export function authPlugin(deps: Deps & { config: Config }) {
+export function authPlugin(deps: Deps & { config: Config }, claims: IdempotencyClaims = createIdempotencyClaims(createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock }))) {
   const verify = createKeyVerifier(deps);
   const { config } = deps;
   const perKey =
@@ -36,17 +32,18 @@ export function authPlugin(deps: Deps & { config: Config }) {
     config.authFailuresPerMinute > 0
       ? createTokenBuckets({ perMinute: config.authFailuresPerMinute, burst: config.authFailuresPerMinute, clock: deps.clock })
       : null;
-  const idempotency = createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock });
-  const claims = new WeakMap<Request, Claim>();
+  const idempotency = claims.store;
 
   return new Elysia({ name: "auth" })
     .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
-    .resolve({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal; idempotency: typeof idempotency } => {
+    .derive({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal; idempotency: typeof idempotency } => {
       const address = server?.requestIP(request)?.address;
       if (failures && address && failures.exhausted(address)) {
         throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
       }
-      const secret = token?.trim();
+      // @elysiajs/bearer also reads a query parameter (here `?=<key>`) and any scheme that merely starts with
+      // "Bearer" (`Bearerx <key>`): only a real `Authorization: Bearer <key>` header counts (keys in URLs leak to logs).
+      const secret = /^Bearer\s/.test(request.headers.get("authorization") ?? "") ? token?.trim() : undefined;
       const result = secret ? verify(secret) : ({ status: "not_found" } as const);
       if (result.status !== "valid") {
         if (failures && address) failures.take(address);
@@ -76,23 +73,17 @@ export function authPlugin(deps: Deps & { config: Config }) {
       if (start.kind === "replay") {
         return new Response(start.body || null, { status: start.status, headers: { ...start.headers, "idempotent-replayed": "true" } });
       }
-      claims.set(request, { keyId: principal.keyId, idempotencyKey });
+      claims.hold(request, { keyId: principal.keyId, idempotencyKey });
     })
     .onAfterHandle({ as: "scoped" }, async ({ request, response, set }) => {
-      const claim = claims.get(request);
+      const claim = claims.take(request);
       if (!claim) return;
-      claims.delete(request);
       const status = response instanceof Response ? response.status : typeof set.status === "number" ? set.status : 200;
       const body = response instanceof Response ? await response.clone().text() : response === undefined ? "" : JSON.stringify(response);
       const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
       const location = response instanceof Response ? response.headers.get("location") : (set.headers.location as string | undefined);
       if (location) headers.location = location;
       idempotency.complete(claim.keyId, claim.idempotencyKey, status, headers, body);
-    })
-    .onAfterResponse({ as: "scoped" }, ({ request }) => {
-      // Still claimed after the response: the handler failed. Release the key so a corrected retry can run.
-      const claim = claims.get(request);
-      if (claim) idempotency.release(claim.keyId, claim.idempotencyKey);
     });
 }
 

@@ -104,3 +104,36 @@ export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock })
 }
 
 export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
+
+interface Claim {
+  keyId: string;
+  idempotencyKey: string;
+}
+
+/**
+ * Tracks which in-flight requests hold an idempotency claim, so the claim can be completed with the response
+ * or released when the request fails (the app's error handler calls `releaseFor`).
+ */
+export function createIdempotencyClaims(store: IdempotencyStore) {
+  const claims = new WeakMap<Request, Claim>();
+  return {
+    store,
+    hold(request: Request, claim: Claim) {
+      claims.set(request, claim);
+    },
+    take(request: Request): Claim | undefined {
+      const claim = claims.get(request);
+      claims.delete(request);
+      return claim;
+    },
+    /** The request failed: free its key so a corrected retry can run. */
+    releaseFor(request: Request) {
+      const claim = claims.get(request);
+      if (!claim) return;
+      claims.delete(request);
+      store.release(claim.keyId, claim.idempotencyKey);
+    },
+  };
+}
+
+export type IdempotencyClaims = ReturnType<typeof createIdempotencyClaims>;
