@@ -1,0 +1,108 @@
+// Rate limits: a token bucket per API key with RateLimit-* headers, and failed authentication limited per address.
+import { afterEach, describe, expect, test } from "bun:test";
+import { manualClock } from "../src/lib/clock";
+import { createTokenBuckets } from "../src/guard/token-bucket";
+import { createTestEnv, type TestEnv } from "./helpers";
+
+let env: TestEnv | undefined;
+afterEach(() => {
+  env?.close();
+  env = undefined;
+});
+
+describe("per-key token bucket", () => {
+  test("allows the burst, then answers 429 rate_limited with Retry-After, and refills with time", async () => {
+    const clock = manualClock();
+    env = createTestEnv({ clock, config: { rateLimitPerMinute: 60, rateLimitBurst: 3 } });
+    const a = env.org("Acme");
+    const seen: { status: number; remaining: string | null }[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await env.request("/v1/tickets", { key: a.key });
+      seen.push({ status: r.status, remaining: r.headers.get("ratelimit-remaining") });
+      expect(r.headers.get("ratelimit-limit")).toBe("3");
+      if (r.status === 429) {
+        expect(r.headers.get("retry-after")).toBe("1");
+        expect(await r.json()).toEqual({ error: "rate_limited", message: expect.stringContaining("Rate limit exceeded") });
+      }
+    }
+    expect(seen).toEqual([
+      { status: 200, remaining: "2" },
+      { status: 200, remaining: "1" },
+      { status: 200, remaining: "0" },
+      { status: 429, remaining: "0" },
+    ]);
+    clock.advance(1000); // 60/min refills one token a second
+    const again = await env.request("/v1/tickets", { key: a.key });
+    expect(again.status).toBe(200);
+    expect(Number(again.headers.get("ratelimit-reset"))).toBeGreaterThan(0);
+  });
+
+  test("a rejected request changes nothing: a rate-limited create makes no ticket", async () => {
+    env = createTestEnv({ config: { rateLimitPerMinute: 1, rateLimitBurst: 1 } });
+    const a = env.org("Acme");
+    expect((await env.request("/v1/tickets", { key: a.key, method: "POST", json: { subject: "one" } })).status).toBe(201);
+    expect((await env.request("/v1/tickets", { key: a.key, method: "POST", json: { subject: "two" } })).status).toBe(429);
+    expect(env.handle.sqlite.query("SELECT subject FROM tickets").all()).toEqual([{ subject: "one" }]);
+  });
+
+  test("keys are limited independently", async () => {
+    env = createTestEnv({ config: { rateLimitPerMinute: 1, rateLimitBurst: 1 } });
+    const a = env.org("Acme");
+    const b = env.org("Beta");
+    expect((await env.request("/v1/tickets", { key: a.key })).status).toBe(200);
+    expect((await env.request("/v1/tickets", { key: a.key })).status).toBe(429);
+    expect((await env.request("/v1/tickets", { key: b.key })).status).toBe(200);
+  });
+
+  test("0 turns limiting off: no 429 and no RateLimit headers", async () => {
+    env = createTestEnv({ config: { rateLimitPerMinute: 0, rateLimitBurst: 1 } });
+    const a = env.org("Acme");
+    for (let i = 0; i < 5; i++) {
+      const r = await env.request("/v1/tickets", { key: a.key });
+      expect(r.status).toBe(200);
+      expect(r.headers.get("ratelimit-limit")).toBeNull();
+    }
+  });
+
+  test("bucket memory stays bounded: full buckets are dropped when the map is at its cap", () => {
+    const clock = manualClock();
+    const buckets = createTokenBuckets({ perMinute: 60, burst: 2, clock, maxKeys: 10 });
+    for (let i = 0; i < 10; i++) buckets.take(`k${i}`);
+    clock.advance(60_000);
+    buckets.take("new");
+    expect(buckets.size()).toBe(1);
+  });
+});
+
+describe("failed authentication per client address", () => {
+  test("after the allowance, even a valid key from that address gets 429 until the window passes", async () => {
+    env = createTestEnv({ config: { authFailuresPerMinute: 3 } });
+    const a = env.org("Acme");
+    const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
+    try {
+      const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await fetch(url, { headers: { authorization: `Bearer cc_${"x".repeat(40)}${i}` } })).status);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      const blocked = await fetch(url, { headers: { authorization: `Bearer ${a.key}` } });
+      expect(blocked.status).toBe(429);
+      expect(blocked.headers.get("retry-after")).toBe("60");
+      expect(((await blocked.json()) as any).error).toBe("rate_limited");
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
+describe("security headers", () => {
+  test("API responses carry nosniff and a referrer policy; authenticated JSON is not cached", async () => {
+    env = createTestEnv();
+    const a = env.org("Acme");
+    const ok = await env.request("/v1/tickets", { key: a.key });
+    expect(ok.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(ok.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(ok.headers.get("cache-control")).toBe("no-store");
+    const denied = await env.request("/v1/tickets");
+    expect(denied.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
