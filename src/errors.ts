@@ -31,7 +31,9 @@ export const errors = {
   unauthorized: () => new ApiError(401, "unauthorized", UNAUTHORIZED_MESSAGE, undefined, { "www-authenticate": "Bearer" }),
   planRequired: () => new ApiError(403, "plan_required", "API access is available on Pro and Enterprise plans."),
   notFound: (what = "The requested resource") => new ApiError(404, "not_found", `${what} was not found.`),
-  validation: (details: FieldError[], message = "The request is not valid.") =>
+  // The default message names the fields, so callers without their own wording (and the CLI, which prints only
+  // the message) still say what is wrong.
+  validation: (details: FieldError[], message = `The request is not valid: ${details.map((d) => `${d.field} ${d.message}`).join(" ")}`) =>
     new ApiError(400, "validation_error", message, details),
   conflict: (message: string, code = "conflict") => new ApiError(409, code, message),
   payloadTooLarge: (message: string) => new ApiError(413, "payload_too_large", message),

@@ -119,6 +119,8 @@ export interface ServerProcess {
   url: string;
   stdout(): string;
   stderr(): string;
+  /** Resolves with the first match of `re` in stderr, waiting for output as it arrives; rejects if the process exits first. */
+  waitForStderr(re: RegExp): Promise<RegExpMatchArray>;
   /** Sends `signal` (default SIGTERM) and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
@@ -145,7 +147,11 @@ export async function startServerProcess(
     for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
   };
   let onOut: () => void = () => {};
-  const errDone = drain(proc.stderr, (t) => (err += t));
+  const errWaiters = new Set<() => void>();
+  const errDone = drain(proc.stderr, (t) => {
+    err += t;
+    errWaiters.forEach((w) => w());
+  });
   const outDone = drain(proc.stdout, (t) => {
     out += t;
     onOut();
@@ -174,6 +180,23 @@ export async function startServerProcess(
     url,
     stdout: () => out,
     stderr: () => err,
+    waitForStderr(re) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = err.match(re);
+          if (m) {
+            errWaiters.delete(check);
+            resolve(m);
+          }
+        };
+        errWaiters.add(check);
+        check();
+        Promise.all([errDone, outDone]).then(() => {
+          check();
+          if (errWaiters.delete(check)) reject(new Error(`process ended without ${re} on stderr:\n${err}`));
+        });
+      });
+    },
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null) proc.kill(signal);
       const code = await proc.exited;

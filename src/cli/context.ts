@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, type Config, type LoadedConfig } from "../config";
 import { openDatabase, type DbHandle } from "../db/client";
-import { migrate, type MigrationResult } from "../db/migrate";
+import { migrate, SchemaError, type MigrationResult } from "../db/migrate";
 import { systemClock, type Clock } from "../lib/clock";
 import type { ParsedArgs } from "./args";
 
@@ -47,7 +47,13 @@ export function openDataContext(args: ParsedArgs, io: Io): DataContext {
   const loaded = loadConfig(args.flags, io.env);
   const dataDir = ensureDataDir(loaded.config.dataDir);
   const config = { ...loaded.config, dataDir };
-  const handle = openDatabase(dataDir);
+  let handle: DbHandle;
+  try {
+    handle = openDatabase(dataDir);
+  } catch (err) {
+    // E.g. "file is not a database": one line for the admin (exit 1), not an "unexpected error" stack trace.
+    throw new SchemaError(`cannot open the database in ${dataDir}: ${err instanceof Error ? err.message : String(err)}`);
+  }
   try {
     const migration = migrate(handle.sqlite);
     return { loaded, config, handle, clock: systemClock, migration, deps: { db: handle.db, clock: systemClock } };

@@ -38,9 +38,15 @@ export function migrate(sqlite: Database): MigrationResult {
   const known = new Map(MIGRATIONS.map((m) => [m.when, m]));
   const latestKnown = MIGRATIONS.at(-1)?.when ?? 0;
   for (const row of applied) {
-    if (Number(row.created_at) > latestKnown || !known.has(Number(row.created_at))) {
+    if (Number(row.created_at) > latestKnown) {
       throw new SchemaError(
         `This database was written by a newer version of Client Cove (schema version ${applied.length}; this executable knows ${MIGRATIONS.length}). Upgrade the executable; the database was not changed.`,
+      );
+    }
+    if (!known.has(Number(row.created_at))) {
+      // Not newer, just foreign (e.g. written by a development build whose migrations were regenerated).
+      throw new SchemaError(
+        `This database has a migration this executable does not know (recorded at ${Number(row.created_at)}); it was written by a different build of Client Cove. The database was not changed.`,
       );
     }
   }

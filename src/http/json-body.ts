@@ -1,4 +1,4 @@
-// The JSON body parser: content type checked (415), size bounded while reading (413), syntax checked (400).
+// The JSON body parser: content type checked (415), size bounded while reading (413), UTF-8, depth and syntax checked (400).
 import { errors } from "../errors";
 
 /** Reads the body as text, failing with 413 as soon as more than `limit` bytes have arrived. */
@@ -19,7 +19,34 @@ async function readLimited(request: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  return new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+  } catch {
+    throw errors.validation([{ field: "body", message: "is not valid UTF-8." }], "The request body is not valid UTF-8 JSON.");
+  }
+}
+
+/** Deeper than any of our bodies needs; JSON nested beyond it is refused before anything recurses over it. */
+const MAX_DEPTH = 64;
+
+/**
+ * True when arrays/objects nest deeper than `max`. A linear scan of the text: deep JSON otherwise reaches
+ * Elysia's ValidationError, whose JSON.stringify overflows the stack after seconds of CPU (a 500, and a DoS).
+ */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 91 || c === 123) {
+      if (++depth > max) return true;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return false;
 }
 
 function tooLarge(limit: number) {
@@ -50,6 +77,9 @@ export async function parseJsonBody(request: Request, contentType: string, limit
   }
   const text = await readLimited(request, limit);
   if (text.trim() === "") return undefined;
+  if (nestsDeeperThan(text, MAX_DEPTH)) {
+    throw errors.validation([{ field: "body", message: `nests deeper than ${MAX_DEPTH} levels.` }], `The request body nests deeper than ${MAX_DEPTH} levels.`);
+  }
   try {
     return JSON.parse(text);
   } catch {
