@@ -17,7 +17,7 @@ const TAGS = [
   { name: "Webhooks", description: "Endpoints that receive signed event notifications, and their delivery log." },
 ];
 
-function documentation(opts: { version: string; publicUrl: string }) {
+function documentation(opts: { version: string; publicUrl: () => string }) {
   return {
     openapi: "3.1.0",
     info: {
@@ -27,7 +27,7 @@ function documentation(opts: { version: string; publicUrl: string }) {
         "Support tickets, shared files and webhooks. Every `/v1` endpoint takes `Authorization: Bearer <API key>`. Errors share one shape: `{\"error\": \"<code>\", \"message\": \"...\"}`, plus `details` for validation errors.",
       license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
-    servers: [{ url: opts.publicUrl, description: "This server" }],
+    servers: [{ url: opts.publicUrl(), description: "This server" }],
     tags: TAGS,
     security: [{ bearerAuth: [] }],
     components: {
@@ -53,8 +53,8 @@ function page(title: string): string {
 </html>`;
 }
 
-/** `getApp` returns the root app, whose routes the document describes (read once, on first request). */
-export function docsRoutes(opts: { version: string; publicUrl: string; getApp: () => AnyElysia }) {
+/** `publicUrl` is read when the document is first served (it may be known only after listening). `getApp` returns the root app, whose routes the document describes (read once, on first request). */
+export function docsRoutes(opts: { version: string; publicUrl: () => string; getApp: () => AnyElysia }) {
   let spec: string | undefined;
   const html = page("Client Cove API");
   return new Elysia({ name: "docs" })
