@@ -94,6 +94,23 @@ describe("failed authentication per client address", () => {
   });
 });
 
+describe("failed authentication behind a trusted proxy", () => {
+  test("with --trust-proxy each forwarded client has its own allowance; one client's bad keys do not lock out another", async () => {
+    env = createTestEnv({ config: { authFailuresPerMinute: 2, trustProxy: true } });
+    const a = env.org("Acme");
+    const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
+    try {
+      const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
+      const as = (ip: string, key: string) => fetch(url, { headers: { authorization: `Bearer ${key}`, "x-forwarded-for": ip } });
+      const bad = `cc_${"y".repeat(40)}`;
+      expect([(await as("203.0.113.7", bad)).status, (await as("203.0.113.7", bad)).status, (await as("203.0.113.7", a.key)).status]).toEqual([401, 401, 429]);
+      expect((await as("198.51.100.9", a.key)).status).toBe(200);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
 describe("security headers", () => {
   test("API responses carry nosniff and a referrer policy; authenticated JSON is not cached", async () => {
     env = createTestEnv();

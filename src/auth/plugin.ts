@@ -4,6 +4,7 @@ import { bearer } from "@elysiajs/bearer";
 import type { Config } from "../config";
 import { ApiError, errors } from "../errors";
 import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
+import { requestInfo } from "../http/request-context";
 import { checkIdempotencyKey, createIdempotencyClaims, createIdempotencyStore, requestFingerprint, type IdempotencyClaims } from "../idempotency/service";
 import { createKeyVerifier, type Deps, type Principal } from "../keys/service";
 
@@ -37,7 +38,8 @@ export function authPlugin(deps: Deps & { config: Config }, claims: IdempotencyC
   return new Elysia({ name: "auth" })
     .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
     .derive({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal; idempotency: typeof idempotency } => {
-      const address = server?.requestIP(request)?.address;
+      // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
+      const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
       if (failures && address && failures.exhausted(address)) {
         throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
       }

@@ -1,0 +1,39 @@
+// `clientcove backup`: write a consistent backup archive of a data dir, online.
+import { loadConfig } from "../config";
+import { createBackup } from "../ops/backup";
+import { formatBytes } from "../ops/format-bytes";
+import { CONFIG_FLAGS, parseArgs, requireFlag, UsageError } from "./args";
+import { print, type Io } from "./context";
+import { versionInfo } from "./version";
+
+export const BACKUP_HELP = `Usage: clientcove backup --out FILE.tar.gz [--data-dir DIR] [--force] [--json]
+Writes a backup while the server keeps running: a consistent snapshot of the database, every stored
+file it references, the download-link signing key, and a manifest with the sha256 of every member.
+The archive holds secrets (webhook secrets, the signing key): keep it as safe as the data dir.
+  --out FILE    Where to write the archive (appears only once complete)
+  --force       Replace FILE if it exists`;
+
+export async function runBackup(argv: string[], io: Io): Promise<number> {
+  const args = parseArgs(argv, { ...CONFIG_FLAGS, out: "string", force: "boolean", json: "boolean", help: "boolean" });
+  if (args.flags.help) {
+    io.out(BACKUP_HELP);
+    return 0;
+  }
+  if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
+  const out = requireFlag(args, "out");
+  const { config } = loadConfig(args.flags, io.env);
+  const { version, commit } = versionInfo();
+  const result = await createBackup({ dataDir: config.dataDir, out, force: args.flags.force === true, producer: { version, commit } });
+  const m = result.manifest;
+  for (const w of m.warnings) io.err(`warning: ${w}`);
+  const files = m.members.filter((x) => x.path.startsWith("files/")).length;
+  print(io, args, { out: result.out, archive_bytes: result.archiveBytes, vanished: result.vanished, manifest: { ...m, members: m.members.length } }, () =>
+    [
+      `Backed up ${m.counts.orgs} organizations, ${m.counts.tickets} tickets, ${files} files (${formatBytes(m.stored_bytes)}), schema version ${m.schema_version}`,
+      `to ${result.out} (${formatBytes(result.archiveBytes)}).`,
+      ...(result.vanished.length ? [`${result.vanished.length} file(s) deleted during the backup were left out.`] : []),
+      ...(m.warnings.length ? [`${m.warnings.length} warning(s) about the source data; run \`clientcove verify\`.`] : []),
+    ].join("\n"),
+  );
+  return 0;
+}

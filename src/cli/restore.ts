@@ -1,0 +1,33 @@
+// `clientcove restore`: unpack a backup archive into a new, empty data dir after checking it.
+import { loadConfig } from "../config";
+import { formatBytes } from "../ops/format-bytes";
+import { restoreBackup } from "../ops/restore";
+import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
+import { print, type Io } from "./context";
+
+export const RESTORE_HELP = `Usage: clientcove restore FILE.tar.gz --data-dir EMPTY_DIR [--json]
+Restores a backup into a data dir that is new or empty; refuses anything else. Checks every member
+against the manifest (size and sha256), the database's integrity and row counts; on any failure it
+removes what it wrote. Run it as the user the server runs as, then start the server on that dir.`;
+
+export async function runRestore(argv: string[], io: Io): Promise<number> {
+  const args = parseArgs(argv, { ...CONFIG_FLAGS, json: "boolean", help: "boolean" });
+  if (args.flags.help) {
+    io.out(RESTORE_HELP);
+    return 0;
+  }
+  const [archive, ...rest] = args.positionals;
+  if (!archive) throw new UsageError("restore needs the backup file: clientcove restore FILE.tar.gz --data-dir EMPTY_DIR");
+  if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+  const { config } = loadConfig(args.flags, io.env);
+  const r = await restoreBackup({ archive, dataDir: config.dataDir });
+  for (const w of r.manifest.warnings) io.err(`warning (recorded at backup time): ${w}`);
+  print(io, args, { data_dir: r.dataDir, files: r.files, bytes: r.bytes, schema_version: r.manifest.schema_version, backup_created_at: r.manifest.created_at, backup_version: r.manifest.version, counts: r.manifest.counts }, () =>
+    [
+      `Restored the backup of ${r.manifest.created_at} (Client Cove ${r.manifest.version}, schema version ${r.manifest.schema_version}) into ${r.dataDir}:`,
+      `${r.manifest.counts.orgs} organizations, ${r.manifest.counts.tickets} tickets, ${r.files} files (${formatBytes(r.bytes)}). Every member matched the manifest.`,
+      `Start it with: clientcove serve --data-dir ${r.dataDir}`,
+    ].join("\n"),
+  );
+  return 0;
+}

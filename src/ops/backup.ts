@@ -1,0 +1,162 @@
+// `backup`: a consistent online snapshot (VACUUM INTO) plus every referenced stored file and a manifest, as one tar.gz.
+import { Database } from "bun:sqlite";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, rmSync, statSync } from "node:fs";
+import { open, rename, type FileHandle } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import { readSchemaVersion } from "../db/migrate";
+import { toIso } from "../lib/time";
+import { DOWNLOAD_KEY_FILENAME, OpsError, openExistingDatabase, storedFilePath } from "./layout";
+import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, type BackupManifest, type ManifestMember } from "./manifest";
+import { countRows, fileRowById, iterateFileRows, storedBytes } from "./stats-store";
+import { tarBytes, tarEnd, tarFile } from "./tar";
+
+const READ_CHUNK = 1024 * 1024;
+
+export interface BackupOptions {
+  dataDir: string;
+  out: string;
+  /** Replace an existing file at `out`. */
+  force?: boolean;
+  /** The executable writing the backup, recorded in the manifest. */
+  producer: { version: string; commit: string };
+}
+
+export interface BackupResult {
+  out: string;
+  archiveBytes: number;
+  manifest: BackupManifest;
+  /** Files deleted while the backup ran: dropped from the snapshot, as if deleted just before it. */
+  vanished: string[];
+}
+
+/** Reads `size` bytes from an open file in fresh chunks (the consumer may hold on to them). */
+async function* readHandle(fh: FileHandle, size: number): AsyncGenerator<Uint8Array> {
+  let position = 0;
+  while (position < size) {
+    const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, size - position));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buf.subarray(0, bytesRead);
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Writes a backup of a data dir, safe while the server runs and writes:
+ * 1. `VACUUM INTO` a private snapshot (a consistent read of the live WAL database, never a file copy);
+ * 2. every file its rows reference, each opened and then streamed from the open descriptor;
+ * 3. the snapshot, minus rows of files deleted meanwhile; then the manifest (sizes and sha256 of every member).
+ * Stored files are immutable, so bytes read after the snapshot are the bytes it refers to.
+ * The archive appears at `out` only when complete (written beside it, fsynced, renamed).
+ */
+export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
+  const dataDir = resolve(opts.dataDir);
+  const out = resolve(opts.out);
+  if (existsSync(out) && !opts.force) throw new OpsError(`${out} already exists; choose another name or pass --force`);
+  if (!existsSync(dirname(out))) throw new OpsError(`directory ${dirname(out)} does not exist`);
+  // Not query_only: SQLite counts VACUUM INTO as a write. This connection runs only the VACUUM INTO and lookups.
+  const live = openExistingDatabase(dataDir, { readOnly: false });
+  const tag = `${process.pid}-${randomBytes(4).toString("hex")}`;
+  const snapshotPath = `${out}.${tag}.snapshot.db`;
+  const partialPath = `${out}.${tag}.partial`;
+  const vanished: string[] = [];
+  const warnings: string[] = [];
+  const members: ManifestMember[] = [];
+  let manifest: BackupManifest | undefined;
+  try {
+    live.sqlite.query("VACUUM INTO ?").run(snapshotPath);
+    const snapshot = new Database(snapshotPath, { readwrite: true, strict: true });
+    const snapshotClosed = { value: false };
+    const closeSnapshot = () => {
+      if (!snapshotClosed.value) snapshot.close();
+      snapshotClosed.value = true;
+    };
+    try {
+      const archive = async function* (): AsyncGenerator<Uint8Array> {
+        for (const row of iterateFileRows(snapshot)) {
+          const path = storedFilePath(dataDir, row.storage_key);
+          let fh: FileHandle;
+          try {
+            fh = await open(path, "r");
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+            if (!fileRowById(live.sqlite, row.id)) vanished.push(row.id);
+            else warnings.push(`file ${row.id} (org ${row.org_id}): bytes missing at files/${row.storage_key}; the row is kept without them`);
+            continue;
+          }
+          try {
+            const { size } = await fh.stat();
+            const digest = yield* tarFile(`files/${row.storage_key}`, size, readHandle(fh, size), { mode: 0o600 });
+            members.push({ path: `files/${row.storage_key}`, ...digest });
+            if (size !== row.size_bytes) warnings.push(`file ${row.id} (org ${row.org_id}): ${size} bytes on disk, ${row.size_bytes} in its row`);
+            else if (digest.sha256 !== row.sha256) warnings.push(`file ${row.id} (org ${row.org_id}): sha256 on disk differs from its row (corrupt bytes)`);
+          } finally {
+            await fh.close();
+          }
+        }
+        const keyPath = join(dataDir, DOWNLOAD_KEY_FILENAME);
+        if (existsSync(keyPath)) {
+          const digest = yield* tarBytes(DOWNLOAD_KEY_FILENAME, new Uint8Array(await Bun.file(keyPath).arrayBuffer()), { mode: 0o600 });
+          members.push({ path: DOWNLOAD_KEY_FILENAME, ...digest });
+        }
+        if (vanished.length) {
+          const del = snapshot.prepare("DELETE FROM files WHERE id = ?");
+          snapshot.transaction(() => vanished.forEach((id) => del.run(id)))();
+        }
+        const counts = countRows(snapshot);
+        const bytes = storedBytes(snapshot);
+        const schemaVersion = readSchemaVersion(snapshot);
+        snapshot.exec("PRAGMA journal_mode = DELETE");
+        closeSnapshot();
+        const dbSize = statSync(snapshotPath).size;
+        const dbHandle = await open(snapshotPath, "r");
+        try {
+          const digest = yield* tarFile(DATABASE_MEMBER, dbSize, readHandle(dbHandle, dbSize), { mode: 0o600 });
+          members.push({ path: DATABASE_MEMBER, ...digest });
+        } finally {
+          await dbHandle.close();
+        }
+        manifest = {
+          format: BACKUP_FORMAT,
+          format_version: BACKUP_FORMAT_VERSION,
+          version: opts.producer.version,
+          commit: opts.producer.commit,
+          schema_version: schemaVersion,
+          created_at: toIso(Date.now()),
+          counts,
+          stored_bytes: bytes,
+          members,
+          warnings,
+        };
+        yield* tarBytes(MANIFEST_NAME, new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n"));
+        yield tarEnd();
+      };
+      await pipeline(archive, createGzip({ level: 6 }), createWriteStream(partialPath, { flags: "wx", mode: 0o600 }));
+    } finally {
+      closeSnapshot();
+    }
+    await fsyncPath(partialPath);
+    await rename(partialPath, out);
+    await fsyncPath(dirname(out)).catch(() => {});
+    return { out, archiveBytes: statSync(out).size, manifest: manifest!, vanished };
+  } catch (err) {
+    rmSync(partialPath, { force: true });
+    throw err;
+  } finally {
+    rmSync(snapshotPath, { force: true });
+    rmSync(`${snapshotPath}-journal`, { force: true });
+    live.close();
+  }
+}

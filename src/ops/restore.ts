@@ -1,0 +1,164 @@
+// `restore`: unpack a backup archive into an empty data dir, checking every member against the manifest.
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { pipeline } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { SCHEMA_VERSION } from "../db/migrate";
+import { DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isSafeStorageKey, OpsError, openExistingDatabase } from "./layout";
+import { BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, parseManifest, type BackupManifest, type ManifestMember } from "./manifest";
+import { countRows } from "./stats-store";
+import { readTar, TarError } from "./tar";
+
+const MAX_MANIFEST_BYTES = 512 * 1024 * 1024;
+
+export interface RestoreResult {
+  dataDir: string;
+  manifest: BackupManifest;
+  files: number;
+  bytes: number;
+}
+
+/** Members a backup may hold; anything else (absolute paths, `..`, links) means it is not ours or was tampered with. */
+function isAllowedMember(path: string): boolean {
+  if (path === MANIFEST_NAME || path === DATABASE_MEMBER || path === DOWNLOAD_KEY_FILENAME) return true;
+  return path.startsWith(`${FILES_DIRNAME}/`) && isSafeStorageKey(path.slice(FILES_DIRNAME.length + 1));
+}
+
+function isAllowedDirectory(path: string): boolean {
+  const p = path.replace(/\/+$/, "");
+  if (p === FILES_DIRNAME) return true;
+  const rest = p.slice(FILES_DIRNAME.length + 1);
+  return p.startsWith(`${FILES_DIRNAME}/`) && !rest.includes("/") && isSafeStorageKey(`${rest}/x`);
+}
+
+class CorruptArchive extends Error {}
+
+/** Unpacks every member into `target`, returning each one's size and sha256, and the manifest's text. */
+async function unpack(archive: string, target: string): Promise<{ written: Map<string, ManifestMember>; manifestText: string }> {
+  const written = new Map<string, ManifestMember>();
+  let manifestText: string | undefined;
+  // Callback pipeline: a read error or a gzip error destroys the gunzip stream, which ends the loop below with it.
+  const gunzip = pipeline(createReadStream(archive), createGunzip(), () => {});
+  for await (const entry of readTar(gunzip)) {
+    if (entry.type === "dir") {
+      if (!isAllowedDirectory(entry.path)) throw new CorruptArchive(`unexpected directory ${JSON.stringify(entry.path)}`);
+      await entry.skip();
+      continue;
+    }
+    if (!isAllowedMember(entry.path)) throw new CorruptArchive(`unexpected member ${JSON.stringify(entry.path)}`);
+    if (written.has(entry.path) || (entry.path === MANIFEST_NAME && manifestText !== undefined)) throw new CorruptArchive(`member ${entry.path} appears twice`);
+    if (entry.path === MANIFEST_NAME) {
+      if (entry.size > MAX_MANIFEST_BYTES) throw new CorruptArchive("manifest is implausibly large");
+      const chunks: Uint8Array[] = [];
+      for await (const c of entry.body) chunks.push(c);
+      manifestText = Buffer.concat(chunks).toString("utf8");
+      continue;
+    }
+    const dest = join(target, entry.path);
+    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+    const fh = await open(dest, "wx", 0o600);
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      for await (const chunk of entry.body) {
+        hash.update(chunk);
+        size += chunk.byteLength;
+        let off = 0;
+        while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+      }
+      // A restore is rare and must survive a crash right after it: make every member durable.
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    written.set(entry.path, { path: entry.path, size, sha256: hash.digest("hex") });
+  }
+  if (manifestText === undefined) throw new CorruptArchive("it has no manifest.json (not a Client Cove backup)");
+  return { written, manifestText };
+}
+
+/** Every member the manifest lists is present with its size and sha256, and nothing else is. */
+function checkAgainstManifest(manifest: BackupManifest, written: Map<string, ManifestMember>): void {
+  const listed = new Set<string>();
+  for (const m of manifest.members) {
+    listed.add(m.path);
+    const got = written.get(m.path);
+    if (!got) throw new CorruptArchive(`member ${m.path} listed in the manifest is missing`);
+    if (got.size !== m.size) throw new CorruptArchive(`member ${m.path} has ${got.size} bytes, the manifest says ${m.size}`);
+    if (got.sha256 !== m.sha256) throw new CorruptArchive(`member ${m.path} does not match its sha256 in the manifest`);
+  }
+  for (const path of written.keys()) if (!listed.has(path)) throw new CorruptArchive(`member ${path} is not listed in the manifest`);
+  if (!listed.has(DATABASE_MEMBER)) throw new CorruptArchive("it holds no database");
+}
+
+/** Removes what a failed restore wrote, leaving the target as it was (absent, or empty). */
+function undo(target: string, created: boolean): void {
+  if (created) {
+    rmSync(target, { recursive: true, force: true });
+    return;
+  }
+  for (const name of readdirSync(target)) rmSync(join(target, name), { recursive: true, force: true });
+}
+
+/**
+ * Restores `archive` into `dataDir`, which must be absent or empty. Nothing is left behind on failure.
+ * Checks, in order: the gzip and tar framing, the member names, the manifest (every member's size and
+ * sha256, nothing unlisted), the schema version, SQLite's integrity check, and the row counts.
+ * The database is not migrated here; `serve` (or `migrate`) does that.
+ */
+export async function restoreBackup(opts: { archive: string; dataDir: string }): Promise<RestoreResult> {
+  const archive = resolve(opts.archive);
+  const target = resolve(opts.dataDir);
+  if (!existsSync(archive) || !statSync(archive).isFile()) throw new OpsError(`backup archive ${archive} does not exist`);
+  let created = false;
+  if (existsSync(target)) {
+    if (!statSync(target).isDirectory()) throw new OpsError(`${target} is not a directory`);
+    const present = readdirSync(target);
+    if (present.length) throw new OpsError(`refusing to restore into ${target}: it is not empty (${present.length} entr${present.length === 1 ? "y" : "ies"}, e.g. ${present[0]}); restore into a new or empty directory`);
+  } else {
+    mkdirSync(target, { recursive: true, mode: 0o700 });
+    created = true;
+  }
+  try {
+    let unpacked: Awaited<ReturnType<typeof unpack>>;
+    try {
+      unpacked = await unpack(archive, target);
+    } catch (err) {
+      if (err instanceof CorruptArchive || err instanceof TarError || String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_")) throw err instanceof CorruptArchive ? err : new CorruptArchive(zlibMessage(err));
+      throw err;
+    }
+    const manifest = parseManifest(unpacked.manifestText);
+    if (!manifest) throw new CorruptArchive("its manifest.json is not a Client Cove backup manifest");
+    if (manifest.format_version > BACKUP_FORMAT_VERSION) throw new OpsError(`the backup was written in a newer format (${manifest.format_version}) by Client Cove ${manifest.version}; restore it with that version`);
+    if (manifest.schema_version > SCHEMA_VERSION) throw new OpsError(`the backup holds schema version ${manifest.schema_version}, newer than this executable's ${SCHEMA_VERSION}; restore it with Client Cove ${manifest.version} or later`);
+    checkAgainstManifest(manifest, unpacked.written);
+    const db = openExistingDatabase(target, { readOnly: true });
+    try {
+      const integrity = (db.sqlite.query("PRAGMA integrity_check").all() as { integrity_check: string }[]).map((r) => r.integrity_check);
+      if (integrity.length !== 1 || integrity[0] !== "ok") throw new CorruptArchive(`its database fails SQLite's integrity check: ${integrity.slice(0, 3).join("; ")}`);
+      if (db.schemaVersion !== manifest.schema_version) throw new CorruptArchive(`its database has schema version ${db.schemaVersion}, the manifest says ${manifest.schema_version}`);
+      const counts = countRows(db.sqlite);
+      for (const table of Object.keys(counts) as (keyof typeof counts)[]) {
+        if (counts[table] !== manifest.counts[table]) throw new CorruptArchive(`its database has ${counts[table]} ${table}, the manifest says ${manifest.counts[table]}`);
+      }
+    } finally {
+      db.close();
+    }
+    mkdirSync(join(target, FILES_DIRNAME), { recursive: true, mode: 0o700 });
+    const files = manifest.members.filter((m) => m.path.startsWith(`${FILES_DIRNAME}/`));
+    return { dataDir: target, manifest, files: files.length, bytes: files.reduce((a, m) => a + m.size, 0) };
+  } catch (err) {
+    undo(target, created);
+    if (err instanceof CorruptArchive) throw new OpsError(`backup archive ${archive} is corrupt or not a Client Cove backup: ${err.message}; nothing was restored`);
+    if (err instanceof OpsError) throw new OpsError(`${err.message}; nothing was restored`);
+    throw err;
+  }
+}
+
+function zlibMessage(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e instanceof TarError) return e.message;
+  return e.code === "Z_BUF_ERROR" ? "the gzip stream ends early (truncated)" : `gzip data is damaged (${e.message})`;
+}

@@ -1,0 +1,114 @@
+// `clientcove verify` against real data dirs: finds missing, corrupted and resized bytes, broken foreign keys, and lists orphans.
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createTestEnv, type TestEnv } from "./helpers";
+import { bytesOf, runCli } from "./ops-fixtures";
+
+async function upload(env: TestEnv, key: string, size: number, seed: number): Promise<{ id: string; path: string }> {
+  const form = new FormData();
+  form.append("file", new Blob([bytesOf(size, seed)]), `f${seed}.bin`);
+  const res = await env.request("/v1/files", { method: "POST", key, body: form });
+  expect(res.status).toBe(201);
+  const { id } = await res.json() as any;
+  const row = env.handle.sqlite.query("SELECT storage_key FROM files WHERE id = ?").get(id) as { storage_key: string };
+  return { id, path: join(env.dir, "files", row.storage_key) };
+}
+
+describe("verify", () => {
+  test("a healthy data dir: exit 0, every file checked", async () => {
+    const env = createTestEnv();
+    try {
+      const org = env.org();
+      for (let i = 0; i < 3; i++) await upload(env, org.key, 1000 * (i + 1), i + 1);
+      const r = await runCli(["verify", "--data-dir", env.dir]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Files: 3 checked (5.86 KiB, sha256 verified)");
+      expect(r.stdout).toContain("Orphans: 0");
+      expect(r.stdout.trim().split("\n").at(-1)).toBe("OK");
+    } finally {
+      env.close();
+    }
+  });
+
+  test("finds a missing file, a corrupted file (same size) and a resized file; lists an orphan; exit 1", async () => {
+    const env = createTestEnv();
+    try {
+      const org = env.org();
+      const missing = await upload(env, org.key, 2000, 1);
+      const corrupt = await upload(env, org.key, 3000, 2);
+      const resized = await upload(env, org.key, 4000, 3);
+      const fine = await upload(env, org.key, 5000, 4);
+      rmSync(missing.path);
+      const bytes = readFileSync(corrupt.path);
+      bytes[1234] ^= 0x01;
+      writeFileSync(corrupt.path, bytes);
+      appendFileSync(resized.path, "x");
+      mkdirSync(join(env.dir, "files", "org_stray"), { recursive: true });
+      writeFileSync(join(env.dir, "files", "org_stray", "file_nobody"), "leftover");
+
+      const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout);
+      expect(report.ok).toBe(false);
+      expect(report.files_checked).toBe(4);
+      const byKind = Object.fromEntries(report.problems.map((p: { kind: string; file_id: string }) => [p.kind, p.file_id]));
+      expect(byKind).toEqual({ missing: missing.id, sha256_mismatch: corrupt.id, size_mismatch: resized.id });
+      expect(report.problems.every((p: { org_id: string }) => p.org_id === org.orgId)).toBe(true);
+      expect(report.problems.some((p: { file_id: string }) => p.file_id === fine.id)).toBe(false);
+      expect(report.orphans).toEqual([{ path: "files/org_stray/file_nobody", size: 8 }]);
+
+      const text = await runCli(["verify", "--data-dir", env.dir]);
+      expect(text.code).toBe(1);
+      expect(text.stdout).toContain(`missing            ${missing.id} (org ${org.orgId}): bytes missing (expected 2000 bytes`);
+      expect(text.stdout).toContain(`sha256_mismatch    ${corrupt.id}`);
+      expect(text.stdout).toContain("files/org_stray/file_nobody (8 bytes)");
+      expect(text.stdout.trim().split("\n").at(-1)).toBe("FAILED: 3 problem(s)");
+
+      // --quick checks presence and size only: the same-size corruption goes unnoticed, the rest does not.
+      const quick = JSON.parse((await runCli(["verify", "--data-dir", env.dir, "--quick", "--json"])).stdout);
+      expect(quick.problems.map((p: { kind: string }) => p.kind).sort()).toEqual(["missing", "size_mismatch"]);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("orphans alone are reported but are not a failure", async () => {
+    const env = createTestEnv();
+    try {
+      mkdirSync(join(env.dir, "files", "org_x"), { recursive: true });
+      writeFileSync(join(env.dir, "files", "org_x", "file_y"), "z");
+      const r = await runCli(["verify", "--data-dir", env.dir]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Orphans: 1");
+    } finally {
+      env.close();
+    }
+  });
+
+  test("database problems: a row pointing at a missing parent is reported (foreign key check)", async () => {
+    const env = createTestEnv();
+    try {
+      env.handle.sqlite.exec("PRAGMA foreign_keys = OFF");
+      env.handle.sqlite.query("INSERT INTO tickets (id, org_id, subject, status, priority, created_at, updated_at) VALUES ('tkt_orphan', 'org_gone', 's', 'open', 'low', 1, 1)").run();
+      env.handle.sqlite.exec("PRAGMA foreign_keys = ON");
+      const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
+      expect(r.code).toBe(1);
+      const report = JSON.parse(r.stdout);
+      expect(report.problems).toEqual([{ kind: "database", message: expect.stringMatching(/^foreign key: row \d+ of tickets points to a missing orgs$/) }]);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("a data dir without a database, or a missing one, is a clear error (exit 1)", async () => {
+    const env = createTestEnv();
+    try {
+      const r = await runCli(["verify", "--data-dir", join(env.dir, "files")]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^clientcove: (no Client Cove database in|data dir) /);
+    } finally {
+      env.close();
+    }
+  });
+});
