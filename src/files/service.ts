@@ -1,0 +1,291 @@
+// Files domain: streamed all-or-nothing uploads, metadata reads and lists, deletes; every change with its outbox event in one transaction.
+import type { Database } from "bun:sqlite";
+import type { Config } from "../config";
+import type { Db } from "../db/client";
+import { ApiError, errors } from "../errors";
+import { record } from "../events/outbox";
+import { formatBytes } from "../http/json-body";
+import type { Clock } from "../lib/clock";
+import { newId } from "../lib/ids";
+import type { Logger } from "../lib/log";
+import { toIso } from "../lib/time";
+import { storagePaths } from "../storage";
+import type { Storage } from "../storage/storage";
+import { cleanFilename } from "./filename";
+import { detectMimeType, SNIFF_BYTES } from "./mime";
+import { requestFingerprint, type IdempotencyStart } from "../idempotency/service";
+import type { FileList, FileMeta } from "./model";
+import { readUpload } from "./multipart";
+import { clearIntent, writeIntent, type Intent } from "./recovery";
+import type { DownloadSigner } from "./signed-url";
+import { fileStore, type FileFilter, type FileRow } from "./store";
+
+export interface FilesDeps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, "dataDir" | "maxUploadBytes" | "publicUrl">;
+  storage: Storage;
+  signer: DownloadSigner;
+  log?: Logger;
+}
+
+/** Who is acting: the organization and user behind the API key. */
+export interface Actor {
+  orgId: string;
+  userId: string;
+}
+
+/** Room for the multipart framing and the small fields around the file, on top of the file size limit. */
+export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+const UPLOAD_FIELDS = ["folder_id", "ticket_id"] as const;
+
+/** Where a file's bytes live: derived from ids only, never from the client's filename. */
+export function storageKeyOf(orgId: string, fileId: string): string {
+  return `${orgId}/${fileId}`;
+}
+
+/** The API URL of a file's metadata (the Location of a 201). */
+export function fileLocation(publicUrl: string, fileId: string): string {
+  return `${publicUrl}/v1/files/${fileId}`;
+}
+
+/** The file as events carry it: the API shape without download_url (a link that grants access and expires). */
+export function toFileEventData(r: FileRow): Omit<FileMeta, "download_url"> {
+  return {
+    id: r.id,
+    filename: r.filename,
+    size_bytes: r.size_bytes,
+    mime_type: r.mime_type,
+    folder_id: r.folder_id,
+    ticket_id: r.ticket_id,
+    sha256: r.sha256,
+    uploaded_at: toIso(r.uploaded_at),
+  };
+}
+
+/** The file as the API returns it, with a freshly signed download_url. */
+export function toFileMeta(deps: Pick<FilesDeps, "signer" | "clock">, r: FileRow): FileMeta {
+  return { ...toFileEventData(r), download_url: deps.signer.url(r.id, r.filename, deps.clock.now()) };
+}
+
+function uploadTooLarge(limit: number): ApiError {
+  return errors.payloadTooLarge(`The file is too large; the upload limit is ${formatBytes(limit)}`);
+}
+
+/** Maps what can go wrong below HTTP during an upload to what the client should see. */
+function uploadFailure(err: unknown): unknown {
+  if (err instanceof ApiError) return err;
+  const e = err as { name?: string; code?: string };
+  if (e?.name === "AbortError") return new ApiError(400, "upload_aborted", "The connection closed before the upload was complete; nothing was stored.", undefined, undefined, err);
+  if (e?.code === "ENOSPC" || e?.code === "EDQUOT") return new ApiError(507, "insufficient_storage", "The server has no room to store this file; nothing was stored.", undefined, undefined, err);
+  return err;
+}
+
+function checkReference(db: Database, orgId: string, field: string, value: string): void {
+  const store = fileStore(db);
+  if (value === "") throw errors.validation([{ field, message: "must not be empty; leave the field out instead." }]);
+  if (field === "folder_id" && !store.folderExists(value, orgId)) throw errors.notFound("Folder");
+  if (field === "ticket_id" && !store.ticketExists(value, orgId)) throw errors.notFound("Ticket");
+}
+
+export interface UploadRequest {
+  body: ReadableStream<Uint8Array> | null;
+  contentType: string | null;
+  contentLength: string | null;
+}
+
+/**
+ * An upload sent with `Idempotency-Key`. The key can only be claimed once the content is known (its
+ * fingerprint includes the file's sha256), i.e. after the bytes are stored and before the row is committed.
+ */
+export interface UploadIdempotency {
+  /** Claims the key for this fingerprint, or returns the earlier answer (throws 409/422 like other POSTs). */
+  begin(fingerprint: string): IdempotencyStart;
+  complete(status: number, headers: Record<string, string>, body: string): void;
+  release(): void;
+}
+
+export type UploadResult = { kind: "created"; file: FileMeta } | Extract<IdempotencyStart, { kind: "replay" }>;
+
+interface StoredContent {
+  filename: string;
+  size: number;
+  sha256: string;
+  head: Uint8Array;
+}
+
+/**
+ * Stores an uploaded file, all or nothing. The `file` part streams through a hash and a size count
+ * into storage (temp file, fsync, rename); the row and its `file.uploaded` event are committed in one
+ * transaction only after the bytes are durable. Any failure (limit, bad field, disconnect, full disk)
+ * removes the bytes before the error is thrown; a crash is settled at the next start (recovery.ts).
+ */
+export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadRequest, idempotency?: UploadIdempotency): Promise<UploadResult> {
+  const contentType = req.contentType ?? "";
+  if (!/^multipart\/form-data\s*(;|$)/i.test(contentType)) throw errors.unsupportedMediaType("multipart/form-data");
+  const limit = deps.config.maxUploadBytes;
+  const maxBodyBytes = limit + MULTIPART_OVERHEAD_BYTES;
+  // Decided before reading a byte when the client says how much is coming.
+  if (req.contentLength !== null && /^\d+$/.test(req.contentLength) && Number(req.contentLength) > maxBodyBytes) throw uploadTooLarge(limit);
+
+  const sqlite = deps.db.$client;
+  const store = fileStore(sqlite);
+  const id = newId("file");
+  const key = storageKeyOf(actor.orgId, id);
+  const { tmpDir } = storagePaths(deps.config.dataDir);
+  let intent: Intent | null = null;
+  let committed = false;
+  let claimed = false;
+  try {
+    const { fields, file } = await readUpload<StoredContent>(req.body, contentType, {
+      fields: UPLOAD_FIELDS,
+      limits: { maxBodyBytes, tooLarge: () => uploadTooLarge(limit), maxFields: 4, maxFieldBytes: 1024 },
+      // Fields sent before the file are checked at once, so a wrong folder fails before the upload.
+      onField: (name, value) => checkReference(sqlite, actor.orgId, name, value),
+      async onFile(part, signal) {
+        intent = await writeIntent(tmpDir, [{ id, key }]);
+        const hasher = new Bun.CryptoHasher("sha256");
+        const head = new Uint8Array(SNIFF_BYTES);
+        let headLength = 0;
+        let size = 0;
+        async function* counted(): AsyncGenerator<Uint8Array> {
+          for await (const chunk of part.stream as AsyncIterable<Uint8Array>) {
+            if (signal.aborted) throw signal.reason;
+            size += chunk.byteLength;
+            if (size > limit) throw uploadTooLarge(limit);
+            hasher.update(chunk);
+            if (headLength < SNIFF_BYTES) {
+              const take = chunk.subarray(0, SNIFF_BYTES - headLength);
+              head.set(take, headLength);
+              headLength += take.byteLength;
+            }
+            yield chunk;
+          }
+        }
+        await deps.storage.put(key, counted());
+        return { filename: cleanFilename(part.filename), size, sha256: hasher.digest("hex"), head: head.subarray(0, headLength) };
+      },
+    });
+
+    if (idempotency) {
+      const fingerprint = requestFingerprint("POST", "/v1/files", { ...fields, filename: file.filename, size_bytes: file.size, sha256: file.sha256 });
+      const start = idempotency.begin(fingerprint);
+      // A retry of an upload that already succeeded: answer as the first time; this copy of the bytes goes.
+      if (start.kind === "replay") return start;
+      claimed = true;
+    }
+    const now = deps.clock.now();
+    const row: FileRow = {
+      id,
+      org_id: actor.orgId,
+      folder_id: fields.folder_id ?? null,
+      ticket_id: fields.ticket_id ?? null,
+      filename: file.filename,
+      size_bytes: file.size,
+      mime_type: detectMimeType(file.head, file.filename),
+      sha256: file.sha256,
+      storage_key: key,
+      uploaded_by: actor.userId,
+      uploaded_at: now,
+    };
+    sqlite.transaction(() => {
+      // Checked again here: the folder or ticket may have been deleted while the bytes streamed in.
+      for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) checkReference(sqlite, actor.orgId, field, fields[field]!);
+      store.insert(row);
+      record(sqlite, { type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
+    }).immediate();
+    committed = true;
+    const meta = toFileMeta(deps, row);
+    if (claimed) {
+      idempotency!.complete(201, { "content-type": "application/json; charset=utf-8", location: fileLocation(deps.config.publicUrl, meta.id) }, JSON.stringify(meta));
+    }
+    return { kind: "created", file: meta };
+  } catch (err) {
+    if (claimed && !committed) idempotency!.release();
+    throw uploadFailure(err);
+  } finally {
+    if (intent) {
+      if (!committed) await deps.storage.delete(key).catch((e) => deps.log?.warn("could not remove a failed upload", { key, error: String(e) }));
+      await clearIntent(intent).catch(() => {});
+    }
+  }
+}
+
+export function getFile(deps: Pick<FilesDeps, "db" | "signer" | "clock">, orgId: string, id: string): FileMeta {
+  return toFileMeta(deps, getFileRow(deps, orgId, id));
+}
+
+/** The row of one of the organization's files, or a 404. */
+export function getFileRow(deps: Pick<FilesDeps, "db">, orgId: string, id: string): FileRow {
+  const row = fileStore(deps.db.$client).get(id, orgId);
+  if (!row) throw errors.notFound("File");
+  return row;
+}
+
+/** A file by id alone, for signed links (the caller has verified the signature first), or a 404. */
+export function getFileRowForLink(deps: Pick<FilesDeps, "db">, id: string): FileRow {
+  const row = fileStore(deps.db.$client).getAnyOrg(id);
+  if (!row) throw errors.notFound("File");
+  return row;
+}
+
+export function listFiles(
+  deps: Pick<FilesDeps, "db" | "signer" | "clock">,
+  orgId: string,
+  q: { folder_id?: string; ticket_id?: string; page?: number; per_page?: number },
+): FileList {
+  const page = q.page ?? 1;
+  const perPage = q.per_page ?? 25;
+  const filter: FileFilter = {};
+  if (q.folder_id !== undefined) filter.folderId = q.folder_id === "root" ? null : q.folder_id;
+  if (q.ticket_id !== undefined) filter.ticketId = q.ticket_id;
+  const store = fileStore(deps.db.$client);
+  const offset = (page - 1) * perPage;
+  const total = store.total(orgId, filter);
+  const rows = offset >= total ? [] : store.page(orgId, filter, perPage, offset);
+  return { data: rows.map((r) => toFileMeta(deps, r)), meta: { page, per_page: perPage, total } };
+}
+
+/**
+ * Deletes file rows with their `file.deleted` events. Call inside the caller's transaction, after an
+ * intent naming these files is durable; remove the bytes (removeStoredBytes) after the commit.
+ */
+export function removeFileRows(sqlite: Database, rows: FileRow[], now: number): void {
+  const store = fileStore(sqlite);
+  for (const r of rows) {
+    if (store.remove(r.id, r.org_id)) record(sqlite, { type: "file.deleted", orgId: r.org_id, data: toFileEventData(r) }, now);
+  }
+}
+
+/** Removes bytes whose rows are gone. A failure is logged, not thrown: the intent lets the next start retry. */
+export async function removeStoredBytes(deps: Pick<FilesDeps, "storage" | "log">, rows: FileRow[]): Promise<boolean> {
+  let ok = true;
+  for (const r of rows) {
+    try {
+      await deps.storage.delete(r.storage_key);
+    } catch (err) {
+      ok = false;
+      deps.log?.warn("could not remove stored file", { key: r.storage_key, error: String(err) });
+    }
+  }
+  return ok;
+}
+
+export async function deleteFile(deps: FilesDeps, actor: Actor, id: string): Promise<void> {
+  const sqlite = deps.db.$client;
+  const row = getFileRow(deps, actor.orgId, id);
+  const intent = await writeIntent(storagePaths(deps.config.dataDir).tmpDir, [{ id: row.id, key: row.storage_key }]);
+  let clear = true;
+  try {
+    const removed = sqlite.transaction(() => {
+      const current = fileStore(sqlite).get(id, actor.orgId);
+      if (!current) return null;
+      removeFileRows(sqlite, [current], deps.clock.now());
+      return current;
+    }).immediate();
+    if (!removed) throw errors.notFound("File");
+    clear = await removeStoredBytes(deps, [removed]);
+  } finally {
+    if (clear) await clearIntent(intent).catch(() => {});
+  }
+}

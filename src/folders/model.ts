@@ -1,0 +1,60 @@
+// TypeBox models of shared folders: the single source for validation, handler types and OpenAPI.
+import { t } from "elysia";
+import { queryInteger } from "../http/schema";
+
+const Timestamp = t.String({ format: "date-time", examples: ["2026-02-27T10:15:00Z"] });
+
+export const FOLDER_NAME_MAX = 255;
+
+export const Folder = t.Object(
+  {
+    id: t.String({ examples: ["fld_8x92k0a1b2c3d4e5"] }),
+    name: t.String({ examples: ["Contracts"] }),
+    parent_id: t.Union([t.String(), t.Null()], { description: "The enclosing folder; null at the top level." }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { additionalProperties: false },
+);
+export type Folder = typeof Folder.static;
+
+export const FolderPageMeta = t.Object(
+  {
+    page: t.Integer({ minimum: 1 }),
+    per_page: t.Integer({ minimum: 1, maximum: 100 }),
+    total: t.Integer({ minimum: 0, description: "Folders matching the filter, across all pages." }),
+  },
+  { additionalProperties: false },
+);
+
+export const FolderList = t.Object({ data: t.Array(Folder), meta: FolderPageMeta }, { additionalProperties: false });
+export type FolderList = typeof FolderList.static;
+
+const Name = t.String({
+  minLength: 1,
+  maxLength: FOLDER_NAME_MAX * 2,
+  description: "1–255 characters after trimming; no `/` and no control characters; unique among the folder's siblings.",
+});
+const ParentId = t.Union([t.String(), t.Null()], { description: "The enclosing folder (`fld_…`); null or absent for the top level." });
+
+export const CreateFolder = t.Object({ name: Name, parent_id: t.Optional(ParentId) }, { additionalProperties: false });
+export type CreateFolder = typeof CreateFolder.static;
+
+export const UpdateFolder = t.Object(
+  { name: t.Optional(Name), parent_id: t.Optional(ParentId) },
+  { additionalProperties: false, minProperties: 1, description: "Rename (`name`), move (`parent_id`; null moves to the top level), or both." },
+);
+export type UpdateFolder = typeof UpdateFolder.static;
+
+export const ListFoldersQuery = t.Object({
+  parent_id: t.Optional(t.String({ description: "Only the folders directly inside this one; `root` for the top level." })),
+  page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
+  per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+});
+export type ListFoldersQuery = typeof ListFoldersQuery.static;
+
+export const DeleteFolderQuery = t.Object({
+  recursive: t.Optional(t.Boolean({ description: "Also delete everything inside (sub-folders and their files, bytes included). Without it a non-empty folder is a 409." })),
+});
+
+export const FolderIdParams = t.Object({ id: t.String({ description: "A folder id (`fld_…`)." }) });

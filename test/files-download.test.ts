@@ -1,0 +1,272 @@
+// Downloads: signed links (no Authorization; tampered, expired), Bearer content, headers, HEAD, conditional requests, ranges, active content.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { buildApp } from "../src/app";
+import { DOWNLOAD_KEY_FILENAME, loadDownloadKey } from "../src/files/signed-url";
+import { manualClock } from "../src/lib/clock";
+import { silentLogger } from "../src/lib/log";
+import { createTestEnv, tempDir, type TestEnv } from "./helpers";
+import { listen, pseudoRandomBytes, sha256Hex, uploadOk, type FileJson } from "./files-fixtures";
+
+/** The path and query of a download_url, to send through the test app. */
+function linkPath(file: FileJson): string {
+  const u = new URL(file.download_url);
+  return u.pathname + u.search;
+}
+
+function withQuery(file: FileJson, change: (q: URLSearchParams) => void, pathname?: string): string {
+  const u = new URL(file.download_url);
+  change(u.searchParams);
+  return (pathname ?? u.pathname) + "?" + u.searchParams.toString();
+}
+
+describe("downloads", () => {
+  const clock = manualClock(Date.UTC(2026, 1, 27, 10, 15));
+  let env: TestEnv;
+  let a: ReturnType<TestEnv["org"]>;
+  let b: ReturnType<TestEnv["org"]>;
+  const content = pseudoRandomBytes(1000, 3);
+  let file: FileJson;
+
+  beforeAll(async () => {
+    env = createTestEnv({ clock });
+    a = env.org("Alpha");
+    b = env.org("Beta");
+    file = await uploadOk(env, a.key, { content, filename: "données été.bin" });
+  });
+  afterAll(() => env.close());
+
+  test("the signed link is absolute, built from the public URL, and works without Authorization", async () => {
+    expect(file.download_url).toMatch(new RegExp(`^${env.config.publicUrl}/files/${file.id}/donn%C3%A9es%20%C3%A9t%C3%A9\\.bin\\?expires=\\d+&signature=[A-Za-z0-9_-]{43}$`));
+    const expires = Number(new URL(file.download_url).searchParams.get("expires"));
+    expect(expires).toBe(Math.floor(clock.now() / 1000) + env.config.downloadUrlTtlSeconds);
+    const res = await env.request(linkPath(file));
+    expect(res.status).toBe(200);
+    expect(sha256Hex(new Uint8Array(await res.arrayBuffer()))).toBe(sha256Hex(content));
+  });
+
+  test("download headers: type, length, ETag, Last-Modified, RFC 5987 disposition, nosniff, CSP sandbox", async () => {
+    const base = listen(env);
+    try {
+      for (const [url, init] of [
+        [`${base}${linkPath(file)}`, {}],
+        [`${base}/v1/files/${file.id}/content`, { headers: { authorization: `Bearer ${a.key}` } }],
+      ] as const) {
+        const res = await fetch(url, init);
+        expect(res.status).toBe(200);
+        const h = res.headers;
+        expect(h.get("content-type")).toBe("application/octet-stream");
+        expect(h.get("content-length")).toBe("1000");
+        expect(h.get("etag")).toBe(`"${file.sha256}"`);
+        expect(h.get("last-modified")).toBe(new Date(clock.now()).toUTCString());
+        expect(h.get("content-disposition")).toBe(`attachment; filename="donn_es _t_.bin"; filename*=UTF-8''donn%C3%A9es%20%C3%A9t%C3%A9.bin`);
+        expect(h.get("x-content-type-options")).toBe("nosniff");
+        expect(h.get("content-security-policy")).toBe("sandbox");
+        expect(h.get("accept-ranges")).toBe("bytes");
+        expect(new Uint8Array(await res.arrayBuffer())).toEqual(content);
+      }
+    } finally {
+      env.app.stop(true);
+    }
+  });
+
+  test("HEAD answers the headers without the body", async () => {
+    const base = listen(env);
+    try {
+      for (const [url, init] of [
+        [`${base}${linkPath(file)}`, {}],
+        [`${base}/v1/files/${file.id}/content`, { headers: { authorization: `Bearer ${a.key}` } }],
+      ] as const) {
+        const res = await fetch(url, { ...init, method: "HEAD" });
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-length")).toBe("1000");
+        expect(res.headers.get("etag")).toBe(`"${file.sha256}"`);
+        expect((await res.arrayBuffer()).byteLength).toBe(0);
+      }
+    } finally {
+      env.app.stop(true);
+    }
+  });
+
+  test("the Bearer content route: 401 without a key, 404 for another organization", async () => {
+    expect((await env.request(`/v1/files/${file.id}/content`)).status).toBe(401);
+    const other = await env.request(`/v1/files/${file.id}/content`, { key: b.key });
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ error: "not_found", message: "File was not found." });
+    // HEAD has no body to carry the error, but the status is the same.
+    expect((await env.request(`/v1/files/${file.id}/content`, { method: "HEAD" })).status).toBe(401);
+    expect((await env.request(`/v1/files/${file.id}/content`, { method: "HEAD", key: b.key })).status).toBe(404);
+    expect((await env.request(withQuery(file, (q) => q.set("signature", "x".repeat(43))), { method: "HEAD" })).status).toBe(403);
+  });
+
+  test("If-None-Match with the ETag (strong, weak, in a list, or *) → 304 without a body; another tag → 200", async () => {
+    for (const value of [`"${file.sha256}"`, `W/"${file.sha256}"`, `"nope", "${file.sha256}"`, "*"]) {
+      const res = await env.request(linkPath(file), { headers: { "if-none-match": value } });
+      expect(res.status, value).toBe(304);
+      expect(res.headers.get("etag")).toBe(`"${file.sha256}"`);
+      expect(await res.text()).toBe("");
+    }
+    const changed = await env.request(`/v1/files/${file.id}/content`, { key: a.key, headers: { "if-none-match": '"other"' } });
+    expect(changed.status).toBe(200);
+  });
+
+  test("If-Modified-Since: not older than the upload → 304; older → 200", async () => {
+    const at = new Date(clock.now());
+    expect((await env.request(linkPath(file), { headers: { "if-modified-since": at.toUTCString() } })).status).toBe(304);
+    expect((await env.request(linkPath(file), { headers: { "if-modified-since": new Date(at.getTime() - 1000).toUTCString() } })).status).toBe(200);
+  });
+
+  const ranges: [string, number, [number, number] | null][] = [
+    ["bytes=0-0", 206, [0, 0]],
+    ["bytes=10-19", 206, [10, 19]],
+    ["bytes=990-", 206, [990, 999]],
+    ["bytes=-5", 206, [995, 999]],
+    ["bytes=-5000", 206, [0, 999]],
+    ["bytes=500-5000", 206, [500, 999]],
+    ["bytes=1000-", 416, null],
+    ["bytes=-0", 416, null],
+    ["bytes=0-1,5-6", 200, null],
+    ["bytes=9-3", 200, null],
+    ["items=0-5", 200, null],
+  ];
+  for (const [range, status, span] of ranges) {
+    test(`Range ${range} → ${status}`, async () => {
+      const res = await env.request(`/v1/files/${file.id}/content`, { key: a.key, headers: { range } });
+      expect(res.status).toBe(status);
+      if (status === 206) {
+        const [s, e] = span!;
+        expect(res.headers.get("content-range")).toBe(`bytes ${s}-${e}/1000`);
+        expect(new Uint8Array(await res.arrayBuffer())).toEqual(content.slice(s, e + 1));
+      } else if (status === 416) {
+        expect(res.headers.get("content-range")).toBe("bytes */1000");
+        expect(((await res.json()) as { error: string }).error).toBe("range_not_satisfiable");
+      } else {
+        expect(new Uint8Array(await res.arrayBuffer())).toEqual(content);
+      }
+    });
+  }
+
+  test("ranges work on the signed link too, and If-Range with a stale validator gets the whole file", async () => {
+    const part = await env.request(linkPath(file), { headers: { range: "bytes=1-2" } });
+    expect(part.status).toBe(206);
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(content.slice(1, 3));
+    const stale = await env.request(linkPath(file), { headers: { range: "bytes=1-2", "if-range": '"stale"' } });
+    expect(stale.status).toBe(200);
+    const fresh = await env.request(linkPath(file), { headers: { range: "bytes=1-2", "if-range": `"${file.sha256}"` } });
+    expect(fresh.status).toBe(206);
+  });
+
+  test("a tampered link is a 403 invalid_download_link", async () => {
+    const other = await uploadOk(env, a.key, { content: "other", filename: "o.txt" });
+    const sig = new URL(file.download_url).searchParams.get("signature")!;
+    const tampered = [
+      withQuery(file, (q) => q.set("signature", (sig[0] === "A" ? "B" : "A") + sig.slice(1))),
+      withQuery(file, (q) => q.set("expires", String(Number(q.get("expires")) + 3600))),
+      withQuery(file, (q) => q.delete("signature")),
+      withQuery(file, (q) => q.delete("expires")),
+      withQuery(file, (q) => q.set("expires", "soon")),
+      // Another file's id with this file's signature.
+      withQuery(file, () => {}, `/files/${other.id}/o.txt`),
+      `/files/${file.id}/x.bin`,
+    ];
+    for (const path of tampered) {
+      const res = await env.request(path);
+      expect(res.status, path).toBe(403);
+      expect(((await res.json()) as { error: string }).error).toBe("invalid_download_link");
+    }
+    // The filename in the path is cosmetic: changing it keeps the link valid and the stored name.
+    const renamed = await env.request(withQuery(file, () => {}, `/files/${file.id}/whatever.exe`));
+    expect(renamed.status).toBe(200);
+    expect(renamed.headers.get("content-disposition")).toContain("donn%C3%A9es");
+  });
+
+  test("an expired link is a 403 download_link_expired; fresh metadata mints a working one", async () => {
+    const fresh = (await (await env.request(`/v1/files/${file.id}`, { key: a.key })).json()) as FileJson;
+    clock.advance(env.config.downloadUrlTtlSeconds * 1000 - 1000);
+    expect((await env.request(linkPath(fresh))).status).toBe(200);
+    clock.advance(1000);
+    const res = await env.request(linkPath(fresh));
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ error: "download_link_expired", message: "This download link has expired. Fetch the file's metadata for a fresh download_url." });
+    const again = (await (await env.request(`/v1/files/${file.id}`, { key: a.key })).json()) as FileJson;
+    expect(again.download_url).not.toBe(fresh.download_url);
+    expect((await env.request(linkPath(again))).status).toBe(200);
+  });
+
+  test("a link to a deleted file is a 404", async () => {
+    const gone = await uploadOk(env, a.key, { content: "bye" });
+    expect((await env.request(`/v1/files/${gone.id}`, { method: "DELETE", key: a.key })).status).toBe(204);
+    const res = await env.request(linkPath(gone));
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: string }).error).toBe("not_found");
+  });
+});
+
+describe("downloads: active content cannot run on our origin", () => {
+  let env: TestEnv;
+  let a: ReturnType<TestEnv["org"]>;
+  beforeAll(() => {
+    env = createTestEnv();
+    a = env.org("Acme");
+  });
+  afterAll(() => env.close());
+
+  const cases: [string, string, string, "inline" | "attachment"][] = [
+    ["<html><script>alert(document.cookie)</script></html>", "x.html", "text/html", "attachment"],
+    ["<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "x.svg", "image/svg+xml", "attachment"],
+    ["<?xml version='1.0'?><x/>", "x.xml", "application/xml", "attachment"],
+    ["alert(1)", "x.js", "text/javascript", "attachment"],
+    ["<html>", "x.xhtml", "application/xhtml+xml", "attachment"],
+    ["%PDF-1.4", "x.pdf", "application/pdf", "attachment"],
+    ["<script>alert(1)</script>", "notes.txt", "text/plain", "inline"],
+    [String.fromCharCode(0x89) + "PNG\r\n\x1a\n", "p.png", "image/png", "inline"],
+  ];
+  for (const [content, filename, type, disposition] of cases) {
+    test(`${filename} (${type}) is served ${disposition}, with nosniff and CSP sandbox`, async () => {
+      const bytes = typeof content === "string" ? Uint8Array.from(content, (c) => c.charCodeAt(0)) : content;
+      const file = await uploadOk(env, a.key, { content: bytes, filename });
+      expect(file.mime_type).toBe(type);
+      for (const res of [await env.request(linkPath(file)), await env.request(`/v1/files/${file.id}/content`, { key: a.key })]) {
+        expect(res.headers.get("content-type")).toBe(type);
+        expect(res.headers.get("content-disposition")).toStartWith(`${disposition}; filename="${filename}"`);
+        expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+        expect(res.headers.get("content-security-policy")).toBe("sandbox");
+      }
+    });
+  }
+});
+
+describe("download signing key", () => {
+  test("created at first start in the data dir with mode 0600, reused after a restart, so links survive", async () => {
+    const env = createTestEnv();
+    const a = env.org("Acme");
+    const path = join(env.dir, DOWNLOAD_KEY_FILENAME);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const file = await uploadOk(env, a.key, { content: "persist" });
+    // A second app on the same data dir (a restart) accepts the first one's link.
+    const restarted = buildApp({ config: env.config, db: env.handle.db, clock: env.clock, log: silentLogger });
+    const res = await restarted.handle(new Request(`http://localhost${linkPath(file)}`));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("persist");
+    env.close();
+  });
+
+  test("another data dir has another key: a link from one install is refused by another", async () => {
+    const one = createTestEnv();
+    const two = createTestEnv();
+    expect(loadDownloadKey(one.dir).equals(loadDownloadKey(two.dir))).toBe(false);
+    const file = await uploadOk(one, one.org("One").key, { content: "mine" });
+    // Same file id in the other install would still need the other install's signature.
+    const res = await two.request(linkPath(file));
+    expect(res.status).toBe(403);
+    one.close();
+    two.close();
+  });
+
+  test("a corrupt key file stops the start with a clear message instead of silently making a new key", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, DOWNLOAD_KEY_FILENAME), "not a key\n");
+    expect(() => loadDownloadKey(dir)).toThrow(/download-url\.key is not a download signing key/);
+  });
+});

@@ -1,0 +1,179 @@
+// The storage driver, crash recovery (intents and the start-up sweep), type detection and filename rules, as units.
+import { afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { clearIntent, removeUploadLeftovers, writeIntent, writeIntentSync } from "../src/files/recovery";
+import { cleanFilename, contentDisposition } from "../src/files/filename";
+import { detectMimeType, isInlineSafe } from "../src/files/mime";
+import { parseRange } from "../src/files/download";
+import { openStorage, storagePaths } from "../src/storage";
+import { NotFoundInStorage } from "../src/storage/storage";
+import { createTestEnv, tempDir, type TestEnv } from "./helpers";
+import { listObjects, listTemp, pseudoRandomBytes, sha256Hex, uploadOk } from "./files-fixtures";
+
+const dirs: string[] = [];
+function freshDir(): string {
+  const d = tempDir("storage");
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  while (dirs.length) rmSync(dirs.pop()!, { recursive: true, force: true });
+});
+
+async function* chunks(...parts: (string | Uint8Array)[]) {
+  for (const p of parts) yield typeof p === "string" ? new TextEncoder().encode(p) : p;
+}
+
+describe("local storage driver", () => {
+  test("put streams to <dataDir>/files/<key> via tmp; open (whole and ranges), stat, delete", async () => {
+    const dir = freshDir();
+    const storage = openStorage({ dataDir: dir });
+    const data = pseudoRandomBytes(300_000);
+    const stat = await storage.put("org_a/file_1", chunks(data.subarray(0, 1000), data.subarray(1000)));
+    expect(stat.size).toBe(data.length);
+    expect(readFileSync(join(dir, "files", "org_a", "file_1"))).toEqual(Buffer.from(data));
+    expect(readdirSync(storagePaths(dir).tmpDir)).toEqual([]);
+    expect(sha256Hex(new Uint8Array(await (await storage.open("org_a/file_1")).arrayBuffer()))).toBe(sha256Hex(data));
+    expect(new Uint8Array(await (await storage.open("org_a/file_1", { start: 10, end: 19 })).arrayBuffer())).toEqual(data.slice(10, 20));
+    expect((await storage.stat("org_a/file_1"))?.size).toBe(data.length);
+    await storage.delete("org_a/file_1");
+    expect(await storage.stat("org_a/file_1")).toBeNull();
+    await storage.delete("org_a/file_1"); // missing is fine
+    await expect(storage.open("org_a/file_1")).rejects.toBeInstanceOf(NotFoundInStorage);
+  });
+
+  test("a source that fails mid-way leaves nothing at the key and nothing in tmp", async () => {
+    const dir = freshDir();
+    const storage = openStorage({ dataDir: dir });
+    async function* failing() {
+      yield new Uint8Array(5000);
+      throw new Error("client went away");
+    }
+    await expect(storage.put("org_a/file_2", failing())).rejects.toThrow("client went away");
+    expect(await storage.stat("org_a/file_2")).toBeNull();
+    expect(readdirSync(storagePaths(dir).tmpDir)).toEqual([]);
+  });
+
+  test("a failed put does not disturb an object already stored at another key", async () => {
+    const storage = openStorage({ dataDir: freshDir() });
+    await storage.put("org_a/keep", chunks("keep me"));
+    async function* failing() {
+      yield new Uint8Array(10);
+      throw new Error("boom");
+    }
+    await expect(storage.put("org_a/other", failing())).rejects.toThrow("boom");
+    expect(await (await storage.open("org_a/keep")).text()).toBe("keep me");
+  });
+
+  test("keys are ids only: traversal and odd characters are refused", async () => {
+    const storage = openStorage({ dataDir: freshDir() });
+    for (const key of ["../etc/passwd", "org/../../x", "/abs", "a//b", "a/b/", "name with space", "a/.."]) {
+      await expect(storage.put(key, chunks("x"))).rejects.toThrow(/invalid storage key/);
+      await expect(storage.stat(key)).rejects.toThrow(/invalid storage key/);
+    }
+  });
+});
+
+describe("recovery: intents and the start-up sweep", () => {
+  let env: TestEnv | undefined;
+  afterEach(() => {
+    env?.close();
+    env = undefined;
+  });
+
+  test("removes partial uploads; deletes objects an intent names without a row; keeps committed ones", async () => {
+    env = createTestEnv();
+    const a = env.org("Acme");
+    const committed = await uploadOk(env, a.key, { content: "committed" });
+    const storage = openStorage(env.config);
+    const { tmpDir } = storagePaths(env.dir);
+    // A crash after the rename but before the commit: bytes in place, no row, intent on disk.
+    await storage.put(`${a.orgId}/file_orphan0000000000`, chunks("orphan"));
+    await writeIntent(tmpDir, [{ id: "file_orphan0000000000", key: `${a.orgId}/file_orphan0000000000` }]);
+    // A crash after the commit, before the intent was cleared: keep the bytes.
+    writeIntentSync(tmpDir, [{ id: committed.id, key: `${a.orgId}/${committed.id}` }]);
+    // A crash mid-upload: a partial temp file; and a torn intent.
+    writeFileSync(join(tmpDir, "abc.part"), "half");
+    writeFileSync(join(tmpDir, "torn.intent"), '{"id":"file_x","ke');
+    mkdirSync(join(tmpDir, "stray-dir"));
+
+    const report = await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage });
+    expect(report).toEqual({ removedTemp: 5, removedObjects: 1 });
+    expect(listTemp(env.dir)).toEqual([]);
+    expect(listObjects(env.dir)).toEqual([`${a.orgId}/${committed.id}`]);
+    expect(await (await env.request(`/v1/files/${committed.id}/content`, { key: a.key })).text()).toBe("committed");
+  });
+
+  test("an unfinished delete (row gone, bytes left) is finished by the sweep", async () => {
+    env = createTestEnv();
+    const a = env.org("Acme");
+    const file = await uploadOk(env, a.key, { content: "to delete" });
+    const { tmpDir } = storagePaths(env.dir);
+    writeIntentSync(tmpDir, [{ id: file.id, key: `${a.orgId}/${file.id}` }]);
+    env.handle.sqlite.run("DELETE FROM files WHERE id = ?", [file.id]);
+    await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) });
+    expect(existsSync(join(env.dir, "files", a.orgId, file.id))).toBe(false);
+  });
+
+  test("the listing is taken when called: an upload that starts afterwards is not touched", async () => {
+    env = createTestEnv();
+    const { tmpDir } = storagePaths(env.dir);
+    mkdirSync(tmpDir, { recursive: true });
+    writeFileSync(join(tmpDir, "old.part"), "old");
+    const sweeping = removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) });
+    const intent = await writeIntent(tmpDir, [{ id: "file_new", key: "org_x/file_new" }]);
+    await sweeping;
+    expect(listTemp(env.dir)).toEqual([intent.path.slice(tmpDir.length + 1)]);
+    await clearIntent(intent);
+    expect(listTemp(env.dir)).toEqual([]);
+  });
+
+  test("no tmp dir at all is fine", async () => {
+    env = createTestEnv();
+    expect(await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) })).toEqual({ removedTemp: 0, removedObjects: 0 });
+  });
+});
+
+describe("types, filenames, ranges", () => {
+  test("detectMimeType: signatures beat extensions; extensions only for formats without a signature", () => {
+    const b = (...xs: number[]) => new Uint8Array(xs);
+    const tar = new Uint8Array(512);
+    tar.set(new TextEncoder().encode("ustar"), 257);
+    const cases: [Uint8Array, string, string][] = [
+      [tar, "a.tar", "application/x-tar"],
+      [new TextEncoder().encode("SQLite format 3\0"), "db", "application/vnd.sqlite3"],
+      [b(0, 0, 0, 0x18, ...new TextEncoder().encode("ftypmp42")), "v.mp4", "video/mp4"],
+      [b(0, 0, 0, 0x18, ...new TextEncoder().encode("ftypheic")), "p.heic", "image/heic"],
+      [b(0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1), "old.doc", "application/msword"],
+      [new TextEncoder().encode("ID3\x03"), "song.mp3", "audio/mpeg"],
+      [new TextEncoder().encode("BMxxxx\0\0\0\0"), "i.bmp", "image/bmp"],
+      [new TextEncoder().encode("BMW drivers"), "cars.txt", "text/plain"],
+      [new TextEncoder().encode("{}"), "x.JSON", "application/json"],
+      [new TextEncoder().encode("x"), ".bashrc", "application/octet-stream"],
+      [new Uint8Array(0), "empty.pdf", "application/octet-stream"],
+    ];
+    for (const [head, name, type] of cases) expect(detectMimeType(head, name), name).toBe(type);
+  });
+
+  test("only passive types are inline", () => {
+    for (const t of ["image/png", "image/jpeg", "text/plain", "video/mp4"]) expect(isInlineSafe(t)).toBe(true);
+    for (const t of ["text/html", "image/svg+xml", "application/xml", "text/javascript", "application/pdf", "application/octet-stream"]) expect(isInlineSafe(t)).toBe(false);
+  });
+
+  test("cleanFilename and contentDisposition", () => {
+    expect(cleanFilename(undefined)).toBe("file");
+    expect(cleanFilename("a/b\\c.txt")).toBe("c.txt");
+    expect(cleanFilename("x\u0000y\u009b.txt")).toBe("xy.txt");
+    expect(contentDisposition("attachment", 'say "hi" 100%.txt')).toBe(`attachment; filename="say _hi_ 100_.txt"; filename*=UTF-8''say%20%22hi%22%20100%25.txt`);
+    expect(contentDisposition("inline", "it's (1).png")).toBe(`inline; filename="it's (1).png"; filename*=UTF-8''it%27s%20%281%29.png`);
+  });
+
+  test("parseRange", () => {
+    expect(parseRange(null, 10)).toEqual({ kind: "none" });
+    expect(parseRange("bytes=0-", 0)).toEqual({ kind: "unsatisfiable" });
+    expect(parseRange("bytes=-1", 0)).toEqual({ kind: "unsatisfiable" });
+    expect(parseRange("bytes = 2 - 4", 10)).toEqual({ kind: "range", start: 2, end: 4 });
+    expect(parseRange("bytes=-", 10)).toEqual({ kind: "none" });
+  });
+});
