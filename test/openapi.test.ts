@@ -53,7 +53,7 @@ describe("OpenAPI document", () => {
     const { code, out } = run(["node", join(BIN, "redocly"), "lint", join(dir, "openapi.json"), "--format=stylish"]);
     expect(out).not.toMatch(/\b(error|warning)\b\s+\S/);
     expect(code).toBe(0);
-  });
+  }, 60_000);
 
   test("a client generated with openapi-typescript + openapi-fetch type-checks and works against a live server", async () => {
     const gen = run(["node", join(BIN, "openapi-typescript"), join(dir, "openapi.json"), "-o", join(dir, "schema.d.ts")]);
@@ -88,5 +88,5 @@ console.log(JSON.stringify({ subject, got: got.data?.id === created.data.id, tot
     expect(err).toBe("");
     expect(code).toBe(0);
     expect(JSON.parse(out)).toEqual({ subject: "Generated client", got: true, total: 1, badError: "validation_error" });
-  });
+  }, 60_000);
 });
