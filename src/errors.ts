@@ -190,6 +190,12 @@ export function toApiError(error: unknown, code: string | number): ApiError {
   if (error instanceof NotFoundError || code === "NOT_FOUND") {
     return new ApiError(404, "not_found", "No such endpoint.");
   }
+  // A full disk under any write (SQLite's SQLITE_FULL, the filesystem's ENOSPC/EDQUOT): the transaction rolled back, so
+  // nothing was stored; a 507 says so and that retrying later can work, where a 500 would suggest a bug.
+  const errorCode = (error as { code?: unknown } | null)?.code;
+  if (errorCode === "SQLITE_FULL" || errorCode === "ENOSPC" || errorCode === "EDQUOT") {
+    return new ApiError(507, "insufficient_storage", "The server has no room to store this; nothing was stored. Try again later.", undefined, undefined, error);
+  }
   return new ApiError(500, "internal_error", "Something went wrong on our side. The request id in X-Request-Id helps us find out what.", undefined, undefined, error);
 }
 

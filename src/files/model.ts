@@ -41,7 +41,7 @@ export const ListFilesQuery = t.Object({
   ticket_id: t.Optional(t.String({ description: "Only files attached to this ticket." })),
   page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
   per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
-});
+}, { additionalProperties: true }); // unknown query parameters are ignored, as on every route
 export type ListFilesQuery = typeof ListFilesQuery.static;
 
 export const FileIdParams = t.Object({ id: t.String({ description: "A file id (`file_…`)." }) });
@@ -54,7 +54,7 @@ export const SignedDownloadParams = t.Object({
 export const SignedDownloadQuery = t.Object({
   expires: t.Optional(t.String({ description: "Unix time (seconds) after which the link stops working." })),
   signature: t.Optional(t.String({ description: "HMAC of the file id and expiry with the server's secret." })),
-});
+}, { additionalProperties: true }); // mail clients and link trackers append parameters (utm_source, …): ignored
 
 /** The multipart upload body, for the OpenAPI document (the route streams it; nothing here buffers it). */
 export const UPLOAD_REQUEST_BODY = {

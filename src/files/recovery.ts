@@ -38,9 +38,13 @@ export async function writeIntent(tmpDir: string, entries: IntentEntry[]): Promi
   try {
     await handle.writeFile(intentText(entries));
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (err) {
+    // A full disk fails the write after the (empty) file exists: leave nothing behind.
+    await handle.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
+    throw err;
   }
+  await handle.close();
   await syncDir(tmpDir);
   return { path };
 }
@@ -53,9 +57,12 @@ export function writeIntentSync(tmpDir: string, entries: IntentEntry[]): Intent 
   try {
     writeSync(fd, intentText(entries));
     fsyncSync(fd);
-  } finally {
+  } catch (err) {
     closeSync(fd);
+    rmSync(path, { force: true });
+    throw err;
   }
+  closeSync(fd);
   const dirFd = openSync(tmpDir, "r");
   try {
     fsyncSync(dirFd);

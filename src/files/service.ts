@@ -188,17 +188,19 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
       uploaded_by: actor.userId,
       uploaded_at: now,
     };
+    const meta = toFileMeta(deps, row);
     sqlite.transaction(() => {
       // Checked again here: the folder or ticket may have been deleted while the bytes streamed in.
       for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) checkReference(sqlite, actor.orgId, field, fields[field]!);
       store.insert(row);
       record(sqlite, { type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
+      // In the same transaction as the row: a crash between two commits would leave the file stored but its key
+      // unanswered, and the start-up sweep would release the key, so the client's retry would store a second copy.
+      if (claimed) {
+        idempotency!.complete(201, { "content-type": "application/json; charset=utf-8", location: fileLocation(deps.config.publicUrl, meta.id) }, JSON.stringify(meta));
+      }
     }).immediate();
     committed = true;
-    const meta = toFileMeta(deps, row);
-    if (claimed) {
-      idempotency!.complete(201, { "content-type": "application/json; charset=utf-8", location: fileLocation(deps.config.publicUrl, meta.id) }, JSON.stringify(meta));
-    }
     return { kind: "created", file: meta };
   } catch (err) {
     if (claimed && !committed) idempotency!.release();

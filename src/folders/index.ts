@@ -19,12 +19,14 @@ export function folderRoutes(deps: AppDeps, auth: AuthPlugin) {
     })
     .post(
       "",
-      ({ principal, body, set }) => {
-        const folder = createFolder(folders, principal, body);
-        set.status = 201;
-        set.headers.location = `${deps.config.publicUrl}/v1/folders/${folder.id}`;
-        return folder;
-      },
+      ({ principal, body, set, atomically }) =>
+        // With an Idempotency-Key, the folder and the stored response commit together (crash-safe retries).
+        atomically(() => {
+          const folder = createFolder(folders, principal, body);
+          set.status = 201;
+          set.headers.location = `${deps.config.publicUrl}/v1/folders/${folder.id}`;
+          return folder;
+        }),
       {
         body: "CreateFolder",
         response: { 201: "Folder", ...errorResponses(400, 401, 403, 404, 409, 413, 415) },

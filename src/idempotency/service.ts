@@ -60,6 +60,7 @@ export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock })
   let lastPrune = 0;
 
   return {
+    sqlite: deps.sqlite,
     /**
      * Claims the key for this request, or says what to answer instead: a replay of the stored result,
      * 409 while the first request is still running, 422 when the key was used for a different request.
@@ -125,6 +126,26 @@ export function createIdempotencyClaims(store: IdempotencyStore) {
       const claim = claims.get(request);
       claims.delete(request);
       return claim;
+    },
+    /**
+     * Runs a synchronous domain change so that, when the request holds a claim, the change and its stored
+     * response commit in ONE transaction (the service's own transaction nests as a savepoint). A crash then
+     * leaves either both (a retry replays) or neither (a retry runs again, as the claim is released at start),
+     * never a change without its answer. `set` supplies the status and Location the route chose.
+     */
+    atomically<T>(request: Request, set: { status?: number | string; headers: Record<string, unknown> }, change: () => T): T {
+      const claim = claims.get(request);
+      if (!claim) return change();
+      return store.sqlite
+        .transaction(() => {
+          const value = change();
+          const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
+          if (typeof set.headers.location === "string") headers.location = set.headers.location;
+          store.complete(claim.keyId, claim.idempotencyKey, typeof set.status === "number" ? set.status : 200, headers, value === undefined ? "" : JSON.stringify(value));
+          claims.delete(request);
+          return value;
+        })
+        .immediate();
     },
     /** The request failed: free its key so a corrected retry can run. */
     releaseFor(request: Request) {
