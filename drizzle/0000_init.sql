@@ -131,6 +131,7 @@ CREATE TABLE `webhook_deliveries` (
 	`payload` text NOT NULL,
 	`status` text NOT NULL,
 	`attempt_count` integer DEFAULT 0 NOT NULL,
+	`max_attempts` integer DEFAULT 4 NOT NULL,
 	`next_attempt_at` integer,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,
@@ -138,7 +139,7 @@ CREATE TABLE `webhook_deliveries` (
 	FOREIGN KEY (`webhook_id`) REFERENCES `webhooks`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
-CREATE INDEX `deliveries_due` ON `webhook_deliveries` (`status`,`next_attempt_at`);--> statement-breakpoint
+CREATE INDEX `deliveries_webhook_due` ON `webhook_deliveries` (`webhook_id`,`status`,`next_attempt_at`);--> statement-breakpoint
 CREATE INDEX `deliveries_webhook_created` ON `webhook_deliveries` (`webhook_id`,`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `deliveries_event` ON `webhook_deliveries` (`event_id`);--> statement-breakpoint
 CREATE TABLE `webhooks` (
@@ -152,6 +153,7 @@ CREATE TABLE `webhooks` (
 	`previous_secret_expires_at` integer,
 	`active` integer NOT NULL,
 	`disabled_reason` text,
+	`disabled_at` integer,
 	`consecutive_failures` integer DEFAULT 0 NOT NULL,
 	`created_at` integer NOT NULL,
 	`updated_at` integer NOT NULL,

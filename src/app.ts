@@ -8,11 +8,18 @@ import type { Logger } from "./lib/log";
 import { authPlugin } from "./auth/plugin";
 import { createIdempotencyClaims, createIdempotencyStore } from "./idempotency/service";
 import { beginRequest, requestInfo } from "./http/request-context";
+import { clientOrigin } from "./http/client-address";
+import { createCors } from "./http/cors";
+import { createMetrics, type Metrics } from "./ops/metrics";
+import { metricsRoutes } from "./ops/metrics-http";
 import { parseJsonBody } from "./http/json-body";
 import { createMethodTable } from "./http/method-table";
 import { docsRoutes } from "./docs";
 import { healthRoutes } from "./health";
 import { ticketRoutes } from "./tickets";
+import { fileRoutes, isStreamedRoute, STREAMED_BODY } from "./files";
+import { folderRoutes } from "./folders";
+import { webhookRoutes } from "./webhooks";
 import { VERSION } from "./version";
 
 export interface AppDeps {
@@ -20,6 +27,8 @@ export interface AppDeps {
   db: Db;
   clock: Clock;
   log: Logger;
+  /** Request metrics; serve passes the instance its separate metrics listener reads. Made here when metrics are on and none is given. */
+  metrics?: Metrics;
 }
 
 /** Headers set before an error (rate limits, security headers) that the error response keeps. */
@@ -35,17 +44,28 @@ export function buildApp(deps: AppDeps) {
   const claims = createIdempotencyClaims(createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock }));
   const auth = authPlugin(deps, claims);
   const methods = createMethodTable();
+  const metrics = deps.metrics ?? (deps.config.metrics ? createMetrics() : undefined);
+  const cors = createCors(deps.config.corsOrigins);
   // The docs module describes the finished app; it reads this after buildApp returns.
   let root: AnyElysia = undefined as unknown as AnyElysia;
 
   const app = new Elysia({ normalize: false })
-    .onRequest(({ request, set }) => {
-      set.headers["x-request-id"] = beginRequest(request).id;
+    .onRequest(({ request, set, server }) => {
+      const info = beginRequest(request);
+      set.headers["x-request-id"] = info.id;
       set.headers["x-content-type-options"] = "nosniff";
       set.headers["referrer-policy"] = "no-referrer";
+      info.client = clientOrigin(request, server?.requestIP(request)?.address, deps.config.trustProxy);
+      if (cors) {
+        const preflight = cors.preflight(request);
+        if (preflight) return preflight;
+        Object.assign(set.headers, cors.headersFor(request));
+      }
     })
-    .onParse({ as: "global" }, ({ request, contentType }) => {
-      if (contentType?.toLowerCase().startsWith("multipart/form-data")) return;
+    .onParse({ as: "global" }, ({ request, contentType, route }) => {
+      // Upload routes stream request.body themselves. Returning a value (not undefined) stops Elysia's
+      // default parsers, which would buffer a multipart body whole; elsewhere multipart is a 415.
+      if (isStreamedRoute(request.method, route)) return STREAMED_BODY;
       return parseJsonBody(request, contentType ?? "", deps.config.maxJsonBytes);
     })
     .onError({ as: "global" }, ({ error, code, request, path, set }) => {
@@ -58,22 +78,42 @@ export function buildApp(deps: AppDeps) {
         }
       }
       const info = requestInfo(request);
+      info.status = err.status;
       logApiError(deps.log, err, info.id, path);
       return errorResponse(err, { ...carriedHeaders(set.headers), "x-request-id": info.id });
     })
-    .onAfterResponse({ as: "global" }, ({ request, set, route }) => {
+    .onAfterResponse({ as: "global" }, (ctx) => {
+      const { request, set, route } = ctx;
       const info = requestInfo(request);
+      // onError's Response does not update set.status, so the error path records the status itself.
+      const status = info.status ?? (typeof set.status === "number" ? set.status : 200);
+      const seconds = (performance.now() - info.start) / 1000;
+      const orgId = (ctx as { principal?: { orgId?: string } }).principal?.orgId;
+      // Route patterns, not raw paths (ids and query strings stay out); the path only when no route matched.
       deps.log.info("request", {
         request_id: info.id,
         method: request.method,
-        route: route || new URL(request.url).pathname,
-        status: typeof set.status === "number" ? set.status : 200,
-        duration_ms: Math.round((performance.now() - info.start) * 100) / 100,
+        route: route || null,
+        ...(route ? {} : { path: new URL(request.url).pathname }),
+        status,
+        duration_ms: Math.round(seconds * 100_000) / 100,
+        ...(orgId ? { org_id: orgId } : {}),
+        ...(info.client?.ip ? { ip: info.client.ip } : {}),
+        ...(info.client ? { scheme: info.client.scheme } : {}),
       });
+      if (metrics) {
+        metrics.observeRequest(request.method, route, status, seconds);
+        const uploaded = (ctx as { responseValue?: { size_bytes?: unknown } }).responseValue?.size_bytes;
+        if (status === 201 && request.method === "POST" && route === "/v1/files" && typeof uploaded === "number") metrics.addUploadedBytes(uploaded);
+      }
     })
-    .use(healthRoutes())
-    .use(docsRoutes({ version: VERSION, publicUrl: deps.config.publicUrl, getApp: () => root }))
-    .use(ticketRoutes(deps, auth));
+    .use(healthRoutes({ sqlite: deps.db.$client, dataDir: deps.config.dataDir }))
+    .use(metricsRoutes({ config: deps.config, metrics, sqlite: deps.db.$client }))
+    .use(docsRoutes({ version: VERSION, publicUrl: () => deps.config.publicUrl, getApp: () => root }))
+    .use(ticketRoutes(deps, auth))
+    .use(fileRoutes(deps, auth))
+    .use(folderRoutes(deps, auth))
+    .use(webhookRoutes(deps, auth));
 
   root = app;
   methods.load(app.routes);

@@ -1,4 +1,6 @@
-// Configuration: flags > environment > defaults, merged into one typed, validated Config.
+// Configuration: flags > environment > config file > defaults, merged into one typed, validated Config.
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./lib/log";
 
 export interface Config {
@@ -16,14 +18,22 @@ export interface Config {
   webhookRetryBaseMs: number;
   webhookAllowPrivate: boolean;
   webhookAllowCidrs: string[];
+  webhookConcurrency: number;
+  webhookEndpointConcurrency: number;
   retentionDays: number;
+  configFile: string;
+  metrics: boolean;
+  metricsAddr: string;
+  metricsToken: string;
+  corsOrigins: string[];
+  trustProxy: boolean;
   rateLimitPerMinute: number;
   rateLimitBurst: number;
   authFailuresPerMinute: number;
 }
 
 export type ConfigKey = keyof Config;
-export type ConfigSource = "flag" | "env" | "default";
+export type ConfigSource = "flag" | "env" | "file" | "default";
 
 /** A bad flag or value: the process prints `message` on one line and exits with code 2. */
 export class ConfigError extends Error {
@@ -40,6 +50,8 @@ interface OptionSpec<K extends ConfigKey = ConfigKey> {
   defaultText: string;
   default: (partial: Partial<Config>) => Config[K];
   parse: (raw: string, name: string) => Config[K];
+  /** Masked wherever configuration is printed (`clientcove config`). */
+  secret?: boolean;
 }
 
 function integer(min: number, max: number) {
@@ -90,6 +102,26 @@ function cidrList(raw: string, name: string): string[] {
   return list;
 }
 
+/** Browser origins allowed by CORS: `*` or `scheme://host[:port]`, exactly as browsers send them. */
+function originList(raw: string, name: string): string[] {
+  const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const o of list) {
+    if (o === "*") continue;
+    let origin: string | undefined;
+    try {
+      origin = new URL(o).origin;
+    } catch {}
+    if (!origin || origin === "null" || origin !== o.replace(/\/+$/, "")) throw new ConfigError(`${name}: "${o}" is not an origin such as https://app.example.com`);
+  }
+  return list.map((o) => o.replace(/\/+$/, ""));
+}
+
+function hostPort(raw: string, name: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(raw.trim());
+  if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name}: expected host:port such as 127.0.0.1:9090, got "${raw}"`);
+  return raw.trim();
+}
+
 const MiB = 1024 * 1024;
 
 /** Every option, in --help order. Adding an option here adds its flag, env variable and help line. */
@@ -97,6 +129,7 @@ export const OPTIONS: OptionSpec[] = [
   { key: "host", flag: "host", env: ["CLIENTCOVE_HOST"], help: "Address to listen on", defaultText: "0.0.0.0", default: () => "0.0.0.0", parse: text },
   { key: "port", flag: "port", env: ["CLIENTCOVE_PORT", "PORT"], help: "TCP port to listen on (0 picks a free one)", defaultText: "8080", default: () => 8080, parse: integer(0, 65535) },
   { key: "dataDir", flag: "data-dir", env: ["CLIENTCOVE_DATA_DIR"], help: "Directory for the database and stored files", defaultText: "./data", default: () => "./data", parse: text },
+  { key: "configFile", flag: "config", env: ["CLIENTCOVE_CONFIG"], help: "Config file (.toml or .json) with the same keys as the flags; lowest precedence", defaultText: "(none)", default: () => "", parse: text },
   {
     key: "publicUrl",
     flag: "public-url",
@@ -116,7 +149,14 @@ export const OPTIONS: OptionSpec[] = [
   { key: "webhookRetryBaseMs", flag: "webhook-retry-base-ms", env: ["CLIENTCOVE_WEBHOOK_RETRY_BASE_MS"], help: "Base delay of webhook retry backoff, in ms", defaultText: "30000", default: () => 30_000, parse: integer(1, 86_400_000) },
   { key: "webhookAllowPrivate", flag: "webhook-allow-private", env: ["CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE"], help: "Allow webhooks to loopback/private/link-local addresses", defaultText: "false", default: () => false, parse: boolean },
   { key: "webhookAllowCidrs", flag: "webhook-allow-cidrs", env: ["CLIENTCOVE_WEBHOOK_ALLOW_CIDRS"], help: "Comma-separated CIDRs webhooks may reach even if private", defaultText: "(none)", default: () => [], parse: cidrList },
+  { key: "webhookConcurrency", flag: "webhook-concurrency", env: ["CLIENTCOVE_WEBHOOK_CONCURRENCY"], help: "Webhook attempts in flight at once, over all endpoints", defaultText: "64", default: () => 64, parse: integer(1, 10_000) },
+  { key: "webhookEndpointConcurrency", flag: "webhook-endpoint-concurrency", env: ["CLIENTCOVE_WEBHOOK_ENDPOINT_CONCURRENCY"], help: "Webhook attempts in flight at once to one endpoint", defaultText: "4", default: () => 4, parse: integer(1, 1_000) },
   { key: "retentionDays", flag: "retention-days", env: ["CLIENTCOVE_RETENTION_DAYS"], help: "Days to keep webhook deliveries and outbox events", defaultText: "30", default: () => 30, parse: integer(1, 3650) },
+  { key: "metrics", flag: "metrics", env: ["CLIENTCOVE_METRICS"], help: "Serve Prometheus metrics at /metrics", defaultText: "false", default: () => false, parse: boolean },
+  { key: "metricsAddr", flag: "metrics-addr", env: ["CLIENTCOVE_METRICS_ADDR"], help: "Serve /metrics on this separate host:port instead of the API port", defaultText: "(the API listener)", default: () => "", parse: hostPort },
+  { key: "metricsToken", flag: "metrics-token", env: ["CLIENTCOVE_METRICS_TOKEN"], help: "Bearer token /metrics requires", defaultText: "(none)", default: () => "", parse: text, secret: true },
+  { key: "corsOrigins", flag: "cors-origins", env: ["CLIENTCOVE_CORS_ORIGINS"], help: "Comma-separated browser origins allowed by CORS, or *", defaultText: "(none: CORS off)", default: () => [], parse: originList },
+  { key: "trustProxy", flag: "trust-proxy", env: ["CLIENTCOVE_TRUST_PROXY"], help: "Take client address and scheme from X-Forwarded-For/-Proto (behind a reverse proxy only)", defaultText: "false", default: () => false, parse: boolean },
   { key: "rateLimitPerMinute", flag: "rate-limit-per-minute", env: ["CLIENTCOVE_RATE_LIMIT_PER_MINUTE"], help: "Requests per minute per API key (token bucket refill; 0 turns limiting off)", defaultText: "600", default: () => 600, parse: integer(0, 10_000_000) },
   { key: "rateLimitBurst", flag: "rate-limit-burst", env: ["CLIENTCOVE_RATE_LIMIT_BURST"], help: "Requests an API key may make at once (token bucket size; 0 turns limiting off)", defaultText: "100", default: () => 100, parse: integer(0, 10_000_000) },
   { key: "authFailuresPerMinute", flag: "auth-failures-per-minute", env: ["CLIENTCOVE_AUTH_FAILURES_PER_MINUTE"], help: "Failed authentications per minute per client address before 429 (0: off)", defaultText: "30", default: () => 30, parse: integer(0, 10_000_000) },
@@ -127,6 +167,52 @@ export const BOOLEAN_KEYS = new Set<ConfigKey>(OPTIONS.filter((o) => o.parse ===
 export interface LoadedConfig {
   config: Config;
   sources: Record<ConfigKey, ConfigSource>;
+  /** Where each value came from, for people: "--port", "CLIENTCOVE_PORT", the config file's path, or "default". */
+  origins: Record<ConfigKey, string>;
+}
+
+/** Path of the config file named by --config or CLIENTCOVE_CONFIG, if any. */
+function configFilePath(flags: Record<string, string | boolean | undefined>, env: Record<string, string | undefined>): string | undefined {
+  if (typeof flags.config === "string" && flags.config !== "") return flags.config;
+  return env.CLIENTCOVE_CONFIG || undefined;
+}
+
+/**
+ * Reads a .toml or .json config file into raw values by flag name. Keys may be written as the
+ * flag (`data-dir`), in snake_case (`data_dir`) or camelCase (`dataDir`); unknown keys are errors.
+ */
+function readConfigFile(path: string): Map<string, string> {
+  let textValue: string;
+  try {
+    textValue = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  let parsed: unknown;
+  const kind = extname(path).toLowerCase();
+  try {
+    if (kind === ".toml") parsed = Bun.TOML.parse(textValue);
+    else if (kind === ".json") parsed = JSON.parse(textValue);
+    else throw new ConfigError(`config file ${path}: expected a .toml or .json file`);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`config file ${path}: not valid ${kind.slice(1).toUpperCase()} (${(err as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new ConfigError(`config file ${path}: expected a table of settings`);
+  const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
+  const values = new Map<string, string>();
+  for (const [key, value] of Object.entries(parsed)) {
+    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/_/g, "-");
+    const opt = byFlag.get(flag);
+    if (!opt) throw new ConfigError(`config file ${path}: unknown setting "${key}"`);
+    if (opt.key === "configFile") throw new ConfigError(`config file ${path}: "${key}" cannot be set in a config file`);
+    const items = Array.isArray(value) ? value : [value];
+    if (!items.every((v) => ["string", "number", "boolean"].includes(typeof v)) || (Array.isArray(value) && items.some((v) => String(v).includes(",")))) {
+      throw new ConfigError(`config file ${path}: "${key}" must be a string, number, boolean or list of strings`);
+    }
+    values.set(flag, items.map(String).join(","));
+  }
+  return values;
 }
 
 /**
@@ -136,19 +222,31 @@ export interface LoadedConfig {
 export function loadConfig(flags: Record<string, string | boolean | undefined>, env: Record<string, string | undefined>): LoadedConfig {
   const partial: Partial<Config> = {};
   const sources = {} as Record<ConfigKey, ConfigSource>;
+  const origins = {} as Record<ConfigKey, string>;
   const pending: OptionSpec[] = [];
+  const filePath = configFilePath(flags, env);
+  const fileValues = filePath ? readConfigFile(filePath) : undefined;
   for (const opt of OPTIONS) {
     const flagValue = flags[opt.flag];
     if (flagValue !== undefined) {
       const raw = flagValue === true ? "true" : String(flagValue);
       (partial as any)[opt.key] = opt.parse(raw, `--${opt.flag}`);
       sources[opt.key] = "flag";
+      origins[opt.key] = `--${opt.flag}`;
       continue;
     }
     const envName = opt.env.find((name) => env[name] !== undefined && env[name] !== "");
     if (envName) {
       (partial as any)[opt.key] = opt.parse(env[envName]!, envName);
       sources[opt.key] = "env";
+      origins[opt.key] = envName;
+      continue;
+    }
+    const fileRaw = fileValues?.get(opt.flag);
+    if (fileRaw !== undefined) {
+      (partial as any)[opt.key] = opt.parse(fileRaw, `config file ${filePath}: ${opt.flag}`);
+      sources[opt.key] = "file";
+      origins[opt.key] = filePath!;
       continue;
     }
     pending.push(opt);
@@ -157,8 +255,9 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
   for (const opt of pending) {
     (partial as any)[opt.key] = opt.default(partial);
     sources[opt.key] = "default";
+    origins[opt.key] = "default";
   }
-  return { config: partial as Config, sources };
+  return { config: partial as Config, sources, origins };
 }
 
 /** The option lines of --help: flag, env names, default. */

@@ -12,6 +12,13 @@ import { runMigrate } from "./cli/migrate";
 import { runOrgs, runUsers } from "./cli/orgs";
 import { SERVE_HELP, startServer } from "./cli/serve";
 import { runVersion } from "./cli/version";
+import { runBackup } from "./cli/backup";
+import { runConfig } from "./cli/config";
+import { runHealthcheck } from "./cli/healthcheck";
+import { runRestore } from "./cli/restore";
+import { runStatus } from "./cli/status";
+import { runVerify } from "./cli/verify";
+import { OpsError } from "./ops/layout";
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
@@ -27,9 +34,9 @@ async function main(argv: string[]): Promise<number> {
         processIo.out(SERVE_HELP);
         return 0;
       }
-      const server = startServer(args, processIo);
       return await new Promise<number>((resolve) => {
         let signals = 0;
+        let server: ReturnType<typeof startServer>;
         const onSignal = (sig: string) => {
           signals++;
           if (signals > 1) {
@@ -39,8 +46,11 @@ async function main(argv: string[]): Promise<number> {
           }
           server.stop().then(() => resolve(0), () => resolve(1));
         };
+        // Handlers before starting: a signal during start (e.g. right after "listening") would otherwise get the
+        // default action and kill the process. startServer is synchronous, so `server` is set before any handler runs.
         process.on("SIGTERM", () => onSignal("SIGTERM"));
         process.on("SIGINT", () => onSignal("SIGINT"));
+        server = startServer(args, processIo);
       });
     }
     case "migrate":
@@ -53,6 +63,18 @@ async function main(argv: string[]): Promise<number> {
       return runKeys(args, processIo);
     case "version":
       return runVersion(args, processIo);
+    case "status":
+      return runStatus(args, processIo);
+    case "backup":
+      return await runBackup(args, processIo);
+    case "restore":
+      return await runRestore(args, processIo);
+    case "verify":
+      return await runVerify(args, processIo);
+    case "config":
+      return runConfig(args, processIo);
+    case "healthcheck":
+      return await runHealthcheck(args, processIo);
     default:
       throw new UsageError(`unknown command "${command}"; see clientcove --help`);
   }
@@ -65,7 +87,7 @@ try {
     process.stderr.write(`clientcove: ${err.message}\n`);
     process.exit(2);
   }
-  if (err instanceof SchemaError || err instanceof ApiError) {
+  if (err instanceof SchemaError || err instanceof ApiError || err instanceof OpsError) {
     process.stderr.write(`clientcove: ${err.message}\n`);
     process.exit(1);
   }

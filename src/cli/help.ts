@@ -13,6 +13,12 @@ Commands:
   keys create|list|revoke
                         Manage API keys
   version               Print version information
+  status                Counts and sizes of a data dir (no server needed)
+  backup --out FILE     Write a consistent backup archive (safe while serving)
+  restore FILE          Restore a backup into a new, empty data dir
+  verify                Check the database and every stored file's bytes
+  config                Print the effective configuration and where each value came from
+  healthcheck           Exit 0 if the running server is ready (for container health checks)
 
 Every command that touches data takes --data-dir (env CLIENTCOVE_DATA_DIR, default ./data);
 add --json for machine-readable output. \`clientcove <command> --help\` for details.

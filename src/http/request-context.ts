@@ -1,9 +1,15 @@
 // Per-request bookkeeping shared by the hooks: request id and start time, keyed by the Request object.
+import type { ClientOrigin } from "./client-address";
+
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface RequestInfo {
   id: string;
   start: number;
+  /** The status of an error response (set by the error handler, which answers with its own Response). */
+  status?: number;
+  /** Client address and scheme (from X-Forwarded-* only with --trust-proxy). */
+  client?: ClientOrigin;
 }
 
 const infos = new WeakMap<Request, RequestInfo>();

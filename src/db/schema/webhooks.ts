@@ -17,6 +17,8 @@ export const webhooks = sqliteTable(
     previousSecretExpiresAt: integer("previous_secret_expires_at"),
     active: integer("active", { mode: "boolean" }).notNull(),
     disabledReason: text("disabled_reason"),
+    /** When the endpoint was last disabled (by PATCH, a 410 or 20 failed deliveries); re-enabling may replay events since then. */
+    disabledAt: integer("disabled_at"),
     /** Deliveries that ended failed in a row; reset by any success. */
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     createdAt: integer("created_at").notNull(),
@@ -37,13 +39,16 @@ export const webhookDeliveries = sqliteTable(
     payload: text("payload").notNull(),
     status: text("status", { enum: ["pending", "succeeded", "failed", "cancelled"] }).notNull(),
     attemptCount: integer("attempt_count").notNull().default(0),
+    /** The delivery ends failed once attempt_count reaches this: 4 at first; a manual retry allows one more, a replay four more. */
+    maxAttempts: integer("max_attempts").notNull().default(4),
     /** When the next attempt is due (ms); null once the delivery has ended. */
     nextAttemptAt: integer("next_attempt_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
-    index("deliveries_due").on(t.status, t.nextAttemptAt),
+    // The dispatcher asks per endpoint for its due deliveries, so one slow endpoint's backlog is never scanned for another's.
+    index("deliveries_webhook_due").on(t.webhookId, t.status, t.nextAttemptAt),
     index("deliveries_webhook_created").on(t.webhookId, t.createdAt, t.id),
     index("deliveries_event").on(t.eventId),
   ],

@@ -1,0 +1,22 @@
+// The event types webhooks can subscribe to, with a sentence each; the list itself lives in the outbox (one place).
+import { EVENT_TYPES, type EventType } from "../events/outbox";
+
+export { EVENT_TYPES, type EventType };
+
+/** Subscribes to every event type, including ones added later. */
+export const ALL_EVENTS = "*";
+
+export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
+  "ticket.created": "A ticket was created. `data` is the ticket.",
+  "ticket.updated": "A ticket changed. `data` is the ticket after the change, plus `changed_fields`: the names of the fields that changed.",
+  "ticket.deleted": "A ticket was deleted. `data` is the ticket as it was.",
+  "file.uploaded": "A file was uploaded. `data` is the file as the API returns it, without `download_url` (a link that expires; GET the file for a fresh one).",
+  "file.deleted": "A file was deleted. `data` is the file as it was, without `download_url`.",
+  "webhook.test": "Sent by `POST /v1/webhooks/{id}/test` to that endpoint only, whatever it subscribes to.",
+};
+
+/** True when an endpoint subscribed to `events` receives `type` (test pings are addressed, never subscribed to). */
+export function subscribes(events: readonly string[], type: string): boolean {
+  if (type === "webhook.test") return false;
+  return events.includes(ALL_EVENTS) || events.includes(type);
+}

@@ -1,0 +1,274 @@
+// Webhooks domain: register, read, change, rotate, delete endpoints; test pings; the delivery log and manual retries. No Elysia here.
+import type { Config } from "../config";
+import type { Db } from "../db/client";
+import { ApiError, errors } from "../errors";
+import { record } from "../events/outbox";
+import type { Clock } from "../lib/clock";
+import { newId } from "../lib/ids";
+import { toIso, toIsoOrNull } from "../lib/time";
+import { ALL_EVENTS, EVENT_DESCRIPTIONS, EVENT_TYPES } from "./event-types";
+import { fanOutEvent, replayMissed } from "./fan-out";
+import { DESCRIPTION_MAX, type CreateWebhook, type Delivery, type DeliveryDetail, type EventTypeList, type UpdateWebhook, type Webhook, type WebhookList, type WebhookWithSecret } from "./model";
+import { announceQueued } from "./queue-signal";
+import { generateSecret } from "./signing";
+import { AddressRefusedError, createAddressGuard, hostOf, ResolveError, resolveChecked, systemResolver, type Resolver } from "./ssrf";
+import { webhookStore, type AttemptRow, type DeliveryRow, type WebhookRow } from "./store";
+
+export interface Deps {
+  db: Db;
+  clock: Clock;
+  config: Pick<Config, "webhookAllowPrivate" | "webhookAllowCidrs">;
+  /** DNS for the registration-time address check; the system resolver unless a test substitutes one. */
+  resolve?: Resolver;
+}
+
+/** For 24 hours after a rotation, deliveries carry signatures with both the old and the new secret. */
+export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
+
+export function toWebhook(r: WebhookRow, now: number): Webhook {
+  return {
+    id: r.id,
+    url: r.url,
+    events: JSON.parse(r.events) as string[],
+    description: r.description,
+    active: r.active === 1,
+    disabled_reason: r.disabled_reason,
+    disabled_at: toIsoOrNull(r.disabled_at),
+    previous_secret_expires_at: r.previous_secret && r.previous_secret_expires_at !== null && r.previous_secret_expires_at > now ? toIso(r.previous_secret_expires_at) : null,
+    created_at: toIso(r.created_at),
+    updated_at: toIso(r.updated_at),
+  };
+}
+
+export function toDelivery(r: DeliveryRow): Delivery {
+  return {
+    id: r.id,
+    webhook_id: r.webhook_id,
+    event_id: r.event_id,
+    event: r.event_type,
+    status: r.status,
+    attempt_count: r.attempt_count,
+    next_attempt_at: toIsoOrNull(r.next_attempt_at),
+    created_at: toIso(r.created_at),
+    updated_at: toIso(r.updated_at),
+  };
+}
+
+function toAttempt(a: AttemptRow) {
+  return { attempted_at: toIso(a.attempted_at), status_code: a.status_code, error: a.error, duration_ms: a.duration_ms, response_body: a.response_body };
+}
+
+function checkDescription(description: string | null | undefined): string | null {
+  if (description == null) return null;
+  if (description.length > DESCRIPTION_MAX) throw errors.validation([{ field: "description", message: `must be at most ${DESCRIPTION_MAX} characters.` }]);
+  return description;
+}
+
+/** Duplicates dropped, order kept; `*` alone stands for everything. */
+function normalizeEvents(events: readonly string[]): string[] {
+  if (events.includes(ALL_EVENTS)) return [ALL_EVENTS];
+  return [...new Set(events)];
+}
+
+/**
+ * Checks a target URL: absolute http(s), no fragment, and every address its host resolves to allowed
+ * by the SSRF policy (the dispatcher checks again on every attempt). A refusal is a 400 naming `url`.
+ */
+export async function checkWebhookUrl(deps: Deps, raw: string): Promise<string> {
+  const bad = (message: string) => errors.validation([{ field: "url", message }], `The request body is not valid: url ${message}`);
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw bad("must be an absolute http or https URL.");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("must be an absolute http or https URL.");
+  if (url.hash) throw bad("must not contain a fragment (#…).");
+  if (!url.hostname) throw bad("must name a host.");
+  const guard = createAddressGuard({ allowPrivate: deps.config.webhookAllowPrivate, allowCidrs: deps.config.webhookAllowCidrs });
+  try {
+    await resolveChecked(hostOf(url), guard, deps.resolve ?? systemResolver);
+  } catch (err) {
+    if (err instanceof AddressRefusedError) throw bad(`is not allowed: ${err.message}.`);
+    if (err instanceof ResolveError) throw bad(`is not reachable: ${err.message}.`);
+    throw err;
+  }
+  return url.toString();
+}
+
+export function listEventTypes(): EventTypeList {
+  return { data: EVENT_TYPES.map((type) => ({ type, description: EVENT_DESCRIPTIONS[type] })) };
+}
+
+export async function createWebhook(deps: Deps, orgId: string, input: CreateWebhook): Promise<WebhookWithSecret> {
+  const description = checkDescription(input.description);
+  const url = await checkWebhookUrl(deps, input.url);
+  const now = deps.clock.now();
+  const row: WebhookRow = {
+    id: newId("wh"),
+    org_id: orgId,
+    url,
+    events: JSON.stringify(normalizeEvents(input.events)),
+    description,
+    secret: generateSecret(),
+    previous_secret: null,
+    previous_secret_expires_at: null,
+    active: 1,
+    disabled_reason: null,
+    disabled_at: null,
+    consecutive_failures: 0,
+    created_at: now,
+    updated_at: now,
+  };
+  webhookStore(deps.db.$client).insertWebhook(row);
+  return { ...toWebhook(row, now), secret: row.secret };
+}
+
+export function listWebhooks(deps: Deps, orgId: string, q: { page?: number; per_page?: number }): WebhookList {
+  const page = q.page ?? 1;
+  const perPage = q.per_page ?? 25;
+  const store = webhookStore(deps.db.$client);
+  const total = store.webhookCount(orgId);
+  const offset = (page - 1) * perPage;
+  const now = deps.clock.now();
+  const rows = offset >= total ? [] : store.webhookPage(orgId, perPage, offset);
+  return { data: rows.map((r) => toWebhook(r, now)), meta: { page, per_page: perPage, total } };
+}
+
+function requireWebhook(deps: Deps, orgId: string, id: string): WebhookRow {
+  const row = webhookStore(deps.db.$client).webhook(id, orgId);
+  if (!row) throw errors.notFound("Webhook");
+  return row;
+}
+
+export function getWebhook(deps: Deps, orgId: string, id: string): Webhook {
+  return toWebhook(requireWebhook(deps, orgId, id), deps.clock.now());
+}
+
+/**
+ * Changes url, events, description and/or active. Disabling cancels pending deliveries; enabling resets
+ * the failure count and sends only new events unless `replay_missed` asks for the backlog.
+ */
+export async function updateWebhook(deps: Deps, orgId: string, id: string, input: UpdateWebhook): Promise<Webhook> {
+  requireWebhook(deps, orgId, id);
+  const description = checkDescription(input.description);
+  if (input.replay_missed && input.active !== true) {
+    throw errors.validation([{ field: "replay_missed", message: "only applies together with active: true." }]);
+  }
+  const url = input.url !== undefined ? await checkWebhookUrl(deps, input.url) : undefined;
+  const sqlite = deps.db.$client;
+  const store = webhookStore(sqlite);
+  let replayed = 0;
+  const result = sqlite.transaction(() => {
+    // Read again: the URL check awaited DNS, and the dispatcher may have changed the row meanwhile.
+    const before = store.webhook(id, orgId);
+    if (!before) throw errors.notFound("Webhook");
+    const now = Math.max(deps.clock.now(), before.updated_at);
+    const after: WebhookRow = { ...before, updated_at: now };
+    if (url !== undefined) after.url = url;
+    if (input.events !== undefined) after.events = JSON.stringify(normalizeEvents(input.events));
+    if (input.description !== undefined) after.description = description;
+    const wasActive = before.active === 1;
+    if (input.active === false && wasActive) {
+      after.active = 0;
+      after.disabled_reason = "Disabled by PATCH.";
+      after.disabled_at = now;
+    } else if (input.active === true && !wasActive) {
+      after.active = 1;
+      after.disabled_reason = null;
+      after.disabled_at = null;
+      after.consecutive_failures = 0;
+    }
+    store.updateWebhook(after);
+    if (input.active === false && wasActive) store.cancelPending(id, now);
+    if (input.active === true && !wasActive && input.replay_missed && before.disabled_at !== null) {
+      replayed = replayMissed(sqlite, { id, org_id: orgId, events: JSON.parse(after.events) as string[] }, before.disabled_at, now);
+    }
+    return { row: after, now };
+  }).immediate();
+  if (replayed > 0) announceQueued(sqlite, id, result.now);
+  return toWebhook(result.row, result.now);
+}
+
+/** Deletes the endpoint with its delivery log; its pending deliveries are never sent. */
+export function deleteWebhook(deps: Deps, orgId: string, id: string): void {
+  if (!webhookStore(deps.db.$client).deleteWebhook(id, orgId)) throw errors.notFound("Webhook");
+}
+
+/** A new secret; the old one keeps signing beside it for 24 hours (a second rotation drops the oldest). */
+export function rotateSecret(deps: Deps, orgId: string, id: string): WebhookWithSecret {
+  const sqlite = deps.db.$client;
+  const store = webhookStore(sqlite);
+  return sqlite.transaction(() => {
+    requireWebhook(deps, orgId, id);
+    const now = deps.clock.now();
+    const secret = generateSecret();
+    store.rotateSecret(id, orgId, secret, now + ROTATION_OVERLAP_MS, now);
+    return { ...toWebhook(store.webhook(id, orgId)!, now), secret };
+  }).immediate();
+}
+
+function webhookDisabled(): ApiError {
+  return errors.conflict("The webhook is disabled; re-enable it with PATCH {\"active\": true} first.", "webhook_disabled");
+}
+
+/** Records a `webhook.test` event addressed to this endpoint alone and queues its delivery now. */
+export function sendTestEvent(deps: Deps, orgId: string, id: string): Delivery {
+  const sqlite = deps.db.$client;
+  const store = webhookStore(sqlite);
+  const delivery = sqlite.transaction(() => {
+    const w = requireWebhook(deps, orgId, id);
+    if (w.active !== 1) throw webhookDisabled();
+    const now = deps.clock.now();
+    const data = { webhook_id: id, message: "This is a test event from Client Cove." };
+    const e = record(sqlite, { type: "webhook.test", orgId, data }, now);
+    const [queued] = fanOutEvent(sqlite, { seq: e.seq, id: e.id, org_id: orgId, type: e.type, data: JSON.stringify(data), changed_fields: null, created_at: now }, now);
+    return store.delivery(queued!.id, id, orgId)!;
+  }).immediate();
+  announceQueued(sqlite, id, delivery.next_attempt_at!);
+  return toDelivery(delivery);
+}
+
+export function listDeliveries(deps: Deps, orgId: string, webhookId: string, q: { status?: string; page?: number; per_page?: number }) {
+  requireWebhook(deps, orgId, webhookId);
+  const page = q.page ?? 1;
+  const perPage = q.per_page ?? 25;
+  const store = webhookStore(deps.db.$client);
+  const total = store.deliveryCount(webhookId, orgId, q.status);
+  const offset = (page - 1) * perPage;
+  const rows = offset >= total ? [] : store.deliveryPage(webhookId, orgId, q.status, perPage, offset);
+  return { data: rows.map(toDelivery), meta: { page, per_page: perPage, total } };
+}
+
+function requireDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): DeliveryRow {
+  const row = webhookStore(deps.db.$client).delivery(deliveryId, webhookId, orgId);
+  if (!row) throw errors.notFound("Delivery");
+  return row;
+}
+
+export function getDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): DeliveryDetail {
+  requireWebhook(deps, orgId, webhookId);
+  const row = requireDelivery(deps, orgId, webhookId, deliveryId);
+  const attempts = webhookStore(deps.db.$client).attemptsOf(row.id).map(toAttempt);
+  return { ...toDelivery(row), payload: JSON.parse(row.payload), attempts };
+}
+
+/**
+ * Sends the delivery again now, as a new attempt with the same id and body. An ended delivery gets one
+ * more attempt; a pending one is simply brought forward (its remaining retries still apply).
+ */
+export function retryDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): Delivery {
+  const sqlite = deps.db.$client;
+  const store = webhookStore(sqlite);
+  const row = sqlite.transaction(() => {
+    const w = requireWebhook(deps, orgId, webhookId);
+    const d = requireDelivery(deps, orgId, webhookId, deliveryId);
+    if (w.active !== 1) throw webhookDisabled();
+    const now = deps.clock.now();
+    const maxAttempts = d.status === "pending" ? Math.max(d.max_attempts, d.attempt_count + 1) : d.attempt_count + 1;
+    store.requeue(d.id, now, maxAttempts, now);
+    return store.delivery(d.id, webhookId, orgId)!;
+  }).immediate();
+  announceQueued(sqlite, webhookId, row.next_attempt_at!);
+  return toDelivery(row);
+}
