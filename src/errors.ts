@@ -101,6 +101,20 @@ function integerRule(s: Record<string, any>): string {
   return "must be a whole number.";
 }
 
+/** A nullable field (`string | null`, `integer | null`): say what was wrong with the value against the member of its type. */
+function describeUnion(s: Record<string, any>, value: unknown): string {
+  const members: Record<string, any>[] = Array.isArray(s.anyOf) ? s.anyOf : [];
+  const str = members.find((m) => m.type === "string");
+  if (typeof value === "string" && str) {
+    const length = [...value].length;
+    if (str.maxLength !== undefined && length > str.maxLength) return `must be at most ${str.maxLength} characters.`;
+    if (str.minLength !== undefined && length < str.minLength) return str.minLength === 1 ? "must not be empty." : `must be at least ${str.minLength} characters.`;
+    if (str.format || str.pattern) return "has an invalid format.";
+  }
+  const types = [...new Set(members.map((m) => m.type).filter((t): t is string => typeof t === "string"))];
+  return types.length ? `must be ${types.map((t) => (t === "null" ? "null" : `a${/^[aeiou]/.test(t) ? "n" : ""} ${t}`)).join(" or ")}.` : "is not valid.";
+}
+
 function describe(e: LooseValueError): string {
   if (typeof e.schema?.error === "string") return e.schema.error;
   const values = allowedValues(e.schema ?? {});
@@ -146,6 +160,8 @@ function describe(e: LooseValueError): string {
       return "must not contain duplicates.";
     case T.Object:
       return "must be a JSON object.";
+    case T.Union:
+      return describeUnion(s, e.value);
     default:
       return "is not valid.";
   }

@@ -358,3 +358,22 @@ describe("413 payload_too_large (maxJsonBytes 2048)", () => {
     }
   });
 });
+
+describe("nullable fields name the rule that failed", () => {
+  test("PATCH description: too long, or neither a string nor null, each gets its own message", async () => {
+    const e = createTestEnv();
+    try {
+      const a = e.org("Acme");
+      const t: any = await (await e.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "S" } })).json();
+      const patch = async (description: unknown) => {
+        const r = await e.request(`/v1/tickets/${t.id}`, { method: "PATCH", key: a.key, json: { description } });
+        expect(r.status).toBe(400);
+        return ((await r.json()) as any).details;
+      };
+      expect(await patch("x".repeat(70_000))).toEqual([{ field: "description", message: "must be at most 65536 characters." }]);
+      expect(await patch(5)).toEqual([{ field: "description", message: "must be a string or null." }]);
+    } finally {
+      e.close();
+    }
+  });
+});
