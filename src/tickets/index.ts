@@ -4,25 +4,50 @@ import type { AuthPlugin } from "../auth/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import type { AppDeps } from "../app";
 import { CreateTicket, ListTicketsQuery, Ticket, TicketIdParams, TicketList, UpdateTicket } from "./model";
-import { createTicket, deleteTicket, getTicket, listTickets, updateTicket } from "./service";
+import { createTicket, deleteTicket, getTicket, listTicketsPage, updateTicket, type ListQuery, type NextPage } from "./service";
+
+/** The absolute URL of the next page: the same filters and page size, in the mode the client used. */
+function nextPageUrl(publicUrl: string, q: ListQuery, next: NextPage): string {
+  let url = `${publicUrl}/v1/tickets?`;
+  if (q.status) url += `status=${q.status}&`;
+  if (q.priority) url += `priority=${q.priority}&`;
+  url += `per_page=${q.per_page ?? 25}&`;
+  return "page" in next ? `${url}page=${next.page}` : `${url}starting_after=${encodeURIComponent(next.starting_after)}`;
+}
 
 export function ticketRoutes(deps: AppDeps, auth: AuthPlugin) {
   return new Elysia({ name: "tickets", prefix: "/v1/tickets" })
     .use(auth)
     .model({ Ticket, TicketList, CreateTicket, UpdateTicket })
-    .get("", ({ principal, query }) => listTickets(deps, principal.orgId, query), {
-      query: ListTicketsQuery,
-      response: { 200: "TicketList", ...errorResponses(400, 401, 403) },
-      detail: { summary: "List tickets", description: "A page of the organization's tickets, newest first. Unknown query parameters are ignored.", tags: ["Tickets"], operationId: "listTickets" },
-    })
+    .get(
+      "",
+      ({ principal, query, set }) => {
+        const { list, next } = listTicketsPage(deps, principal.orgId, query);
+        if (next) set.headers.link = `<${nextPageUrl(deps.config.publicUrl, query, next)}>; rel="next"`;
+        return list;
+      },
+      {
+        query: ListTicketsQuery,
+        response: { 200: "TicketList", ...errorResponses(400, 401, 403) },
+        detail: {
+          summary: "List tickets",
+          description:
+            "A page of the organization's tickets, newest first (ties by id). Page with `page` (offset) or `starting_after` (keyset: flat latency at any depth). When another page follows, the `Link` header holds its absolute URL with `rel=\"next\"`, in the same mode. Unknown query parameters are ignored.",
+          tags: ["Tickets"],
+          operationId: "listTickets",
+        },
+      },
+    )
     .post(
       "",
-      ({ principal, body, set }) => {
-        const ticket = createTicket(deps, principal, body);
-        set.status = 201;
-        set.headers.location = `${deps.config.publicUrl}/v1/tickets/${ticket.id}`;
-        return ticket;
-      },
+      ({ principal, body, set, atomically }) =>
+        // With an Idempotency-Key, the ticket and the stored response commit together (crash-safe retries).
+        atomically(() => {
+          const ticket = createTicket(deps, principal, body);
+          set.status = 201;
+          set.headers.location = `${deps.config.publicUrl}/v1/tickets/${ticket.id}`;
+          return ticket;
+        }),
       {
         body: "CreateTicket",
         response: { 201: "Ticket", ...errorResponses(400, 401, 403, 413, 415) },

@@ -1,5 +1,6 @@
 // TypeBox models of tickets: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
+import { Type } from "@sinclair/typebox"; // Elysia's own TypeBox (its peer dependency), for plain integers below
 import { enumOf, queryInteger } from "../http/schema";
 import { TICKET_PRIORITIES, TICKET_STATUSES } from "../db/schema/tickets";
 
@@ -25,11 +26,14 @@ export const Ticket = t.Object(
 );
 export type Ticket = typeof Ticket.static;
 
+// Plain TypeBox integers, not Elysia's t.Integer: that one is a string-or-integer Transform (for query strings), and
+// a Transform anywhere in a response schema makes Elysia Encode the whole response field by field on every request
+// (~15% of a list request's CPU, measured in bench/; see BENCHMARKS.md).
 export const PageMeta = t.Object(
   {
-    page: t.Integer({ minimum: 1 }),
-    per_page: t.Integer({ minimum: 1, maximum: 100 }),
-    total: t.Integer({ minimum: 0, description: "Tickets matching the filters, across all pages." }),
+    page: Type.Integer({ minimum: 1 }),
+    per_page: Type.Integer({ minimum: 1, maximum: 100 }),
+    total: Type.Integer({ minimum: 0, description: "Tickets matching the filters, across all pages." }),
   },
   { additionalProperties: false },
 );
@@ -40,7 +44,8 @@ export type TicketList = typeof TicketList.static;
 export const SUBJECT_MAX = 200;
 export const DESCRIPTION_MAX_BYTES = 64 * 1024;
 
-const Subject = t.String({ minLength: 1, maxLength: SUBJECT_MAX, description: "1–200 characters after trimming." });
+// No maxLength here: the limit applies after trimming (a schema would count the surrounding spaces); the service checks it.
+const Subject = t.String({ minLength: 1, description: "1–200 characters after trimming." });
 const Description = t.String({ maxLength: DESCRIPTION_MAX_BYTES, description: "Up to 64 KiB (UTF-8)." });
 
 export const CreateTicket = t.Object(
@@ -69,7 +74,14 @@ export const ListTicketsQuery = t.Object({
   priority: t.Optional(TicketPriority),
   page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
   per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
-});
+  starting_after: t.Optional(
+    t.String({
+      description:
+        "Keyset pagination: the id of the last ticket of the previous page (`tkt_…`, one of your organization's). Returns the tickets that follow it in the list order, as fast at any depth; `meta.page` is then 1 and `page`, if sent, must be 1. Same filters and order as `page`. The `Link: <…>; rel=\"next\"` response header gives the next page's URL in either mode.",
+      examples: ["tkt_29a3b8c0d1e2f3g4"],
+    }),
+  ),
+}, { additionalProperties: true }); // unknown query parameters (cache busters, tracking) are ignored, as the route documents
 export type ListTicketsQuery = typeof ListTicketsQuery.static;
 
 export const TicketIdParams = t.Object({ id: t.String({ description: "A ticket id (`tkt_…`)." }) });

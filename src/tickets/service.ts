@@ -34,32 +34,65 @@ export function toTicket(r: TicketRow): Ticket {
 
 function cleanSubject(subject: string): string {
   const s = subject.trim();
-  if (s.length === 0) throw errors.validation([{ field: "subject", message: "must not be empty." }]);
-  if (s.length > SUBJECT_MAX) throw errors.validation([{ field: "subject", message: `must be at most ${SUBJECT_MAX} characters.` }]);
+  if (s.length === 0) throw errors.validation([{ field: "subject", message: "must not be empty." }], "The request body is not valid: subject must not be empty.");
+  // Characters are code points (as JSON Schema counts them): an emoji is one character, not two UTF-16 units.
+  if (s.length > SUBJECT_MAX && [...s].length > SUBJECT_MAX) {
+    throw errors.validation([{ field: "subject", message: `must be at most ${SUBJECT_MAX} characters.` }], `The request body is not valid: subject must be at most ${SUBJECT_MAX} characters.`);
+  }
   return s;
 }
 
 function checkDescription(description: string | null | undefined): string | null {
   if (description == null) return null;
   if (Buffer.byteLength(description, "utf8") > DESCRIPTION_MAX_BYTES) {
-    throw errors.validation([{ field: "description", message: "must be at most 64 KiB." }]);
+    throw errors.validation([{ field: "description", message: "must be at most 64 KiB." }], "The request body is not valid: description must be at most 64 KiB.");
   }
   return description;
 }
 
-export function listTickets(
-  deps: Deps,
-  orgId: string,
-  q: { status?: string; priority?: string; page?: number; per_page?: number },
-): TicketList {
-  const page = q.page ?? 1;
+export interface ListQuery {
+  status?: string;
+  priority?: string;
+  page?: number;
+  per_page?: number;
+  starting_after?: string;
+}
+
+/** Where the next page starts, when there is one: a page number (offset mode) or a ticket id (keyset mode). */
+export type NextPage = { page: number } | { starting_after: string };
+
+/**
+ * A page of the organization's tickets, newest first (ties by id), and where the next one starts.
+ * With `starting_after` (keyset mode) the page holds the tickets after that one, found by one index seek at any
+ * depth; it must be a ticket of this organization (400 otherwise), and `page` other than 1 cannot go with it.
+ */
+export function listTicketsPage(deps: Deps, orgId: string, q: ListQuery): { list: TicketList; next: NextPage | null } {
   const perPage = q.per_page ?? 25;
   const store = ticketStore(deps.db.$client);
   const filter = { status: q.status, priority: q.priority };
-  const offset = (page - 1) * perPage;
   const total = store.total(orgId, filter);
+  if (q.starting_after !== undefined) {
+    if ((q.page ?? 1) !== 1) throw badCursor("cannot be combined with page; follow the Link header or send one of them.");
+    const cursor = store.get(q.starting_after, orgId);
+    if (!cursor) throw badCursor("must be the id of a ticket of your organization.");
+    // One row more than the page says whether another page follows, without counting.
+    const rows = store.pageAfter(orgId, filter, cursor, perPage + 1);
+    const more = rows.length > perPage;
+    if (more) rows.pop();
+    return { list: { data: rows.map(toTicket), meta: { page: 1, per_page: perPage, total } }, next: more ? { starting_after: rows[rows.length - 1]!.id } : null };
+  }
+  const page = q.page ?? 1;
+  const offset = (page - 1) * perPage;
   const rows = offset >= total ? [] : store.page(orgId, filter, perPage, offset);
-  return { data: rows.map(toTicket), meta: { page, per_page: perPage, total } };
+  return { list: { data: rows.map(toTicket), meta: { page, per_page: perPage, total } }, next: offset + perPage < total ? { page: page + 1 } : null };
+}
+
+export function listTickets(deps: Deps, orgId: string, q: ListQuery): TicketList {
+  return listTicketsPage(deps, orgId, q).list;
+}
+
+function badCursor(message: string) {
+  return errors.validation([{ field: "starting_after", message }], `The query is not valid: starting_after ${message}`);
 }
 
 export function getTicket(deps: Deps, orgId: string, id: string): Ticket {

@@ -18,12 +18,15 @@ const COLUMNS = "id, org_id, subject, description, status, priority, created_by,
 
 function buildStore(db: Database) {
   const page = new Map<string, Statement<TicketRow>>();
+  const after = new Map<string, Statement<TicketRow>>();
   const total = new Map<string, Statement<{ total: number | null }>>();
   const filterSql = (status: boolean, priority: boolean) => `org_id = ?${status ? " AND status = ?" : ""}${priority ? " AND priority = ?" : ""}`;
   for (const s of [false, true]) {
     for (const p of [false, true]) {
       const key = `${s}${p}`;
       page.set(key, db.prepare(`SELECT ${COLUMNS} FROM tickets WHERE ${filterSql(s, p)} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`));
+      // Keyset: a row-value comparison on the index's trailing (created_at, id) columns is one seek, at any depth.
+      after.set(key, db.prepare(`SELECT ${COLUMNS} FROM tickets WHERE ${filterSql(s, p)} AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`));
       total.set(key, db.prepare(`SELECT SUM(count) AS total FROM ticket_counts WHERE ${filterSql(s, p)}`));
     }
   }
@@ -42,6 +45,13 @@ function buildStore(db: Database) {
       if (f.status) args.push(f.status);
       if (f.priority) args.push(f.priority);
       return page.get(`${!!f.status}${!!f.priority}`)!.all(...args, limit, offset);
+    },
+    /** The `limit` tickets that follow (created_at, id) in the list order (created_at DESC, id DESC). */
+    pageAfter(orgId: string, f: { status?: string; priority?: string }, cursor: { created_at: number; id: string }, limit: number): TicketRow[] {
+      const args: (string | number)[] = [orgId];
+      if (f.status) args.push(f.status);
+      if (f.priority) args.push(f.priority);
+      return after.get(`${!!f.status}${!!f.priority}`)!.all(...args, cursor.created_at, cursor.id, limit);
     },
     total(orgId: string, f: { status?: string; priority?: string }): number {
       const args: string[] = [orgId];
