@@ -1,5 +1,6 @@
 // The guard every /v1 route sits behind: bearer authentication, per-key rate limits, no-store caching, idempotent POSTs.
 import { Elysia } from "elysia";
+import { bearer } from "@elysiajs/bearer";
 import type { Config } from "../config";
 import { ApiError, errors } from "../errors";
 import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
@@ -35,17 +36,17 @@ export function authPlugin(deps: Deps & { config: Config }, claims: IdempotencyC
   const idempotency = claims.store;
 
   return new Elysia({ name: "auth" })
-    .derive({ as: "scoped" }, ({ request, server, set }): { principal: Principal; idempotency: typeof idempotency; atomically: <T>(change: () => T) => T } => {
+    .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
+    .derive({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal; idempotency: typeof idempotency; atomically: <T>(change: () => T) => T } => {
       // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
       const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
       if (failures && address && failures.exhausted(address)) {
         throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
       }
-      // Only a real `Authorization: Bearer <key>` header counts: no query parameter (keys in URLs leak to logs), no
-      // scheme that merely starts with "Bearer". Read here rather than with @elysiajs/bearer, whose derive is global
-      // (every request of the app) and which we re-checked against the header anyway.
-      const authorization = request.headers.get("authorization") ?? "";
-      const secret = /^Bearer\s/.test(authorization) ? authorization.slice(7).trim() : undefined;
+      // @elysiajs/bearer extracts the token; only a real `Authorization: Bearer <key>` header counts, though: it also
+      // falls back to a query parameter (keys in URLs leak to logs) and accepts any scheme that merely starts with
+      // "Bearer" (`Bearerx <key>`).
+      const secret = /^Bearer\s/.test(request.headers.get("authorization") ?? "") ? token?.trim() : undefined;
       const result = secret ? verify(secret) : ({ status: "not_found" } as const);
       if (result.status !== "valid") {
         if (failures && address) failures.take(address);
