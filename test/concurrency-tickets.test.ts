@@ -1,6 +1,6 @@
 // 50 concurrent clients creating, updating and deleting tickets over real HTTP: afterwards every count and event agrees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, type TestEnv, seededRandom } from "./helpers";
 
 const CLIENTS = 50;
 const OPS_PER_CLIENT = 12;
@@ -20,16 +20,6 @@ afterAll(() => {
   env.close();
 });
 
-/** A tiny seeded PRNG (mulberry32) so every run issues the same operations. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("concurrent clients", () => {
   test(`${CLIENTS} clients × ${OPS_PER_CLIENT} operations: counts, rows and outbox events match what clients were told`, async () => {
@@ -38,7 +28,7 @@ describe("concurrent clients", () => {
     const statuses = ["open", "in_progress", "resolved", "closed"] as const;
 
     async function client(n: number) {
-      const rand = rng(n + 1);
+      const rand = seededRandom(n + 1);
       const org = orgs[n % 2]!;
       const mine: string[] = [];
       const call = (path: string, method: string, body?: unknown) =>

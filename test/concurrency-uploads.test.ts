@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, type TestEnv, seededRandom } from "./helpers";
 import { listen, listObjects, listTemp, pseudoRandomBytes, sha256Hex } from "./files-fixtures";
 
 const CLIENTS = 50;
@@ -22,15 +22,6 @@ afterAll(() => {
   env.close();
 });
 
-/** mulberry32: every run issues the same operations. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Acked {
   tickets: Map<string, string>; // id → org
@@ -51,7 +42,7 @@ describe("concurrent clients with uploads", () => {
     const folderWinners: Record<string, string[]> = {};
 
     async function client(n: number) {
-      const rand = rng(SEED + n);
+      const rand = seededRandom(SEED + n);
       const org = orgs[n % 2]!;
       const auth = { authorization: `Bearer ${org.key}` };
       const json = (path: string, method: string, body?: unknown) =>

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createIdempotencyStore } from "../src/idempotency/service";
 import { verifyDataDir } from "../src/ops/verify";
-import { createTestEnv, runCli, startServerProcess, tempDir, type ServerProcess } from "./helpers";
+import { createTestEnv, runCli, startServerProcess, tempDir, type ServerProcess, seededRandom } from "./helpers";
 import { listTemp, pseudoRandomBytes, sha256Hex } from "./files-fixtures";
 import { startReceiver, waitFor } from "./webhooks-fixtures";
 
@@ -23,14 +23,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SERVER_ENV = { CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE: "true", CLIENTCOVE_WEBHOOK_RETRY_BASE_MS: "50" };
 const start = () => startServerProcess(["--data-dir", dir, "--port", "0", "--host", "127.0.0.1", "--rate-limit-per-minute", "0"], { env: SERVER_ENV });
@@ -44,7 +36,7 @@ interface Upload {
 
 describe("SIGKILL during writes and uploads", () => {
   test(`${KILLS} kills: acknowledged tickets and files survive byte for byte, nothing orphaned, retries never duplicate, every event delivered`, async () => {
-    const rand = rng(SEED);
+    const rand = seededRandom(SEED);
     expect(runCli(["migrate", "--data-dir", dir]).code).toBe(0);
     const org = JSON.parse(runCli(["orgs", "create", "--name", "Crashers", "--json", "--data-dir", dir]).stdout);
     const key = JSON.parse(runCli(["keys", "create", "--org", org.id, "--json", "--data-dir", dir]).stdout).key as string;

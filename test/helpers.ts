@@ -205,3 +205,13 @@ export async function startServerProcess(
     },
   };
 }
+
+/** A seeded PRNG (mulberry32) returning numbers in [0, 1): the same seed gives the same run every time. */
+export function seededRandom(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
