@@ -13,6 +13,7 @@ import { createCors } from "./http/cors";
 import { createMetrics, type Metrics } from "./ops/metrics";
 import { metricsRoutes } from "./ops/metrics-http";
 import { parseJsonBody } from "./http/json-body";
+import { registerFormats } from "./http/schema";
 import { createMethodTable } from "./http/method-table";
 import { docsRoutes } from "./docs";
 import { healthRoutes } from "./health";
@@ -41,6 +42,7 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, string
 }
 
 export function buildApp(deps: AppDeps) {
+  registerFormats();
   const claims = createIdempotencyClaims(createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock }));
   const auth = authPlugin(deps, claims);
   const methods = createMethodTable();

@@ -1,14 +1,12 @@
 // TypeBox models of files: the single source for validation, handler types and OpenAPI (incl. the multipart upload body).
 import { t } from "elysia";
-import { queryInteger } from "../http/schema";
-
-const Timestamp = t.String({ format: "date-time", examples: ["2026-02-27T10:15:00Z"] });
+import { pageMeta, queryInteger, ResponseInteger, Timestamp } from "../http/schema";
 
 export const FileMeta = t.Object(
   {
     id: t.String({ examples: ["file_4m9xq0a1b2c3d4e5"] }),
     filename: t.String({ description: "The name the file was uploaded with (directory parts and control characters removed).", examples: ["document.pdf"] }),
-    size_bytes: t.Integer({ minimum: 0, examples: [2048576] }),
+    size_bytes: ResponseInteger({ minimum: 0, examples: [2048576] }),
     mime_type: t.String({ description: "Detected from the content (else the extension); the client's declared type is not trusted.", examples: ["application/pdf"] }),
     folder_id: t.Union([t.String(), t.Null()], { examples: ["fld_8x92k0a1b2c3d4e5"] }),
     ticket_id: t.Union([t.String(), t.Null()], { description: "The ticket the file is attached to; cleared when the ticket is deleted (the file stays)." }),
@@ -24,14 +22,7 @@ export const FileMeta = t.Object(
 );
 export type FileMeta = typeof FileMeta.static;
 
-export const FilePageMeta = t.Object(
-  {
-    page: t.Integer({ minimum: 1 }),
-    per_page: t.Integer({ minimum: 1, maximum: 100 }),
-    total: t.Integer({ minimum: 0, description: "Files matching the filters, across all pages." }),
-  },
-  { additionalProperties: false },
-);
+export const FilePageMeta = pageMeta("Files matching the filters, across all pages.");
 
 export const FileList = t.Object({ data: t.Array(FileMeta), meta: FilePageMeta }, { additionalProperties: false });
 export type FileList = typeof FileList.static;

@@ -1,8 +1,6 @@
 // TypeBox models of shared folders: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { queryInteger } from "../http/schema";
-
-const Timestamp = t.String({ format: "date-time", examples: ["2026-02-27T10:15:00Z"] });
+import { pageMeta, queryInteger, Timestamp } from "../http/schema";
 
 export const FOLDER_NAME_MAX = 255;
 
@@ -18,14 +16,7 @@ export const Folder = t.Object(
 );
 export type Folder = typeof Folder.static;
 
-export const FolderPageMeta = t.Object(
-  {
-    page: t.Integer({ minimum: 1 }),
-    per_page: t.Integer({ minimum: 1, maximum: 100 }),
-    total: t.Integer({ minimum: 0, description: "Folders matching the filter, across all pages." }),
-  },
-  { additionalProperties: false },
-);
+export const FolderPageMeta = pageMeta("Folders matching the filter, across all pages.");
 
 export const FolderList = t.Object({ data: t.Array(Folder), meta: FolderPageMeta }, { additionalProperties: false });
 export type FolderList = typeof FolderList.static;

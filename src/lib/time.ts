@@ -2,7 +2,7 @@
 
 /** `2026-02-25T14:30:00Z` for a millisecond timestamp. */
 export function toIso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return new Date(ms).toISOString().slice(0, 19) + "Z"; // drops ".sss": always 24 characters for years 0–9999
 }
 
 /** Like toIso, but null stays null. */

@@ -1,7 +1,6 @@
 // TypeBox models of tickets: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { Type } from "@sinclair/typebox"; // Elysia's own TypeBox (its peer dependency), for plain integers below
-import { enumOf, queryInteger } from "../http/schema";
+import { enumOf, pageMeta, queryInteger, Timestamp } from "../http/schema";
 import { TICKET_PRIORITIES, TICKET_STATUSES } from "../db/schema/tickets";
 
 export const TicketStatus = enumOf(TICKET_STATUSES, { description: "Where the ticket is in its life." });
@@ -9,7 +8,6 @@ export const TicketPriority = enumOf(TICKET_PRIORITIES, { description: "How urge
 export type TicketStatus = typeof TicketStatus.static;
 export type TicketPriority = typeof TicketPriority.static;
 
-const Timestamp = t.String({ format: "date-time", examples: ["2026-02-25T14:30:00Z"] });
 
 export const Ticket = t.Object(
   {
@@ -26,17 +24,7 @@ export const Ticket = t.Object(
 );
 export type Ticket = typeof Ticket.static;
 
-// Plain TypeBox integers, not Elysia's t.Integer: that one is a string-or-integer Transform (for query strings), and
-// a Transform anywhere in a response schema makes Elysia Encode the whole response field by field on every request
-// (~15% of a list request's CPU, measured in bench/; see BENCHMARKS.md).
-export const PageMeta = t.Object(
-  {
-    page: Type.Integer({ minimum: 1 }),
-    per_page: Type.Integer({ minimum: 1, maximum: 100 }),
-    total: Type.Integer({ minimum: 0, description: "Tickets matching the filters, across all pages." }),
-  },
-  { additionalProperties: false },
-);
+export const PageMeta = pageMeta("Tickets matching the filters, across all pages.");
 
 export const TicketList = t.Object({ data: t.Array(Ticket), meta: PageMeta }, { additionalProperties: false });
 export type TicketList = typeof TicketList.static;

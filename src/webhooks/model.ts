@@ -1,9 +1,8 @@
 // TypeBox models of webhooks, deliveries and attempts: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { enumOf, queryInteger } from "../http/schema";
+import { enumOf, pageMeta, queryInteger, ResponseInteger, Timestamp } from "../http/schema";
 import { ALL_EVENTS, EVENT_TYPES } from "./event-types";
 
-const Timestamp = t.String({ format: "date-time", examples: ["2026-02-27T10:30:00Z"] });
 const NullableTimestamp = t.Union([Timestamp, t.Null()]);
 
 export const URL_MAX = 2048;
@@ -37,14 +36,7 @@ export const WebhookWithSecret = t.Object(
 );
 export type WebhookWithSecret = typeof WebhookWithSecret.static;
 
-const PageMeta = t.Object(
-  {
-    page: t.Integer({ minimum: 1 }),
-    per_page: t.Integer({ minimum: 1, maximum: 100 }),
-    total: t.Integer({ minimum: 0, description: "Items matching the filters, across all pages." }),
-  },
-  { additionalProperties: false },
-);
+const PageMeta = pageMeta("Items matching the filters, across all pages.");
 
 export const WebhookList = t.Object({ data: t.Array(Webhook), meta: PageMeta }, { additionalProperties: false });
 export type WebhookList = typeof WebhookList.static;
@@ -98,7 +90,7 @@ export const Delivery = t.Object(
     event_id: t.String({ examples: ["evt_7m2p4d8s1a3k9x0q"] }),
     event: t.String({ examples: ["ticket.created"] }),
     status: DeliveryStatus,
-    attempt_count: t.Integer({ minimum: 0 }),
+    attempt_count: ResponseInteger({ minimum: 0 }),
     next_attempt_at: t.Union([Timestamp, t.Null()], { description: "When the next attempt is due; null once the delivery has ended." }),
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -110,9 +102,9 @@ export type Delivery = typeof Delivery.static;
 export const Attempt = t.Object(
   {
     attempted_at: Timestamp,
-    status_code: t.Union([t.Integer(), t.Null()], { description: "The HTTP status, or null when no response arrived." }),
+    status_code: t.Union([ResponseInteger(), t.Null()], { description: "The HTTP status, or null when no response arrived." }),
     error: t.Union([t.String(), t.Null()], { description: "Timeout, refused address, DNS failure, connection error or redirect; null for a plain HTTP status." }),
-    duration_ms: t.Integer({ minimum: 0 }),
+    duration_ms: ResponseInteger({ minimum: 0 }),
     response_body: t.Union([t.String(), t.Null()], { description: "The first 1 KiB of the response body." }),
   },
   { additionalProperties: false },
