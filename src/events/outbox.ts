@@ -1,5 +1,6 @@
 // The outbox: record(db, event) is the one way a domain change announces itself, inside the change's transaction.
 import type { Database } from "bun:sqlite";
+import { perDatabase } from "../db/per-database";
 import { newId } from "../lib/ids";
 
 /** Every event type the product emits, in one place (webhooks subscribe to these). */
@@ -23,23 +24,20 @@ export interface RecordedEvent extends DomainEvent {
 
 type Listener = () => void;
 
-const inserts = new WeakMap<Database, ReturnType<Database["prepare"]>>();
-const listeners = new WeakMap<Database, Set<Listener>>();
+const insertStatement = perDatabase((db) =>
+  db.prepare(`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+);
+const listenersOf = perDatabase(() => new Set<Listener>());
 
 /**
  * Appends an event to the outbox. Call it inside the same transaction as the change it describes
  * (bun:sqlite transactions are per connection), so the event exists if and only if the change committed.
  */
 export function record(db: Database, event: DomainEvent, now: number): RecordedEvent {
-  let stmt = inserts.get(db);
-  if (!stmt) {
-    stmt = db.prepare(`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (?, ?, ?, ?, ?, ?)`);
-    inserts.set(db, stmt);
-  }
   const id = newId("evt");
-  const result = stmt.run(id, event.orgId, event.type, JSON.stringify(event.data), event.changedFields ? JSON.stringify(event.changedFields) : null, now);
-  const set = listeners.get(db);
-  if (set) queueMicrotask(() => set.forEach((fn) => fn()));
+  const result = insertStatement(db).run(id, event.orgId, event.type, JSON.stringify(event.data), event.changedFields ? JSON.stringify(event.changedFields) : null, now);
+  const set = listenersOf(db);
+  if (set.size) queueMicrotask(() => set.forEach((fn) => fn()));
   return { ...event, id, seq: Number(result.lastInsertRowid), createdAt: now };
 }
 
@@ -48,8 +46,7 @@ export function record(db: Database, event: DomainEvent, now: number): RecordedE
  * It may run for an event whose transaction later rolled back: listeners must read the table, not trust the call.
  */
 export function onRecorded(db: Database, fn: Listener): () => void {
-  let set = listeners.get(db);
-  if (!set) listeners.set(db, (set = new Set()));
+  const set = listenersOf(db);
   set.add(fn);
-  return () => set!.delete(fn);
+  return () => set.delete(fn);
 }

@@ -1,5 +1,6 @@
 // The files data layer: every SQL statement about file rows, prepared once per database.
 import type { Database, Statement } from "bun:sqlite";
+import { perDatabase } from "../db/per-database";
 
 export interface FileRow {
   id: string;
@@ -65,11 +66,5 @@ function buildStore(db: Database) {
 }
 
 export type FileStore = ReturnType<typeof buildStore>;
-const stores = new WeakMap<Database, FileStore>();
-
 /** The store for this database, built on first use. */
-export function fileStore(db: Database): FileStore {
-  let store = stores.get(db);
-  if (!store) stores.set(db, (store = buildStore(db)));
-  return store;
-}
+export const fileStore: (db: Database) => FileStore = perDatabase(buildStore);

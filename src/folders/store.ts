@@ -1,6 +1,7 @@
 // The folders data layer: every SQL statement about folders and their subtrees, prepared once per database.
 import type { Database, Statement } from "bun:sqlite";
 import type { FileRow } from "../files/store";
+import { perDatabase } from "../db/per-database";
 
 export interface FolderRow {
   id: string;
@@ -81,11 +82,5 @@ function buildStore(db: Database) {
 }
 
 export type FolderStore = ReturnType<typeof buildStore>;
-const stores = new WeakMap<Database, FolderStore>();
-
 /** The store for this database, built on first use. */
-export function folderStore(db: Database): FolderStore {
-  let store = stores.get(db);
-  if (!store) stores.set(db, (store = buildStore(db)));
-  return store;
-}
+export const folderStore: (db: Database) => FolderStore = perDatabase(buildStore);

@@ -1,6 +1,7 @@
 // The tickets data layer: every SQL statement about tickets and their counts, prepared once per database.
 import type { Database, Statement } from "bun:sqlite";
 import type { TicketPriority, TicketStatus } from "./model";
+import { perDatabase } from "../db/per-database";
 
 export interface TicketRow {
   id: string;
@@ -79,11 +80,5 @@ function buildStore(db: Database) {
 }
 
 export type TicketStore = ReturnType<typeof buildStore>;
-const stores = new WeakMap<Database, TicketStore>();
-
 /** The store for this database, built on first use. */
-export function ticketStore(db: Database): TicketStore {
-  let store = stores.get(db);
-  if (!store) stores.set(db, (store = buildStore(db)));
-  return store;
-}
+export const ticketStore: (db: Database) => TicketStore = perDatabase(buildStore);

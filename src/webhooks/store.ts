@@ -1,5 +1,6 @@
 // The webhooks data layer: every SQL statement about endpoints, deliveries, attempts and the outbox reads of fan-out, prepared once per database.
 import type { Database } from "bun:sqlite";
+import { perDatabase } from "../db/per-database";
 
 export interface WebhookRow {
   id: string;
@@ -208,11 +209,5 @@ function buildStore(db: Database) {
 }
 
 export type WebhookStore = ReturnType<typeof buildStore>;
-const stores = new WeakMap<Database, WebhookStore>();
-
 /** The store for this database, built on first use. */
-export function webhookStore(db: Database): WebhookStore {
-  let store = stores.get(db);
-  if (!store) stores.set(db, (store = buildStore(db)));
-  return store;
-}
+export const webhookStore: (db: Database) => WebhookStore = perDatabase(buildStore);
