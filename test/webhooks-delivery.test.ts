@@ -2,19 +2,15 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { Webhook as Verifier } from "standardwebhooks";
 import { VERSION } from "../src/version";
-import { startReceiver, waitFor, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
+import { waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
-const receivers: Receiver[] = [];
-function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
+const receivers = receiverPool();
+const receiver = receivers.start;
 
 afterEach(async () => {
   await w?.close();
-  receivers.splice(0).forEach((r) => r.stop());
+  receivers.stopAll();
 });
 
 describe("payload and headers", () => {

@@ -61,6 +61,21 @@ export function startReceiver(handler: Handler = () => new Response(null, { stat
   };
 }
 
+/** Receivers a test file starts, stopped together in its afterEach: `pool.start(handler)`, then `pool.stopAll()`. */
+export function receiverPool() {
+  const started: Receiver[] = [];
+  return {
+    start(handler?: Handler): Receiver {
+      const r = startReceiver(handler);
+      started.push(r);
+      return r;
+    },
+    stopAll(): void {
+      started.splice(0).forEach((r) => r.stop());
+    },
+  };
+}
+
 /** Polls `check` every 10 ms until it returns truthy; fails with `what` after `timeoutMs`. */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;

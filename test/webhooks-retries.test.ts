@@ -1,18 +1,14 @@
 // Delivery rules against real receivers: retries with backoff, the attempt budget, Retry-After, 410, redirects, timeouts, manual retry, auto-disable and replay.
 import { afterEach, describe, expect, test } from "bun:test";
-import { hang, startReceiver, waitFor, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
+import { hang, startReceiver, waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
-const receivers: Receiver[] = [];
-function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
+const receivers = receiverPool();
+const receiver = receivers.start;
 
 afterEach(async () => {
   await w?.close();
-  receivers.splice(0).forEach((r) => r.stop());
+  receivers.stopAll();
 });
 
 /** The delivery with its attempts (the newest one unless `id` is given); a stand-in with no attempts before fan-out made one. */

@@ -7,23 +7,19 @@ import { silentLogger } from "../src/lib/log";
 import { createDispatcher, type Dispatcher } from "../src/webhooks/dispatcher";
 import { createWebhook } from "../src/webhooks/service";
 import { classifyAddress, createAddressGuard, systemResolver, type Resolver } from "../src/webhooks/ssrf";
-import { startReceiver, waitFor, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
+import { waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv | undefined;
 let extra: Dispatcher | undefined;
-const receivers: Receiver[] = [];
-function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
+const receivers = receiverPool();
+const receiver = receivers.start;
 
 afterEach(async () => {
   await extra?.stop(100);
   extra = undefined;
   await w?.close();
   w = undefined;
-  receivers.splice(0).forEach((r) => r.stop());
+  receivers.stopAll();
 });
 
 /** DNS as an attacker might run it: fixed answers for test names, the system resolver for the rest. */
