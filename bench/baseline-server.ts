@@ -6,7 +6,11 @@
 // with the product's pragmas (WAL, synchronous=FULL, foreign keys). Also a bare upload (request body streamed to a
 // file) and a bare download (Bun.file) for the files rows. No request ids, security headers or access log.
 //
-//   bun bench/baseline-server.ts --db <clientcove.db> [--port 0] [--files-dir <dir>] [--public-url http://...]
+// With --grouped, creates are group-committed as the product's writer does it, bare: the creates that arrive together
+// share one BEGIN IMMEDIATE … COMMIT (one fsync, synchronous=FULL), each in its own SAVEPOINT, flushed on
+// setImmediate, and each request is answered only after its batch's COMMIT.
+//
+//   bun bench/baseline-server.ts --db <clientcove.db> [--port 0] [--files-dir <dir>] [--public-url http://...] [--grouped]
 // Prints one line `listening <url>` on stdout when ready.
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
@@ -46,6 +50,8 @@ export interface BaselineOptions {
   db: string;
   publicUrl: string;
   filesDir?: string;
+  /** Group-commit creates (see the header). */
+  grouped?: boolean;
 }
 
 /** The bare handler over the database at `opts.db` (exported so a CPU-cost probe can call it without a socket). */
@@ -80,6 +86,32 @@ export function createBaseline(opts: BaselineOptions): { fetch(req: Request): Re
     bumpCount.run(r.org_id, r.status, r.priority);
     insertEvent.run(event, r.org_id, data, r.created_at);
   });
+  // The bare group commit: a queue of pending creates, committed together on the next turn of the event loop.
+  let pending: { row: Row; event: string; data: string; done: (ok: boolean) => void }[] = [];
+  const flushCreates = () => {
+    const batch = pending;
+    pending = [];
+    db.exec("BEGIN IMMEDIATE");
+    const ok: boolean[] = [];
+    for (const p of batch) {
+      db.exec("SAVEPOINT c");
+      try {
+        create(p.row, p.event, p.data);
+        db.exec("RELEASE c");
+        ok.push(true);
+      } catch {
+        db.exec("ROLLBACK TO c");
+        db.exec("RELEASE c");
+        ok.push(false);
+      }
+    }
+    db.exec("COMMIT");
+    batch.forEach((p, i) => p.done(ok[i]!));
+  };
+  const createGrouped = (row: Row, event: string, data: string) =>
+    new Promise<boolean>((resolve) => {
+      if (pending.push({ row, event, data, done: resolve }) === 1) setImmediate(flushCreates);
+    });
   const { publicUrl, filesDir } = opts;
   if (filesDir) mkdirSync(filesDir, { recursive: true });
 
@@ -145,7 +177,9 @@ export function createBaseline(opts: BaselineOptions): { fetch(req: Request): Re
     const now = Date.now();
     const row: Row = { id: newId("tkt"), org_id: orgId, subject, description: (body.description as string | undefined) ?? null, status: "open", priority, created_by: userId, created_at: now, updated_at: now };
     const json = JSON.stringify(toTicket(row));
-    create.immediate(row, newId("evt"), json);
+    if (opts.grouped) {
+      if (!(await createGrouped(row, newId("evt"), json))) return error(500, "internal_error", "create failed");
+    } else create.immediate(row, newId("evt"), json);
     return new Response(json, { status: 201, headers: { ...JSON_HEADERS, location: `${publicUrl}/v1/tickets/${row.id}` } });
   }
 
@@ -188,13 +222,14 @@ if (import.meta.main) {
       host: { type: "string", default: "127.0.0.1" },
       "files-dir": { type: "string" },
       "public-url": { type: "string" },
+      grouped: { type: "boolean", default: false },
     },
   });
   if (!args.db) {
     console.error("usage: bun bench/baseline-server.ts --db <path> [--port N] [--files-dir DIR]");
     process.exit(2);
   }
-  const baseline = createBaseline({ db: args.db, filesDir: args["files-dir"], publicUrl: args["public-url"] ?? `http://${args.host}:${args.port}` });
+  const baseline = createBaseline({ db: args.db, filesDir: args["files-dir"], publicUrl: args["public-url"] ?? `http://${args.host}:${args.port}`, grouped: args.grouped });
   const server = Bun.serve({ hostname: args.host, port: Number(args.port), reusePort: false, maxRequestBodySize: 4 * 1024 ** 3, fetch: baseline.fetch });
   console.log(`listening http://${args.host}:${server.port}`);
   process.on("SIGTERM", () => {
