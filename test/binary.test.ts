@@ -131,6 +131,20 @@ describe("the compiled executable, alone in an empty directory", () => {
     expect(asset.body.length).toBeGreaterThan(100_000);
   });
 
+  test("/docs: the embedded Scalar bundle byte for byte, cloud features off, and a favicon", async () => {
+    const page = await (await fetch(`http://127.0.0.1:${port}/docs`)).text();
+    expect(page).toContain('"showDeveloperTools":"never"');
+    expect(page).toContain('"agent":{"disabled":true}');
+    expect(page).toContain('<link rel="icon" href="/favicon.ico"');
+    const asset = new Uint8Array(await (await fetch(`http://127.0.0.1:${port}/docs/assets/scalar.js`)).arrayBuffer());
+    const bundled = await Bun.file(join(REPO_ROOT, "node_modules", "@scalar", "api-reference", "dist", "browser", "standalone.js")).bytes();
+    expect(Bun.hash(asset)).toBe(Bun.hash(bundled));
+    const icon = await fetch(`http://127.0.0.1:${port}/favicon.ico`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toBe("image/x-icon");
+    expect((await icon.arrayBuffer()).byteLength).toBeGreaterThan(100);
+  });
+
   test("/docs/json is OpenAPI 3 with the bearer scheme and the ticket routes", () => {
     const r = curl([`http://localhost:${port}/docs/json`]);
     expect(r.status).toBe(200);

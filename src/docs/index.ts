@@ -1,14 +1,32 @@
-// API documentation, served offline: the OpenAPI document at /docs/json and the Scalar page at /docs.
+// API documentation, served offline: the OpenAPI document at /docs/json, the Scalar page at /docs, the site icon.
 import { Elysia, type AnyElysia } from "elysia";
 // Scalar's self-contained browser bundle, embedded in the executable (its package exports hide this path).
 import scalarBundle from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
 import { ErrorBody } from "../http/openapi";
+import { FAVICON_ICO, FAVICON_PATH } from "./favicon";
 import { buildSpec } from "./spec";
 
 export const SCALAR_ASSET_PATH = "/docs/assets/scalar.js";
 
 /** Paths that are not part of the integrators' API (operations endpoints are documented in README). */
-const NOT_IN_SPEC = ["/docs", "/docs/json", SCALAR_ASSET_PATH, "/healthz", "/readyz", "/metrics"];
+const NOT_IN_SPEC = ["/docs", "/docs/json", SCALAR_ASSET_PATH, FAVICON_PATH, "/healthz", "/readyz", "/metrics"];
+
+/**
+ * Scalar's configuration (option names as of @scalar/api-reference 1.76). Everything that needs scalar.com is off, as
+ * an install may have no internet: the AI agent ("Ask AI"), the MCP/SDK generator ("Generate SDKs & MCP"), the
+ * developer toolbar (Configure, Share, Deploy; Scalar shows it whenever the page is on localhost). No `proxyUrl`:
+ * without one, "Test Request" calls the server directly (test/docs-browser.test.ts checks), so no API key goes
+ * through proxy.scalar.com.
+ */
+export const SCALAR_CONFIG = {
+  url: "/docs/json",
+  withDefaultFonts: false,
+  telemetry: false,
+  hideClientButton: true,
+  showDeveloperTools: "never",
+  agent: { disabled: true },
+  mcp: { disabled: true },
+} as const;
 
 const TAGS = [
   { name: "Tickets", description: "Support tickets of your organization." },
@@ -38,13 +56,14 @@ function documentation(opts: { version: string; publicUrl: () => string }) {
 }
 
 function page(title: string): string {
-  const config = JSON.stringify({ url: "/docs/json", withDefaultFonts: false, hideClientButton: true, telemetry: false });
+  const config = JSON.stringify(SCALAR_CONFIG);
   return `<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>${title}</title>
+    <link rel="icon" href="${FAVICON_PATH}" sizes="32x32" />
   </head>
   <body>
     <script id="api-reference" data-configuration='${config}'></script>
@@ -71,5 +90,8 @@ export function docsRoutes(opts: { version: string; publicUrl: () => string; get
       SCALAR_ASSET_PATH,
       () => new Response(Bun.file(scalarBundle), { headers: { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=86400" } }),
       { detail: { hide: true } },
-    );
+    )
+    .get(FAVICON_PATH, () => new Response(FAVICON_ICO, { headers: { "content-type": "image/x-icon", "cache-control": "public, max-age=86400" } }), {
+      detail: { hide: true },
+    });
 }
