@@ -1,4 +1,4 @@
-// The scheduler: concurrency limits keep a dead endpoint from delaying others, timers sleep until the next due attempt, graceful stop leaves the rest pending.
+// The scheduler: concurrency limits (per endpoint and per organization, round-robin between organizations) keep a dead endpoint from delaying others, the per-organization webhook limit, timers sleep until the next due attempt, graceful stop leaves the rest pending.
 import { afterEach, describe, expect, test } from "bun:test";
 import { silentLogger } from "../src/lib/log";
 import { createDispatcher } from "../src/webhooks/dispatcher";
@@ -102,5 +102,91 @@ describe("graceful stop", () => {
     } finally {
       await next.stop(500);
     }
+  });
+});
+
+describe("fairness between organizations", () => {
+  test("one organization's 20 dead endpoints with 8 new tickets do not delay another organization's delivery: it arrives while all of theirs still hang", async () => {
+    // Defaults: 64 slots, 16 per organization, 4 per endpoint. Attempts time out only after a minute, so
+    // anything that waited behind them could not arrive within the wait below.
+    w = webhookEnv({ config: { webhookTimeoutMs: 60_000 } });
+    expect([w.env.config.webhookConcurrency, w.env.config.webhookOrgConcurrency, w.env.config.webhookEndpointConcurrency]).toEqual([64, 16, 4]);
+    const dead = receiver(() => hang());
+    for (let i = 0; i < 20; i++) await w.register(`${dead.url}/dead/${i}`, ["ticket.created"]);
+    for (let i = 0; i < 8; i++) await w.createTicket(`Ticket ${i}`);
+    await waitFor(() => dead.requests.length === 16, "org A's 16 attempts on the wire");
+
+    const other = w.env.org("Other Org");
+    const live = receiver();
+    const liveHook = (await w.api("POST", "/v1/webhooks", { url: `${live.url}/live`, events: ["ticket.created"] }, other.key)).body;
+    expect((await w.api("POST", "/v1/tickets", { subject: "Elsewhere" }, other.key)).status).toBe(201);
+    await waitFor(
+      () => live.delivered.size === 1 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 1,
+      "the other organization's delivery, recorded",
+    );
+    // Every one of org A's attempts is still hanging: none has timed out, none was answered, none was recorded.
+    expect(dead.requests.length).toBe(16);
+    expect(w.dispatcher.inFlight()).toBe(16);
+    expect(count("SELECT COUNT(*) AS n FROM webhook_attempts")).toBe(1);
+    expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'pending' AND attempt_count = 0", w.orgId)).toBe(160);
+  });
+
+  test("when slots are scarce they go round-robin between organizations, not to whoever queued first", async () => {
+    w = webhookEnv({ config: { webhookConcurrency: 2, webhookTimeoutMs: 30_000 }, start: false });
+    const gates: (() => void)[] = [];
+    const gated = () => new Promise<Response>((resolve) => gates.push(() => resolve(new Response(null, { status: 204 }))));
+    const a = receiver(gated);
+    const b = receiver(gated);
+    await w.register(`${a.url}/a`, ["ticket.created"]);
+    for (let i = 0; i < 3; i++) await w.createTicket(`A ${i}`);
+    const other = w.env.org("Other Org");
+    await w.api("POST", "/v1/webhooks", { url: `${b.url}/b`, events: ["ticket.created"] }, other.key);
+    for (let i = 0; i < 3; i++) await w.api("POST", "/v1/tickets", { subject: `B ${i}` }, other.key);
+
+    // All six are due at once; org A's were queued first and its endpoint could take 4.
+    w.dispatcher.start();
+    await waitFor(() => gates.length === 2, "two attempts on the wire");
+    await Bun.sleep(30);
+    expect([a.requests.length, b.requests.length]).toEqual([1, 1]);
+    // Each answer frees a slot; the rest follow until all six are delivered.
+    while (a.delivered.size + b.delivered.size < 6) {
+      await waitFor(() => gates.length > 0 || a.delivered.size + b.delivered.size === 6, "an attempt to answer");
+      gates.shift()?.();
+      await Bun.sleep(5);
+    }
+    expect([a.delivered.size, b.delivered.size]).toEqual([3, 3]);
+  });
+
+  test("an organization never has more than webhook-org-concurrency attempts in flight, over all its endpoints", async () => {
+    w = webhookEnv({ config: { webhookTimeoutMs: 30_000, webhookOrgConcurrency: 3 } });
+    const dead = receiver(() => hang());
+    for (let i = 0; i < 3; i++) await w.register(`${dead.url}/${i}`, ["ticket.created"]);
+    for (let i = 0; i < 4; i++) await w.createTicket(`Ticket ${i}`);
+    await waitFor(() => dead.requests.length === 3, "3 attempts");
+    await Bun.sleep(50);
+    expect(dead.requests.length).toBe(3);
+    expect(w.dispatcher.inFlight()).toBe(3);
+    // One per endpoint: the organization's slots are shared out between its endpoints.
+    expect(new Set(dead.requests.map((q) => q.path)).size).toBe(3);
+  });
+});
+
+describe("webhooks per organization", () => {
+  test("registering more than webhook-max-per-org is a 409 webhook_limit_reached; disabled ones count; deleting one makes room; other organizations are not affected", async () => {
+    w = webhookEnv({ config: { webhookMaxPerOrg: 3 }, start: false });
+    const hooks: { id: string }[] = [];
+    for (let i = 0; i < 3; i++) hooks.push(await w.register(`http://127.0.0.1:9/${i}`));
+    await w.api("PATCH", `/v1/webhooks/${hooks[0].id}`, { active: false });
+    const refused = await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/more", events: ["*"] });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toEqual({
+      error: "webhook_limit_reached",
+      message: "This organization already has 3 webhooks, the most allowed (--webhook-max-per-org / CLIENTCOVE_WEBHOOK_MAX_PER_ORG); delete one first.",
+    });
+    expect(count("SELECT COUNT(*) AS n FROM webhooks")).toBe(3);
+    const other = w.env.org("Other Org");
+    expect((await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/x", events: ["*"] }, other.key)).status).toBe(201);
+    expect((await w.api("DELETE", `/v1/webhooks/${hooks[0].id}`)).status).toBe(204);
+    expect((await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/more", events: ["*"] })).status).toBe(201);
   });
 });

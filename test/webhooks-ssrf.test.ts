@@ -250,3 +250,104 @@ describe("HTTPS with a pinned address", () => {
     }
   });
 });
+
+describe("every IANA special-purpose and reserved range is refused by default", () => {
+  // [range, an address inside, its kind, the first address just outside (public), or "-" where the neighbour is itself special]
+  const V4: [string, string, string, string][] = [
+    ["0.0.0.0/8", "0.255.255.255", "unspecified", "1.0.0.0"],
+    ["10.0.0.0/8", "10.255.255.255", "private", "11.0.0.0"],
+    ["100.64.0.0/10", "100.64.0.0", "private", "100.63.255.255"],
+    ["100.64.0.0/10 (end)", "100.127.255.255", "private", "100.128.0.0"],
+    ["100.100.100.200/32 (Alibaba metadata)", "100.100.100.200", "metadata", "-"],
+    ["127.0.0.0/8", "127.255.255.254", "loopback", "128.0.0.0"],
+    ["169.254.0.0/16", "169.254.255.255", "link-local", "169.255.0.0"],
+    ["172.16.0.0/12", "172.31.255.255", "private", "172.32.0.0"],
+    ["192.0.0.0/24", "192.0.0.9", "reserved", "192.0.1.0"],
+    ["192.0.0.0/24 (NAT64 discovery)", "192.0.0.170", "reserved", "191.255.255.255"],
+    ["192.0.2.0/24", "192.0.2.1", "documentation", "192.0.3.0"],
+    ["192.31.196.0/24", "192.31.196.1", "reserved", "192.31.197.0"],
+    ["192.52.193.0/24", "192.52.193.1", "reserved", "192.52.194.0"],
+    ["192.88.99.0/24", "192.88.99.1", "reserved", "192.88.100.0"],
+    ["192.168.0.0/16", "192.168.255.255", "private", "192.169.0.0"],
+    ["192.175.48.0/24", "192.175.48.1", "reserved", "192.175.49.0"],
+    ["198.18.0.0/15", "198.19.255.255", "private", "198.20.0.0"],
+    ["198.18.0.0/15 (start)", "198.18.0.0", "private", "198.17.255.255"],
+    ["198.51.100.0/24", "198.51.100.7", "documentation", "198.51.101.0"],
+    ["203.0.113.0/24", "203.0.113.255", "documentation", "203.0.114.0"],
+    ["224.0.0.0/4", "239.255.255.255", "multicast", "223.255.255.255"],
+    ["240.0.0.0/4", "240.0.0.1", "reserved", "-"],
+    ["255.255.255.255/32", "255.255.255.255", "reserved", "-"],
+  ];
+  const V6: [string, string, string, string][] = [
+    ["::/128", "::", "unspecified", "-"],
+    ["::1/128", "::1", "loopback", "-"],
+    ["::ffff:0:0/96 (mapped, checked as IPv4)", "::ffff:10.1.2.3", "private", "::ffff:8.8.8.8"],
+    ["::ffff:0:0/96 (mapped TEST-NET)", "::ffff:192.0.2.1", "documentation", "-"],
+    ["::/96 (IPv4-compatible, deprecated)", "::8.8.8.8", "reserved", "-"],
+    ["64:ff9b::/96 (NAT64, checked as IPv4)", "64:ff9b::c633:6401", "documentation", "64:ff9b::808:808"],
+    ["64:ff9b::/96 (NAT64 CGNAT)", "64:ff9b::100.64.0.1", "private", "-"],
+    ["64:ff9b:1::/48", "64:ff9b:1::808:808", "private", "-"],
+    ["100::/64", "100::1", "reserved", "-"],
+    ["2001::/23", "2001:1ff:ffff::1", "reserved", "2001:200::1"],
+    ["2001::/32 (TEREDO)", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved", "-"],
+    ["2001:2::/48 (benchmarking)", "2001:2::1", "reserved", "-"],
+    ["2001:20::/28 (ORCHIDv2)", "2001:20::1", "reserved", "-"],
+    ["2001:db8::/32", "2001:db8:ffff::1", "documentation", "2001:db9::1"],
+    ["2002::/16 (6to4, checked as IPv4)", "2002:c000:0201::1", "documentation", "2002:0808:0808::1"],
+    ["2002::/16 (6to4 private)", "2002:0a00:0001::1", "private", "-"],
+    ["2620:4f:8000::/48 (AS112)", "2620:4f:8000::1", "reserved", "2620:4f:8001::1"],
+    ["3fff::/20", "3fff:fff::1", "documentation", "3fff:1000::1"],
+    ["5f00::/16", "5f00::1", "reserved", "-"],
+    ["fc00::/7", "fdff:ffff::1", "private", "-"],
+    ["fec0::/10 (site-local)", "fec0::1", "private", "-"],
+    ["fe80::/10", "febf::1", "link-local", "-"],
+    ["ff00::/8", "ff05::2", "multicast", "-"],
+    ["outside 2000::/3 (unallocated)", "4000::1", "reserved", "3fff:ffff:ffff::1"],
+    ["outside 2000::/3 (unallocated, low)", "1fff::1", "reserved", "2000::1"],
+  ];
+
+  test.each([...V4, ...V6])("%s: %s is %s and refused by default; just outside: %s", (_range, inside, kind, outside) => {
+    const guard = createAddressGuard({ allowPrivate: false, allowCidrs: [] });
+    expect(classifyAddress(inside)).toBe(kind as never);
+    expect(guard.check(inside).allowed).toBe(false);
+    if (outside !== "-") {
+      expect(classifyAddress(outside)).toBe("public");
+      expect(guard.check(outside).allowed).toBe(true);
+    }
+    // allow-private opens exactly loopback, private and link-local; an explicit CIDR opens the address whatever it is.
+    const priv = createAddressGuard({ allowPrivate: true, allowCidrs: [] });
+    expect(priv.check(inside).allowed).toBe(["loopback", "private", "link-local"].includes(kind));
+    const cidr = createAddressGuard({ allowPrivate: false, allowCidrs: [`${inside}/${inside.includes(":") ? 128 : 32}`] });
+    expect(cidr.check(inside).allowed).toBe(true);
+  });
+
+  test.each([
+    ["http://[fec0::1]/hook", "fec0::1 (a private-network address)"],
+    ["http://192.0.2.10/hook", "192.0.2.10 (a documentation (example) address)"],
+    ["http://198.18.0.1/hook", "198.18.0.1 (a private-network address)"],
+    ["http://100.64.0.1/hook", "100.64.0.1 (a private-network address)"],
+    ["http://240.0.0.1/hook", "240.0.0.1 (a reserved address)"],
+    ["http://[2001:db8::1]/hook", "2001:db8::1 (a documentation (example) address)"],
+    ["http://[64:ff9b::a00:1]/hook", "(a private-network address)"],
+  ])("registration refuses %s (%s)", async (url, reason) => {
+    w ??= webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    const res = await w.api("POST", "/v1/webhooks", { url, events: ["*"] });
+    expect(res.status).toBe(400);
+    expect(res.body.details).toEqual([{ field: "url", message: expect.stringContaining(reason) }]);
+  });
+});
+
+describe("a refusal says how to allow the address", () => {
+  test("private kinds name --webhook-allow-private and --webhook-allow-cidrs with their environment variables; the others only the CIDR list", async () => {
+    w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    const priv = await w.api("POST", "/v1/webhooks", { url: "http://10.0.0.8/hook", events: ["*"] });
+    expect(priv.body.details[0].message).toBe(
+      "is not allowed: 10.0.0.8 (a private-network address) is not a target webhooks may use. To allow it, start the server with --webhook-allow-private (CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE=true) or list its range in --webhook-allow-cidrs (CLIENTCOVE_WEBHOOK_ALLOW_CIDRS, e.g. 10.20.0.0/16).",
+    );
+    expect(priv.body.message).toContain("--webhook-allow-private");
+    const meta = await w.api("POST", "/v1/webhooks", { url: "http://169.254.169.254/latest/", events: ["*"] });
+    expect(meta.body.details[0].message).toBe(
+      "is not allowed: 169.254.169.254 (a cloud metadata address) is not a target webhooks may use. Only listing its range in --webhook-allow-cidrs (CLIENTCOVE_WEBHOOK_ALLOW_CIDRS, e.g. 10.20.0.0/16) allows it; --webhook-allow-private does not.",
+    );
+  });
+});

@@ -1,4 +1,4 @@
-// The webhook dispatcher: fans out the outbox, runs due attempts under global and per-endpoint limits, records outcomes, schedules retries. Timers, no polling.
+// The webhook dispatcher: fans out the outbox, runs due attempts under global, per-organization and per-endpoint limits (round-robin between organizations), records outcomes, schedules retries. Timers, no polling.
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { onRecorded } from "../events/outbox";
@@ -29,7 +29,14 @@ const MAX_TIMER_MS = 2_147_483_647;
 export interface DispatcherDeps {
   config: Pick<
     Config,
-    "webhookTimeoutMs" | "webhookRetryBaseMs" | "webhookAllowPrivate" | "webhookAllowCidrs" | "webhookConcurrency" | "webhookEndpointConcurrency" | "retentionDays"
+    | "webhookTimeoutMs"
+    | "webhookRetryBaseMs"
+    | "webhookAllowPrivate"
+    | "webhookAllowCidrs"
+    | "webhookConcurrency"
+    | "webhookOrgConcurrency"
+    | "webhookEndpointConcurrency"
+    | "retentionDays"
   >;
   db: Db;
   clock: Clock;
@@ -60,6 +67,7 @@ export interface Dispatcher {
 
 interface Flight {
   webhookId: string;
+  orgId: string;
   controller: AbortController;
   /** Settles when the network part is over (the outcome is queued for writing, or dropped on abort). */
   done: Promise<void>;
@@ -87,7 +95,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   /** Endpoint → earliest time it may have a due delivery (a hint: the database is the truth). */
   const due = new Map<string, number>();
   const flights = new Map<string, Flight>();
+  /** Attempts in flight per endpoint and per organization. */
   const busy = new Map<string, number>();
+  const orgBusy = new Map<string, number>();
+  /** Endpoint → its organization (it never changes), so scheduling needs no query per endpoint and pump. */
+  const orgOf = new Map<string, string>();
+  /** Organization → when it last got a slot (a counter): the least recently served goes first. */
+  const served = new Map<string, number>();
+  let serveSeq = 0;
   const finished: Finished[] = [];
   let state: "new" | "running" | "stopping" | "stopped" = "new";
   let unsubscribe: (() => void)[] = [];
@@ -142,30 +157,97 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     schedulePump(); // more waiting: continue on the next turn, after pending I/O
   }
 
+  function orgFor(webhookId: string): string | null {
+    let org = orgOf.get(webhookId);
+    if (org === undefined) {
+      const found = store.webhookOrg(webhookId);
+      if (found === null) return null;
+      orgOf.set(webhookId, (org = found));
+    }
+    return org;
+  }
+
+  /** Due rows of one endpoint read in this pump, and how far they were used. */
+  interface Batch {
+    rows: DueDelivery[];
+    used: number;
+    limit: number;
+  }
+
+  /**
+   * Starts due attempts. Slots go round-robin between organizations (one attempt per organization per
+   * round, the least recently served first) and, inside one, between its endpoints; no organization holds
+   * more than webhookOrgConcurrency of them and no endpoint more than webhookEndpointConcurrency. So one
+   * tenant's dead endpoints cannot take the slots another tenant's deliveries need.
+   */
   function startDue() {
+    if (flights.size >= config.webhookConcurrency) return;
     const now = clock.now();
-    const ready = [...due].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]);
-    for (const [webhookId] of ready) {
-      if (flights.size >= config.webhookConcurrency) return;
-      const running = busy.get(webhookId) ?? 0;
-      const free = Math.min(config.webhookEndpointConcurrency - running, config.webhookConcurrency - flights.size);
-      if (free <= 0) continue;
-      // Ask for enough rows to find `free` that are not already in flight.
-      const rows = store.dueFor(webhookId, now, free + running);
-      let started = 0;
-      for (const row of rows) {
-        if (started === free) break;
-        if (flights.has(row.id)) continue;
-        launch(row);
-        started++;
+    const byOrg = new Map<string, string[]>();
+    for (const [webhookId, at] of [...due].sort((a, b) => a[1] - b[1])) {
+      if (at > now) break;
+      const org = orgFor(webhookId);
+      if (org === null) {
+        due.delete(webhookId); // deleted meanwhile
+        continue;
       }
-      if (rows.length < free + running) {
+      const list = byOrg.get(org);
+      if (list) list.push(webhookId);
+      else byOrg.set(org, [webhookId]);
+    }
+    const batches = new Map<string, Batch>();
+    let turn = [...byOrg.keys()].sort((a, b) => (served.get(a) ?? -1) - (served.get(b) ?? -1));
+    while (turn.length > 0 && flights.size < config.webhookConcurrency) {
+      const again: string[] = [];
+      for (const org of turn) {
+        if (flights.size >= config.webhookConcurrency) break;
+        if (startOne(org, byOrg.get(org)!, batches, now)) again.push(org);
+      }
+      turn = again;
+    }
+    for (const [webhookId, b] of batches) {
+      if (b.rows.length < b.limit && b.used >= b.rows.length) {
         // Everything due now is on the wire; remember only the endpoint's next future attempt.
         const next = store.nextDueAfter(webhookId, now);
         if (next === null) due.delete(webhookId);
         else due.set(webhookId, next);
       }
     }
+  }
+
+  /** Starts one attempt of this organization, from the first of its endpoints that can take one; false when none can. */
+  function startOne(org: string, endpoints: string[], batches: Map<string, Batch>, now: number): boolean {
+    if ((orgBusy.get(org) ?? 0) >= config.webhookOrgConcurrency) return false;
+    while (endpoints.length > 0) {
+      const webhookId = endpoints[0]!;
+      const running = busy.get(webhookId) ?? 0;
+      if (running >= config.webhookEndpointConcurrency) {
+        endpoints.shift();
+        continue;
+      }
+      let b = batches.get(webhookId);
+      if (!b) {
+        const free = Math.min(
+          config.webhookEndpointConcurrency - running,
+          config.webhookOrgConcurrency - (orgBusy.get(org) ?? 0),
+          config.webhookConcurrency - flights.size,
+        );
+        // Ask for enough rows to find `free` that are not already in flight.
+        const limit = free + running;
+        b = { rows: store.dueFor(webhookId, now, limit), used: 0, limit };
+        batches.set(webhookId, b);
+      }
+      while (b.used < b.rows.length && flights.has(b.rows[b.used]!.id)) b.used++;
+      if (b.used >= b.rows.length) {
+        endpoints.shift();
+        continue;
+      }
+      launch(b.rows[b.used++]!);
+      endpoints.push(endpoints.shift()!); // this organization's next turn goes to its next endpoint
+      served.set(org, ++serveSeq);
+      return true;
+    }
+    return false;
   }
 
   function armTimer(at?: number) {
@@ -191,30 +273,53 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   function launch(row: DueDelivery) {
     const controller = new AbortController();
     const attemptedAt = clock.now();
-    const headers = deliveryHeaders({ deliveryId: row.id, timestampSeconds: Math.floor(attemptedAt / 1000), body: row.payload, secrets: liveSecrets(row, attemptedAt) });
     busy.set(row.webhook_id, (busy.get(row.webhook_id) ?? 0) + 1);
-    const done = sendAttempt(
-      { url: row.url, body: row.payload, headers },
-      { timeoutMs: config.webhookTimeoutMs, guard, resolve, ca: deps.ca, signal: controller.signal, agents },
-    ).then((result) => {
-      flight.onWire = false;
-      if (result.aborted) {
-        release(row);
-        return;
-      }
-      // Stays "in flight" until written, so no pump can pick the same delivery up in between.
-      finished.push({ row, attemptedAt, completedAt: clock.now(), result });
-      scheduleFlush();
-    });
-    const flight: Flight = { webhookId: row.webhook_id, controller, done, onWire: true };
+    orgBusy.set(row.org_id, (orgBusy.get(row.org_id) ?? 0) + 1);
+    const flight: Flight = { webhookId: row.webhook_id, orgId: row.org_id, controller, done: Promise.resolve(), onWire: true };
     flights.set(row.id, flight);
+    flight.done = (async () => {
+      let queued = false;
+      let faulted = false;
+      try {
+        let result: AttemptResult;
+        try {
+          const headers = deliveryHeaders({ deliveryId: row.id, timestampSeconds: Math.floor(attemptedAt / 1000), body: row.payload, secrets: liveSecrets(row, attemptedAt) });
+          result = await sendAttempt(
+            { url: row.url, body: row.payload, headers },
+            { timeoutMs: config.webhookTimeoutMs, guard, resolve, ca: deps.ca, signal: controller.signal, agents },
+          );
+        } catch (err) {
+          // sendAttempt does not reject; this is the belt to its braces: a fault is a failed attempt like any other.
+          result = { statusCode: null, error: `could not send: ${err instanceof Error ? err.message : String(err)}`, responseBody: null, durationMs: 0, retryAfterMs: null, aborted: false };
+        }
+        if (!result.aborted) {
+          // Stays "in flight" until written, so no pump can pick the same delivery up in between.
+          finished.push({ row, attemptedAt, completedAt: clock.now(), result });
+          queued = true;
+          scheduleFlush();
+        }
+      } catch (err) {
+        log.error("webhook attempt could not be queued for recording; it stays pending", { delivery_id: row.id, error: err instanceof Error ? err.message : String(err) });
+        noteDue(row.webhook_id, clock.now() + ERROR_BACKOFF_MS);
+        faulted = true;
+      } finally {
+        flight.onWire = false;
+        // Not queued for writing (cut off by shutdown, or a fault above): the slot comes back now; the
+        // delivery is still pending in the database. A queued one frees its slot once written (flush).
+        if (!queued) release(row);
+        if (faulted) schedulePump();
+      }
+    })();
   }
 
   function release(row: DueDelivery) {
-    flights.delete(row.id);
+    if (!flights.delete(row.id)) return;
     const n = (busy.get(row.webhook_id) ?? 1) - 1;
     if (n > 0) busy.set(row.webhook_id, n);
     else busy.delete(row.webhook_id);
+    const o = (orgBusy.get(row.org_id) ?? 1) - 1;
+    if (o > 0) orgBusy.set(row.org_id, o);
+    else orgBusy.delete(row.org_id);
   }
 
   function scheduleFlush() {
@@ -241,8 +346,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (state === "running") setTimeout(scheduleFlush, ERROR_BACKOFF_MS).unref?.();
       return;
     }
+    // Slots first, so nothing below can keep one taken.
+    for (const f of batch) release(f.row);
     batch.forEach((f, i) => {
-      release(f.row);
       const o = outcomes[i]!;
       if (o.nextAttemptAt !== null) noteDue(f.row.webhook_id, o.nextAttemptAt);
       logOutcome(f, o);

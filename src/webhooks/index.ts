@@ -60,11 +60,11 @@ export function webhookRoutes(deps: AppDeps & Pick<Deps, "resolve">, auth: AuthP
         },
         {
           body: "CreateWebhook",
-          response: { 201: "WebhookWithSecret", ...errorResponses(400, 401, 403, 413, 415) },
+          response: { 201: "WebhookWithSecret", ...errorResponses(400, 401, 403, 409, 413, 415) },
           detail: {
             summary: "Register a webhook",
             description:
-              "Registers an endpoint for the listed event types (or `[\"*\"]`). The response carries the signing secret; it is not shown again. URLs that resolve to loopback, private, link-local, multicast or unspecified addresses are refused unless the server allows them.",
+              "Registers an endpoint for the listed event types (or `[\"*\"]`). The response carries the signing secret; it is not shown again. The URL is stored in its normal form; a password in it is never shown again (responses show `****`). URLs that resolve to loopback, private, link-local, multicast, documentation, unspecified or reserved addresses are refused unless the server allows them. An organization has at most `--webhook-max-per-org` webhooks (409 `webhook_limit_reached`).",
             tags,
             operationId: "createWebhook",
           },

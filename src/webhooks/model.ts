@@ -1,6 +1,6 @@
 // TypeBox models of webhooks, deliveries and attempts: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { enumOf, pageMeta, queryInteger, ResponseInteger, Timestamp } from "../http/schema";
+import { enumOf, pageMeta, queryInteger, ResponseInteger, text, Timestamp } from "../http/schema";
 import { ALL_EVENTS, EVENT_TYPES } from "./event-types";
 
 const NullableTimestamp = t.Union([Timestamp, t.Null()]);
@@ -13,7 +13,7 @@ export const EventName = enumOf([ALL_EVENTS, ...EVENT_TYPES] as const, { descrip
 export const Webhook = t.Object(
   {
     id: t.String({ examples: ["wh_3k9x0q7m2p4d8s1a"] }),
-    url: t.String({ examples: ["https://your-app.com/webhooks/clientcove"] }),
+    url: t.String({ examples: ["https://your-app.com/webhooks/clientcove"], description: "The URL in its normal form; credentials in it are shown as `user:****@`." }),
     events: t.Array(t.String(), { description: 'Subscribed event types, or ["*"] for all.', examples: [["ticket.created", "ticket.updated", "file.uploaded"]] }),
     description: t.Union([t.String(), t.Null()]),
     active: t.Boolean({ description: "False when disabled by PATCH, by a 410 Gone, or after 20 failed deliveries in a row." }),
@@ -41,10 +41,17 @@ const PageMeta = pageMeta("Items matching the filters, across all pages.");
 export const WebhookList = t.Object({ data: t.Array(Webhook), meta: PageMeta }, { additionalProperties: false });
 export type WebhookList = typeof WebhookList.static;
 
-const Url = t.String({ minLength: 1, maxLength: URL_MAX, description: "An http(s) URL; private and loopback targets are refused unless the server allows them." });
+const Url = t.String({
+  minLength: 1,
+  maxLength: URL_MAX,
+  description:
+    "An absolute http(s) URL with a host and no fragment; stored in its normal form. Private, loopback and other special-purpose targets are refused unless the server allows them. A password (or a bare user name) in it is shown as ****; sending the URL back with **** keeps the stored one.",
+});
 const Events = t.Array(EventName, { minItems: 1, maxItems: EVENT_TYPES.length + 1 });
-// No maxLength in the schema: inside a union TypeBox reports only "not valid"; the service checks the length and says so.
-const NullableDescription = t.Union([t.String(), t.Null()], { description: `Up to ${DESCRIPTION_MAX} characters; null clears it.` });
+// Multi-line text (src/lib/text.ts): up to 500 characters (code points), tabs and line breaks allowed, no other control characters.
+const NullableDescription = t.Union([text({ kind: "multiline", maxLength: DESCRIPTION_MAX }), t.Null()], {
+  description: `Up to ${DESCRIPTION_MAX} characters; tabs and line breaks allowed, no other control characters; null clears it.`,
+});
 
 export const CreateWebhook = t.Object(
   {

@@ -8,16 +8,17 @@ import { newId } from "../lib/ids";
 import { toIso, toIsoOrNull } from "../lib/time";
 import { ALL_EVENTS, EVENT_DESCRIPTIONS, EVENT_TYPES } from "./event-types";
 import { fanOutEvent, replayMissed } from "./fan-out";
-import { DESCRIPTION_MAX, type CreateWebhook, type Delivery, type DeliveryDetail, type EventTypeList, type UpdateWebhook, type Webhook, type WebhookList, type WebhookWithSecret } from "./model";
+import { DESCRIPTION_MAX, URL_MAX, type CreateWebhook, type Delivery, type DeliveryDetail, type EventTypeList, type UpdateWebhook, type Webhook, type WebhookList, type WebhookWithSecret } from "./model";
 import { announceQueued } from "./queue-signal";
 import { generateSecret } from "./signing";
-import { AddressRefusedError, createAddressGuard, hostOf, ResolveError, resolveChecked, systemResolver, type Resolver } from "./ssrf";
+import { AddressRefusedError, allowHint, createAddressGuard, hostOf, ResolveError, resolveChecked, systemResolver, type Resolver } from "./ssrf";
 import { webhookStore, type AttemptRow, type DeliveryRow, type WebhookRow } from "./store";
+import { maskUrl, normalizeWebhookUrl, restoreMaskedCredentials } from "./url";
 
 export interface Deps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, "webhookAllowPrivate" | "webhookAllowCidrs">;
+  config: Pick<Config, "webhookAllowPrivate" | "webhookAllowCidrs" | "webhookMaxPerOrg">;
   /** DNS for the registration-time address check; the system resolver unless a test substitutes one. */
   resolve?: Resolver;
 }
@@ -28,7 +29,8 @@ export const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 export function toWebhook(r: WebhookRow, now: number): Webhook {
   return {
     id: r.id,
-    url: r.url,
+    // The stored URL keeps its credentials (deliveries need them); no response ever shows them.
+    url: maskUrl(r.url),
     events: JSON.parse(r.events) as string[],
     description: r.description,
     active: r.active === 1,
@@ -60,7 +62,7 @@ function toAttempt(a: AttemptRow) {
 
 function checkDescription(description: string | null | undefined): string | null {
   if (description == null) return null;
-  if (description.length > DESCRIPTION_MAX) throw errors.validation([{ field: "description", message: `must be at most ${DESCRIPTION_MAX} characters.` }]);
+  if ([...description].length > DESCRIPTION_MAX) throw errors.validation([{ field: "description", message: `must be at most ${DESCRIPTION_MAX} characters.` }]);
   return description;
 }
 
@@ -71,29 +73,31 @@ function normalizeEvents(events: readonly string[]): string[] {
 }
 
 /**
- * Checks a target URL: absolute http(s), no fragment, and every address its host resolves to allowed
- * by the SSRF policy (the dispatcher checks again on every attempt). A refusal is a 400 naming `url`.
+ * Checks a target URL and returns the normal form to store: strictly parsed (see normalizeWebhookUrl), and
+ * every address its host resolves to allowed by the SSRF policy (the dispatcher checks again on every
+ * attempt). A refusal is a 400 naming `url`; an address refusal says which setting would allow it.
  */
 export async function checkWebhookUrl(deps: Deps, raw: string): Promise<string> {
   const bad = (message: string) => errors.validation([{ field: "url", message }], `The request body is not valid: url ${message}`);
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw bad("must be an absolute http or https URL.");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw bad("must be an absolute http or https URL.");
-  if (url.hash) throw bad("must not contain a fragment (#…).");
-  if (!url.hostname) throw bad("must name a host.");
+  const parsed = normalizeWebhookUrl(raw, URL_MAX);
+  if (!parsed.ok) throw bad(parsed.message);
+  const url = new URL(parsed.url);
   const guard = createAddressGuard({ allowPrivate: deps.config.webhookAllowPrivate, allowCidrs: deps.config.webhookAllowCidrs });
   try {
     await resolveChecked(hostOf(url), guard, deps.resolve ?? systemResolver);
   } catch (err) {
-    if (err instanceof AddressRefusedError) throw bad(`is not allowed: ${err.message}.`);
+    if (err instanceof AddressRefusedError) throw bad(`is not allowed: ${err.message}. ${allowHint(err.kind)}`);
     if (err instanceof ResolveError) throw bad(`is not reachable: ${err.message}.`);
     throw err;
   }
-  return url.toString();
+  return parsed.url;
+}
+
+function webhookLimitReached(max: number): ApiError {
+  return errors.conflict(
+    `This organization already has ${max} webhooks, the most allowed (--webhook-max-per-org / CLIENTCOVE_WEBHOOK_MAX_PER_ORG); delete one first.`,
+    "webhook_limit_reached",
+  );
 }
 
 export function listEventTypes(): EventTypeList {
@@ -102,7 +106,12 @@ export function listEventTypes(): EventTypeList {
 
 export async function createWebhook(deps: Deps, orgId: string, input: CreateWebhook): Promise<WebhookWithSecret> {
   const description = checkDescription(input.description);
+  const store = webhookStore(deps.db.$client);
+  const max = deps.config.webhookMaxPerOrg;
+  // Checked before the DNS lookup (fail fast) and again right before the insert: nothing runs in between.
+  if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
   const url = await checkWebhookUrl(deps, input.url);
+  if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
   const now = deps.clock.now();
   const row: WebhookRow = {
     id: newId("wh"),
@@ -120,7 +129,7 @@ export async function createWebhook(deps: Deps, orgId: string, input: CreateWebh
     created_at: now,
     updated_at: now,
   };
-  webhookStore(deps.db.$client).insertWebhook(row);
+  store.insertWebhook(row);
   return { ...toWebhook(row, now), secret: row.secret };
 }
 
@@ -150,12 +159,12 @@ export function getWebhook(deps: Deps, orgId: string, id: string): Webhook {
  * the failure count and sends only new events unless `replay_missed` asks for the backlog.
  */
 export async function updateWebhook(deps: Deps, orgId: string, id: string, input: UpdateWebhook): Promise<Webhook> {
-  requireWebhook(deps, orgId, id);
+  const existing = requireWebhook(deps, orgId, id);
   const description = checkDescription(input.description);
   if (input.replay_missed && input.active !== true) {
     throw errors.validation([{ field: "replay_missed", message: "only applies together with active: true." }]);
   }
-  const url = input.url !== undefined ? await checkWebhookUrl(deps, input.url) : undefined;
+  const url = input.url !== undefined ? await checkWebhookUrl(deps, restoreMaskedCredentials(input.url, existing.url)) : undefined;
   const sqlite = deps.db.$client;
   const store = webhookStore(sqlite);
   let replayed = 0;

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from "node:dns";
 import { isIP } from "node:net";
 
 /** What an address is, as far as the guard cares. */
-export type AddressKind = "public" | "loopback" | "private" | "link-local" | "metadata" | "multicast" | "unspecified" | "reserved";
+export type AddressKind = "public" | "loopback" | "private" | "link-local" | "metadata" | "multicast" | "unspecified" | "documentation" | "reserved";
 
 const KIND_TEXT: Record<AddressKind, string> = {
   public: "a public address",
@@ -13,6 +13,7 @@ const KIND_TEXT: Record<AddressKind, string> = {
   metadata: "a cloud metadata address",
   multicast: "a multicast address",
   unspecified: "an unspecified address",
+  documentation: "a documentation (example) address",
   reserved: "a reserved address",
 };
 
@@ -96,32 +97,49 @@ export function parseCidr(cidr: string): Cidr {
   return range(cidr.trim());
 }
 
-// Most specific first: the first match decides.
+// Most specific first: the first match decides. Together these cover every entry of the IANA IPv4 and IPv6
+// Special-Purpose Address Registries, and (for IPv6) everything outside 2000::/3, which IANA has not allocated.
 const V4_RANGES: [string, AddressKind][] = [
-  ["169.254.169.254/32", "metadata"],
-  ["0.0.0.0/8", "unspecified"],
+  ["169.254.169.254/32", "metadata"], // AWS, GCP, Azure, OCI, DigitalOcean...
+  ["100.100.100.200/32", "metadata"], // Alibaba Cloud (inside the CGNAT range)
+  ["0.0.0.0/8", "unspecified"], // "this network"
   ["10.0.0.0/8", "private"],
-  ["100.64.0.0/10", "private"],
+  ["100.64.0.0/10", "private"], // shared address space (CGNAT)
   ["127.0.0.0/8", "loopback"],
   ["169.254.0.0/16", "link-local"],
   ["172.16.0.0/12", "private"],
-  ["192.0.0.0/24", "reserved"],
+  ["192.0.0.0/24", "reserved"], // IETF protocol assignments (DS-Lite, NAT64 discovery, PCP/TURN anycast)
+  ["192.0.2.0/24", "documentation"], // TEST-NET-1
+  ["192.31.196.0/24", "reserved"], // AS112-v4
+  ["192.52.193.0/24", "reserved"], // AMT
+  ["192.88.99.0/24", "reserved"], // deprecated 6to4 relay anycast
   ["192.168.0.0/16", "private"],
-  ["198.18.0.0/15", "private"],
+  ["192.175.48.0/24", "reserved"], // direct delegation AS112
+  ["198.18.0.0/15", "private"], // benchmarking
+  ["198.51.100.0/24", "documentation"], // TEST-NET-2
+  ["203.0.113.0/24", "documentation"], // TEST-NET-3
   ["224.0.0.0/4", "multicast"],
-  ["240.0.0.0/4", "reserved"],
+  ["240.0.0.0/4", "reserved"], // future use, and 255.255.255.255 (limited broadcast)
 ].map(([c, k]) => [c, k] as [string, AddressKind]);
 
 const V6_RANGES: [string, AddressKind][] = [
   ["::/128", "unspecified"],
   ["::1/128", "loopback"],
-  ["fd00:ec2::254/128", "metadata"],
-  ["::/96", "reserved"],
-  ["100::/64", "reserved"],
-  ["2001::/32", "reserved"],
-  ["fc00::/7", "private"],
+  ["fd00:ec2::254/128", "metadata"], // AWS over IPv6
+  ["64:ff9b:1::/48", "private"], // local-use IPv4/IPv6 translation: where the IPv4 sits depends on the local prefix
+  ["100::/64", "reserved"], // discard-only
+  ["100:0:0:1::/64", "reserved"], // dummy prefix
+  ["2001::/23", "reserved"], // IETF protocol assignments: TEREDO, benchmarking (2001:2::/48), AMT, AS112, ORCHID(v2), drone DETs
+  ["2001:db8::/32", "documentation"],
+  ["2620:4f:8000::/48", "reserved"], // direct delegation AS112
+  ["3fff::/20", "documentation"],
+  ["5f00::/16", "reserved"], // SRv6 SIDs
+  ["fc00::/7", "private"], // unique local
+  ["fec0::/10", "private"], // site-local (deprecated; the old form of unique local)
   ["fe80::/10", "link-local"],
   ["ff00::/8", "multicast"],
+  ["2000::/3", "public"], // global unicast; anything else is not allocated
+  ["::/0", "reserved"], // including ::/96 (deprecated IPv4-compatible) and the rest of ::/8
 ].map(([c, k]) => [c, k] as [string, AddressKind]);
 
 const V4_TABLE = V4_RANGES.map(([c, k]) => [range(c), k] as const);
@@ -156,12 +174,11 @@ export interface AddressGuard {
 
 /**
  * The policy: public addresses are always allowed; `allowPrivate` opens loopback, private and link-local
- * ranges (never cloud metadata, multicast, unspecified or reserved ones); an address inside one of
+ * ranges (never cloud metadata, multicast, unspecified, documentation or reserved ones); an address inside one of
  * `allowCidrs` is allowed whatever its kind (the admin named it explicitly).
  */
 export function createAddressGuard(opts: { allowPrivate: boolean; allowCidrs: readonly string[] }): AddressGuard {
   const cidrs = opts.allowCidrs.map(parseCidr);
-  const openedByPrivate = new Set<AddressKind>(["loopback", "private", "link-local"]);
   return {
     check(ip) {
       const parsed = parseAddress(ip);
@@ -172,7 +189,7 @@ export function createAddressGuard(opts: { allowPrivate: boolean; allowCidrs: re
       for (const c of cidrs) {
         if (inRange(parsed.family, parsed.value, c) || (mappedV4 !== null && inRange(4, mappedV4, c))) return { allowed: true };
       }
-      if (opts.allowPrivate && openedByPrivate.has(kind)) return { allowed: true };
+      if (opts.allowPrivate && OPENED_BY_ALLOW_PRIVATE.has(kind)) return { allowed: true };
       return { allowed: false, kind, reason: `${ip} is ${KIND_TEXT[kind]}` };
     },
   };
@@ -198,6 +215,24 @@ export const systemResolver: Resolver = (hostname) =>
 export class AddressRefusedError extends Error {
   override name = "AddressRefusedError";
   readonly code = "EADDRREFUSED";
+  constructor(
+    message: string,
+    /** What the refused address is; decides which setting could allow it (see allowHint). */
+    readonly kind: AddressKind = "reserved",
+  ) {
+    super(message);
+  }
+}
+
+/** Kinds that --webhook-allow-private opens. */
+export const OPENED_BY_ALLOW_PRIVATE: ReadonlySet<AddressKind> = new Set<AddressKind>(["loopback", "private", "link-local"]);
+
+/** The sentence that tells an admin how to allow a refused address of this kind. */
+export function allowHint(kind: AddressKind): string {
+  const cidrs = "--webhook-allow-cidrs (CLIENTCOVE_WEBHOOK_ALLOW_CIDRS, e.g. 10.20.0.0/16)";
+  return OPENED_BY_ALLOW_PRIVATE.has(kind)
+    ? `To allow it, start the server with --webhook-allow-private (CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE=true) or list its range in ${cidrs}.`
+    : `Only listing its range in ${cidrs} allows it; --webhook-allow-private does not.`;
 }
 
 /** DNS gave no usable answer for the host. */
@@ -239,7 +274,7 @@ export async function resolveChecked(host: string, guard: AddressGuard, resolve:
     const verdict = guard.check(a.address);
     if (!verdict.allowed) {
       const what = `${a.address} (${KIND_TEXT[verdict.kind]})`;
-      throw new AddressRefusedError(literal ? `${what} is not a target webhooks may use` : `${host} resolves to ${what}, not a target webhooks may use`);
+      throw new AddressRefusedError(literal ? `${what} is not a target webhooks may use` : `${host} resolves to ${what}, not a target webhooks may use`, verdict.kind);
     }
   }
   return addresses[0]!;

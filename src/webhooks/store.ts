@@ -61,6 +61,7 @@ export interface EventRow {
 export interface DueDelivery {
   id: string;
   webhook_id: string;
+  org_id: string;
   payload: string;
   url: string;
   secret: string;
@@ -89,6 +90,7 @@ function buildStore(db: Database) {
     // The guard skips the write when nothing changes (every success resets the count).
     setFailures: db.prepare(`UPDATE webhooks SET consecutive_failures = ? WHERE id = ? AND consecutive_failures != ?`),
     webhookIds: db.prepare<{ id: string }, []>(`SELECT id FROM webhooks`),
+    webhookOrg: db.prepare<{ org_id: string }, [string]>(`SELECT org_id FROM webhooks WHERE id = ?`),
     activeWithNextDue: db.prepare<{ id: string; next: number | null }, []>(
       `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS next FROM webhooks w WHERE w.active = 1`,
     ),
@@ -110,7 +112,7 @@ function buildStore(db: Database) {
     ),
     // Uses deliveries_webhook_due (webhook_id, status, next_attempt_at): reads only this endpoint's due rows, oldest first.
     dueFor: db.prepare<DueDelivery, [string, number, number]>(
-      `SELECT d.id, d.webhook_id, d.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+      `SELECT d.id, d.webhook_id, d.org_id, d.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
        WHERE d.webhook_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ? AND w.active = 1
        ORDER BY d.next_attempt_at LIMIT ?`,
@@ -174,6 +176,8 @@ function buildStore(db: Database) {
     cancelPending: (webhookId: string, now: number) => q.cancelPending.run(now, webhookId).changes,
     setConsecutiveFailures: (id: string, n: number) => q.setFailures.run(n, id, n),
     webhookIds: () => q.webhookIds.all().map((r) => r.id),
+    /** The organization of an endpoint (any state), or null when it no longer exists. */
+    webhookOrg: (id: string) => q.webhookOrg.get(id)?.org_id ?? null,
     activeWithNextDue: () => q.activeWithNextDue.all(),
 
     insertDelivery(r: Omit<DeliveryRow, "status" | "attempt_count">) {

@@ -4,6 +4,7 @@ import https from "node:https";
 import { isIP } from "node:net";
 import { AddressRefusedError, hostOf, pinnedLookup, ResolveError, resolveChecked, type AddressGuard, type Resolver } from "./ssrf";
 import { parseRetryAfter } from "./retry-policy";
+import { scrubSecrets, sendableUrl } from "./url";
 
 /** Response bytes kept for the delivery log; the rest is dropped unread. */
 export const RESPONSE_BODY_LIMIT = 1024;
@@ -92,22 +93,30 @@ function describeStatus(status: number, location: string | undefined): string | 
 }
 
 /**
- * POSTs `body` to `url` once. Never throws: every outcome is an AttemptResult. The whole attempt
- * (DNS, connect, TLS, response headers) is bounded by `timeoutMs`; a 2xx whose body is still
- * trickling when time runs out counts as delivered.
+ * POSTs `body` to `url` once. Never rejects, whatever throws inside (a URL stored before the strict
+ * check, a node:http surprise): every outcome is an AttemptResult, so the caller's slot always comes
+ * back. The whole attempt (DNS, connect, TLS, response headers) is bounded by `timeoutMs`; a 2xx whose
+ * body is still trickling when time runs out counts as delivered. Error texts never carry the URL's credentials.
  */
 export async function sendAttempt(req: { url: string; body: string; headers: Record<string, string> }, opts: TransportOptions): Promise<AttemptResult> {
   const start = performance.now();
+  try {
+    const result = await attempt(req, opts, start);
+    return result.error === null ? result : { ...result, error: scrubSecrets(result.error, req.url) };
+  } catch (err) {
+    const message = scrubSecrets(err instanceof Error ? `${err.name}: ${err.message}` : String(err), req.url);
+    return { statusCode: null, error: `could not send: ${message}`, responseBody: null, durationMs: Math.round(performance.now() - start), retryAfterMs: null, aborted: false };
+  }
+}
+
+async function attempt(req: { url: string; body: string; headers: Record<string, string> }, opts: TransportOptions, start: number): Promise<AttemptResult> {
   const elapsed = () => Math.round(performance.now() - start);
   const fail = (error: string, aborted = false): AttemptResult => ({ statusCode: null, error, responseBody: null, durationMs: elapsed(), retryAfterMs: null, aborted });
 
-  let url: URL;
-  try {
-    url = new URL(req.url);
-  } catch {
-    return fail("invalid URL");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return fail(`unsupported scheme ${url.protocol}`);
+  // A URL stored before registration checked strictly may not be sendable: that is a failed attempt, not a throw.
+  const checked = sendableUrl(req.url);
+  if (!checked.ok) return fail(`invalid URL: it ${checked.message.replace(/\.$/, "")}; PATCH the webhook with a valid url`);
+  const url = checked.url;
   const host = hostOf(url);
   const literal = isIP(host) !== 0;
   if (literal) {
