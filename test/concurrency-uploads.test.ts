@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestEnv, type TestEnv, seededRandom } from "./helpers";
-import { listen, listObjects, listTemp, pseudoRandomBytes, sha256Hex } from "./files-fixtures";
+import { eventually, listen, listObjects, listTemp, multipartBody, pseudoRandomBytes, rawJson, rawRequest, rawStatus, sha256Hex, uploadHead } from "./files-fixtures";
 
 const CLIENTS = 50;
 const OPS_PER_CLIENT = 16;
@@ -14,7 +14,9 @@ let env: TestEnv;
 let base: string;
 
 beforeAll(() => {
-  env = createTestEnv();
+  // 25 clients share each organization's key here; the per-key bound on uploads in flight (default 8) is exercised
+  // by the stalled-clients test below, so it is lifted for this one.
+  env = createTestEnv({ config: { maxUploadsPerKey: CLIENTS } });
   base = listen(env);
 });
 afterAll(() => {
@@ -222,4 +224,49 @@ describe("concurrent clients with uploads", () => {
         `${acked.files.size} files uploaded (${acked.replays} idempotent replays, ${acked.inProgress} in-progress 409s), ${acked.filesDeleted.size} deleted`,
     );
   }, 60_000);
+});
+
+describe("stalled uploads cannot pile up", () => {
+  const STALLED = 24;
+  const PER_KEY = 4;
+  let stalledEnv: TestEnv;
+  let stalledBase: string;
+  beforeAll(() => {
+    // The idle timeout is small but roomy next to the time the clients need to connect, so every client beyond the bound
+    // arrives while the first ones are still held.
+    stalledEnv = createTestEnv({ config: { uploadIdleTimeoutMs: 1500, maxUploadsPerKey: PER_KEY } });
+    stalledBase = listen(stalledEnv);
+  });
+  afterAll(() => {
+    stalledEnv.app.server?.stop(true);
+    stalledEnv.close();
+  });
+
+  test(`${STALLED} clients on one key send part of an upload and go silent: ${PER_KEY} are held then 408, the rest 429; nothing is left behind`, async () => {
+    const org = stalledEnv.org("Acme");
+    const body = multipartBody([{ name: "file", filename: "stalled.bin", content: pseudoRandomBytes(32 * 1024, 5) }]);
+    const clients = Array.from({ length: STALLED }, (_, n) =>
+      rawRequest(stalledBase, uploadHead(org.key, body.length, { "Idempotency-Key": `stalled-${n}` }), body.subarray(0, 4 * 1024)),
+    );
+    // Both refusals also close the connection (the rest of the body is never read).
+    const answers = await Promise.all(clients.map((c) => c.response));
+    const statuses = answers.map((a) => rawStatus(a));
+    expect(statuses.filter((s) => s === 408).length).toBe(PER_KEY);
+    expect(statuses.filter((s) => s === 429).length).toBe(STALLED - PER_KEY);
+    for (const a of answers) expect(["upload_timeout", "too_many_uploads"]).toContain(rawJson(a).error);
+    for (const a of answers.filter((a) => rawStatus(a) === 429)) expect(a).toMatch(/\r\nretry-after: 5\r\n/i);
+    for (const c of clients) c.socket.destroy();
+
+    // No temp file, no intent, no row, no stored bytes, no claimed key.
+    await eventually(() => listTemp(stalledEnv.dir).length === 0, "the stalled uploads to be removed");
+    const db = stalledEnv.handle.sqlite;
+    expect(db.query("SELECT COUNT(*) AS n FROM files").get()).toEqual({ n: 0 });
+    expect(db.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    expect(listObjects(stalledEnv.dir)).toEqual([]);
+    // And the key can upload again.
+    const fd = new FormData();
+    fd.append("file", new Blob(["after"]), "after.txt");
+    const after = await fetch(`${stalledBase}/v1/files`, { method: "POST", body: fd, headers: { authorization: `Bearer ${org.key}`, "idempotency-key": "stalled-0" } });
+    expect(after.status).toBe(201);
+  }, 30_000);
 });

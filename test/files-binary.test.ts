@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, freePort, REPO_ROOT, startServerProcess, tempDir, type ServerProcess } from "./helpers";
-import { eventually, FILE_KEYS, listObjects, listTemp, pseudoRandomBytes, sha256Hex, type FileJson } from "./files-fixtures";
+import { eventually, FILE_KEYS, listObjects, listTemp, multipartBody, pseudoRandomBytes, rawJson, rawRequest, rawStatus, sha256Hex, uploadHead, type FileJson } from "./files-fixtures";
 
 setDefaultTimeout(30_000);
 
@@ -95,6 +95,14 @@ describe("files with the compiled executable", () => {
     }
   });
 
+  test("a download link renamed to x.exe is refused like a tampered one", () => {
+    const u = new URL(uploaded.download_url);
+    u.pathname = `/files/${uploaded.id}/x.exe`;
+    const r = curl([u.toString()]);
+    expect(r.status).toBe(403);
+    expect(JSON.parse(r.body).error).toBe("invalid_download_link");
+  });
+
   test("the Bearer content route and a range with curl", () => {
     const r = curl(["-H", `Authorization: Bearer ${key}`, "-r", "0-8", `http://localhost:${port}/v1/files/${uploaded.id}/content`]);
     expect(r.status).toBe(206);
@@ -123,5 +131,46 @@ describe("files with the compiled executable", () => {
     expect(listTemp(dataDir)).toEqual([]);
     const list = curl(["-H", `Authorization: Bearer ${key}`, `http://localhost:${port}/v1/files?folder_id=${folderId}`]);
     expect(JSON.parse(list.body).meta.total).toBe(2);
+  });
+
+  test("bytes lost outside the server: 500 file_content_missing, logged with the file id; `verify` names the file", async () => {
+    const dataDir = join(runDir, "data");
+    const smallPath = join(workDir, "lost.txt");
+    writeFileSync(smallPath, "bytes that will be lost");
+    const lost = JSON.parse(curl(["-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${smallPath}`]).body) as FileJson;
+    const orgId = listObjects(dataDir).find((k) => k.endsWith(`/${lost.id}`))!.split("/")[0]!;
+    rmSync(join(dataDir, "files", orgId, lost.id));
+    for (const args of [[lost.download_url], ["-H", `Authorization: Bearer ${key}`, `http://localhost:${port}/v1/files/${lost.id}/content`]]) {
+      const r = curl(args);
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.body)).toEqual({ error: "file_content_missing", message: `The stored content of ${lost.id} is missing; an administrator can run \`clientcove verify\`.` });
+    }
+    // One error line per request (two requests), read as the server's stdout arrives.
+    const logged = () => server.stdout().split("\n").filter((l) => l.includes('"file_content_missing"'));
+    await eventually(() => logged().length >= 2, "the two failures to be logged");
+    expect(logged().length).toBe(2);
+    for (const l of logged()) expect(JSON.parse(l)).toMatchObject({ level: "error", error: "file_content_missing", cause: { message: expect.stringContaining(lost.id) } });
+    const v = Bun.spawnSync([exe, "verify", "--data-dir", "./data", "--json"], { cwd: runDir, stdout: "pipe", stderr: "pipe" });
+    expect(v.exitCode).toBe(1);
+    expect(JSON.parse(v.stdout.toString()).problems).toContainEqual(expect.objectContaining({ kind: "missing", file_id: lost.id }));
+  });
+
+  test("with --upload-idle-timeout-ms and --max-uploads-per-key: a stalled upload is 408 and holds its slot until then (429 meanwhile)", async () => {
+    expect(await server.stop("SIGTERM")).toBe(0);
+    await start(["--upload-idle-timeout-ms", "1500", "--max-uploads-per-key", "1"]);
+    const dataDir = join(runDir, "data");
+    const before = listObjects(dataDir);
+    const body = multipartBody([{ name: "file", filename: "stalled.bin", content: pseudoRandomBytes(64 * 1024, 9) }]);
+    const stalled = rawRequest(`http://127.0.0.1:${port}`, uploadHead(key, body.length), body.subarray(0, 4096));
+    await eventually(() => listTemp(dataDir).some((n) => n.endsWith(".part")), "the stalled upload to reach the disk");
+    const refused = curl(["-i", "-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${join(workDir, "lost.txt")}`]);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatch(/\r\nretry-after: 5\r\n/i);
+    expect(refused.body).toContain('"error":"too_many_uploads"');
+    const answer = await stalled.response;
+    expect(rawStatus(answer)).toBe(408);
+    expect(rawJson(answer).error).toBe("upload_timeout");
+    await eventually(() => listTemp(dataDir).length === 0, "the stalled upload to be removed");
+    expect(listObjects(dataDir)).toEqual(before);
   });
 });

@@ -182,12 +182,15 @@ describe("files and folders in the OpenAPI document", () => {
     expect(schema.required).toEqual(["file"]);
     expect(schema.properties.file).toMatchObject({ type: "string", format: "binary" });
     expect(Object.keys(schema.properties).sort()).toEqual(["file", "folder_id", "ticket_id"]);
-    expect(Object.keys(upload.responses).sort()).toEqual(["201", "400", "401", "403", "404", "413", "415"]);
+    // 408 upload_timeout, 409 idempotency_in_progress, 422 idempotency_key_reused, 429 too_many_uploads too.
+    expect(Object.keys(upload.responses).sort()).toEqual(["201", "400", "401", "403", "404", "408", "409", "413", "415", "422", "429"]);
     const signed = spec.paths["/files/{id}/{filename}"].get;
     expect(signed.security).toEqual([]);
     expect(signed.responses["200"].content["*/*"].schema).toEqual({ type: "string", format: "binary" });
-    expect(Object.keys(signed.responses)).toEqual(expect.arrayContaining(["200", "206", "304", "403", "404", "416"]));
+    expect(Object.keys(signed.responses)).toEqual(expect.arrayContaining(["200", "206", "304", "403", "404", "416", "500"]));
+    expect(signed.parameters.find((p: { name: string }) => p.name === "filename").schema.type).toBe("string");
     expect(spec.paths["/v1/files/{id}/content"].get.responses["206"]).toBeDefined();
+    expect(spec.paths["/v1/files/{id}/content"].get.responses["500"].description).toContain("file_content_missing");
     for (const path of ["/v1/folders", "/v1/folders/{id}"]) expect(spec.paths[path]).toBeDefined();
     expect(spec.paths["/v1/folders/{id}"].delete.parameters.map((p: { name: string }) => p.name)).toContain("recursive");
     const tags = new Set(spec.tags.map((t: { name: string }) => t.name));

@@ -1,12 +1,12 @@
 // Downloads: signed links (no Authorization; tampered, expired), Bearer content, headers, HEAD, conditional requests, ranges, active content.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { statSync, writeFileSync } from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildApp } from "../src/app";
 import { DOWNLOAD_KEY_FILENAME, loadDownloadKey } from "../src/files/signed-url";
 import { manualClock } from "../src/lib/clock";
-import { silentLogger } from "../src/lib/log";
-import { createTestEnv, tempDir, type TestEnv } from "./helpers";
+import { createLogger, silentLogger } from "../src/lib/log";
+import { createTestEnv, runCli, tempDir, type TestEnv } from "./helpers";
 import { listen, pseudoRandomBytes, sha256Hex, uploadOk, type FileJson } from "./files-fixtures";
 
 /** The path and query of a download_url, to send through the test app. */
@@ -175,10 +175,36 @@ describe("downloads", () => {
       expect(res.status, path).toBe(403);
       expect(((await res.json()) as { error: string }).error).toBe("invalid_download_link");
     }
-    // The filename in the path is cosmetic: changing it keeps the link valid and the stored name.
-    const renamed = await env.request(withQuery(file, () => {}, `/files/${file.id}/whatever.exe`));
-    expect(renamed.status).toBe(200);
-    expect(renamed.headers.get("content-disposition")).toContain("donn%C3%A9es");
+  });
+
+  test("the filename segment must be the stored name (compared decoded): a renamed link is a 403 like a tampered one", async () => {
+    // `curl -O` and browsers name the saved file after this segment: `x.exe` must not be a working link.
+    for (const name of ["x.exe", "whatever.exe", "donn%C3%A9es%20%C3%A9t%C3%A9.bin.exe", "DONN%C3%89ES%20%C3%89T%C3%89.BIN", "donnees ete.bin", "%E0%A4%A", "donn%C3%A9es%20%C3%A9t%C3%A9.bin%2F..%2Fx.exe"]) {
+      const res = await env.request(withQuery(file, () => {}, `/files/${file.id}/${name}`));
+      expect(res.status, name).toBe(403);
+      expect(await res.json()).toEqual({ error: "invalid_download_link", message: "This download link is not valid. Fetch the file's metadata for a fresh download_url." });
+    }
+    // The name as the link encodes it works, and so does any other valid encoding of the same name.
+    for (const name of ["donn%C3%A9es%20%C3%A9t%C3%A9.bin", "donn%c3%a9es%20%c3%a9t%c3%a9%2Ebin"]) {
+      const res = await env.request(withQuery(file, () => {}, `/files/${file.id}/${name}`));
+      expect(res.status, name).toBe(200);
+      expect(res.headers.get("content-disposition")).toContain("donn%C3%A9es");
+    }
+  });
+
+  test("over HTTP, the link as given works and a renamed one is refused (what `curl -O` would save)", async () => {
+    const base = listen(env);
+    try {
+      const good = await fetch(file.download_url.replace(env.config.publicUrl, base));
+      expect(good.status).toBe(200);
+      const u = new URL(file.download_url.replace(env.config.publicUrl, base));
+      u.pathname = `/files/${file.id}/x.exe`;
+      const renamed = await fetch(u);
+      expect(renamed.status).toBe(403);
+      expect(((await renamed.json()) as { error: string }).error).toBe("invalid_download_link");
+    } finally {
+      env.app.stop(true);
+    }
   });
 
   test("an expired link is a 403 download_link_expired; fresh metadata mints a working one", async () => {
@@ -200,6 +226,68 @@ describe("downloads", () => {
     const res = await env.request(linkPath(gone));
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toBe("not_found");
+  });
+});
+
+describe("downloads: a file whose stored bytes are missing", () => {
+  let env: TestEnv;
+  let a: ReturnType<TestEnv["org"]>;
+  let app: ReturnType<typeof buildApp>;
+  const lines: string[] = [];
+  let file: FileJson;
+  beforeAll(async () => {
+    env = createTestEnv();
+    a = env.org("Acme");
+    // The same app on the same data dir, with a logger we can read.
+    app = buildApp({ config: env.config, db: env.handle.db, clock: env.clock, log: createLogger({ level: "error", write: (l) => lines.push(l) }) });
+    file = await uploadOk(env, a.key, { content: "soon gone", filename: "gone.txt" });
+    // Lost outside the server (deleted by hand, a restore without files/): the row stays.
+    rmSync(join(env.dir, "files", a.orgId, file.id));
+  });
+  afterAll(() => env.close());
+
+  const send = (path: string, init: RequestInit & { key?: string } = {}) => {
+    const headers = new Headers(init.headers);
+    if (init.key) headers.set("authorization", `Bearer ${init.key}`);
+    return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
+  };
+
+  test("signed link, Bearer content and a range: 500 file_content_missing in the error shape, logged once per request with the file id", async () => {
+    const cases: [string, RequestInit & { key?: string }][] = [
+      [linkPath(file), {}],
+      [`/v1/files/${file.id}/content`, { key: a.key }],
+      [`/v1/files/${file.id}/content`, { key: a.key, headers: { range: "bytes=0-3" } }],
+      [linkPath(file), { headers: { range: "bytes=2-" } }],
+    ];
+    for (const [path, init] of cases) {
+      lines.length = 0;
+      const res = await send(path, init);
+      expect(res.status, path).toBe(500);
+      expect(res.headers.get("content-type")).toStartWith("application/json");
+      expect(await res.json()).toEqual({
+        error: "file_content_missing",
+        message: `The stored content of ${file.id} is missing; an administrator can run \`clientcove verify\`.`,
+      });
+      const errors = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "error");
+      expect(errors.length).toBe(1);
+      expect(errors[0]).toMatchObject({ error: "file_content_missing", request_id: res.headers.get("x-request-id") });
+      expect(errors[0].cause.message).toBe(`stored content of ${file.id} (org ${a.orgId}) is missing at files/${a.orgId}/${file.id}`);
+    }
+  });
+
+  test("HEAD on both routes is a 500 too, without a body", async () => {
+    for (const [path, key] of [[linkPath(file), undefined], [`/v1/files/${file.id}/content`, a.key]] as const) {
+      const res = await send(path, { method: "HEAD", key });
+      expect(res.status, path).toBe(500);
+      expect(await res.text()).toBe("");
+    }
+  });
+
+  test("`clientcove verify` names the file the message points to", async () => {
+    const r = runCli(["verify", "--data-dir", env.dir, "--json"]);
+    expect(r.code).toBe(1);
+    const report = JSON.parse(r.stdout) as { problems: { kind: string; file_id?: string; org_id?: string }[] };
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: "missing", file_id: file.id, org_id: a.orgId }));
   });
 });
 

@@ -166,15 +166,32 @@ export function rawRequest(base: string, head: string, body: Uint8Array) {
   return { socket, response, received: () => received };
 }
 
-/** The head of a hand-written HTTP/1.1 upload request. */
-export function uploadHead(key: string, contentLength: number): string {
+/** The head of a hand-written HTTP/1.1 upload request; `extra` adds headers (e.g. Idempotency-Key). */
+export function uploadHead(key: string, contentLength: number, extra: Record<string, string> = {}): string {
   return [
     "POST /v1/files HTTP/1.1",
     "Host: localhost",
     `Authorization: Bearer ${key}`,
     `Content-Type: multipart/form-data; boundary=${BOUNDARY}`,
     `Content-Length: ${contentLength}`,
+    ...Object.entries(extra).map(([k, v]) => `${k}: ${v}`),
     "",
     "",
   ].join("\r\n");
+}
+
+/** The status code of a raw HTTP response received so far, or null while its status line has not arrived. */
+export function rawStatus(received: string): number | null {
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(received);
+  return m ? Number(m[1]) : null;
+}
+
+/** The JSON body of a complete raw HTTP/1.1 response with Content-Length, or null until all of it has arrived. */
+export function rawJson(received: string): any {
+  const split = received.indexOf("\r\n\r\n");
+  if (split < 0) return null;
+  const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, split));
+  const body = received.slice(split + 4);
+  if (!length || Buffer.byteLength(body, "latin1") < Number(length[1])) return null;
+  return JSON.parse(Buffer.from(body.slice(0, Number(length[1])), "latin1").toString("utf8"));
 }

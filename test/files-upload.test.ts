@@ -14,7 +14,9 @@ import {
   listTemp,
   multipartBody,
   pseudoRandomBytes,
+  rawJson,
   rawRequest,
+  rawStatus,
   sendMultipart,
   sha256Hex,
   storedState,
@@ -360,6 +362,163 @@ describe("upload: Idempotency-Key", () => {
     const good = await upload(env, a.key, { content: "x", headers });
     expect(good.status).toBe(201);
     expect(good.headers.get("idempotent-replayed")).toBeNull();
+  });
+});
+
+describe("upload: Idempotency-Key while the first upload still streams", () => {
+  let env: TestEnv;
+  let a: ReturnType<TestEnv["org"]>;
+  let base: string;
+  beforeAll(() => {
+    env = createTestEnv();
+    a = env.org("Acme");
+    base = listen(env);
+  });
+  afterAll(() => {
+    env.app.stop(true);
+    env.close();
+  });
+
+  const keyRows = () => (env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get() as { n: number }).n;
+  const send = (bytes: Uint8Array, idem: string) => {
+    const fd = new FormData();
+    fd.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>]), "twin.bin");
+    return fetch(`${base}/v1/files`, { method: "POST", body: fd, headers: { authorization: `Bearer ${a.key}`, "idempotency-key": idem } });
+  };
+
+  test("a twin is 409 idempotency_in_progress at once (same or other content); afterwards the same content replays, other content is 422", async () => {
+    const content = pseudoRandomBytes(256 * 1024, 11);
+    const body = multipartBody([{ name: "file", filename: "twin.bin", content }]);
+    const first = rawRequest(base, uploadHead(a.key, body.length, { "Idempotency-Key": "twin-1" }), body.subarray(0, 100 * 1024));
+    // The first upload is really under way: its bytes are reaching the disk.
+    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the first upload to reach the disk");
+    for (const bytes of [content, pseudoRandomBytes(1000, 12)]) {
+      const twin = await send(bytes, "twin-1");
+      expect(twin.status).toBe(409);
+      expect(await twin.json()).toEqual({ error: "idempotency_in_progress", message: "A request with this Idempotency-Key is still being processed. Retry after it finishes." });
+    }
+    first.socket.write(body.subarray(100 * 1024));
+    await eventually(() => rawJson(first.received()) !== null, "the first upload's answer");
+    expect(rawStatus(first.received())).toBe(201);
+    const created = rawJson(first.received()) as FileJson;
+    expect(created.sha256).toBe(sha256Hex(content));
+    first.socket.destroy();
+
+    const replay = await send(content, "twin-1");
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    expect(((await replay.json()) as FileJson).id).toBe(created.id);
+    const other = await send(pseudoRandomBytes(1000, 13), "twin-1");
+    expect(other.status).toBe(422);
+    expect(((await other.json()) as { error: string }).error).toBe("idempotency_key_reused");
+    expect(storedState(env)).toMatchObject({ rows: 1, events: ["file.uploaded"], objects: [`${a.orgId}/${created.id}`], temp: [] });
+  });
+
+  test("an upload cut off mid-body releases its key: the retry with the same key runs and stores the file", async () => {
+    const before = storedState(env);
+    const rows = keyRows();
+    const content = pseudoRandomBytes(256 * 1024, 14);
+    const body = multipartBody([{ name: "file", filename: "twin.bin", content }]);
+    const cut = rawRequest(base, uploadHead(a.key, body.length, { "Idempotency-Key": "twin-2" }), body.subarray(0, 100 * 1024));
+    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the upload to reach the disk");
+    expect(keyRows()).toBe(rows + 1);
+    cut.socket.destroy();
+    await eventually(() => storedState(env).temp.length === 0 && keyRows() === rows, "the cut upload to be cleaned up and its key released");
+    expect(storedState(env)).toEqual(before);
+    const retry = await send(content, "twin-2");
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+  });
+});
+
+describe("upload: stalled clients time out", () => {
+  let env: TestEnv;
+  let a: ReturnType<TestEnv["org"]>;
+  let base: string;
+  beforeAll(() => {
+    // Small, so the test waits a fraction of a second instead of the default minute.
+    env = createTestEnv({ config: { uploadIdleTimeoutMs: 200 } });
+    a = env.org("Acme");
+    base = listen(env);
+  });
+  afterAll(() => {
+    env.app.stop(true);
+    env.close();
+  });
+
+  test("a client that trickles a few bytes then sends nothing gets 408 upload_timeout; nothing is left, the key is released", async () => {
+    const before = storedState(env);
+    const content = pseudoRandomBytes(64 * 1024, 21);
+    const body = multipartBody([{ name: "file", filename: "slow.bin", content }]);
+    const slow = rawRequest(base, uploadHead(a.key, body.length, { "Idempotency-Key": "slow-1" }), body.subarray(0, 8 * 1024));
+    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the upload to reach the disk");
+    // A few more bytes, one at a time, then silence.
+    for (let i = 0; i < 3; i++) slow.socket.write(body.subarray(8 * 1024 + i, 8 * 1024 + i + 1));
+    await eventually(() => rawJson(slow.received()) !== null, "the timeout answer");
+    expect(rawStatus(slow.received())).toBe(408);
+    const answer = rawJson(slow.received());
+    expect(answer).toEqual({ error: "upload_timeout", message: "No bytes of the upload arrived for 200 ms; nothing was stored. Send the file again." });
+    // The server hangs up: the rest of a body it will never read must not keep the connection.
+    expect(await slow.response).toStartWith("HTTP/1.1 408");
+    await eventually(() => storedState(env).temp.length === 0, "the stalled upload to be removed");
+    expect(storedState(env)).toEqual(before);
+    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+
+    const retry = await upload(env, a.key, { content, filename: "slow.bin", headers: { "idempotency-key": "slow-1" } });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get("idempotent-replayed")).toBeNull();
+  });
+
+  test("a client that sends the head and no body at all times out the same way", async () => {
+    const before = storedState(env);
+    const silent = rawRequest(base, uploadHead(a.key, 4096), new Uint8Array(0));
+    expect(rawStatus(await silent.response)).toBe(408);
+    expect(rawJson(silent.received()).error).toBe("upload_timeout");
+    expect(storedState(env)).toEqual(before);
+  });
+});
+
+describe("upload: uploads in flight per API key", () => {
+  let env: TestEnv;
+  let a: ReturnType<TestEnv["org"]>;
+  let b: ReturnType<TestEnv["org"]>;
+  let base: string;
+  beforeAll(() => {
+    env = createTestEnv({ config: { maxUploadsPerKey: 2 } });
+    a = env.org("Acme");
+    b = env.org("Beta");
+    base = listen(env);
+  });
+  afterAll(() => {
+    env.app.stop(true);
+    env.close();
+  });
+
+  test("past the bound, 429 too_many_uploads with Retry-After and nothing stored; other keys are not affected; a slot frees when an upload ends", async () => {
+    const body = multipartBody([{ name: "file", filename: "held.bin", content: pseudoRandomBytes(64 * 1024, 31) }]);
+    const held = [0, 1].map(() => rawRequest(base, uploadHead(a.key, body.length), body.subarray(0, 8 * 1024)));
+    await eventually(() => storedState(env).temp.filter((n) => n.endsWith(".part")).length === 2, "both uploads to be under way");
+    const refused = await upload(env, a.key, { content: "third", headers: { "idempotency-key": "third" } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("5");
+    expect(await refused.json()).toEqual({
+      error: "too_many_uploads",
+      message: "This API key already has 2 uploads in progress, the most allowed at once. Retry when one has finished.",
+    });
+    // The refusal claimed nothing: the key is free for the retry.
+    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    // Another organization's key, and requests other than uploads, go on.
+    expect((await upload(env, b.key, { content: "other key" })).status).toBe(201);
+    expect((await env.request("/v1/files", { key: a.key })).status).toBe(200);
+
+    // One held upload goes away: once it has cleaned up (its .part and .intent gone), its slot is free again.
+    held[0]!.socket.destroy();
+    await eventually(() => storedState(env).temp.length === 2, "the first upload to be cleaned up");
+    const retry = await upload(env, a.key, { content: "third", headers: { "idempotency-key": "third" } });
+    expect(retry.status).toBe(201);
+    held[1]!.socket.destroy();
+    await eventually(() => storedState(env).temp.length === 0, "the second upload to be cleaned up");
+    expect(storedState(env).rows).toBe(2);
   });
 });
 

@@ -1,6 +1,6 @@
 // Serving stored bytes over HTTP: safe headers, conditional requests (ETag, Last-Modified), single ranges; streamed, never buffered.
 import { ApiError } from "../errors";
-import type { Storage } from "../storage/storage";
+import { NotFoundInStorage, type ByteRange, type Storage } from "../storage/storage";
 import { contentDisposition } from "./filename";
 import { isInlineSafe } from "./mime";
 import type { FileRow } from "./store";
@@ -55,6 +55,33 @@ function ifRangeHolds(header: string | null, etag: string, lastModified: string)
 }
 
 /**
+ * The row exists but its bytes do not (deleted or lost outside the server, a restore without files/): a clear
+ * 500 in the error shape rather than a bare one. The app's error handler logs it once per request at error
+ * level, with the cause naming the file, its organization and the path; `clientcove verify` lists every such file.
+ */
+export function contentMissing(row: FileRow, cause: unknown): ApiError {
+  const detail = new Error(`stored content of ${row.id} (org ${row.org_id}) is missing at files/${row.storage_key}`, { cause });
+  detail.name = "FileContentMissing";
+  return new ApiError(
+    500,
+    "file_content_missing",
+    `The stored content of ${row.id} is missing; an administrator can run \`clientcove verify\`.`,
+    undefined,
+    undefined,
+    detail,
+  );
+}
+
+async function openContent(storage: Storage, row: FileRow, range?: ByteRange): Promise<Blob> {
+  try {
+    return await storage.open(row.storage_key, range);
+  } catch (err) {
+    if (err instanceof NotFoundInStorage) throw contentMissing(row, err);
+    throw err;
+  }
+}
+
+/**
  * The response for a download of `row`: 200, 206, 304 or a 416 ApiError. Every answer carries
  * `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`, and only types in the
  * inline allow-list are `inline`, so an uploaded HTML or SVG file never runs as a page of our origin.
@@ -91,9 +118,9 @@ export async function serveDownload(storage: Storage, row: FileRow, request: { h
     });
   }
   if (range.kind === "range") {
-    const body = await storage.open(row.storage_key, range);
+    const body = await openContent(storage, row, range);
     headers["content-range"] = `bytes ${range.start}-${range.end}/${row.size_bytes}`;
     return new Response(body, { status: 206, headers });
   }
-  return new Response(await storage.open(row.storage_key), { status: 200, headers });
+  return new Response(await openContent(storage, row), { status: 200, headers });
 }

@@ -6,8 +6,8 @@ import { errorResponses, NoContent } from "../http/openapi";
 import { openStorage } from "../storage";
 import { serveDownload } from "./download";
 import { downloadResponses, FileIdParams, FileList, FileMeta, ListFilesQuery, SignedDownloadParams, SignedDownloadQuery, UPLOAD_REQUEST_BODY } from "./model";
-import { deleteFile, fileLocation, getFile, getFileRow, getFileRowForLink, listFiles, uploadFile, type FilesDeps } from "./service";
-import { createDownloadSigner, loadDownloadKey } from "./signed-url";
+import { createUploadSlots, deleteFile, fileLocation, getFile, getFileRow, getFileRowForLink, listFiles, uploadFile, type FilesDeps } from "./service";
+import { createDownloadSigner, invalidLink, loadDownloadKey } from "./signed-url";
 
 /**
  * Routes that read `request.body` as a stream themselves. The app's body parser must return
@@ -32,6 +32,7 @@ export function createFilesDeps(deps: AppDeps): FilesDeps {
 
 export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
   const files = createFilesDeps(deps);
+  const uploadSlots = createUploadSlots(deps.config.maxUploadsPerKey);
 
   const api = new Elysia({ name: "files", prefix: "/v1/files" })
     .use(auth)
@@ -45,18 +46,27 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
       "",
       async ({ principal, request, set, idempotency }) => {
         const idempotencyKey = request.headers.get("idempotency-key");
-        const result = await uploadFile(
-          files,
-          principal,
-          { body: request.body, contentType: request.headers.get("content-type"), contentLength: request.headers.get("content-length") },
-          idempotencyKey === null
-            ? undefined
-            : {
-                begin: (fingerprint) => idempotency.begin(principal.keyId, idempotencyKey, fingerprint),
-                complete: (status, headers, body) => idempotency.complete(principal.keyId, idempotencyKey, status, headers, body),
-                release: () => idempotency.release(principal.keyId, idempotencyKey),
-              },
-        );
+        // Held until the upload has ended and cleaned up after itself, whatever the outcome.
+        const releaseSlot = uploadSlots.acquire(principal.keyId);
+        let result: Awaited<ReturnType<typeof uploadFile>>;
+        try {
+          result = await uploadFile(
+            files,
+            principal,
+            { body: request.body, contentType: request.headers.get("content-type"), contentLength: request.headers.get("content-length") },
+            idempotencyKey === null
+              ? undefined
+              : {
+                  claim: () => idempotency.claimPending(principal.keyId, idempotencyKey),
+                  settle: (token, fingerprint) => idempotency.settle(principal.keyId, idempotencyKey, token, fingerprint),
+                  begin: (fingerprint) => idempotency.begin(principal.keyId, idempotencyKey, fingerprint),
+                  complete: (status, headers, body) => idempotency.complete(principal.keyId, idempotencyKey, status, headers, body),
+                  release: () => idempotency.release(principal.keyId, idempotencyKey),
+                },
+          );
+        } finally {
+          releaseSlot();
+        }
         if (result.kind === "replay") {
           return new Response(result.body || null, { status: result.status, headers: { ...result.headers, "idempotent-replayed": "true" } });
         }
@@ -65,7 +75,7 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
         return result.file;
       },
       {
-        response: { 201: "File", ...errorResponses(400, 401, 403, 404, 413, 415) },
+        response: { 201: "File", ...errorResponses(400, 401, 403, 404, 408, 409, 413, 415, 422, 429) },
         detail: {
           summary: "Upload a file",
           description: [
@@ -75,7 +85,9 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
             "",
             "The upload is all or nothing. Larger than the limit (`--max-upload-bytes`, default 100 MiB): `413 payload_too_large`, decided from Content-Length when sent.",
             "`mime_type` is detected from the content. An unknown `folder_id` or `ticket_id` is a 404.",
-            "With `Idempotency-Key`, a retry of the same upload (same fields, name and content) replays the first answer instead of storing a second copy.",
+            "With `Idempotency-Key`, a retry of the same upload (same fields, name and content) replays the first answer instead of storing a second copy;",
+            "a retry sent while the first is still streaming is `409 idempotency_in_progress`, other content under the key `422 idempotency_key_reused`.",
+            "An upload that sends no bytes for `--upload-idle-timeout-ms` (default 60 s) is `408 upload_timeout`; more than `--max-uploads-per-key` (default 8) at once from one API key is `429 too_many_uploads` with `Retry-After`.",
           ].join("\n"),
           tags: ["Files"],
           operationId: "uploadFile",
@@ -115,8 +127,13 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
     "/files/:id/:filename",
     ({ params, query, request }) => {
       files.signer.verify(params.id, query.expires, query.signature, files.clock.now());
+      const row = getFileRowForLink(files, params.id);
+      // Browsers and `curl -O` name the download after the last path segment: a link renamed to `x.exe` must not
+      // work, or anyone holding a link could hand out the file under a name of their choosing.
+      // The router has already percent-decoded the segment (invalid encoding never equals a stored name).
+      if (params.filename !== row.filename) throw invalidLink();
       // The link is private to whoever holds it; caches may keep the bytes only for that client, revalidating by ETag.
-      return serveDownload(files.storage, getFileRowForLink(files, params.id), request, { cacheControl: "private, no-cache" });
+      return serveDownload(files.storage, row, request, { cacheControl: "private, no-cache" });
     },
     {
       params: SignedDownloadParams,
@@ -128,7 +145,10 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
         tags: ["Files"],
         operationId: "downloadFileBySignedLink",
         security: [],
-        responses: downloadResponses({ 403: "Tampered (`invalid_download_link`) or expired (`download_link_expired`) link.", 404: "The file no longer exists (`not_found`)." }) as never,
+        responses: downloadResponses({
+          403: "Tampered (`invalid_download_link`: signature, expiry or filename changed) or expired (`download_link_expired`) link.",
+          404: "The file no longer exists (`not_found`).",
+        }) as never,
       },
     },
   );

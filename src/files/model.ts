@@ -39,7 +39,9 @@ export const FileIdParams = t.Object({ id: t.String({ description: "A file id (`
 
 export const SignedDownloadParams = t.Object({
   id: t.String({ description: "A file id (`file_…`)." }),
-  filename: t.String({ description: "The file's name; informational (the stored name is used for Content-Disposition)." }),
+  // Not t.String: the router hands over null for a segment that is not valid percent-encoding, and that link is a
+  // 403 invalid_download_link (checked in the handler), not a 400. Documented as the string it is.
+  filename: t.Any({ type: "string", description: "The file's name, percent-encoded as in `download_url`; any other name is `403 invalid_download_link`." }),
 });
 
 export const SignedDownloadQuery = t.Object({
@@ -85,6 +87,7 @@ export function downloadResponses(errorStatuses: Record<number, string>) {
     206: { description: "One byte range (`Range: bytes=start-end`), with Content-Range.", headers: DOWNLOAD_HEADERS, content: { "*/*": BINARY } },
     304: { description: "`If-None-Match` matched the ETag (or `If-Modified-Since` is not older than the upload)." },
     416: errorRef("The range lies outside the file (`range_not_satisfiable`); Content-Range gives the size."),
+    500: errorRef("The file's row exists but its stored bytes are missing (`file_content_missing`); `clientcove verify` lists such files."),
   };
   for (const [status, description] of Object.entries(errorStatuses)) out[status] = errorRef(description);
   return out;

@@ -16,6 +16,9 @@ export interface UploadLimits {
   /** Most fields besides the file, and most bytes each. */
   maxFields: number;
   maxFieldBytes: number;
+  /** Longest wait for the client's next bytes; past it, `idle()` is thrown (a stalled client must not hold the upload open). */
+  idleTimeoutMs: number;
+  idle(): Error;
 }
 
 export interface ReadUploadOptions<T> {
@@ -62,7 +65,7 @@ const malformed = (what: string) =>
 /**
  * Reads a multipart/form-data body from a web stream, feeding the single `file` part to `onFile`
  * as it arrives (never buffered whole). Resolves once the body is complete and `onFile` is done;
- * otherwise rejects with the first problem (400/404/413 ApiError, or the client's disconnect) after
+ * otherwise rejects with the first problem (400/404/408/413 ApiError, or the client's disconnect) after
  * `onFile` has settled, so whatever it wrote is cleaned up before the caller answers.
  */
 export async function readUpload<T>(
@@ -126,11 +129,15 @@ export async function readUpload<T>(
   const parsed = new Promise<void>((resolve) => bb.on("close", () => resolve()));
 
   const reader = body?.getReader();
+  // Armed only while waiting for the client: time spent writing to disk (busboy holding a chunk) is ours, not idleness.
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
   try {
     let total = 0;
     for (;;) {
       if (!reader) break;
+      idleTimer = setTimeout(() => fail(opts.limits.idle()), opts.limits.idleTimeoutMs);
       const { done, value } = await until(reader.read());
+      clearTimeout(idleTimer);
       if (done) break;
       total += value.byteLength;
       if (total > opts.limits.maxBodyBytes) throw opts.limits.tooLarge();
@@ -151,5 +158,7 @@ export async function readUpload<T>(
     bb.destroy(reason instanceof Error ? reason : undefined);
     if (filePromise) await (filePromise as Promise<T>).catch(() => {});
     throw reason;
+  } finally {
+    clearTimeout(idleTimer);
   }
 }

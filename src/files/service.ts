@@ -23,7 +23,7 @@ import { fileStore, type FileFilter, type FileRow } from "./store";
 export interface FilesDeps {
   db: Db;
   clock: Clock;
-  config: Pick<Config, "dataDir" | "maxUploadBytes" | "publicUrl">;
+  config: Pick<Config, "dataDir" | "maxUploadBytes" | "publicUrl" | "uploadIdleTimeoutMs">;
   storage: Storage;
   signer: DownloadSigner;
   log?: Logger;
@@ -81,6 +81,50 @@ function uploadFailure(err: unknown): unknown {
   return err;
 }
 
+/** The client sent nothing for the idle timeout: answered (and the connection closed) so a stalled upload holds nothing. */
+function uploadTimedOut(idleMs: number): ApiError {
+  const wait = idleMs % 1000 === 0 ? `${idleMs / 1000} s` : `${idleMs} ms`;
+  return new ApiError(408, "upload_timeout", `No bytes of the upload arrived for ${wait}; nothing was stored. Send the file again.`, undefined, { connection: "close" });
+}
+
+/** How long a client should wait before retrying an upload refused for too many in flight. */
+export const UPLOAD_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Bounds the uploads each API key has in flight: each holds a socket, a temp file and an intent until it
+ * ends, so without a bound one key could keep any number open (a trickling client never finishes).
+ */
+export function createUploadSlots(maxPerKey: number) {
+  const inFlight = new Map<string, number>();
+  return {
+    /** Takes a slot for `keyId` or throws 429 too_many_uploads; call the returned function exactly once when the upload ends. */
+    acquire(keyId: string): () => void {
+      const n = inFlight.get(keyId) ?? 0;
+      if (n >= maxPerKey) {
+        throw new ApiError(
+          429,
+          "too_many_uploads",
+          `This API key already has ${maxPerKey} uploads in progress, the most allowed at once. Retry when one has finished.`,
+          undefined,
+          // The body is left unread: closing the connection spares the server reading (and the client sending) it.
+          { "retry-after": String(UPLOAD_RETRY_AFTER_SECONDS), connection: "close" },
+        );
+      }
+      inFlight.set(keyId, n + 1);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (inFlight.get(keyId) ?? 1) - 1;
+        if (left > 0) inFlight.set(keyId, left);
+        else inFlight.delete(keyId);
+      };
+    },
+  };
+}
+
+export type UploadSlots = ReturnType<typeof createUploadSlots>;
+
 function checkReference(db: Database, orgId: string, field: string, value: string): void {
   const store = fileStore(db);
   if (value === "") throw errors.validation([{ field, message: "must not be empty; leave the field out instead." }]);
@@ -95,11 +139,16 @@ export interface UploadRequest {
 }
 
 /**
- * An upload sent with `Idempotency-Key`. The key can only be claimed once the content is known (its
- * fingerprint includes the file's sha256), i.e. after the bytes are stored and before the row is committed.
+ * An upload sent with `Idempotency-Key`. Its fingerprint includes the file's sha256, known only once the
+ * body is read, but a twin sent while this one streams must get 409 at once: so the key is claimed at the
+ * start with a placeholder (`claim`), and the real fingerprint is set (`settle`) after the body is read.
  */
 export interface UploadIdempotency {
-  /** Claims the key for this fingerprint, or returns the earlier answer (throws 409/422 like other POSTs). */
+  /** Before reading the body: claims the key (409 if a twin is still running), or says an earlier request already answered. */
+  claim(): { kind: "claimed"; token: string } | { kind: "answered" };
+  /** Gives the claim its real fingerprint; false if the claim is gone. */
+  settle(token: string, fingerprint: string): boolean;
+  /** When the key was already answered: the earlier answer for this fingerprint (throws 409/422 like other POSTs). */
   begin(fingerprint: string): IdempotencyStart;
   complete(status: number, headers: Record<string, string>, body: string): void;
   release(): void;
@@ -117,7 +166,7 @@ interface StoredContent {
 /**
  * Stores an uploaded file, all or nothing. The `file` part streams through a hash and a size count
  * into storage (temp file, fsync, rename); the row and its `file.uploaded` event are committed in one
- * transaction only after the bytes are durable. Any failure (limit, bad field, disconnect, full disk)
+ * transaction only after the bytes are durable. Any failure (limit, bad field, disconnect, stall, full disk)
  * removes the bytes before the error is thrown; a crash is settled at the next start (recovery.ts).
  */
 export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadRequest, idempotency?: UploadIdempotency): Promise<UploadResult> {
@@ -135,11 +184,20 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
   const { tmpDir } = storagePaths(deps.config.dataDir);
   let intent: Intent | null = null;
   let committed = false;
-  let claimed = false;
+  // Claimed before a byte is read, so a twin sent while this body streams is a 409 rather than a second upload.
+  const early = idempotency?.claim();
+  let claimed = early?.kind === "claimed";
   try {
     const { fields, file } = await readUpload<StoredContent>(req.body, contentType, {
       fields: UPLOAD_FIELDS,
-      limits: { maxBodyBytes, tooLarge: () => uploadTooLarge(limit), maxFields: 4, maxFieldBytes: 1024 },
+      limits: {
+        maxBodyBytes,
+        tooLarge: () => uploadTooLarge(limit),
+        maxFields: 4,
+        maxFieldBytes: 1024,
+        idleTimeoutMs: deps.config.uploadIdleTimeoutMs,
+        idle: () => uploadTimedOut(deps.config.uploadIdleTimeoutMs),
+      },
       // Fields sent before the file are checked at once, so a wrong folder fails before the upload.
       onField: (name, value) => checkReference(sqlite, actor.orgId, name, value),
       async onFile(part, signal) {
@@ -169,10 +227,14 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
 
     if (idempotency) {
       const fingerprint = requestFingerprint("POST", "/v1/files", { ...fields, filename: file.filename, size_bytes: file.size, sha256: file.sha256 });
-      const start = idempotency.begin(fingerprint);
-      // A retry of an upload that already succeeded: answer as the first time; this copy of the bytes goes.
-      if (start.kind === "replay") return start;
-      claimed = true;
+      if (!(early?.kind === "claimed" && idempotency.settle(early.token, fingerprint))) {
+        claimed = false;
+        // The key was answered before this request began: a retry of the same upload replays that answer (this copy
+        // of the bytes goes), other content is a 422.
+        const start = idempotency.begin(fingerprint);
+        if (start.kind === "replay") return start;
+        claimed = true;
+      }
     }
     const now = deps.clock.now();
     const row: FileRow = {

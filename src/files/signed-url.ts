@@ -63,8 +63,9 @@ export const expiredLink = () =>
 const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
 
 export function createDownloadSigner(opts: { key: Buffer; publicUrl: string; ttlSeconds: number }): DownloadSigner {
-  // The filename in the path is cosmetic (browsers and `curl -O` name the download after it); the
-  // signature covers the id and the expiry, which is all that grants access.
+  // The signature covers the id and the expiry, which is all that grants access. The filename in the path
+  // is what browsers and `curl -O` name the download after: the route requires it to be the stored name
+  // (so links minted before that check still work), rather than it being signed.
   const sign = (fileId: string, expires: number) => createHmac("sha256", opts.key).update(`download:${fileId}:${expires}`).digest("base64url");
   return {
     url(fileId, filename, nowMs) {

@@ -29,8 +29,16 @@ function statements(db: Database) {
       `UPDATE idempotency_keys SET response_status = ?, response_headers = ?, response_body = ? WHERE key_id = ? AND idempotency_key = ?`,
     ),
     prune: db.prepare(`DELETE FROM idempotency_keys WHERE created_at < ?`),
+    settle: db.prepare(
+      `UPDATE idempotency_keys SET fingerprint = ? WHERE key_id = ? AND idempotency_key = ? AND fingerprint = ? AND response_status IS NULL`,
+    ),
   };
 }
+
+/** The fingerprint of a claim whose request body is not read yet (see claimPending). */
+const PENDING = "pending:";
+const inProgress = () =>
+  new ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is still being processed. Retry after it finishes.");
 
 /** Throws a 400 unless `value` is 1–255 printable ASCII characters. */
 export function checkIdempotencyKey(value: string): string {
@@ -76,18 +84,45 @@ export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock })
           const row = s.get.get(keyId, idempotencyKey);
           if (row && row.created_at < now - IDEMPOTENCY_TTL_MS) s.remove.run(keyId, idempotencyKey);
           else if (row) {
+            // An upload still reading its body has no fingerprint yet: it is simply still running.
+            if (row.response_status === null && row.fingerprint.startsWith(PENDING)) throw inProgress();
             if (row.fingerprint !== fingerprint) {
               throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
             }
-            if (row.response_status === null) {
-              throw new ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is still being processed. Retry after it finishes.");
-            }
+            if (row.response_status === null) throw inProgress();
             return { kind: "replay", status: row.response_status, headers: JSON.parse(row.response_headers ?? "{}"), body: row.response_body ?? "" };
           }
           s.insert.run(keyId, idempotencyKey, fingerprint, now);
           return { kind: "new" };
         })
         .immediate();
+    },
+    /**
+     * For a request whose fingerprint is only known after its body is read (uploads): claims the key at the
+     * start with a pending placeholder, so a twin that arrives meanwhile gets 409 at once instead of running
+     * too. `answered`: an earlier request already finished under this key; read the body and call `begin`
+     * with the real fingerprint (replay or 422). Call `settle` once the body is read, before completing.
+     */
+    claimPending(keyId: string, idempotencyKey: string): { kind: "claimed"; token: string } | { kind: "answered" } {
+      const now = deps.clock.now();
+      return deps.sqlite
+        .transaction(() => {
+          const row = s.get.get(keyId, idempotencyKey);
+          if (row && row.created_at < now - IDEMPOTENCY_TTL_MS) s.remove.run(keyId, idempotencyKey);
+          else if (row) {
+            if (row.response_status === null) throw inProgress();
+            return { kind: "answered" as const };
+          }
+          // Never a real fingerprint (those are hex): until settled, any other request with this key differs.
+          const token = `${PENDING}${crypto.randomUUID()}`;
+          s.insert.run(keyId, idempotencyKey, token, now);
+          return { kind: "claimed" as const, token };
+        })
+        .immediate();
+    },
+    /** Replaces a pending claim's placeholder with the request's real fingerprint; false if the claim is gone. */
+    settle(keyId: string, idempotencyKey: string, token: string, fingerprint: string): boolean {
+      return s.settle.run(fingerprint, keyId, idempotencyKey, token).changes > 0;
     },
     /** Stores the result the client was given, to replay it to retries. */
     complete(keyId: string, idempotencyKey: string, status: number, headers: Record<string, string>, body: string): void {
