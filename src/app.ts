@@ -13,8 +13,9 @@ import { createCors } from "./http/cors";
 import { createMetrics, type Metrics } from "./ops/metrics";
 import { metricsRoutes } from "./ops/metrics-http";
 import { parseJsonBody } from "./http/json-body";
+import { createQueryRules } from "./http/query-string";
 import { registerFormats } from "./http/schema";
-import { createMethodTable } from "./http/method-table";
+import { createMethodTable, methodNotAllowed } from "./http/method-table";
 import { docsRoutes } from "./docs";
 import { healthRoutes } from "./health";
 import { ticketRoutes } from "./tickets";
@@ -46,6 +47,7 @@ export function buildApp(deps: AppDeps) {
   const claims = createIdempotencyClaims(createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock }));
   const auth = authPlugin(deps, claims);
   const methods = createMethodTable();
+  const queryRules = createQueryRules();
   const metrics = deps.metrics ?? (deps.config.metrics ? createMetrics() : undefined);
   const cors = createCors(deps.config.corsOrigins);
   // The docs module describes the finished app; it reads this after buildApp returns.
@@ -63,6 +65,9 @@ export function buildApp(deps: AppDeps) {
         if (preflight) return preflight;
         Object.assign(set.headers, cors.headersFor(request));
       }
+      // A fixed path answers for itself: PATCH /v1/webhooks/event-types is a 405, not PATCH /v1/webhooks/:id.
+      const shadowed = methods.refusal(request);
+      if (shadowed) throw shadowed;
     })
     .onParse({ as: "global" }, ({ request, contentType, route }) => {
       // Upload routes stream request.body themselves. Returning a value (not undefined) stops Elysia's
@@ -70,18 +75,23 @@ export function buildApp(deps: AppDeps) {
       if (isStreamedRoute(request.method, route)) return STREAMED_BODY;
       return parseJsonBody(request, contentType ?? "", deps.config.maxJsonBytes);
     })
-    .onError({ as: "global" }, ({ error, code, request, path, set }) => {
+    // After authentication and the schemas: a declared query parameter given twice, or not UTF-8, is a 400.
+    .onBeforeHandle({ as: "global" }, ({ request, route }) => {
+      queryRules.check(request.method, route, request.url);
+    })
+    .onError({ as: "global" }, ({ error, code, request, path, route, set }) => {
       claims.releaseFor(request);
       let err = toApiError(error, code);
       if (err.status === 404 && code === "NOT_FOUND") {
         const allowed = methods.allowed(path);
         if (allowed.length) {
-          err = new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use ${allowed.join(", ")}.`, undefined, { allow: allowed.join(", ") });
+          err = methodNotAllowed(request.method, allowed);
         }
       }
       const info = requestInfo(request);
       info.status = err.status;
-      logApiError(deps.log, err, info.id, path);
+      // The route pattern, as the access log has it: the raw path carries ids and signed-link filenames.
+      logApiError(deps.log, err, info.id, route || null);
       return errorResponse(err, { ...carriedHeaders(set.headers), "x-request-id": info.id });
     })
     .onAfterResponse({ as: "global" }, (ctx) => {
@@ -119,6 +129,7 @@ export function buildApp(deps: AppDeps) {
 
   root = app;
   methods.load(app.routes);
+  queryRules.load(app.routes);
   return app;
 }
 

@@ -1,6 +1,8 @@
 // The one error type of the API and the one place that renders every error (ours and the framework's).
 import { ValidationError, ParseError, NotFoundError } from "elysia";
 import type { Logger } from "./lib/log";
+import { textProblem } from "./lib/text";
+import { isTextSchema, textRuleOf } from "./http/schema";
 
 export interface FieldError {
   field: string;
@@ -104,6 +106,8 @@ function integerRule(s: Record<string, any>): string {
 /** A nullable field (`string | null`, `integer | null`): say what was wrong with the value against the member of its type. */
 function describeUnion(s: Record<string, any>, value: unknown): string {
   const members: Record<string, any>[] = Array.isArray(s.anyOf) ? s.anyOf : [];
+  const text = members.find((m) => isTextSchema(m));
+  if (typeof value === "string" && text) return textProblem(value, textRuleOf(text)) ?? "is not valid.";
   const str = members.find((m) => m.type === "string");
   if (typeof value === "string" && str) {
     const length = [...value].length;
@@ -120,6 +124,8 @@ function describe(e: LooseValueError): string {
   const values = allowedValues(e.schema ?? {});
   if (values) return `must be one of: ${values.join(", ")}.`;
   const s = e.schema ?? {};
+  // Text fields (src/http/schema.ts text()): the shared text rules name what failed, lengths in characters.
+  if (isTextSchema(s)) return textProblem(e.value, textRuleOf(s)) ?? "is not valid.";
   // Query integers (coerced from strings): one wording for every way they can fail.
   if (s["x-field"] && (s.type === "integer" || Array.isArray(s.anyOf))) return integerRule(s);
   switch (e.type) {
@@ -215,8 +221,11 @@ export function toApiError(error: unknown, code: string | number): ApiError {
   return new ApiError(500, "internal_error", "Something went wrong on our side. The request id in X-Request-Id helps us find out what.", undefined, undefined, error);
 }
 
-/** Logs what the client does not see: the cause of every 5xx, with the request id. */
-export function logApiError(log: Logger, err: ApiError, requestId: string, route: string): void {
+/**
+ * Logs what the client does not see: the cause of every 5xx, with the request id. `route` is the route pattern
+ * (`/v1/files/:id`), null when no route matched; never the raw path. The access line with the same request id has the rest.
+ */
+export function logApiError(log: Logger, err: ApiError, requestId: string, route: string | null): void {
   if (err.status >= 500) {
     const cause = err.cause instanceof Error ? { name: err.cause.name, message: err.cause.message, stack: err.cause.stack } : String(err.cause);
     log.error("request failed", { request_id: requestId, route, error: err.errorCode, cause });

@@ -145,7 +145,25 @@ describe("the Authorization header", () => {
     expect((await call(`Bearer   ${key}  `)).status).toBe(200);
   });
 
+  test("the scheme is case-insensitive (RFC 7235): bearer, BEARER, bEaReR", async () => {
+    for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+      const res = await call(`${scheme} ${key}`);
+      expect(res.status, scheme).toBe(200);
+    }
+    expect((await call(`bearer\t${key}`)).status).toBe(200);
+  });
+
+  test("the key itself stays exact: a key in another case is a 401", async () => {
+    const swapped = key.slice(0, 3) + [...key.slice(3)].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join("");
+    expect(swapped).not.toBe(key);
+    expect((await call(`Bearer ${swapped}`)).status).toBe(401);
+    expect((await call(`bearer ${key.toUpperCase()}`)).status).toBe(401);
+  });
+
   for (const [name, header] of [
+    ["bearerx (any case)", () => `bearerx ${key}`],
+    ["BEARER and nothing", () => "BEARER"],
+    ["two keys, lower-case scheme", () => `bearer ${key} ${key}`],
     ["Basic", () => `Basic ${btoa(`${key}:`)}`],
     ["Token", () => `Token ${key}`],
     ["the bare key", () => key],

@@ -75,8 +75,9 @@ describe("per-key token bucket", () => {
 });
 
 describe("failed authentication per client address", () => {
-  test("after the allowance, even a valid key from that address gets 429 until the window passes", async () => {
-    env = createTestEnv({ config: { authFailuresPerMinute: 3 } });
+  test("after the allowance, a bad key from that address gets 429 while a valid key from the same address still gets 200", async () => {
+    const clock = manualClock();
+    env = createTestEnv({ clock, config: { authFailuresPerMinute: 3 } });
     const a = env.org("Acme");
     const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
     try {
@@ -84,10 +85,45 @@ describe("failed authentication per client address", () => {
       const statuses: number[] = [];
       for (let i = 0; i < 4; i++) statuses.push((await fetch(url, { headers: { authorization: `Bearer cc_${"x".repeat(40)}${i}` } })).status);
       expect(statuses).toEqual([401, 401, 401, 429]);
-      const blocked = await fetch(url, { headers: { authorization: `Bearer ${a.key}` } });
-      expect(blocked.status).toBe(429);
-      expect(blocked.headers.get("retry-after")).toBe("60");
-      expect(((await blocked.json()) as any).error).toBe("rate_limited");
+      // One client with bad keys behind a shared address (NAT, a proxy without --trust-proxy) locks out no one else.
+      for (let i = 0; i < 3; i++) {
+        const ok = await fetch(url, { headers: { authorization: `Bearer ${a.key}` } });
+        expect(ok.status).toBe(200);
+      }
+      for (const header of [`Bearer cc_${"z".repeat(40)}`, "Basic eDp5", ""]) {
+        const blocked = await fetch(url, { headers: header ? { authorization: header } : {} });
+        expect(blocked.status, header).toBe(429);
+        expect(blocked.headers.get("retry-after")).toBe("60");
+        expect(((await blocked.json()) as any).error).toBe("rate_limited");
+      }
+      // The window passes: bad keys are plain 401s again.
+      clock.advance(60_000);
+      expect((await fetch(url, { headers: { authorization: `Bearer cc_${"z".repeat(40)}` } })).status).toBe(401);
+    } finally {
+      server.stop(true);
+    }
+  });
+
+  test("a valid key is limited only by its own bucket, also while its address is over the failure limit", async () => {
+    env = createTestEnv({ config: { authFailuresPerMinute: 1, rateLimitPerMinute: 1, rateLimitBurst: 2 } });
+    const a = env.org("Acme");
+    const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
+    try {
+      const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
+      const bad = { authorization: `Bearer cc_${"q".repeat(40)}` };
+      expect([(await fetch(url, { headers: bad })).status, (await fetch(url, { headers: bad })).status]).toEqual([401, 429]);
+      const good = { authorization: `Bearer ${a.key}` };
+      const seen = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(url, { headers: good });
+        seen.push([r.status, r.headers.get("ratelimit-remaining")]);
+        await r.text();
+      }
+      expect(seen).toEqual([
+        [200, "1"],
+        [200, "0"],
+        [429, "0"],
+      ]);
     } finally {
       server.stop(true);
     }
@@ -103,8 +139,10 @@ describe("failed authentication behind a trusted proxy", () => {
       const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
       const as = (ip: string, key: string) => fetch(url, { headers: { authorization: `Bearer ${key}`, "x-forwarded-for": ip } });
       const bad = `cc_${"y".repeat(40)}`;
-      expect([(await as("203.0.113.7", bad)).status, (await as("203.0.113.7", bad)).status, (await as("203.0.113.7", a.key)).status]).toEqual([401, 401, 429]);
+      expect([(await as("203.0.113.7", bad)).status, (await as("203.0.113.7", bad)).status, (await as("203.0.113.7", bad)).status]).toEqual([401, 401, 429]);
+      expect((await as("198.51.100.9", bad)).status).toBe(401);
       expect((await as("198.51.100.9", a.key)).status).toBe(200);
+      expect((await as("203.0.113.7", a.key)).status).toBe(200);
     } finally {
       server.stop(true);
     }

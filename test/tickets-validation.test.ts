@@ -78,6 +78,11 @@ const createCases: Case[] = [
   { name: "a subject of 201 characters", json: { subject: LONG }, fields: ["subject"] },
   { name: "a subject of 201 characters after trimming", json: { subject: `  ${LONG}  ` }, fields: ["subject"] },
   { name: "a subject of 201 emoji", json: { subject: "😀".repeat(201) }, fields: ["subject"] },
+  { name: "a subject with NUL", json: { subject: "a\u0000b" }, fields: ["subject"] },
+  { name: "a subject with an escape sequence", json: { subject: "\u001b[31mred" }, fields: ["subject"] },
+  { name: "a zero-width-only subject", json: { subject: "\u200b\u2060\ufeff" }, fields: ["subject"] },
+  { name: "a subject with a lone surrogate", raw: '{"subject":"a\\ud800b"}', fields: ["subject"] },
+  { name: "a description with NUL", json: { subject: "x", description: "a\u0000" }, fields: ["description"] },
   { name: "a numeric description", json: { subject: "x", description: 1 }, fields: ["description"] },
   { name: "an object description", json: { subject: "x", description: { a: MARKER } }, fields: ["description"] },
   { name: "an unknown priority", json: { subject: "x", priority: MARKER }, fields: ["priority"] },
@@ -149,6 +154,7 @@ describe("POST /v1/tickets: the limits' edges are accepted", () => {
     ["a subject of 200 characters with spaces around it (limit is after trimming)", { subject: `   ${"x".repeat(200)}\n` }],
     ["a subject of 200 emoji (characters, not UTF-16 units)", { subject: "😀".repeat(200) }],
     ["an empty description", { subject: "x", description: "" }],
+    ["a null description (no description, as on PATCH)", { subject: "x", description: null }],
     ["a description of exactly 64 KiB of ASCII", { subject: "x", description: "d".repeat(65536) }],
     ["a description of exactly 64 KiB of two-byte characters", { subject: "x", description: "é".repeat(32768) }],
     ["a description of exactly 64 KiB of four-byte characters", { subject: "x", description: "😀".repeat(16384) }],
@@ -167,7 +173,7 @@ describe("POST /v1/tickets: the limits' edges are accepted", () => {
       expect(res.status, await res.clone().text()).toBe(201);
       const body = (await res.json()) as { subject: string; description: string | null };
       expect(body.subject).toBe(String(json.subject).trim());
-      if ("description" in json) expect(body.description).toBe(json.description as string);
+      if ("description" in json) expect(body.description).toBe(json.description as string | null);
     });
   }
 
@@ -230,6 +236,15 @@ describe("GET /v1/tickets: query validation", () => {
     [`priority=${MARKER}`, ["priority"]],
     ["page=0&per_page=10", ["page"]],
     ["page=2&per_page=0", ["per_page"]],
+    ["page=0x10", ["page"]],
+    ["page=1e2", ["page"]],
+    ["page=%2B5", ["page"]],
+    ["page=+5", ["page"]], // a literal + in a query is a space: " 5"
+    ["page=%205", ["page"]],
+    ["per_page=1e1", ["per_page"]],
+    ["page=9007199254740993", ["page"]],
+    ["status=open&status=closed", ["status"]],
+    ["page=1&page=2", ["page"]],
   ];
   for (const [query, fields] of bad) {
     test(`?${query} is a 400 naming ${fields.join(" and ")}`, async () => {
@@ -370,7 +385,9 @@ describe("nullable fields name the rule that failed", () => {
         expect(r.status).toBe(400);
         return ((await r.json()) as any).details;
       };
-      expect(await patch("x".repeat(70_000))).toEqual([{ field: "description", message: "must be at most 65536 characters." }]);
+      // The documented limit is 64 KiB of UTF-8 (not a count of UTF-16 units), and the message says so.
+      expect(await patch("x".repeat(70_000))).toEqual([{ field: "description", message: "must be at most 64 KiB (UTF-8)." }]);
+      expect(await patch("\u0000")).toEqual([{ field: "description", message: "must not contain control characters other than tabs and line breaks." }]);
       expect(await patch(5)).toEqual([{ field: "description", message: "must be a string or null." }]);
     } finally {
       e.close();

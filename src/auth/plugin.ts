@@ -8,6 +8,18 @@ import { requestInfo } from "../http/request-context";
 import { checkIdempotencyKey, createIdempotencyClaims, createIdempotencyStore, requestFingerprint, type IdempotencyClaims } from "../idempotency/service";
 import { createKeyVerifier, type Deps, type Principal } from "../keys/service";
 
+/**
+ * The key of an `Authorization: Bearer <key>` header, else undefined. The scheme is case-insensitive (RFC 7235:
+ * `bearer`, `BEARER`); the key is exact. Only the header counts: never a query parameter (keys in URLs leak to logs),
+ * never a scheme that merely starts with "Bearer" (`Bearerx <key>`). Spaces around the key are allowed; two keys
+ * (`Bearer a b`) are not one key, and fail verification as such.
+ */
+export function bearerToken(header: string | null): string | undefined {
+  const m = header ? /^[ \t]*bearer[ \t]+(.*)$/is.exec(header) : null;
+  const token = m?.[1]!.trim();
+  return token ? token : undefined;
+}
+
 function rateLimitHeaders(s: BucketState): Record<string, string> {
   return { "ratelimit-limit": String(s.limit), "ratelimit-remaining": String(s.remaining), "ratelimit-reset": String(s.resetSeconds) };
 }
@@ -15,7 +27,8 @@ function rateLimitHeaders(s: BucketState): Record<string, string> {
 /**
  * One instance per app; feature modules `.use()` it and their routes get `principal`.
  * - A missing, malformed, unknown, revoked or expired key is the same 401 (keys cannot be probed); a free-plan
- *   organization is a 403. Failed attempts are limited per client address (429), so keys cannot be guessed at speed.
+ *   organization is a 403. Failed attempts are limited per client address: past the allowance, a request whose key
+ *   fails gets 429 instead of 401. A valid key is never refused by that limit, only by its own bucket.
  * - Each API key has a token bucket; every authenticated response carries RateLimit-Limit/-Remaining/-Reset.
  * - A POST with `Idempotency-Key` is claimed before the handler runs and its result stored after, in the same
  *   tick for synchronous handlers; retries replay it with `Idempotent-Replayed: true`. A request that fails is released
@@ -38,18 +51,19 @@ export function authPlugin(deps: Deps & { config: Config }, claims: IdempotencyC
   return new Elysia({ name: "auth" })
     .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
     .derive({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal; idempotency: typeof idempotency; atomically: <T>(change: () => T) => T } => {
-      // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
-      const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
-      if (failures && address && failures.exhausted(address)) {
-        throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
-      }
-      // @elysiajs/bearer extracts the token; only a real `Authorization: Bearer <key>` header counts, though: it also
-      // falls back to a query parameter (keys in URLs leak to logs) and accepts any scheme that merely starts with
-      // "Bearer" (`Bearerx <key>`).
-      const secret = /^Bearer\s/.test(request.headers.get("authorization") ?? "") ? token?.trim() : undefined;
+      const header = request.headers.get("authorization");
+      // @elysiajs/bearer extracts the usual exact `Bearer <key>`. The scheme is case-insensitive, though, and the
+      // plugin would also take `Bearerx <key>` or a query parameter: every other spelling goes through bearerToken().
+      const secret = header?.startsWith("Bearer ") ? token?.trim() || undefined : bearerToken(header);
+      // The key is verified first: a valid key is limited only by its own bucket, so one client sending bad keys from
+      // a shared address (NAT, or a proxy without --trust-proxy) cannot lock out everyone else behind it.
       const result = secret ? verify(secret) : ({ status: "not_found" } as const);
       if (result.status !== "valid") {
-        if (failures && address) failures.take(address);
+        // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
+        const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
+        if (failures && address && !failures.take(address).allowed) {
+          throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
+        }
         throw errors.unauthorized();
       }
       if (result.principal.plan === "free") throw errors.planRequired();

@@ -1,6 +1,7 @@
 // TypeBox models of shared folders: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { pageMeta, queryInteger, Timestamp } from "../http/schema";
+import { pageMeta, queryInteger, text, Timestamp } from "../http/schema";
+import type { TextRule } from "../lib/text";
 
 export const FOLDER_NAME_MAX = 255;
 
@@ -21,10 +22,10 @@ export const FolderPageMeta = pageMeta("Folders matching the filter, across all 
 export const FolderList = t.Object({ data: t.Array(Folder), meta: FolderPageMeta }, { additionalProperties: false });
 export type FolderList = typeof FolderList.static;
 
-const Name = t.String({
-  minLength: 1,
-  maxLength: FOLDER_NAME_MAX * 2,
-  description: "1–255 characters after trimming; no `/` and no control characters; unique among the folder's siblings.",
+// Single-line text (src/lib/text.ts): trimmed, 1–255 characters (code points), not blank, no control characters.
+export const FOLDER_NAME_RULE: TextRule = { kind: "line", minLength: 1, maxLength: FOLDER_NAME_MAX };
+const Name = text(FOLDER_NAME_RULE, {
+  description: "1–255 characters after trimming; one line: no control characters, not blank; no `/`; unique among the folder's siblings.",
 });
 const ParentId = t.Union([t.String(), t.Null()], { description: "The enclosing folder (`fld_…`); null or absent for the top level." });
 

@@ -7,11 +7,12 @@ import { removeFileRows, removeStoredBytes } from "../files/service";
 import type { FileRow } from "../files/store";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
+import { textProblem } from "../lib/text";
 import type { Logger } from "../lib/log";
 import { toIso } from "../lib/time";
 import { storagePaths } from "../storage";
 import type { Storage } from "../storage/storage";
-import { FOLDER_NAME_MAX, type CreateFolder, type Folder, type FolderList, type UpdateFolder } from "./model";
+import { FOLDER_NAME_RULE, type CreateFolder, type Folder, type FolderList, type UpdateFolder } from "./model";
 import { folderStore, parentKeyOf, type FolderRow, type ParentFilter } from "./store";
 
 export interface FoldersDeps {
@@ -31,16 +32,13 @@ export function toFolder(r: FolderRow): Folder {
   return { id: r.id, name: r.name, parent_id: r.parent_id, created_at: toIso(r.created_at), updated_at: toIso(r.updated_at) };
 }
 
-const CONTROL = /\p{Cc}/u;
-
-/** 1–255 characters after trimming, no `/`, no control characters. */
+/** Single-line text (trimmed; 1–255 characters, not blank, no control characters; src/lib/text.ts), and no `/`. */
 export function cleanFolderName(raw: string): string {
-  const name = raw.trim();
   const bad = (message: string) => errors.validation([{ field: "name", message }]);
-  if (name.length === 0) throw bad("must not be empty.");
-  if ([...name].length > FOLDER_NAME_MAX) throw bad(`must be at most ${FOLDER_NAME_MAX} characters.`);
+  const problem = textProblem(raw, FOLDER_NAME_RULE);
+  if (problem) throw bad(problem);
+  const name = raw.trim();
   if (name.includes("/")) throw bad("must not contain /.");
-  if (CONTROL.test(name)) throw bad("must not contain control characters.");
   return name;
 }
 

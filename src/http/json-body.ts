@@ -1,4 +1,4 @@
-// The JSON body parser: content type checked (415), size bounded while reading (413), UTF-8, depth and syntax checked (400).
+// The JSON body parser: content type checked (415), size bounded while reading (413), UTF-8, depth, syntax and lone surrogates checked (400).
 import { errors } from "../errors";
 
 /** Reads the body as text, failing with 413 as soon as more than `limit` bytes have arrived. */
@@ -80,9 +80,46 @@ export async function parseJsonBody(request: Request, contentType: string, limit
   if (nestsDeeperThan(text, MAX_DEPTH)) {
     throw errors.validation([{ field: "body", message: `nests deeper than ${MAX_DEPTH} levels.` }], `The request body nests deeper than ${MAX_DEPTH} levels.`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw errors.validation([{ field: "body", message: "is not valid JSON." }], "The request body is not valid JSON.");
   }
+  // A lone surrogate can only come from a \uD800–\uDFFF escape (the UTF-8 decoding above is strict): skip the walk
+  // for bodies without one.
+  if (SURROGATE_ESCAPE.test(text)) {
+    const bad = illFormedStrings(value, "", []);
+    if (bad.length) {
+      throw errors.validation(
+        bad.map((field) => ({ field, message: "must be valid Unicode (it contains a lone surrogate)." })),
+        `The request body is not valid: ${bad.join(", ")} must be valid Unicode (it contains a lone surrogate).`,
+      );
+    }
+  }
+  return value;
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+const MAX_REPORTED = 10;
+
+/**
+ * The fields (dotted paths, as validation errors name them) whose strings, or keys, hold a lone surrogate. JSON allows
+ * `"a\ud800b"`, but no UTF-8 can store or send it back: SQLite would keep `a\uFFFDb` after we acknowledged `a\ud800b`.
+ * Refused everywhere JSON is accepted, whatever the field.
+ */
+function illFormedStrings(value: unknown, path: string, out: string[]): string[] {
+  if (out.length >= MAX_REPORTED) return out;
+  if (typeof value === "string") {
+    if (!value.isWellFormed()) out.push(path || "body");
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => illFormedStrings(v, path ? `${path}.${i}` : String(i), out));
+  } else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      // A bad key cannot name itself: the field is where it sits.
+      if (!k.isWellFormed()) out.push(path || "body");
+      else illFormedStrings(v, path ? `${path}.${k}` : k, out);
+    }
+  }
+  return out;
 }

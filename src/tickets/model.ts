@@ -1,7 +1,8 @@
 // TypeBox models of tickets: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { enumOf, pageMeta, queryInteger, Timestamp } from "../http/schema";
+import { enumOf, pageMeta, queryInteger, text, Timestamp } from "../http/schema";
 import { TICKET_PRIORITIES, TICKET_STATUSES } from "../db/schema/tickets";
+import type { TextRule } from "../lib/text";
 
 export const TicketStatus = enumOf(TICKET_STATUSES, { description: "Where the ticket is in its life." });
 export const TicketPriority = enumOf(TICKET_PRIORITIES, { description: "How urgent the ticket is." });
@@ -32,14 +33,18 @@ export type TicketList = typeof TicketList.static;
 export const SUBJECT_MAX = 200;
 export const DESCRIPTION_MAX_BYTES = 64 * 1024;
 
-// No maxLength here: the limit applies after trimming (a schema would count the surrounding spaces); the service checks it.
-const Subject = t.String({ minLength: 1, description: "1–200 characters after trimming." });
-const Description = t.String({ maxLength: DESCRIPTION_MAX_BYTES, description: "Up to 64 KiB (UTF-8)." });
+// Single-line: trimmed, then 1–200 characters (code points), not blank, no control characters (src/lib/text.ts).
+export const SUBJECT_RULE: TextRule = { kind: "line", minLength: 1, maxLength: SUBJECT_MAX };
+const Subject = text(SUBJECT_RULE, { description: "1–200 characters after trimming; one line: no control characters, not blank." });
+// Multi-line: tabs and line breaks allowed, no other control characters. 64 KiB of UTF-8 is at most 65536 characters.
+export const DESCRIPTION_RULE: TextRule = { kind: "multiline", maxLength: DESCRIPTION_MAX_BYTES, maxBytes: DESCRIPTION_MAX_BYTES };
+const Description = text(DESCRIPTION_RULE, { description: "Up to 64 KiB (UTF-8); tabs and line breaks allowed, no other control characters." });
+const NullableDescription = t.Union([Description, t.Null()], { description: "Up to 64 KiB (UTF-8); null means no description." });
 
 export const CreateTicket = t.Object(
   {
     subject: Subject,
-    description: t.Optional(Description),
+    description: t.Optional(NullableDescription),
     priority: t.Optional(enumOf(TICKET_PRIORITIES, { description: "Defaults to medium." })),
   },
   { additionalProperties: false },
@@ -49,7 +54,7 @@ export type CreateTicket = typeof CreateTicket.static;
 export const UpdateTicket = t.Object(
   {
     subject: t.Optional(Subject),
-    description: t.Optional(t.Union([Description, t.Null()])),
+    description: t.Optional(NullableDescription),
     status: t.Optional(TicketStatus),
     priority: t.Optional(TicketPriority),
   },

@@ -4,8 +4,9 @@ import { errors } from "../errors";
 import { record } from "../events/outbox";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
+import { textProblem, type TextRule } from "../lib/text";
 import { toIso } from "../lib/time";
-import { DESCRIPTION_MAX_BYTES, SUBJECT_MAX, type CreateTicket, type Ticket, type TicketList, type UpdateTicket } from "./model";
+import { DESCRIPTION_RULE, SUBJECT_RULE, type CreateTicket, type Ticket, type TicketList, type UpdateTicket } from "./model";
 import { ticketStore, type TicketRow } from "./store";
 
 export interface Deps {
@@ -32,21 +33,22 @@ export function toTicket(r: TicketRow): Ticket {
   };
 }
 
-function cleanSubject(subject: string): string {
-  const s = subject.trim();
-  if (s.length === 0) throw errors.validation([{ field: "subject", message: "must not be empty." }], "The request body is not valid: subject must not be empty.");
-  // Characters are code points (as JSON Schema counts them): an emoji is one character, not two UTF-16 units.
-  if (s.length > SUBJECT_MAX && [...s].length > SUBJECT_MAX) {
-    throw errors.validation([{ field: "subject", message: `must be at most ${SUBJECT_MAX} characters.` }], `The request body is not valid: subject must be at most ${SUBJECT_MAX} characters.`);
-  }
-  return s;
+/** The shared text rules (the schema applies them too; a service may be called without it). */
+function checkText(field: string, value: string, rule: TextRule): void {
+  const problem = textProblem(value, rule);
+  if (problem) throw errors.validation([{ field, message: problem }], `The request body is not valid: ${field} ${problem}`);
 }
 
+/** Single-line: trimmed, then 1–200 characters (code points), not blank, no control characters. */
+function cleanSubject(subject: string): string {
+  checkText("subject", subject, SUBJECT_RULE);
+  return subject.trim();
+}
+
+/** null (or absent) is no description; otherwise multi-line text of at most 64 KiB of UTF-8. */
 function checkDescription(description: string | null | undefined): string | null {
   if (description == null) return null;
-  if (Buffer.byteLength(description, "utf8") > DESCRIPTION_MAX_BYTES) {
-    throw errors.validation([{ field: "description", message: "must be at most 64 KiB." }], "The request body is not valid: description must be at most 64 KiB.");
-  }
+  checkText("description", description, DESCRIPTION_RULE);
   return description;
 }
 
