@@ -18,9 +18,12 @@ import { runHealthcheck } from "./cli/healthcheck";
 import { runRestore } from "./cli/restore";
 import { runStatus } from "./cli/status";
 import { runVerify } from "./cli/verify";
-import { OpsError } from "./ops/layout";
+import { usePrivateUmask } from "./ops/data-dir-modes";
+import { InUseError, OpsError } from "./ops/layout";
 
 async function main(argv: string[]): Promise<number> {
+  // Before anything is created: the data dir, database, stored files and backups hold secrets (0700/0600).
+  usePrivateUmask();
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith("-") ? "serve" : first;
   const args = command === "serve" && first !== "serve" ? argv : rest;
@@ -34,9 +37,8 @@ async function main(argv: string[]): Promise<number> {
         processIo.out(SERVE_HELP);
         return 0;
       }
-      return await new Promise<number>((resolve) => {
+      return await new Promise<number>((resolve, reject) => {
         let signals = 0;
-        let server: ReturnType<typeof startServer>;
         const onSignal = (sig: string) => {
           signals++;
           if (signals > 1) {
@@ -44,13 +46,16 @@ async function main(argv: string[]): Promise<number> {
             resolve(1);
             return;
           }
-          server.stop().then(() => resolve(0), () => resolve(1));
+          // A signal during start waits for the start to finish (or fail), then stops what was started.
+          started.then((server) => server.stop()).then(() => resolve(0), () => resolve(1));
         };
         // Handlers before starting: a signal during start (e.g. right after "listening") would otherwise get the
-        // default action and kill the process. startServer is synchronous, so `server` is set before any handler runs.
+        // default action and kill the process.
         process.on("SIGTERM", () => onSignal("SIGTERM"));
         process.on("SIGINT", () => onSignal("SIGINT"));
-        server = startServer(args, processIo);
+        const started = startServer(args, processIo);
+        // A failed start (port or data dir in use, bad config) ends the command with its one-line message.
+        started.catch(reject);
       });
     }
     case "migrate":
@@ -83,7 +88,7 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exit(await main(process.argv.slice(2)));
 } catch (err) {
-  if (err instanceof UsageError || err instanceof ConfigError) {
+  if (err instanceof UsageError || err instanceof ConfigError || err instanceof InUseError) {
     process.stderr.write(`clientcove: ${err.message}\n`);
     process.exit(2);
   }

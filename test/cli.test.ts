@@ -231,6 +231,134 @@ describe("keys", () => {
   });
 });
 
+describe("orgs update, duplicate names, users list", () => {
+  let dir: string;
+  let acme: { id: string; owner: { id: string } };
+  beforeAll(() => {
+    dir = freshDir();
+    acme = ok(dir, ["orgs", "create", "--name", "Acme", "--json"]);
+  });
+
+  test("orgs create refuses a name another organization has, ignoring case; --allow-duplicate creates it anyway", () => {
+    fails(runCli(["orgs", "create", "--name", "  aCME ", "--data-dir", dir]), 1, new RegExp(`An organization named "Acme" already exists \\(${acme.id}\\).*--allow-duplicate`));
+    expect(ok(dir, ["orgs", "list", "--json"]).length).toBe(1);
+    const twin = ok(dir, ["orgs", "create", "--name", "acme", "--allow-duplicate", "--json"]);
+    expect(twin.name).toBe("acme");
+    expect(ok(dir, ["orgs", "list", "--json"]).map((o: { name: string }) => o.name)).toEqual(["Acme", "acme"]);
+  });
+
+  test("orgs update ORG_ID --name/--plan: changes what is given, keeps the rest; --json prints the organization", () => {
+    const org = ok(dir, ["orgs", "create", "--name", "Globex", "--plan", "free", "--json"]);
+    expect(ok(dir, ["orgs", "update", org.id, "--plan", "enterprise", "--json"])).toEqual({ id: org.id, name: "Globex", plan: "enterprise", created_at: org.created_at });
+    expect(ok(dir, ["orgs", "update", org.id, "--name", "Globex Corp"])).toBe(`Updated organization ${org.id} "Globex Corp" (plan enterprise).\n`);
+    expect(ok(dir, ["orgs", "update", org.id, "--name", "GLOBEX corp", "--json"]).name).toBe("GLOBEX corp"); // its own name, other case
+    fails(runCli(["orgs", "update", org.id, "--name", "ACME", "--data-dir", dir]), 1, /already exists/);
+    expect(ok(dir, ["orgs", "update", org.id, "--name", "ACME", "--allow-duplicate", "--json"]).name).toBe("ACME");
+  });
+
+  test("orgs update errors: no ORG_ID, nothing to change, a bad plan, an unknown organization", () => {
+    fails(runCli(["orgs", "update", "--name", "X", "--data-dir", dir]), 2, /orgs update needs an ORG_ID/);
+    fails(runCli(["orgs", "update", acme.id, "--data-dir", dir]), 2, /--name or --plan/);
+    fails(runCli(["orgs", "update", acme.id, "--plan", "gold", "--data-dir", dir]), 2, /--plan/);
+    fails(runCli(["orgs", "update", "org_0000000000000000", "--plan", "pro", "--data-dir", dir]), 1, /org_0000000000000000.*not found/i);
+  });
+
+  test("a plan change takes effect on a running server at the next request", async () => {
+    const d = freshDir();
+    const org = ok(d, ["orgs", "create", "--name", "Planned", "--json"]);
+    const key = ok(d, ["keys", "create", "--org", org.id, "--json"]).key;
+    const s = await startServerProcess(["--port", "0", "--data-dir", d]);
+    servers.push(s);
+    const get = () => fetch(`${s.url}/v1/tickets`, { headers: { authorization: `Bearer ${key}` } });
+    expect((await get()).status).toBe(200);
+    ok(d, ["orgs", "update", org.id, "--plan", "free"]);
+    const res = await get();
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: string }).error).toBe("plan_required");
+    await s.stop();
+  });
+
+  test("users list: every user, or one organization's with --org; --json is an array; text one line each", () => {
+    const member = ok(dir, ["users", "create", "--org", acme.id, "--email", "ana@acme.test", "--name", "Ana", "--role", "admin", "--json"]);
+    const mine = ok(dir, ["users", "list", "--org", acme.id, "--json"]);
+    expect(mine).toEqual([expect.objectContaining({ id: acme.owner.id, role: "owner" }), member]);
+    const all = ok(dir, ["users", "list", "--json"]);
+    expect(all.length).toBeGreaterThan(mine.length);
+    expect(new Set(all.map((u: { org_id: string }) => u.org_id)).size).toBeGreaterThan(1);
+    const lines = ok(dir, ["users", "list", "--org", acme.id]).trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatch(new RegExp(`^${member.id}\\s+${acme.id}\\s+admin\\s+ana@acme.test\\s+Ana$`));
+    expect(ok(freshDir(), ["users", "list"]).trim()).toBe("No users.");
+    fails(runCli(["users", "list", "--org", "org_0000000000000000", "--data-dir", dir]), 1, /not found/i);
+  });
+});
+
+describe("keys rotate", () => {
+  let dir: string;
+  let orgId: string;
+  let server: ServerProcess;
+  beforeAll(async () => {
+    dir = freshDir();
+    orgId = ok(dir, ["orgs", "create", "--name", "Rotating", "--json"]).id;
+    server = await startServerProcess(["--port", "0", "--data-dir", dir]);
+    servers.push(server);
+  });
+  const status = async (key: string) => (await fetch(`${server.url}/v1/tickets`, { headers: { authorization: `Bearer ${key}` } })).status;
+
+  test("--json: a new key (same org, user, name) with its secret once; the old one keeps working for 24 h by default", async () => {
+    const old = ok(dir, ["keys", "create", "--org", orgId, "--name", "CI", "--json"]);
+    const r = ok(dir, ["keys", "rotate", old.id, "--json"]);
+    expect(r.id).not.toBe(old.id);
+    expect(r.key).toMatch(SECRET);
+    expect(r).toMatchObject({ org_id: orgId, user_id: old.user_id, name: "CI", expires_at: null, revoked_at: null });
+    expect(r.previous).toMatchObject({ id: old.id, prefix: old.prefix, revoked_at: null });
+    expect(r.previous.key).toBeUndefined();
+    expect(Math.abs(Date.parse(r.previous.expires_at) - Date.parse(r.created_at) - 86_400_000)).toBeLessThanOrEqual(1000);
+    expect(await status(r.key)).toBe(200);
+    expect(await status(old.key)).toBe(200);
+    expect(databaseBytes(dir).includes(Buffer.from(r.key))).toBe(false);
+  });
+
+  test("text: the secret once, and when the old key stops", () => {
+    const old = ok(dir, ["keys", "create", "--org", orgId, "--json"]);
+    const out: string = ok(dir, ["keys", "rotate", old.id, "--grace-seconds", "3600"]);
+    expect(out.match(/cc_[0-9A-Za-z]{32,}/g)?.length).toBe(1);
+    expect(out).toMatch(new RegExp(`^Rotated API key ${old.id}: new key key_[0-9a-z]{16} for user_\\S+ in ${orgId}\\.\nSecret \\(shown only now, store it safely\\): cc_\\S+\nThe old key ${old.id} \\(${old.prefix}…\\) keeps working until \\S+Z, then stops\\.\n$`));
+  });
+
+  test("--grace-seconds 0: the old key stops at once on the running server; the new one works", async () => {
+    const old = ok(dir, ["keys", "create", "--org", orgId, "--json"]);
+    const r = ok(dir, ["keys", "rotate", old.id, "--grace-seconds", "0", "--json"]);
+    expect(await status(old.key)).toBe(401);
+    expect(await status(r.key)).toBe(200);
+    const list = ok(dir, ["keys", "list", "--org", orgId]);
+    expect(list).toMatch(new RegExp(`^${old.id}\\s+\\S+…\\s+expired\\s`, "m"));
+    expect(list).toMatch(new RegExp(`^${r.id}\\s+\\S+…\\s+active\\s`, "m"));
+  });
+
+  test("a key with a lifetime passes it on; a grace period never extends the old key's own expiry", () => {
+    const old = ok(dir, ["keys", "create", "--org", orgId, "--expires-in", "1h", "--json"]);
+    const r = ok(dir, ["keys", "rotate", old.id, "--grace-seconds", "86400", "--json"]);
+    expect(Date.parse(r.expires_at) - Date.parse(r.created_at)).toBe(3600_000);
+    expect(r.previous.expires_at).toBe(old.expires_at);
+  });
+
+  test("errors: no KEY_ID, a bad --grace-seconds, an unknown key, a revoked key", () => {
+    fails(runCli(["keys", "rotate", "--data-dir", dir]), 2, /keys rotate needs a KEY_ID/);
+    const k = ok(dir, ["keys", "create", "--org", orgId, "--json"]);
+    for (const bad of ["-1", "1.5", "soon", "99999999999"]) fails(runCli(["keys", "rotate", k.id, `--grace-seconds=${bad}`, "--data-dir", dir]), 2, /--grace-seconds/);
+    fails(runCli(["keys", "rotate", "key_0000000000000000", "--data-dir", dir]), 1, /key_0000000000000000.*not found/i);
+    ok(dir, ["keys", "revoke", k.id]);
+    fails(runCli(["keys", "rotate", k.id, "--data-dir", dir]), 1, /revoked/);
+  });
+
+  test("--help lists rotate and --grace-seconds", () => {
+    expect(ok(dir, ["keys", "--help"])).toContain("keys rotate KEY_ID [--grace-seconds N]");
+    expect(ok(dir, ["orgs", "--help"])).toContain("orgs update ORG_ID");
+    expect(ok(dir, ["users", "--help"])).toContain("users list [--org ORG_ID]");
+  });
+});
+
 describe("version", () => {
   test("--json: version, schema version, bun, commit", () => {
     const r = runCli(["version", "--json"]);

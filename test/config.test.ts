@@ -13,7 +13,7 @@ afterAll(() => {
 describe("loadConfig", () => {
   test("defaults, all marked as such", () => {
     const { config, sources } = loadConfig({}, {});
-    expect(config.host).toBe("0.0.0.0");
+    expect(config.host).toBe("::");
     expect(config.port).toBe(8080);
     expect(config.dataDir).toBe("./data");
     expect(config.publicUrl).toBe("http://localhost:8080");
@@ -23,7 +23,7 @@ describe("loadConfig", () => {
 
   const precedence: [string, string, string, string, string, unknown, unknown, unknown][] = [
     // key, flag, env, flag value, env value, parsed flag, parsed env, parsed default
-    ["host", "host", "CLIENTCOVE_HOST", "127.0.0.1", "10.0.0.1", "127.0.0.1", "10.0.0.1", "0.0.0.0"],
+    ["host", "host", "CLIENTCOVE_HOST", "127.0.0.1", "10.0.0.1", "127.0.0.1", "10.0.0.1", "::"],
     ["port", "port", "CLIENTCOVE_PORT", "9001", "9002", 9001, 9002, 8080],
     ["dataDir", "data-dir", "CLIENTCOVE_DATA_DIR", "/srv/flag", "/srv/env", "/srv/flag", "/srv/env", "./data"],
     ["publicUrl", "public-url", "CLIENTCOVE_PUBLIC_URL", "https://flag.example", "https://env.example", "https://flag.example", "https://env.example", "http://localhost:8080"],
@@ -52,7 +52,7 @@ describe("loadConfig", () => {
 
   test("an empty environment variable counts as unset", () => {
     expect(loadConfig({}, { CLIENTCOVE_PORT: "", PORT: "3000" }).config.port).toBe(3000);
-    expect(loadConfig({}, { CLIENTCOVE_HOST: "" }).config.host).toBe("0.0.0.0");
+    expect(loadConfig({}, { CLIENTCOVE_HOST: "" }).config.host).toBe("::");
   });
 
   test("the default public URL follows the port, wherever the port came from", () => {

@@ -31,7 +31,7 @@ shutdownTimeoutMs = 5000
 describe("config file", () => {
   test("TOML values apply with source \"file\"; env beats file; flags beat env; the rest are defaults", () => {
     const { config, sources, origins } = loadConfig({ config: toml, "log-level": "debug" }, { CLIENTCOVE_PORT: "9100" });
-    expect(config).toMatchObject({ port: 9100, dataDir: "/srv/cc", logLevel: "debug", metrics: true, metricsToken: "s3cret-from-file", corsOrigins: ["https://app.example.com", "https://admin.example.com"], shutdownTimeoutMs: 5000, host: "0.0.0.0", configFile: toml });
+    expect(config).toMatchObject({ port: 9100, dataDir: "/srv/cc", logLevel: "debug", metrics: true, metricsToken: "s3cret-from-file", corsOrigins: ["https://app.example.com", "https://admin.example.com"], shutdownTimeoutMs: 5000, host: "::", configFile: toml });
     expect(sources).toMatchObject({ port: "env", dataDir: "file", logLevel: "flag", metrics: "file", corsOrigins: "file", shutdownTimeoutMs: "file", host: "default", configFile: "flag" });
     expect(origins).toMatchObject({ port: "CLIENTCOVE_PORT", dataDir: toml, logLevel: "--log-level", host: "default" });
     // A default that depends on another value sees the file's value.
@@ -86,7 +86,7 @@ describe("clientcove config", () => {
     expect(out.settings.port).toEqual({ value: 9200, source: "flag", from: "--port" });
     expect(out.settings["log-format"]).toEqual({ value: "pretty", source: "env", from: "CLIENTCOVE_LOG_FORMAT" });
     expect(out.settings["data-dir"]).toEqual({ value: "/srv/cc", source: "file", from: toml });
-    expect(out.settings.host).toEqual({ value: "0.0.0.0", source: "default", from: "default" });
+    expect(out.settings.host).toEqual({ value: "::", source: "default", from: "default" });
     expect(out.settings["metrics-token"]).toEqual({ value: "********", source: "file", from: toml });
     expect(r.stdout).not.toContain("s3cret");
 

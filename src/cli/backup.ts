@@ -9,7 +9,8 @@ import { versionInfo } from "./version";
 export const BACKUP_HELP = `Usage: clientcove backup --out FILE.tar.gz [--data-dir DIR] [--force] [--json]
 Writes a backup while the server keeps running: a consistent snapshot of the database, every stored
 file it references, the download-link signing key, and a manifest with the sha256 of every member.
-The archive holds secrets (webhook secrets, the signing key): keep it as safe as the data dir.
+The archive holds secrets (webhook secrets, the signing key): keep it as safe as the data dir. It and
+its temporary files are 0600; temporary files an interrupted backup left beside FILE are removed.
   --out FILE    Where to write the archive (appears only once complete)
   --force       Replace FILE if it exists`;
 
@@ -27,10 +28,11 @@ export async function runBackup(argv: string[], io: Io): Promise<number> {
   const m = result.manifest;
   for (const w of m.warnings) io.err(`warning: ${w}`);
   const files = m.members.filter((x) => x.path.startsWith("files/")).length;
-  print(io, args, { out: result.out, archive_bytes: result.archiveBytes, vanished: result.vanished, manifest: { ...m, members: m.members.length } }, () =>
+  print(io, args, { out: result.out, archive_bytes: result.archiveBytes, vanished: result.vanished, removed_leftovers: result.removedLeftovers, manifest: { ...m, members: m.members.length } }, () =>
     [
       `Backed up ${m.counts.orgs} organizations, ${m.counts.tickets} tickets, ${files} files (${formatBytes(m.stored_bytes)}), schema version ${m.schema_version}`,
       `to ${result.out} (${formatBytes(result.archiveBytes)}).`,
+      ...(result.removedLeftovers.length ? [`Removed ${result.removedLeftovers.length} temporary file(s) left by an interrupted backup.`] : []),
       ...(result.vanished.length ? [`${result.vanished.length} file(s) deleted during the backup were left out.`] : []),
       ...(m.warnings.length ? [`${m.warnings.length} warning(s) about the source data; run \`clientcove verify\`.`] : []),
     ].join("\n"),

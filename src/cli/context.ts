@@ -1,10 +1,12 @@
-// What every data command shares: config from flags/env, a writable data dir, an open and migrated database.
+// What every data command shares: config from flags/env, a private writable data dir, an open and migrated database, the lock.
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, type Config, type LoadedConfig } from "../config";
 import { openDatabase, type DbHandle } from "../db/client";
 import { migrate, SchemaError, type MigrationResult } from "../db/migrate";
 import { systemClock, type Clock } from "../lib/clock";
+import { acquireDataDirLock, type DataDirLock } from "../ops/data-dir-lock";
+import { DIR_MODE, securePrivateDataDir } from "../ops/data-dir-modes";
 import type { ParsedArgs } from "./args";
 
 export interface Io {
@@ -19,17 +21,22 @@ export const processIo: Io = {
   env: process.env,
 };
 
-/** Creates the data dir if needed and proves it writable; a ConfigError (exit 2) otherwise. */
-export function ensureDataDir(dir: string): string {
+/**
+ * Creates the data dir if needed (0700) and proves it writable; a ConfigError (exit 2) otherwise. With
+ * `tighten`, also tightens the modes of an existing data dir's files (see securePrivateDataDir).
+ */
+export function ensureDataDir(dir: string, opts: { tighten?: boolean } = {}): { path: string; tightened: number } {
   const abs = resolve(dir);
+  let tightened = 0;
   try {
-    mkdirSync(abs, { recursive: true });
+    if (opts.tighten) tightened = securePrivateDataDir(abs);
+    else mkdirSync(abs, { recursive: true, mode: DIR_MODE });
     accessSync(abs, constants.W_OK | constants.R_OK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(`data dir ${abs} is not writable (${code})`);
   }
-  return abs;
+  return { path: abs, tightened };
 }
 
 export interface DataContext {
@@ -40,25 +47,53 @@ export interface DataContext {
   migration: MigrationResult;
   /** What services take: the database and the clock. */
   deps: { db: DbHandle["db"]; clock: Clock };
+  /** Modes tightened in an existing data dir (only with `tighten`). */
+  tightened: number;
+  /** The data dir's exclusive lock, when one was asked for; released by `close()`. */
+  lock?: DataDirLock;
+  /** Closes the database, then releases the lock. */
+  close(): void;
 }
 
-/** Loads config, opens and migrates the database. The caller closes `handle`. */
-export function openDataContext(args: ParsedArgs, io: Io): DataContext {
-  const loaded = loadConfig(args.flags, io.env);
-  const dataDir = ensureDataDir(loaded.config.dataDir);
+export interface OpenOptions {
+  /** Hold the data dir's exclusive lock (taken before the database is opened or migrated). */
+  lock?: "serve" | "migrate";
+  /** Tighten an existing data dir's modes (serve and migrate do; commands that run beside a server need not). */
+  tighten?: boolean;
+}
+
+/** Loads config, opens and migrates the database. The caller calls `close()`. */
+export function openDataContext(args: ParsedArgs, io: Io, opts: OpenOptions = {}): DataContext {
+  return openLoadedDataContext(loadConfig(args.flags, io.env), opts);
+}
+
+/** As openDataContext, from a config already loaded (serve loads it first, to bind its port before touching the data dir). */
+export function openLoadedDataContext(loaded: LoadedConfig, opts: OpenOptions = {}): DataContext {
+  const { path: dataDir, tightened } = ensureDataDir(loaded.config.dataDir, { tighten: opts.tighten });
   const config = { ...loaded.config, dataDir };
+  // Before the database is opened: a second server must not migrate, sweep or bootstrap under the first.
+  const lock = opts.lock ? acquireDataDirLock(dataDir, opts.lock) : undefined;
   let handle: DbHandle;
   try {
     handle = openDatabase(dataDir);
   } catch (err) {
+    lock?.release();
     // E.g. "file is not a database": one line for the admin (exit 1), not an "unexpected error" stack trace.
     throw new SchemaError(`cannot open the database in ${dataDir}: ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
     const migration = migrate(handle.sqlite);
-    return { loaded, config, handle, clock: systemClock, migration, deps: { db: handle.db, clock: systemClock } };
+    const close = () => {
+      try {
+        handle.close();
+      } finally {
+        lock?.release();
+      }
+    };
+    return { loaded, config, handle, clock: systemClock, migration, deps: { db: handle.db, clock: systemClock }, tightened, lock, close };
   } catch (err) {
     handle.sqlite.close();
+    lock?.release();
     throw err;
   }
 }

@@ -7,10 +7,11 @@ Usage: clientcove [command] [options]
 
 Commands:
   serve                 Start the API server (default)
-  migrate               Apply pending database migrations
-  orgs create|list      Manage organizations
-  users create          Add a user to an organization
-  keys create|list|revoke
+  migrate               Apply pending database migrations (refused while a server runs)
+  orgs create|update|list
+                        Manage organizations
+  users create|list     Add and list the users of organizations
+  keys create|list|revoke|rotate
                         Manage API keys
   version               Print version information
   status                Counts and sizes of a data dir (no server needed)

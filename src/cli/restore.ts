@@ -1,5 +1,9 @@
 // `clientcove restore`: unpack a backup archive into a new, empty data dir after checking it.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { loadConfig } from "../config";
+import { dataDirLockHolder } from "../ops/data-dir-lock";
+import { InUseError } from "../ops/layout";
 import { formatBytes } from "../ops/format-bytes";
 import { restoreBackup } from "../ops/restore";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
@@ -8,7 +12,8 @@ import { print, type Io } from "./context";
 export const RESTORE_HELP = `Usage: clientcove restore FILE.tar.gz --data-dir EMPTY_DIR [--json]
 Restores a backup into a data dir that is new or empty; refuses anything else. Checks every member
 against the manifest (size and sha256), the database's integrity and row counts; on any failure it
-removes what it wrote. Run it as the user the server runs as, then start the server on that dir.`;
+removes what it wrote. Refused for a data dir a server is running on. Run it as the user the server runs
+as, then start the server on that dir.`;
 
 export async function runRestore(argv: string[], io: Io): Promise<number> {
   const args = parseArgs(argv, { ...CONFIG_FLAGS, json: "boolean", help: "boolean" });
@@ -20,6 +25,10 @@ export async function runRestore(argv: string[], io: Io): Promise<number> {
   if (!archive) throw new UsageError("restore needs the backup file: clientcove restore FILE.tar.gz --data-dir EMPTY_DIR");
   if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
   const { config } = loadConfig(args.flags, io.env);
+  const target = resolve(config.dataDir);
+  // A clear refusal before the emptiness check (which would refuse too, less helpfully).
+  const holder = existsSync(target) ? dataDirLockHolder(target) : null;
+  if (holder !== null) throw new InUseError(`data dir ${target} is being served by a running Client Cove process${holder ? ` (pid ${holder})` : ""}; restore into a new, empty directory instead`);
   const r = await restoreBackup({ archive, dataDir: config.dataDir });
   for (const w of r.manifest.warnings) io.err(`warning (recorded at backup time): ${w}`);
   print(io, args, { data_dir: r.dataDir, files: r.files, bytes: r.bytes, schema_version: r.manifest.schema_version, backup_created_at: r.manifest.created_at, backup_version: r.manifest.version, counts: r.manifest.counts }, () =>

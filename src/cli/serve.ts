@@ -1,19 +1,23 @@
-// `clientcove serve`: open the data dir, migrate, bootstrap on first start, listen, and shut down gracefully.
+// `clientcove serve`: bind the port, lock and open the data dir, migrate, bootstrap on first start, serve, and shut down gracefully.
+import type { Server } from "bun";
 import { buildApp } from "../app";
-import { optionsHelp } from "../config";
-import { createLogger } from "../lib/log";
+import { loadConfig, optionsHelp, type Config, type LoadedConfig } from "../config";
+import { ApiError, errorResponse } from "../errors";
+import { createLogger, type Logger } from "../lib/log";
 import { createIdempotencyStore } from "../idempotency/service";
 import { bootstrapIfEmpty } from "../orgs/service";
 import { removeUploadLeftovers } from "../files/recovery";
 import { openStorage } from "../storage";
+import { InUseError } from "../ops/layout";
 import { createMetrics } from "../ops/metrics";
 import { startMetricsServer, type MetricsServer } from "../ops/metrics-http";
 import { createDispatcher } from "../webhooks/dispatcher";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
-import { openDataContext, type Io } from "./context";
+import { openLoadedDataContext, type DataContext, type Io } from "./context";
 
 export const SERVE_HELP = `Usage: clientcove serve [options]
 Starts the API server (the default command). Flags override environment variables, which override defaults.
+A data dir is served by one process at a time (a second serve on it exits with code 2).
 
 Options:
 ${optionsHelp()}
@@ -26,37 +30,141 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function startServer(argv: string[], io: Io): RunningServer {
+/** The default host: every IPv4 and IPv6 address (dual-stack on Linux unless net.ipv6.bindv6only=1). */
+const ALL_ADDRESSES_V6 = "::";
+const ALL_ADDRESSES_V4 = "0.0.0.0";
+
+/** `host:port` as it goes into a URL (IPv6 literals in brackets). */
+function hostInUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/** A URL a person on this machine can connect to: the wildcard addresses are not connectable themselves. */
+function connectableUrl(host: string, port: number): string {
+  if (host === ALL_ADDRESSES_V6 || host === "") return `http://localhost:${port}`;
+  if (host === ALL_ADDRESSES_V4) return `http://127.0.0.1:${port}`;
+  return `http://${hostInUrl(host)}:${port}`;
+}
+
+/** Answers requests that arrive in the moment between binding and the app being ready. */
+function startingUp(): Response {
+  return errorResponse(new ApiError(503, "not_ready", "The server is starting; try again in a moment.", undefined, { "retry-after": "1" }));
+}
+
+interface Listener {
+  server: Server<undefined>;
+  host: string;
+  port: number;
+  /** Hands every request to `fetch` from now on. */
+  serveWith(fetch: (request: Request) => Response | Promise<Response>): void;
+}
+
+/**
+ * Binds the API port before anything touches the data dir, so a port in use leaves nothing behind (the first
+ * start's bootstrap key would otherwise be created and never printed). The real port is then known (--port 0)
+ * before the final Config and the app are built. Requests get a 503 until serveWith() hands them to the app.
+ */
+function bind(loaded: LoadedConfig, log: Logger): Listener {
+  let handler: (request: Request) => Response | Promise<Response> = startingUp;
+  const attempt = (host: string) =>
+    Bun.serve({
+      hostname: host,
+      port: loaded.config.port,
+      // A second copy must not share the port silently (Elysia's default is SO_REUSEPORT).
+      reusePort: false,
+      development: false,
+      idleTimeout: 30,
+      // No Bun body limit: Bun would answer an over-size body with an empty 413 before our handlers run. The JSON
+      // parser (maxJsonBytes) and the upload route (maxUploadBytes) check Content-Length and count bytes themselves.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      fetch: (request) => handler(request),
+    });
+  const describe = (host: string, err: unknown) => {
+    const code = (err as { code?: string }).code;
+    if (code === "EADDRINUSE") return new InUseError(`port ${loaded.config.port} on ${host} is already in use`);
+    if (code === "EACCES") return new InUseError(`not allowed to listen on port ${loaded.config.port} on ${host} (EACCES; ports below 1024 need a capability)`);
+    return new InUseError(`cannot listen on port ${loaded.config.port} on ${host}: ${err instanceof Error ? err.message : String(err)}`);
+  };
+  let host = loaded.config.host;
+  let server: Server<undefined>;
+  try {
+    server = attempt(host);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // A kernel without IPv6: the default falls back to every IPv4 address. An explicit --host never changes.
+    if (host !== ALL_ADDRESSES_V6 || loaded.sources.host !== "default" || code === "EADDRINUSE" || code === "EACCES") throw describe(host, err);
+    log.warn("IPv6 is not available; listening on IPv4 only", { host: ALL_ADDRESSES_V4, error: String(err) });
+    host = ALL_ADDRESSES_V4;
+    try {
+      server = attempt(host);
+    } catch (err2) {
+      throw describe(host, err2);
+    }
+  }
+  return {
+    server,
+    host,
+    port: server.port!,
+    serveWith(fetch) {
+      handler = fetch;
+    },
+  };
+}
+
+export async function startServer(argv: string[], io: Io): Promise<RunningServer> {
   const args = parseArgs(argv, { ...CONFIG_FLAGS, help: "boolean" });
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
-  const ctx = openDataContext(args, io);
-  const { config } = ctx;
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
-  if (ctx.migration.applied.length) log.info("database migrated", { applied: ctx.migration.applied, schema_version: ctx.migration.schemaVersion });
+  const loaded = loadConfig(args.flags, io.env);
+  const log = createLogger({ level: loaded.config.logLevel, format: loaded.config.logFormat });
 
+  const listener = bind(loaded, log);
+  let ctx: DataContext | undefined;
+  try {
+    // Lock (before migrating, sweeping or bootstrapping), tighten modes, open and migrate.
+    ctx = openLoadedDataContext(loaded, { lock: "serve", tighten: true });
+    if (ctx.tightened) log.warn("tightened data dir permissions (directories 0700, files 0600)", { changed: ctx.tightened, data_dir: ctx.config.dataDir });
+    if (ctx.migration.applied.length) log.info("database migrated", { applied: ctx.migration.applied, schema_version: ctx.migration.schemaVersion });
+
+    // The final Config, built once the port is bound: with --port 0 the default public URL names the real port.
+    // Frozen: everything built from it (signed download links, Location headers, the docs) sees one value.
+    const config: Config = Object.freeze({
+      ...ctx.config,
+      host: listener.host,
+      publicUrl: loaded.sources.publicUrl === "default" ? `http://localhost:${listener.port}` : ctx.config.publicUrl,
+    });
+    return await serveOn(config, ctx, listener, log, io);
+  } catch (err) {
+    listener.server.stop(true);
+    ctx?.close();
+    throw err;
+  }
+}
+
+async function serveOn(config: Config, ctx: DataContext, listener: Listener, log: Logger, io: Io): Promise<RunningServer> {
   const boot = bootstrapIfEmpty(ctx.deps);
-  // Idempotency claims of requests that were running when a previous process died can never complete.
+  // Idempotency claims of requests that were running when a previous process died can never complete
+  // (the lock guarantees no other process is running on this data dir).
   const abandoned = createIdempotencyStore({ sqlite: ctx.handle.sqlite, clock: ctx.clock }).releaseAbandoned();
   if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
   const metrics = config.metrics ? createMetrics() : undefined;
   if (!config.metrics && (config.metricsAddr || config.metricsToken)) log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
   const app = buildApp({ config, db: ctx.handle.db, clock: ctx.clock, log, metrics });
-  // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
-  const dispatcher = createDispatcher({ config, db: ctx.handle.db, clock: ctx.clock, log });
-  dispatcher.start();
-  // Partial uploads and unfinished file writes/deletes of a previous process (listed now, before listen).
+  await app.modules;
+  // Partial uploads and unfinished file writes/deletes of a previous process (listed now, before the app serves).
   removeUploadLeftovers({ dataDir: config.dataDir, sqlite: ctx.handle.sqlite, storage: openStorage(config), log }).catch((err) =>
     log.error("could not remove upload leftovers", { error: String(err) }),
   );
-  // No Bun body limit: Bun would answer an over-size body with an empty 413 before our handlers run. The JSON
-  // parser (maxJsonBytes) and the upload route (maxUploadBytes) check Content-Length and count bytes themselves.
-  app.listen({ hostname: config.host, port: config.port, reusePort: false, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
-  const server = app.server!;
-  const port = server.port!;
-  // With --port 0 the default public URL named port 0; links must name the port actually bound.
-  if (ctx.loaded.sources.publicUrl === "default") config.publicUrl = `http://localhost:${port}`;
-  const url = `http://${config.host === "0.0.0.0" ? "localhost" : config.host}:${port}`;
-  log.info("listening", { url, data_dir: config.dataDir, public_url: config.publicUrl });
+  // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
+  const dispatcher = createDispatcher({ config, db: ctx.handle.db, clock: ctx.clock, log });
+  dispatcher.start();
+  // The app reads the socket through app.server (client address); app.stop() stops this server.
+  app.server = listener.server as unknown as typeof app.server;
+  listener.serveWith(app.fetch);
+
+  const { port } = listener;
+  const url = connectableUrl(listener.host, port);
+  const address = `http://${hostInUrl(listener.host)}:${port}`;
+  log.info("listening", { url, address, data_dir: config.dataDir, public_url: config.publicUrl });
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddr) {
     metricsServer = startMetricsServer({ config, metrics, sqlite: ctx.handle.sqlite });
@@ -85,18 +193,19 @@ export function startServer(argv: string[], io: Io): RunningServer {
         log.info("shutting down", { timeout_ms: config.shutdownTimeoutMs });
         // In parallel with the HTTP drain, so both share one timeout. Events recorded after this wait in the outbox.
         const dispatcherStopped = dispatcher.stop(config.shutdownTimeoutMs);
-        const graceful = app.stop(false).then(() => true);
+        const graceful = listener.server.stop(false).then(() => true);
         const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownTimeoutMs).unref());
         if (!(await Promise.race([graceful, timeout]))) {
           log.warn("shutdown timeout reached; closing remaining connections");
-          await app.stop(true);
+          await listener.server.stop(true);
         }
         // Background work stops next, while the database is still open: the webhook dispatcher takes no new
         // attempts; in-flight ones finished or are left pending for the next start.
         await dispatcherStopped;
         metricsServer?.stop();
-        // Checkpoints the WAL into the database file (TRUNCATE) and closes it: a clean, single-file data dir.
-        ctx.handle.close();
+        // Checkpoints the WAL into the database file (TRUNCATE), closes it (a clean, single-file data dir), then
+        // releases the data dir's lock.
+        ctx.close();
         log.info("stopped");
       })();
       return stopping;

@@ -1,6 +1,7 @@
 // Opens the SQLite database in the data dir with the pragmas the product relies on.
 import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import * as schema from "./schema";
 
@@ -21,6 +22,9 @@ export const DB_FILENAME = "clientcove.db";
  */
 export function openDatabase(dataDir: string, opts: { readonly?: boolean } = {}): DbHandle {
   const path = join(dataDir, DB_FILENAME);
+  // Created 0600 before SQLite sees it: SQLite would create it 0644 (minus the umask) and gives -wal/-shm the
+  // main file's mode. The database holds webhook secrets and stored replies.
+  if (!opts.readonly) closeSync(openSync(path, "a", 0o600));
   const sqlite = opts.readonly ? new Database(path, { readonly: true, strict: true }) : new Database(path, { create: true, strict: true });
   sqlite.exec("PRAGMA busy_timeout = 5000");
   if (!opts.readonly) {

@@ -1,4 +1,4 @@
-// API keys: create (secret shown once), list, revoke, and verify a presented secret by its hash.
+// API keys: create (secret shown once), list, revoke, rotate (with a grace period), and verify a presented secret by its hash.
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { apiKeys, orgs, users } from "../db/schema";
@@ -80,6 +80,40 @@ export function revokeKey(deps: Deps, keyId: string): ApiKeyInfo {
     deps.db.update(apiKeys).set({ revokedAt: row.revokedAt }).where(eq(apiKeys.id, keyId)).run();
   }
   return toInfo(row);
+}
+
+/** How long a rotated key keeps working by default: a day to roll the new secret out. */
+export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600_000;
+
+export interface RotatedKey {
+  /** The replacement, with its secret (shown once). */
+  key: CreatedKey;
+  /** The old key as it is now: `expires_at` is the end of its grace period. */
+  previous: ApiKeyInfo;
+}
+
+/**
+ * Replaces a key: a new key for the same organization, user and name (with the old key's lifetime, if it had
+ * one, counted from now) and the old one expiring after `graceMs` (0: at once; never later than it already
+ * would), in one transaction. A revoked or expired key cannot be rotated: create a new one.
+ */
+export function rotateKey(deps: Deps, keyId: string, opts: { graceMs?: number } = {}): RotatedKey {
+  const graceMs = opts.graceMs ?? DEFAULT_ROTATION_GRACE_MS;
+  return deps.db.transaction(
+    (tx) => {
+      const row = tx.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get();
+      if (!row) throw errors.notFound(`API key ${keyId}`);
+      const now = deps.clock.now();
+      if (row.revokedAt !== null) throw errors.conflict(`API key ${keyId} is revoked; create a new key instead.`);
+      if (row.expiresAt !== null && row.expiresAt <= now) throw errors.conflict(`API key ${keyId} has expired; create a new key instead.`);
+      const lifetimeMs = row.expiresAt === null ? undefined : row.expiresAt - row.createdAt;
+      const key = createKey({ db: tx as unknown as Db, clock: deps.clock }, { orgId: row.orgId, userId: row.userId, name: row.name, expiresInMs: lifetimeMs });
+      const expiresAt = Math.min(now + graceMs, row.expiresAt ?? Number.MAX_SAFE_INTEGER);
+      tx.update(apiKeys).set({ expiresAt }).where(eq(apiKeys.id, keyId)).run();
+      return { key, previous: toInfo({ ...row, expiresAt }) };
+    },
+    { behavior: "immediate" },
+  );
 }
 
 export interface Principal {

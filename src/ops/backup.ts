@@ -1,7 +1,7 @@
 // `backup`: a consistent online snapshot (VACUUM INTO) plus every referenced stored file and a manifest, as one tar.gz.
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, rmSync, statSync } from "node:fs";
+import { closeSync, createWriteStream, existsSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open, rename, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -30,6 +30,8 @@ export interface BackupResult {
   manifest: BackupManifest;
   /** Files deleted while the backup ran: dropped from the snapshot, as if deleted just before it. */
   vanished: string[];
+  /** Temporary files of earlier, killed backups removed from the target's directory. */
+  removedLeftovers: string[];
 }
 
 /** Reads `size` bytes from an open file in fresh chunks (the consumer may hold on to them). */
@@ -54,12 +56,53 @@ async function fsyncPath(path: string): Promise<void> {
 }
 
 /**
+ * The names of a backup's own temporary files beside its target: `<out>.<pid>-<8 hex>.snapshot.db` (plus
+ * SQLite's -journal/-wal/-shm of it) and `<out>.<pid>-<8 hex>.partial`. Nothing else matches.
+ */
+const LEFTOVER = /^(.+)\.(\d+)-[0-9a-f]{8}\.(?:snapshot\.db(?:-journal|-wal|-shm)?|partial)$/;
+
+function isRunning(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, another user's.
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes what killed backups left in `dir`: only files named like a backup's own temporaries, and only
+ * those of a process that no longer runs (a backup running beside this one keeps its files). Returns the names.
+ */
+export function removeBackupLeftovers(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = LEFTOVER.exec(name);
+    if (!m || isRunning(Number(m[2]))) continue;
+    const st = statSync(join(dir, name), { throwIfNoEntry: false });
+    if (!st?.isFile()) continue;
+    rmSync(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
  * Writes a backup of a data dir, safe while the server runs and writes:
  * 1. `VACUUM INTO` a private snapshot (a consistent read of the live WAL database, never a file copy);
  * 2. every file its rows reference, each opened and then streamed from the open descriptor;
  * 3. the snapshot, minus rows of files deleted meanwhile; then the manifest (sizes and sha256 of every member).
  * Stored files are immutable, so bytes read after the snapshot are the bytes it refers to.
- * The archive appears at `out` only when complete (written beside it, fsynced, renamed).
+ * The archive appears at `out` only when complete (written beside it, fsynced, renamed). Every temporary file
+ * is 0600 (the snapshot holds every secret of the database), and leftovers of killed backups are removed first.
  */
 export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const dataDir = resolve(opts.dataDir);
@@ -71,11 +114,14 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const tag = `${process.pid}-${randomBytes(4).toString("hex")}`;
   const snapshotPath = `${out}.${tag}.snapshot.db`;
   const partialPath = `${out}.${tag}.partial`;
+  const leftovers = removeBackupLeftovers(dirname(out));
   const vanished: string[] = [];
   const warnings: string[] = [];
   const members: ManifestMember[] = [];
   let manifest: BackupManifest | undefined;
   try {
+    // Created empty and 0600 first (VACUUM INTO accepts an empty file): SQLite would create it 0644 minus the umask.
+    closeSync(openSync(snapshotPath, "wx", 0o600));
     live.sqlite.query("VACUUM INTO ?").run(snapshotPath);
     const snapshot = new Database(snapshotPath, { readwrite: true, strict: true });
     const snapshotClosed = { value: false };
@@ -150,13 +196,13 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     await fsyncPath(partialPath);
     await rename(partialPath, out);
     await fsyncPath(dirname(out)).catch(() => {});
-    return { out, archiveBytes: statSync(out).size, manifest: manifest!, vanished };
+    return { out, archiveBytes: statSync(out).size, manifest: manifest!, vanished, removedLeftovers: leftovers };
   } catch (err) {
     rmSync(partialPath, { force: true });
     throw err;
   } finally {
     rmSync(snapshotPath, { force: true });
-    rmSync(`${snapshotPath}-journal`, { force: true });
+    for (const suffix of ["-journal", "-wal", "-shm"]) rmSync(`${snapshotPath}${suffix}`, { force: true });
     live.close();
   }
 }

@@ -10,6 +10,11 @@ export class OpsError extends Error {
   override name = "OpsError";
 }
 
+/** Another process holds what this command needs (the port, the data dir): one line (`clientcove: ...`) and exit code 2. */
+export class InUseError extends Error {
+  override name = "InUseError";
+}
+
 export const FILES_DIRNAME = "files";
 export const TMP_DIRNAME = "tmp";
 export const DOWNLOAD_KEY_FILENAME = "download-url.key";

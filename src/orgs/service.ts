@@ -1,4 +1,4 @@
-// Organizations and their users: creation, listing, and the first-start bootstrap.
+// Organizations and their users: creation, update, listing, and the first-start bootstrap.
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { orgs, users } from "../db/schema";
@@ -36,8 +36,22 @@ function checkEmail(email: string): string {
   return trimmed;
 }
 
-/** Creates an organization together with its owner user, in one transaction. */
-export function createOrg(deps: Deps, input: { name: string; plan?: Plan; ownerEmail?: string; ownerName?: string }): { org: Org; owner: User } {
+/** Organizations whose name equals `name` ignoring case (names are trimmed when stored). */
+export function findOrgsByName(deps: Pick<Deps, "db">, name: string): Org[] {
+  const wanted = name.trim().toLowerCase();
+  // In JS, not SQL: SQLite's lower() folds ASCII only. Organizations are few (an admin makes them by hand).
+  return listOrgs(deps).filter((o) => o.name.toLowerCase() === wanted);
+}
+
+function duplicateName(name: string, existing: Org): ApiError {
+  return new ApiError(409, "conflict", `An organization named "${existing.name}" already exists (${existing.id}); names are compared ignoring case.`);
+}
+
+/**
+ * Creates an organization together with its owner user, in one transaction. With `uniqueName`, a name another
+ * organization already has (ignoring case) is a 409 conflict, checked in the same (immediate) transaction.
+ */
+export function createOrg(deps: Deps, input: { name: string; plan?: Plan; ownerEmail?: string; ownerName?: string; uniqueName?: boolean }): { org: Org; owner: User } {
   const plan = input.plan ?? "pro";
   if (!PLANS.includes(plan)) throw errors.validation([{ field: "plan", message: `must be one of: ${PLANS.join(", ")}.` }]);
   const name = checkName(input.name);
@@ -45,11 +59,41 @@ export function createOrg(deps: Deps, input: { name: string; plan?: Plan; ownerE
   const now = deps.clock.now();
   const orgRow = { id: newId("org"), name, plan, createdAt: now };
   const userRow = { id: newId("user"), orgId: orgRow.id, email, name: input.ownerName ?? null, role: "owner" as const, createdAt: now };
-  deps.db.transaction((tx) => {
-    tx.insert(orgs).values(orgRow).run();
-    tx.insert(users).values(userRow).run();
-  });
+  deps.db.transaction(
+    (tx) => {
+      if (input.uniqueName) {
+        const [existing] = findOrgsByName({ db: tx as unknown as Db }, name);
+        if (existing) throw duplicateName(name, existing);
+      }
+      tx.insert(orgs).values(orgRow).run();
+      tx.insert(users).values(userRow).run();
+    },
+    { behavior: "immediate" },
+  );
   return { org: toOrg(orgRow), owner: toUser(userRow) };
+}
+
+/**
+ * Renames an organization and/or changes its plan. With `uniqueName`, a name another organization already has
+ * (ignoring case) is a 409 conflict. A plan change takes effect on the next request of its keys.
+ */
+export function updateOrg(deps: Deps, orgId: string, input: { name?: string; plan?: Plan; uniqueName?: boolean }): Org {
+  if (input.plan !== undefined && !PLANS.includes(input.plan)) throw errors.validation([{ field: "plan", message: `must be one of: ${PLANS.join(", ")}.` }]);
+  const name = input.name === undefined ? undefined : checkName(input.name);
+  return deps.db.transaction(
+    (tx) => {
+      const txDeps = { db: tx as unknown as Db };
+      const current = getOrg(txDeps, orgId);
+      if (name !== undefined && input.uniqueName) {
+        const other = findOrgsByName(txDeps, name).find((o) => o.id !== orgId);
+        if (other) throw duplicateName(name, other);
+      }
+      const changes = { ...(name !== undefined ? { name } : {}), ...(input.plan !== undefined ? { plan: input.plan } : {}) };
+      if (Object.keys(changes).length) tx.update(orgs).set(changes).where(eq(orgs.id, orgId)).run();
+      return { ...current, ...changes };
+    },
+    { behavior: "immediate" },
+  );
 }
 
 export function listOrgs(deps: Pick<Deps, "db">): Org[] {
@@ -76,6 +120,14 @@ export function createUser(deps: Deps, input: { orgId: string; email: string; na
     throw err;
   }
   return toUser(row);
+}
+
+/** Users of one organization (or of all), oldest first; an unknown organization is a 404. */
+export function listUsers(deps: Pick<Deps, "db">, orgId?: string): User[] {
+  if (orgId !== undefined) getOrg(deps, orgId);
+  const q = deps.db.select().from(users);
+  const rows = (orgId === undefined ? q : q.where(eq(users.orgId, orgId))).orderBy(asc(users.createdAt), asc(users.id)).all();
+  return rows.map(toUser);
 }
 
 /** The organization's owner (the earliest owner if there are several). */
