@@ -276,3 +276,18 @@ export function optionsHelp(): string {
     return `${head}${o.help}\n${"".padEnd(36)}env ${o.env.join(" or ")}; default ${o.defaultText}`;
   }).join("\n");
 }
+
+/**
+ * The README's configuration table (Flag | Environment | Default | Meaning), rendered from OPTIONS so the
+ * docs cannot fall behind the code; `bun scripts/config-table.ts` writes it into README.md.
+ */
+export function optionsMarkdownTable(): string {
+  const cell = (s: string) => s.replace(/\|/g, "\\|");
+  const code = (s: string) => `\`${s}\``;
+  // Placeholders such as "(none)" are prose, not values to type.
+  const value = (s: string) => (s.startsWith("(") ? cell(s) : code(cell(s)));
+  // Byte sizes read better with their MiB beside them (1048576 (1 MiB)).
+  const unit = (o: OptionSpec) => (o.flag.endsWith("-bytes") && /^\d+$/.test(o.defaultText) && Number(o.defaultText) % MiB === 0 ? ` (${Number(o.defaultText) / MiB} MiB)` : "");
+  const rows = OPTIONS.map((o) => `| ${code(`--${o.flag}`)} | ${o.env.map(code).join(" or ")} | ${value(o.defaultText)}${unit(o)} | ${cell(o.help)} |`);
+  return ["| Flag | Environment | Default | Meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
+}
