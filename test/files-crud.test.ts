@@ -1,10 +1,9 @@
-// File metadata: get, list (filters, pages), delete (bytes and event), tickets deleted under their files, and the access matrix of every files route.
+// File metadata: get, list (filters, pages), delete (bytes and event), tickets deleted under their files (the access matrix of every files route: test/files-access.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { manualClock } from "../src/lib/clock";
 import { createTestEnv, type TestEnv } from "./helpers";
-import { describeRouteMatrix, type MatrixContext } from "./route-matrix";
 import { BOUNDARY, createFolder, createTicket, FILE_KEYS, multipartBody, storedState, uploadOk, type FileJson } from "./files-fixtures";
 
 interface Page {
@@ -119,36 +118,6 @@ describe("files: get, list, delete", () => {
     const listed = (await (await env.request(`/v1/files?ticket_id=${doomed.id}`, { key: a.key })).json()) as Page;
     expect(listed.meta.total).toBe(0);
   });
-});
-
-async function fileSnapshot(ctx: MatrixContext, seed: { fileId: string }) {
-  const one = await ctx.env.request(`/v1/files/${seed.fileId}`, { key: ctx.a.key });
-  const body = (await one.json()) as FileJson;
-  const list = (await (await ctx.env.request("/v1/files?per_page=100", { key: ctx.a.key })).json()) as { data: FileJson[]; meta: unknown };
-  // download_url is minted per response: compare everything else.
-  const strip = ({ download_url: _d, ...rest }: FileJson) => rest;
-  return { status: one.status, file: one.status === 200 ? strip(body) : body, list: list.data.map(strip), meta: list.meta, objects: storedState(ctx.env).objects };
-}
-
-describeRouteMatrix("files", {
-  seed: async ({ env, a }) => {
-    const folderId = (await createFolder(env, a.key, `F-${crypto.randomUUID()}`)).id;
-    const file = await uploadOk(env, a.key, { content: "Org A's secret", filename: "secret.txt", fields: { folder_id: folderId } });
-    return { fileId: file.id, folderId };
-  },
-  routes: [
-    { method: "GET", path: "/v1/files" },
-    { method: "GET", path: "/v1/files?folder_id=root&page=1&per_page=10" },
-    {
-      method: "POST",
-      path: "/v1/files",
-      body: () => ({ body: multipartBody([{ name: "file", filename: "n.txt", content: "new" }]), headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` } }),
-    },
-    { method: "GET", path: "/v1/files/:fileId" },
-    { method: "GET", path: "/v1/files/:fileId/content" },
-    { method: "DELETE", path: "/v1/files/:fileId" },
-  ],
-  snapshot: (ctx, seed) => fileSnapshot(ctx, seed),
 });
 
 describe("files: uploads by another organization cannot use org A's folder or ticket", () => {

@@ -1,10 +1,9 @@
-// Shared folders: create, names, siblings, list, get, rename and move (no cycles), delete (empty, non-empty, recursive), and the access matrix.
+// Shared folders: create, names, siblings, list, get, rename and move (no cycles), delete (empty, non-empty, recursive) (the access matrix: test/folders-access.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { manualClock } from "../src/lib/clock";
 import { createTestEnv, type TestEnv } from "./helpers";
-import { describeRouteMatrix, type MatrixContext } from "./route-matrix";
 import { createFolder, storedState, uploadOk, type FolderJson } from "./files-fixtures";
 
 interface Page {
@@ -313,30 +312,4 @@ describe("folders: delete", () => {
     expect(res.status).toBe(400);
     expect(dbRow(env, f.id)).not.toBeNull();
   });
-});
-
-async function folderSnapshot(ctx: MatrixContext, seed: { folderId: string; childId: string }) {
-  const one = await ctx.env.request(`/v1/folders/${seed.folderId}`, { key: ctx.a.key });
-  const list = await ctx.env.request("/v1/folders?per_page=100", { key: ctx.a.key });
-  const files = await ctx.env.request(`/v1/files?folder_id=${seed.folderId}`, { key: ctx.a.key });
-  return { status: one.status, folder: await one.json(), list: await list.json(), files: ((await files.json()) as { meta: unknown }).meta, objects: storedState(ctx.env).objects };
-}
-
-describeRouteMatrix("folders", {
-  seed: async ({ env, a }) => {
-    const folder = await createFolder(env, a.key, `A-${crypto.randomUUID()}`);
-    const child = await createFolder(env, a.key, "child", folder.id);
-    await uploadOk(env, a.key, { content: "inside", fields: { folder_id: child.id } });
-    return { folderId: folder.id, childId: child.id };
-  },
-  routes: [
-    { method: "GET", path: "/v1/folders" },
-    { method: "GET", path: "/v1/folders?parent_id=root&page=1&per_page=10" },
-    { method: "POST", path: "/v1/folders", json: { name: "New folder" }, okStatus: [201, 409] },
-    { method: "GET", path: "/v1/folders/:folderId" },
-    { method: "PATCH", path: "/v1/folders/:folderId", json: { name: `Renamed ${Date.now()}` } },
-    { method: "PATCH", path: "/v1/folders/:childId", json: { parent_id: null } },
-    { method: "DELETE", path: "/v1/folders/:folderId?recursive=true" },
-  ],
-  snapshot: (ctx, seed) => folderSnapshot(ctx, seed),
 });

@@ -1,8 +1,10 @@
-// The shared access matrix: for every /v1 route, the 401 causes, the free-plan 403 and the cross-organization 404.
+// The access matrix: the table of every route of the app (a row per /v1 route, or a reason it is public), and the engine
+// that turns each row into its 401 causes, the free-plan 403 and the cross-organization 404. test/route-coverage.test.ts
+// fails when `buildApp(...).routes` has a route with no row here; test/<feature>-access.test.ts runs ROUTE_MATRIX.<feature>.
 //
-// Usage (one describe block per feature; see test/tickets-access.test.ts):
+// A feature's spec (see ROUTE_MATRIX below):
 //
-//   describeRouteMatrix("tickets", {
+//   matrixSpec({
 //     seed: async ({ env, a }) => ({ ticketId: (await createTicketAs(env, a.key)).id }),  // org A's resources
 //     routes: [
 //       { method: "GET", path: "/v1/tickets" },                       // collection route: no placeholder
@@ -21,13 +23,15 @@
 //   - 401 when the key is sent only in the query string (`?=`, `?access_token=`, ...);
 //   - for routes with `:placeholders` (they address one of org A's resources): 404 not_found for org B's key,
 //     with the same body as a request for an id that does not exist at all (existence does not leak).
-// After every denied request, `snapshot` must equal its value before the request and the outbox (`events`) must
-// have no new row: a refused request changes nothing.
+// After every denied request, `snapshot` must equal its value before the request, and so must every resource row of
+// every organization (each table with an org_id besides orgs, users and keys, plus idempotency answers and delivery
+// attempts) and the files under <dataDir>/files and <dataDir>/tmp: a refused request changes nothing, for anyone.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Config } from "../src/config";
 import { createKey, revokeKey } from "../src/keys/service";
 import { manualClock } from "../src/lib/clock";
 import { createTestEnv, type TestEnv } from "./helpers";
+import { BOUNDARY, createFolder, listObjects, listTemp, multipartBody, uploadOk, type FileJson } from "./files-fixtures";
 
 export const UNAUTHORIZED_BODY = { error: "unauthorized", message: "Invalid or expired API key. Generate a new key in Settings." };
 export const PLAN_REQUIRED_BODY = { error: "plan_required", message: "API access is available on Pro and Enterprise plans." };
@@ -106,6 +110,23 @@ function eventCount(env: TestEnv): number {
   return (env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events").get() as { n: number }).n;
 }
 
+/** Tables that are not resources (who may call, not what they own): their rows are the callers, not the state. */
+const NOT_STATE = new Set(["__drizzle_migrations", "sqlite_sequence", "orgs", "users", "api_keys"]);
+
+/**
+ * Every organization's stored state: each table's rows (sorted, so the order of a scan cannot matter) and the bytes'
+ * names on disk. Read from sqlite_master, so a table added later is covered without an edit here.
+ */
+export function storedStateOfAll(env: TestEnv): Record<string, string[]> {
+  const sqlite = env.handle.sqlite;
+  const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name).filter((t) => !NOT_STATE.has(t));
+  const out: Record<string, string[]> = {};
+  for (const t of tables) out[t] = (sqlite.query(`SELECT * FROM "${t}"`).all() as unknown[]).map((r) => JSON.stringify(r)).sort();
+  out["<dataDir>/files"] = listObjects(env.dir);
+  out["<dataDir>/tmp"] = listTemp(env.dir);
+  return out;
+}
+
 /**
  * Generates the access tests for `spec.routes` inside `describe(title)`. Each case gets a freshly seeded set of
  * org A's resources, so a case that (wrongly) changes them cannot hide another case's failure.
@@ -153,14 +174,17 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
         const seed = await spec.seed(ctx);
         const before = await spec.snapshot(ctx, seed);
         const eventsBefore = eventCount(ctx.env);
+        const stateBefore = storedStateOfAll(ctx.env);
         const res = await send(ctx.env, route, fillPath(route.path, seed), authorization);
         const text = await res.text();
         expect(res.status, `${label}: ${text}`).toBe(expectStatus);
         expect(res.headers.get("content-type") ?? "").toStartWith("application/json");
         expect(res.headers.get("x-request-id")).toBeTruthy();
-        expect(JSON.parse(text)).toEqual(await expectBody(seed));
         expect(eventCount(ctx.env)).toBe(eventsBefore);
+        expect(storedStateOfAll(ctx.env)).toEqual(stateBefore);
         expect(await spec.snapshot(ctx, seed)).toEqual(before);
+        // Last: the expected body of a 404 comes from a request of its own (org A asking for a missing id).
+        expect(JSON.parse(text)).toEqual(await expectBody(seed));
         return res;
       }
 
@@ -185,11 +209,13 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
         const seed = await spec.seed(ctx);
         const path = fillPath(route.path, seed);
         const before = await spec.snapshot(ctx, seed);
+        const stateBefore = storedStateOfAll(ctx.env);
         for (const name of ["", "access_token", "key", "api_key"]) {
           const res = await send(ctx.env, route, `${path}${path.includes("?") ? "&" : "?"}${name}=${ctx.a.key}`);
           expect(res.status, `?${name}=<key>`).toBe(401);
           expect(await res.json()).toEqual(UNAUTHORIZED_BODY);
         }
+        expect(storedStateOfAll(ctx.env)).toEqual(stateBefore);
         expect(await spec.snapshot(ctx, seed)).toEqual(before);
       });
 
@@ -203,12 +229,14 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
         test(`${label}: 401 and 403 come before validation of an invalid body`, async () => {
           const seed = await spec.seed(ctx);
           const path = fillPath(route.path, seed);
+          const stateBefore = storedStateOfAll(ctx.env);
           const anonymous = await send(ctx.env, invalid, path);
           expect(anonymous.status).toBe(401);
           expect(await anonymous.json()).toEqual(UNAUTHORIZED_BODY);
           const freePlan = await send(ctx.env, invalid, path, `Bearer ${free.key}`);
           expect(freePlan.status).toBe(403);
           expect(await freePlan.json()).toEqual(PLAN_REQUIRED_BODY);
+          expect(storedStateOfAll(ctx.env)).toEqual(stateBefore);
         });
       }
 
@@ -224,4 +252,186 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
       }
     }
   });
+}
+
+// ---- the table: every route of the app, in the matrix or public with its reason ------------------------------------
+
+/** A spec with its seed's type erased, so the features fit in one table. */
+export function matrixSpec<S extends Record<string, string>>(spec: RouteMatrixSpec<S>): RouteMatrixSpec<Record<string, string>> {
+  return spec as unknown as RouteMatrixSpec<Record<string, string>>;
+}
+
+async function json(res: Response): Promise<{ status: number; body: unknown }> {
+  return { status: res.status, body: await res.json() };
+}
+
+async function createdId(res: Response, what: string): Promise<string> {
+  if (res.status !== 201 && res.status !== 202) throw new Error(`route-matrix seed (${what}): ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+const MULTIPART = () => ({ body: multipartBody([{ name: "file", filename: "n.txt", content: "new" }]), headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` } });
+
+/** download_url is minted per response: compare everything else. */
+const withoutUrl = ({ download_url: _d, ...rest }: FileJson) => rest;
+
+/**
+ * The matrix rows, by feature: test/<feature>-access.test.ts runs each. A route of the app is covered when a row has
+ * its method and its path's shape (fixed segments equal, `:placeholders` in the same places; the query is ignored).
+ */
+export const ROUTE_MATRIX = {
+  tickets: matrixSpec({
+    seed: async ({ env, a }) => ({ ticketId: await createdId(await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Org A's secret ticket", priority: "high" } }), "ticket") }),
+    routes: [
+      { method: "GET", path: "/v1/tickets" },
+      { method: "GET", path: "/v1/tickets?status=open&priority=high&page=1&per_page=10" },
+      { method: "POST", path: "/v1/tickets", json: { subject: "New", priority: "low" } },
+      { method: "GET", path: "/v1/tickets/:ticketId" },
+      { method: "PATCH", path: "/v1/tickets/:ticketId", json: { subject: "Changed", status: "closed", priority: "low", description: "x" } },
+      { method: "DELETE", path: "/v1/tickets/:ticketId" },
+    ],
+    snapshot: async ({ env, a }, seed) => ({
+      ticket: await json(await env.request(`/v1/tickets/${seed.ticketId}`, { key: a.key })),
+      list: await json(await env.request("/v1/tickets?per_page=100", { key: a.key })),
+    }),
+  }),
+
+  files: matrixSpec({
+    seed: async ({ env, a }) => {
+      const folderId = (await createFolder(env, a.key, `F-${crypto.randomUUID()}`)).id;
+      const file = await uploadOk(env, a.key, { content: "Org A's secret", filename: "secret.txt", fields: { folder_id: folderId } });
+      return { fileId: file.id, folderId };
+    },
+    routes: [
+      { method: "GET", path: "/v1/files" },
+      { method: "GET", path: "/v1/files?folder_id=root&page=1&per_page=10" },
+      { method: "POST", path: "/v1/files", body: MULTIPART },
+      { method: "GET", path: "/v1/files/:fileId" },
+      { method: "GET", path: "/v1/files/:fileId/content" },
+      { method: "DELETE", path: "/v1/files/:fileId" },
+    ],
+    snapshot: async ({ env, a }, seed) => {
+      const one = await env.request(`/v1/files/${seed.fileId}`, { key: a.key });
+      const body = (await one.json()) as FileJson;
+      const list = (await (await env.request("/v1/files?per_page=100", { key: a.key })).json()) as { data: FileJson[]; meta: unknown };
+      return { status: one.status, file: one.status === 200 ? withoutUrl(body) : body, list: list.data.map(withoutUrl), meta: list.meta, objects: listObjects(env.dir) };
+    },
+  }),
+
+  folders: matrixSpec({
+    seed: async ({ env, a }) => {
+      const folder = await createFolder(env, a.key, `A-${crypto.randomUUID()}`);
+      const child = await createFolder(env, a.key, "child", folder.id);
+      await uploadOk(env, a.key, { content: "inside", fields: { folder_id: child.id } });
+      return { folderId: folder.id, childId: child.id };
+    },
+    routes: [
+      { method: "GET", path: "/v1/folders" },
+      { method: "GET", path: "/v1/folders?parent_id=root&page=1&per_page=10" },
+      { method: "POST", path: "/v1/folders", json: { name: "New folder" }, okStatus: [201, 409] },
+      { method: "GET", path: "/v1/folders/:folderId" },
+      { method: "PATCH", path: "/v1/folders/:folderId", json: { name: `Renamed ${Date.now()}` } },
+      { method: "PATCH", path: "/v1/folders/:childId", json: { parent_id: null } },
+      { method: "DELETE", path: "/v1/folders/:folderId?recursive=true" },
+    ],
+    snapshot: async ({ env, a }, seed) => {
+      const files = await env.request(`/v1/files?folder_id=${seed.folderId}`, { key: a.key });
+      return {
+        folder: await json(await env.request(`/v1/folders/${seed.folderId}`, { key: a.key })),
+        list: await json(await env.request("/v1/folders?per_page=100", { key: a.key })),
+        files: ((await files.json()) as { meta: unknown }).meta,
+        objects: listObjects(env.dir),
+      };
+    },
+  }),
+
+  webhooks: matrixSpec({
+    // Loopback endpoints are refused by default (SSRF guard); no dispatcher runs, so deliveries stay pending.
+    // Every case registers a fresh endpoint: the per-organization limit would end the matrix half-way.
+    config: { webhookAllowPrivate: true, webhookMaxPerOrg: 100_000 },
+    seed: async ({ env, a }) => {
+      const webhookId = await createdId(await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: "http://127.0.0.1:9/org-a-secret-hook", events: ["*"] } }), "webhook");
+      const deliveryId = await createdId(await env.request(`/v1/webhooks/${webhookId}/test`, { method: "POST", key: a.key }), "test delivery");
+      return { webhookId, deliveryId };
+    },
+    routes: [
+      { method: "GET", path: "/v1/webhooks/event-types" },
+      { method: "GET", path: "/v1/webhooks" },
+      { method: "GET", path: "/v1/webhooks?page=1&per_page=10" },
+      { method: "POST", path: "/v1/webhooks", json: { url: "http://127.0.0.1:9/new", events: ["ticket.created"] } },
+      { method: "GET", path: "/v1/webhooks/:webhookId" },
+      { method: "PATCH", path: "/v1/webhooks/:webhookId", json: { url: "http://127.0.0.1:9/mine-now", description: "mine now", events: ["ticket.deleted"], active: false } },
+      { method: "DELETE", path: "/v1/webhooks/:webhookId" },
+      { method: "POST", path: "/v1/webhooks/:webhookId/rotate-secret" },
+      { method: "POST", path: "/v1/webhooks/:webhookId/test" },
+      { method: "GET", path: "/v1/webhooks/:webhookId/deliveries" },
+      { method: "GET", path: "/v1/webhooks/:webhookId/deliveries?status=pending&page=1&per_page=10" },
+      { method: "GET", path: "/v1/webhooks/:webhookId/deliveries/:deliveryId" },
+      { method: "POST", path: "/v1/webhooks/:webhookId/deliveries/:deliveryId/retry" },
+    ],
+    snapshot: async ({ env, a }, seed) => ({
+      webhook: await json(await env.request(`/v1/webhooks/${seed.webhookId}`, { key: a.key })),
+      list: await json(await env.request("/v1/webhooks?per_page=100", { key: a.key })),
+      deliveries: await json(await env.request(`/v1/webhooks/${seed.webhookId}/deliveries?per_page=100`, { key: a.key })),
+      delivery: await json(await env.request(`/v1/webhooks/${seed.webhookId}/deliveries/${seed.deliveryId}`, { key: a.key })),
+    }),
+  }),
+};
+
+export type MatrixFeature = keyof typeof ROUTE_MATRIX;
+
+export interface OutsideRoute {
+  method: string;
+  path: string;
+  /** Why no API key guards it, and where its own access rule is tested. */
+  why: string;
+}
+
+/** Routes deliberately outside the matrix: public by design. Exact method and path as the app registers them. */
+export const OUTSIDE_MATRIX: OutsideRoute[] = [
+  { method: "GET", path: "/healthz", why: "liveness probe for load balancers: public by design, answers only {status: ok} (test/ops-http.test.ts)" },
+  { method: "GET", path: "/readyz", why: "readiness probe: public by design, says only whether the database and data dir answer (test/ops-readiness.test.ts)" },
+  { method: "GET", path: "/metrics", why: "Prometheus scrape, off by default and guarded by its own --metrics-token, not an API key (test/ops-metrics.test.ts)" },
+  { method: "GET", path: "/docs", why: "the API reference page: public by design, describes the API and holds no data (test/openapi.test.ts)" },
+  { method: "GET", path: "/docs/json", why: "the served OpenAPI document: public by design (test/openapi.test.ts)" },
+  { method: "GET", path: "/docs/assets/scalar.js", why: "the reference page's embedded script: public by design (test/docs-browser.test.ts)" },
+  { method: "GET", path: "/favicon.ico", why: "the reference page's icon: public by design (test/docs-browser.test.ts)" },
+  { method: "GET", path: "/files/:id/:filename", why: "signed download links: the signature in the URL is the credential, not a key (test/files-download.test.ts)" },
+];
+
+/** `METHOD /path` with the query dropped and every `:name` written `:`, so `/v1/x/:xId` and `/v1/x/:id` are one route. */
+export function routeShape(method: string, path: string): string {
+  return `${method} ${path.split("?")[0]!.replace(/:[^/]+/g, ":")}`;
+}
+
+export interface MatrixCoverage {
+  /** Routes of the app with neither a matrix row nor an OUTSIDE_MATRIX entry. */
+  unlisted: string[];
+  /** Matrix rows whose route the app no longer has. */
+  staleRows: string[];
+  /** OUTSIDE_MATRIX entries whose route the app no longer has. */
+  staleOutside: string[];
+  /** Routes both in the matrix and listed as outside it. */
+  both: string[];
+  /** OUTSIDE_MATRIX entries under /v1: the API is never public. */
+  publicApi: string[];
+}
+
+/** Compares the app's own route list with the table. Pure, so its own test can feed it a route list that drifted. */
+export function matrixCoverage(
+  routes: readonly { method: string; path: string }[],
+  matrix: Record<string, RouteMatrixSpec<Record<string, string>>> = ROUTE_MATRIX,
+  outside: readonly OutsideRoute[] = OUTSIDE_MATRIX,
+): MatrixCoverage {
+  const app = new Set(routes.map((r) => routeShape(r.method, r.path)));
+  const rows = new Map<string, string>();
+  for (const [feature, spec] of Object.entries(matrix)) for (const r of spec.routes) rows.set(routeShape(r.method, r.path), `${feature}: ${r.method} ${r.path}`);
+  const out = new Map(outside.map((o) => [routeShape(o.method, o.path), `${o.method} ${o.path}`]));
+  return {
+    unlisted: routes.filter((r) => !rows.has(routeShape(r.method, r.path)) && !out.has(routeShape(r.method, r.path))).map((r) => `${r.method} ${r.path}`),
+    staleRows: [...rows].filter(([shape]) => !app.has(shape)).map(([, label]) => label),
+    staleOutside: [...out].filter(([shape]) => !app.has(shape)).map(([, label]) => label),
+    both: [...out].filter(([shape]) => rows.has(shape)).map(([, label]) => label),
+    publicApi: outside.filter((o) => o.path.startsWith("/v1/")).map((o) => `${o.method} ${o.path}`),
+  };
 }

@@ -1,31 +1,10 @@
-// Who may touch tickets: the access matrix for every ticket route, and organization isolation in lists and counts.
+// Who may touch tickets: the access matrix for every ticket route (rows in test/route-matrix.ts), and organization isolation in lists and counts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { manualClock } from "../src/lib/clock";
 import { createTestEnv, type TestEnv } from "./helpers";
-import { describeRouteMatrix, type MatrixContext } from "./route-matrix";
+import { describeRouteMatrix, ROUTE_MATRIX } from "./route-matrix";
 
-async function ticketSnapshot(ctx: MatrixContext, id: string) {
-  const one = await ctx.env.request(`/v1/tickets/${id}`, { key: ctx.a.key });
-  const list = await ctx.env.request("/v1/tickets?per_page=100", { key: ctx.a.key });
-  return { status: one.status, ticket: await one.json(), list: await list.json() };
-}
-
-describeRouteMatrix("tickets", {
-  seed: async ({ env, a }) => {
-    const res = await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Org A's secret ticket", priority: "high" } });
-    expect(res.status).toBe(201);
-    return { ticketId: ((await res.json()) as { id: string }).id };
-  },
-  routes: [
-    { method: "GET", path: "/v1/tickets" },
-    { method: "GET", path: "/v1/tickets?status=open&priority=high&page=1&per_page=10" },
-    { method: "POST", path: "/v1/tickets", json: { subject: "New", priority: "low" } },
-    { method: "GET", path: "/v1/tickets/:ticketId" },
-    { method: "PATCH", path: "/v1/tickets/:ticketId", json: { subject: "Changed", status: "closed", priority: "low", description: "x" } },
-    { method: "DELETE", path: "/v1/tickets/:ticketId" },
-  ],
-  snapshot: (ctx, seed) => ticketSnapshot(ctx, seed.ticketId),
-});
+describeRouteMatrix("tickets", ROUTE_MATRIX.tickets);
 
 describe("tickets: organizations are isolated in lists and counts", () => {
   let env: TestEnv;
