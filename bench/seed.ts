@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
 import { createKey } from "../src/keys/service";
-import type { Clock } from "../src/lib/clock";
+import { systemClock, type Clock } from "../src/lib/clock";
 import { createOrg } from "../src/orgs/service";
 import { createTicket, updateTicket } from "../src/tickets/service";
 import type { TicketPriority, TicketStatus } from "../src/tickets/model";
@@ -61,7 +61,7 @@ function prng(seed: number) {
  */
 function seedTickets(handle: ReturnType<typeof openDatabase>, org: SeedOrg, count: number, start: number, rand: () => number, sample?: string[]) {
   let now = start;
-  const clock: Clock = { now: () => now };
+  const clock: Clock = { now: () => now, setTimer: systemClock.setTimer };
   const deps = { db: handle.db, clock };
   const actor = { orgId: org.orgId, userId: org.userId };
   for (let done = 0; done < count; ) {
@@ -102,7 +102,7 @@ export function seedDatabase(dir: string, sizes: SeedSizes): SeedManifest {
   // The data ends about now: a million tickets at ~1 s apart span ~12 days, inside the 30-day outbox retention,
   // so the server's retention pruner finds nothing to delete (as on a server that has been pruning all along).
   const start = Date.now() - 14 * 86_400_000;
-  const sysClock: Clock = { now: () => start };
+  const sysClock: Clock = { now: () => start, setTimer: systemClock.setTimer };
   const makeOrg = (name: string): SeedOrg => {
     const { org, owner } = createOrg({ db: handle.db, clock: sysClock }, { name, plan: "pro", ownerEmail: `owner@${name}.bench` });
     const key = createKey({ db: handle.db, clock: sysClock }, { orgId: org.id, name: "bench" });

@@ -1,8 +1,9 @@
 // What a receiver gets: exact payload and headers, signatures verified with the standardwebhooks package, filtering, test pings, secret rotation.
 import { afterEach, describe, expect, test } from "bun:test";
 import { Webhook as Verifier } from "standardwebhooks";
+import { manualClock } from "../src/lib/clock";
 import { VERSION } from "../src/version";
-import { waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 const receivers = receiverPool();
@@ -15,13 +16,15 @@ afterEach(async () => {
 
 describe("payload and headers", () => {
   test("a ticket.created delivery is exactly {event, timestamp, data}, with Standard Webhooks headers a reference verifier accepts", async () => {
-    w = webhookEnv();
+    // A manual clock set to now: the reference verifier still accepts the timestamp, and the test knows it exactly.
+    const clock = manualClock(Date.now());
+    w = webhookEnv({ clock });
     const r = receiver();
     const hook = await w.register(`${r.url}/hooks/clientcove`, ["ticket.created"]);
     expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     expect(Buffer.from(hook.secret.slice(6), "base64").length).toBeGreaterThanOrEqual(24);
     const ticket = await w.createTicket("Login issues on mobile");
-    await waitFor(() => r.requests.length === 1, "the delivery");
+    await until(() => r.requests.length === 1, "the delivery");
     const got = r.requests[0]!;
 
     expect(got.method).toBe("POST");
@@ -32,8 +35,7 @@ describe("payload and headers", () => {
     expect(got.headers["content-type"]).toBe("application/json");
     expect(got.headers["user-agent"]).toBe(`ClientCove-Webhooks/${VERSION}`);
     expect(got.headers["webhook-id"]).toMatch(/^dlv_[0-9a-z]+$/);
-    const ts = Number(got.headers["webhook-timestamp"]);
-    expect(Math.abs(ts - Date.now() / 1000)).toBeLessThan(60);
+    expect(Number(got.headers["webhook-timestamp"])).toBe(Math.floor(clock.now() / 1000));
     expect(got.headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
 
     // The reference verifier, unchanged: it checks the signature over "<id>.<timestamp>.<body>" and the timestamp window.
@@ -48,7 +50,7 @@ describe("payload and headers", () => {
     expect(list.body.data).toHaveLength(1);
     const d = list.body.data[0];
     expect(d.id).toBe(got.headers["webhook-id"]);
-    await waitFor(async () => (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries/${d.id}`)).body.status === "succeeded", "succeeded status");
+    await until(async () => (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries/${d.id}`)).body.status === "succeeded", "succeeded status");
     const detail = (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries/${d.id}`)).body;
     expect(detail.payload).toEqual(got.json);
     expect(detail.attempts).toHaveLength(1);
@@ -62,7 +64,7 @@ describe("payload and headers", () => {
     const ticket = await w.createTicket();
     const updated = (await w.api("PATCH", `/v1/tickets/${ticket.id}`, { status: "resolved", priority: "high" })).body;
     expect((await w.api("DELETE", `/v1/tickets/${ticket.id}`)).status).toBe(204);
-    await waitFor(() => r.requests.length === 2, "two deliveries");
+    await until(() => r.requests.length === 2, "two deliveries");
     const byEvent = Object.fromEntries(r.requests.map((q) => [q.json.event, q.json]));
     // priority was already high: only status changed.
     expect(byEvent["ticket.updated"].data).toEqual({ ...updated, changed_fields: ["status"] });
@@ -82,7 +84,7 @@ describe("file events", () => {
     expect(res.status).toBe(201);
     const file = (await res.json()) as Record<string, unknown>;
     expect((await w.api("DELETE", `/v1/files/${file.id}`)).status).toBe(204);
-    await waitFor(() => r.requests.length === 2, "two file deliveries");
+    await until(() => r.requests.length === 2, "two file deliveries");
     const { download_url: _, ...withoutLink } = file;
     const byEvent = Object.fromEntries(r.requests.map((q) => [q.json.event, q.json]));
     expect(byEvent["file.uploaded"].data).toEqual(withoutLink);
@@ -108,8 +110,8 @@ describe("event filtering", () => {
     await w.api("PATCH", `/v1/tickets/${t.id}`, { subject: "Renamed" });
     await w.api("DELETE", `/v1/tickets/${t.id}`);
     // A marker event to the catch-all endpoint last: once it arrives, every earlier fan-out is done too.
-    await waitFor(() => all.requests.length === 3, "all three events at *");
-    await waitFor(() => created.requests.length === 1 && updated.requests.length === 1, "filtered deliveries");
+    await until(() => all.requests.length === 3, "all three events at *");
+    await until(() => created.requests.length === 1 && updated.requests.length === 1, "filtered deliveries");
     expect(all.requests.map((q) => q.json.event).sort()).toEqual(["ticket.created", "ticket.deleted", "ticket.updated"]);
     expect(created.requests.map((q) => q.json.event)).toEqual(["ticket.created"]);
     expect(updated.requests.map((q) => q.json.event)).toEqual(["ticket.updated"]);
@@ -132,7 +134,7 @@ describe("test ping", () => {
     const res = await w.api("POST", `/v1/webhooks/${hook.id}/test`);
     expect(res.status).toBe(202);
     expect(res.body).toEqual(expect.objectContaining({ webhook_id: hook.id, event: "webhook.test", status: "pending", attempt_count: 0 }));
-    await waitFor(() => target.requests.length === 1, "the ping");
+    await until(() => target.requests.length === 1, "the ping");
     const ping = target.requests[0]!;
     expect(ping.headers["webhook-id"]).toBe(res.body.id);
     expect(ping.json.event).toBe("webhook.test");
@@ -140,7 +142,7 @@ describe("test ping", () => {
     expect(new Verifier(hook.secret).verify(ping.body, ping.headers)).toBeTruthy();
     // Give any stray fan-out the time of one more full round trip to show up at the bystander.
     await w.createTicket();
-    await waitFor(() => bystander.requests.length >= 1, "the bystander's ticket event");
+    await until(() => bystander.requests.length >= 1, "the bystander's ticket event");
     expect(bystander.requests.map((q) => q.json.event)).toEqual(["ticket.created"]);
     const types = w.env.handle.sqlite.query("SELECT event_type FROM webhook_deliveries WHERE webhook_id != ?").all(hook.id) as { event_type: string }[];
     expect(types.map((t) => t.event_type)).toEqual(["ticket.created"]);
@@ -149,7 +151,8 @@ describe("test ping", () => {
 
 describe("secret rotation", () => {
   test("for 24 h after a rotation deliveries carry two signatures, and receivers holding either secret verify them", async () => {
-    w = webhookEnv();
+    const clock = manualClock(Math.floor(Date.now() / 1000) * 1000); // on a whole second: the API shows seconds
+    w = webhookEnv({ clock });
     const r = receiver();
     const hook = await w.register(r.url, ["ticket.created"]);
     const rotated = await w.api("POST", `/v1/webhooks/${hook.id}/rotate-secret`);
@@ -157,24 +160,23 @@ describe("secret rotation", () => {
     expect(rotated.body.secret).toMatch(/^whsec_/);
     expect(rotated.body.secret).not.toBe(hook.secret);
     const expires = Date.parse(rotated.body.previous_secret_expires_at);
-    expect(expires - Date.now()).toBeGreaterThan(23.9 * 3600_000);
-    expect(expires - Date.now()).toBeLessThanOrEqual(24 * 3600_000);
+    expect(expires).toBe(clock.now() + 24 * 3600_000);
     // GET never shows a secret.
     const got = await w.api("GET", `/v1/webhooks/${hook.id}`);
     expect(got.body.secret).toBeUndefined();
     expect(JSON.stringify(got.body)).not.toContain("whsec_");
 
     await w.createTicket();
-    await waitFor(() => r.requests.length === 1, "delivery during overlap");
+    await until(() => r.requests.length === 1, "delivery during overlap");
     const during = r.requests[0]!;
     expect(during.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
     expect(new Verifier(hook.secret).verify(during.body, during.headers)).toBeTruthy();
     expect(new Verifier(rotated.body.secret).verify(during.body, during.headers)).toBeTruthy();
 
     // Once the overlap is over, only the new secret signs.
-    w.env.handle.sqlite.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [Date.now() - 1, hook.id]);
+    w.env.handle.sqlite.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [clock.now() - 1, hook.id]);
     await w.createTicket();
-    await waitFor(() => r.requests.length === 2, "delivery after overlap");
+    await until(() => r.requests.length === 2, "delivery after overlap");
     const after = r.requests[1]!;
     expect(after.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
     expect(new Verifier(rotated.body.secret).verify(after.body, after.headers)).toBeTruthy();

@@ -1,7 +1,8 @@
-// Shared fixtures of the webhook tests: a real local receiver (Bun.serve on 127.0.0.1), an app + started dispatcher on a temp dir, and waiting.
+// Shared fixtures of the webhook tests: a real local receiver (Bun.serve on 127.0.0.1), an app + started dispatcher on a temp dir, and waiting on events (not sleeps).
 import type { Config } from "../src/config";
+import type { Clock, ManualClock } from "../src/lib/clock";
 import { silentLogger, type Logger } from "../src/lib/log";
-import { createDispatcher, type Dispatcher, type DispatcherDeps } from "../src/webhooks/dispatcher";
+import { createDispatcher, type Dispatcher, type DispatcherDeps, type DispatchStep } from "../src/webhooks/dispatcher";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 export interface Received {
@@ -25,6 +26,48 @@ export interface Receiver {
   stop(): void;
 }
 
+/** Waiters of `until`, woken whenever something webhook-related happens in this process. */
+const waiters = new Set<() => void>();
+
+/** Wakes every `until` to check its condition again. */
+export function pulse(): void {
+  const woken = [...waiters];
+  waiters.clear();
+  woken.forEach((wake) => wake());
+}
+
+/** A dispatcher `observe` dep that wakes the waiters after each step (fan-out, start, record, drop). */
+export const observeDispatch = (_step: DispatchStep): void => pulse();
+
+/**
+ * Resolves with `check()`'s first truthy value. It checks again after each receiver request and answer and
+ * each dispatcher step (of dispatchers built with `observeDispatch`), never on a timer; `timeoutMs` only
+ * turns a hang into a failure that names `what`.
+ */
+export async function until<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  let failed = false;
+  let giveUp = () => {};
+  const deadline = setTimeout(() => {
+    failed = true;
+    giveUp();
+  }, timeoutMs);
+  try {
+    for (;;) {
+      // Subscribe before checking, so a change during an async check is not missed.
+      const changed = new Promise<void>((resolve) => {
+        waiters.add(resolve);
+        giveUp = resolve;
+      });
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+      await changed;
+      if (failed) throw new Error(`timed out waiting for ${what}`);
+    }
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
 /** A real HTTP receiver; the handler decides each answer (default 204). */
 export function startReceiver(handler: Handler = () => new Response(null, { status: 204 })): Receiver {
   let fn = handler;
@@ -42,8 +85,10 @@ export function startReceiver(handler: Handler = () => new Response(null, { stat
       } catch {}
       const rec: Received = { at: Date.now(), method: request.method, path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers), body, json };
       requests.push(rec);
+      pulse();
       const res = await fn(rec, requests.length);
       if (res.status >= 200 && res.status < 300) delivered.add(rec.headers["webhook-id"]!);
+      pulse();
       return res;
     },
   });
@@ -76,7 +121,7 @@ export function receiverPool() {
   };
 }
 
-/** Polls `check` every 10 ms until it returns truthy; fails with `what` after `timeoutMs`. */
+/** Polls `check` every 10 ms until it returns truthy; fails with `what` after `timeoutMs`. For state no event of this process announces (another process, the disk); in-process webhook tests use `until`. */
 export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 5000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -110,15 +155,47 @@ export interface WebhookEnv {
   /** Registers a webhook and returns its creation response body. */
   register(url: string, events?: string[]): Promise<any>;
   createTicket(subject?: string): Promise<any>;
+  /** Waits until no attempt is on the wire or awaiting its write and nothing is queued in the dispatcher. */
+  idle(): Promise<void>;
+  /**
+   * With a manual clock: moves it to each next due attempt (the dispatcher's own timer fires) and waits until
+   * that is recorded, until nothing is scheduled or `maxWakes` timers fired. Returns how many fired.
+   */
+  runDue(maxWakes?: number): Promise<number>;
   close(): Promise<void>;
 }
 
-/** App + dispatcher on a temp data dir, with an organization and its key. The dispatcher is started unless `start: false`. */
+function isManual(clock: Clock): clock is ManualClock {
+  return typeof (clock as ManualClock).advance === "function";
+}
+
+/** Stops a dispatcher; on a manual clock its grace period is run out at once (attempts still hanging are dropped). */
+export async function stopDispatcher(dispatcher: Dispatcher, clock: Clock, graceMs = 200): Promise<void> {
+  const stopping = dispatcher.stop(graceMs);
+  if (isManual(clock)) clock.advance(graceMs);
+  await stopping;
+}
+
+/**
+ * App + dispatcher on a temp data dir, with an organization and its key. The dispatcher is started unless
+ * `start: false`; `clock` (e.g. a manualClock) drives both the app and the dispatcher's timers.
+ */
 export function webhookEnv(
-  opts: { config?: Partial<Config>; start?: boolean; log?: Logger; dispatcher?: Partial<Omit<DispatcherDeps, "config" | "db" | "clock" | "log">> } = {},
+  opts: { config?: Partial<Config>; start?: boolean; log?: Logger; clock?: Clock; dispatcher?: Partial<Omit<DispatcherDeps, "config" | "db" | "clock" | "log">> } = {},
 ): WebhookEnv {
-  const env = createTestEnv({ config: { ...WEBHOOK_TEST_CONFIG, ...opts.config } });
-  const dispatcher = createDispatcher({ config: env.config, db: env.handle.db, clock: env.clock, log: opts.log ?? silentLogger, ...opts.dispatcher });
+  const env = createTestEnv({ config: { ...WEBHOOK_TEST_CONFIG, ...opts.config }, clock: opts.clock });
+  const observe = opts.dispatcher?.observe;
+  const dispatcher = createDispatcher({
+    config: env.config,
+    db: env.handle.db,
+    clock: env.clock,
+    log: opts.log ?? silentLogger,
+    ...opts.dispatcher,
+    observe: (step) => {
+      observe?.(step);
+      pulse();
+    },
+  });
   if (opts.start !== false) dispatcher.start();
   const { key, orgId } = env.org("Acme");
   const api: WebhookEnv["api"] = async (method, path, json, k = key) => {
@@ -142,8 +219,27 @@ export function webhookEnv(
       if (res.status !== 201) throw new Error(`ticket failed: ${res.status} ${JSON.stringify(res.body)}`);
       return res.body;
     },
+    async idle() {
+      do {
+        await until(() => dispatcher.inFlight() === 0, "attempts on the wire to be recorded");
+        await dispatcher.settled();
+      } while (dispatcher.inFlight() > 0);
+    },
+    async runDue(maxWakes = 1000) {
+      const clock = env.clock;
+      if (!isManual(clock)) throw new Error("runDue needs a manual clock");
+      let wakes = 0;
+      for (; wakes < maxWakes; wakes++) {
+        await this.idle();
+        const at = dispatcher.nextWake();
+        if (at === null) break;
+        clock.advance(Math.max(0, at - clock.now()));
+      }
+      await this.idle();
+      return wakes;
+    },
     async close() {
-      await dispatcher.stop(200);
+      await stopDispatcher(dispatcher, env.clock);
       env.close();
     },
   };

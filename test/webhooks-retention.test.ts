@@ -2,7 +2,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { silentLogger } from "../src/lib/log";
 import { createDispatcher } from "../src/webhooks/dispatcher";
-import { startReceiver, waitFor, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
+import { observeDispatch, startReceiver, until, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 let r: Receiver;
@@ -19,7 +19,7 @@ test("pruning removes ended deliveries, their attempts and dispatched events old
   r = startReceiver();
   const hook = await w.register(r.url, ["ticket.created"]);
   for (let i = 0; i < 4; i++) await w.createTicket(`T${i}`);
-  await waitFor(() => r.delivered.size === 4 && w.dispatcher.inFlight() === 0, "four deliveries");
+  await until(() => r.delivered.size === 4 && w.dispatcher.inFlight() === 0, "four deliveries");
   const db = w.env.handle.sqlite;
   const ids = (db.query("SELECT id, event_id FROM webhook_deliveries ORDER BY rowid").all() as { id: string; event_id: string }[]);
   const old = Date.now() - 8 * DAY;
@@ -34,7 +34,7 @@ test("pruning removes ended deliveries, their attempts and dispatched events old
 
   // Stop the running dispatcher first, so the undispatched event stays that way, then prune with a fresh one.
   await w.dispatcher.stop(100);
-  const pruner = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger });
+  const pruner = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch });
   const removed = await pruner.prune();
   expect(removed).toEqual({ events: 3, deliveries: 2 });
 

@@ -1,10 +1,12 @@
-// The scheduler: concurrency limits (per endpoint and per organization, round-robin between organizations) keep a dead endpoint from delaying others, the per-organization webhook limit, timers sleep until the next due attempt, graceful stop leaves the rest pending.
+// The scheduler, on a manual clock: concurrency limits (per endpoint and per organization, round-robin between organizations) keep a dead endpoint from delaying others, the per-organization webhook limit, the clock's timer sleeps until the next due attempt, graceful stop leaves the rest pending.
 import { afterEach, describe, expect, test } from "bun:test";
+import { manualClock, type ManualClock } from "../src/lib/clock";
 import { silentLogger } from "../src/lib/log";
 import { createDispatcher } from "../src/webhooks/dispatcher";
-import { hang, waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { hang, observeDispatch, stopDispatcher, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
+let clock: ManualClock;
 const receivers = receiverPool();
 const receiver = receivers.start;
 
@@ -13,61 +15,76 @@ afterEach(async () => {
   receivers.stopAll();
 });
 
+function env(opts: Omit<NonNullable<Parameters<typeof webhookEnv>[0]>, "clock"> = {}): WebhookEnv {
+  clock = manualClock();
+  return webhookEnv({ ...opts, clock, dispatcher: { random: () => 0.5, ...opts.dispatcher } });
+}
+
 function count(sql: string, ...args: string[]): number {
   return (w.env.handle.sqlite.query(sql).get(...args) as { n: number }).n;
 }
 
 describe("concurrency", () => {
   test("a hanging endpoint holds at most its own slots: another endpoint gets every event meanwhile", async () => {
-    w = webhookEnv({ config: { webhookTimeoutMs: 30_000, webhookConcurrency: 5, webhookEndpointConcurrency: 4 } });
+    w = env({ config: { webhookTimeoutMs: 30_000, webhookConcurrency: 5, webhookEndpointConcurrency: 4 } });
     const dead = receiver(() => hang());
     const live = receiver();
     const deadHook = await w.register(dead.url, ["ticket.created"]);
     const liveHook = await w.register(live.url, ["ticket.created"]);
     for (let i = 0; i < 12; i++) await w.createTicket(`Ticket ${i}`);
-    await waitFor(
+    await until(
       () => live.delivered.size === 12 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 12,
       "all 12 deliveries at the live endpoint, recorded",
     );
-    // The dead endpoint has exactly its 4 slots on the wire and nothing has come back from it.
-    await waitFor(() => dead.requests.length === 4, "the dead endpoint's 4 attempts");
-    await Bun.sleep(50);
-    expect(dead.requests.length).toBe(4);
+    // The dead endpoint has exactly its 4 slots on the wire and nothing has come back from it; the
+    // dispatcher has nothing left to do until one of them ends.
+    await until(() => dead.requests.length === 4, "the dead endpoint's 4 attempts");
+    await w.dispatcher.settled();
     expect(w.dispatcher.inFlight()).toBe(4);
+    expect(dead.requests.length).toBe(4);
     expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' AND attempt_count = 0", deadHook.id)).toBe(12);
     expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id)).toBe(12);
   });
 });
 
 describe("timers, not polling", () => {
-  test("the dispatcher sleeps until the next due retry, and not at all when nothing is due", async () => {
-    w = webhookEnv({ config: { webhookRetryBaseMs: 60_000 } });
+  test("the dispatcher sleeps on the clock's timer until the next due retry, and not at all when nothing is due", async () => {
+    w = env({ config: { webhookRetryBaseMs: 60_000 } });
     let fail = true;
     const r = receiver(() => new Response(null, { status: fail ? 500 : 204 }));
     const hook = await w.register(r.url);
     expect(w.dispatcher.nextWake()).toBeNull();
+    expect(clock.nextTimer()).toBeNull();
+    const t0 = clock.now();
     await w.createTicket();
-    const next = await waitFor(() => {
-      const row = w.env.handle.sqlite.query("SELECT next_attempt_at AS at, attempt_count AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as { at: number; n: number } | null;
-      return row?.n === 1 && w.dispatcher.inFlight() === 0 ? row.at : null;
-    }, "a scheduled retry");
-    // One timer, set to exactly the stored due time (60 s ± 20 % away).
-    expect(w.dispatcher.nextWake()).toBe(next);
-    expect(next - Date.now()).toBeGreaterThan(40_000);
+    await w.idle();
+    const row = w.env.handle.sqlite.query("SELECT next_attempt_at AS at, attempt_count AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as { at: number; n: number };
+    // One timer, set to exactly the stored due time: 60 s after the failed attempt.
+    expect(row).toEqual({ at: t0 + 60_000, n: 1 });
+    expect(w.dispatcher.nextWake()).toBe(row.at);
+    expect(clock.nextTimer()).toBe(row.at);
+    // Time passing short of it wakes nothing.
+    clock.advance(59_999);
+    expect(w.dispatcher.inFlight()).toBe(0);
+    expect(r.requests).toHaveLength(1);
     // A manual retry wakes it early; once delivered there is nothing left to wake for.
     fail = false;
     const d = (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries`)).body.data[0];
     await w.api("POST", `/v1/webhooks/${hook.id}/deliveries/${d.id}/retry`);
-    await waitFor(() => r.delivered.size === 1 && w.dispatcher.inFlight() === 0, "the retried delivery");
+    await w.idle();
+    expect(r.delivered.size).toBe(1);
     expect(w.dispatcher.nextWake()).toBeNull();
+    expect(clock.nextTimer()).toBeNull();
   });
 });
 
 describe("graceful stop", () => {
-  test("stop waits for attempts in flight (bounded), records those that finish, and leaves the rest pending for the next start", async () => {
-    w = webhookEnv({ config: { webhookTimeoutMs: 30_000 } });
+  test("stop waits for attempts in flight (bounded by its grace period on the clock), records those that finish, and leaves the rest pending for the next start", async () => {
+    w = env({ config: { webhookTimeoutMs: 30_000 } });
+    let answerSlow!: () => void;
+    const slowAnswered = new Promise<void>((resolve) => (answerSlow = resolve));
     const slow = receiver(async () => {
-      await Bun.sleep(300);
+      await slowAnswered;
       return new Response("done", { status: 200 });
     });
     let hanging = true;
@@ -75,32 +92,41 @@ describe("graceful stop", () => {
     const slowHook = await w.register(slow.url, ["ticket.created"]);
     const stuckHook = await w.register(stuck.url, ["ticket.created"]);
     await w.createTicket();
-    await waitFor(() => slow.requests.length === 1 && stuck.requests.length === 1, "both attempts on the wire");
+    await until(() => slow.requests.length === 1 && stuck.requests.length === 1, "both attempts on the wire");
 
-    await w.dispatcher.stop(1500);
+    let stopped = false;
+    const stopping = w.dispatcher.stop(1500).then(() => (stopped = true));
+    // The slow one answers during the grace period: it is recorded.
+    answerSlow();
+    await until(() => count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", slowHook.id) === 1, "the slow attempt, recorded");
+    expect(w.dispatcher.inFlight()).toBe(1);
+    // The hanging one holds the stop until the grace period is over, and not a moment longer.
+    clock.advance(1499);
+    await w.dispatcher.settled();
+    expect(stopped).toBe(false);
+    clock.advance(1);
+    await stopping;
     expect(w.dispatcher.inFlight()).toBe(0);
-    // The slow one finished within the grace period and was recorded.
-    expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", slowHook.id)).toBe(1);
     // The hanging one was cut off unrecorded: still pending, no attempt counted.
     const stuckRow = w.env.handle.sqlite.query("SELECT id, status, attempt_count FROM webhook_deliveries WHERE webhook_id = ?").get(stuckHook.id) as any;
     expect(stuckRow).toEqual({ id: stuck.requests[0]!.headers["webhook-id"], status: "pending", attempt_count: 0 });
     expect(count("SELECT COUNT(*) AS n FROM webhook_attempts WHERE delivery_id = ?", stuckRow.id)).toBe(0);
 
-    // Stopped: new events wait in the outbox.
+    // Stopped: new events wait in the outbox (nothing listens any more).
     await w.createTicket("While stopped");
-    await Bun.sleep(50);
+    await w.dispatcher.settled();
     expect(count("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL")).toBe(1);
     expect(slow.requests.length).toBe(1);
 
     // The next start resends the cut-off delivery (same webhook-id) and fans out what waited.
     hanging = false;
-    const next = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger });
+    const next = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock, log: silentLogger, observe: observeDispatch });
     next.start();
     try {
-      await waitFor(() => stuck.delivered.has(stuckRow.id) && stuck.delivered.size === 2 && slow.delivered.size === 2, "resumed deliveries");
+      await until(() => stuck.delivered.has(stuckRow.id) && stuck.delivered.size === 2 && slow.delivered.size === 2, "resumed deliveries");
       expect(stuck.requests.filter((q) => q.headers["webhook-id"] === stuckRow.id)).toHaveLength(2);
     } finally {
-      await next.stop(500);
+      await stopDispatcher(next, clock, 500);
     }
   });
 });
@@ -109,21 +135,22 @@ describe("fairness between organizations", () => {
   test("one organization's 20 dead endpoints with 8 new tickets do not delay another organization's delivery: it arrives while all of theirs still hang", async () => {
     // Defaults: 64 slots, 16 per organization, 4 per endpoint. Attempts time out only after a minute, so
     // anything that waited behind them could not arrive within the wait below.
-    w = webhookEnv({ config: { webhookTimeoutMs: 60_000 } });
+    w = env({ config: { webhookTimeoutMs: 60_000 } });
     expect([w.env.config.webhookConcurrency, w.env.config.webhookOrgConcurrency, w.env.config.webhookEndpointConcurrency]).toEqual([64, 16, 4]);
     const dead = receiver(() => hang());
     for (let i = 0; i < 20; i++) await w.register(`${dead.url}/dead/${i}`, ["ticket.created"]);
     for (let i = 0; i < 8; i++) await w.createTicket(`Ticket ${i}`);
-    await waitFor(() => dead.requests.length === 16, "org A's 16 attempts on the wire");
+    await until(() => dead.requests.length === 16, "org A's 16 attempts on the wire");
 
     const other = w.env.org("Other Org");
     const live = receiver();
     const liveHook = (await w.api("POST", "/v1/webhooks", { url: `${live.url}/live`, events: ["ticket.created"] }, other.key)).body;
     expect((await w.api("POST", "/v1/tickets", { subject: "Elsewhere" }, other.key)).status).toBe(201);
-    await waitFor(
+    await until(
       () => live.delivered.size === 1 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 1,
       "the other organization's delivery, recorded",
     );
+    await w.dispatcher.settled();
     // Every one of org A's attempts is still hanging: none has timed out, none was answered, none was recorded.
     expect(dead.requests.length).toBe(16);
     expect(w.dispatcher.inFlight()).toBe(16);
@@ -132,7 +159,7 @@ describe("fairness between organizations", () => {
   });
 
   test("when slots are scarce they go round-robin between organizations, not to whoever queued first", async () => {
-    w = webhookEnv({ config: { webhookConcurrency: 2, webhookTimeoutMs: 30_000 }, start: false });
+    w = env({ config: { webhookConcurrency: 2, webhookTimeoutMs: 30_000 }, start: false });
     const gates: (() => void)[] = [];
     const gated = () => new Promise<Response>((resolve) => gates.push(() => resolve(new Response(null, { status: 204 }))));
     const a = receiver(gated);
@@ -145,27 +172,27 @@ describe("fairness between organizations", () => {
 
     // All six are due at once; org A's were queued first and its endpoint could take 4.
     w.dispatcher.start();
-    await waitFor(() => gates.length === 2, "two attempts on the wire");
-    await Bun.sleep(30);
+    await until(() => gates.length === 2, "two attempts on the wire");
+    await w.dispatcher.settled();
+    expect(w.dispatcher.inFlight()).toBe(2);
     expect([a.requests.length, b.requests.length]).toEqual([1, 1]);
     // Each answer frees a slot; the rest follow until all six are delivered.
     while (a.delivered.size + b.delivered.size < 6) {
-      await waitFor(() => gates.length > 0 || a.delivered.size + b.delivered.size === 6, "an attempt to answer");
+      await until(() => gates.length > 0 || a.delivered.size + b.delivered.size === 6, "an attempt to answer");
       gates.shift()?.();
-      await Bun.sleep(5);
     }
     expect([a.delivered.size, b.delivered.size]).toEqual([3, 3]);
   });
 
   test("an organization never has more than webhook-org-concurrency attempts in flight, over all its endpoints", async () => {
-    w = webhookEnv({ config: { webhookTimeoutMs: 30_000, webhookOrgConcurrency: 3 } });
+    w = env({ config: { webhookTimeoutMs: 30_000, webhookOrgConcurrency: 3 } });
     const dead = receiver(() => hang());
     for (let i = 0; i < 3; i++) await w.register(`${dead.url}/${i}`, ["ticket.created"]);
     for (let i = 0; i < 4; i++) await w.createTicket(`Ticket ${i}`);
-    await waitFor(() => dead.requests.length === 3, "3 attempts");
-    await Bun.sleep(50);
-    expect(dead.requests.length).toBe(3);
+    await until(() => dead.requests.length === 3, "3 attempts");
+    await w.dispatcher.settled();
     expect(w.dispatcher.inFlight()).toBe(3);
+    expect(dead.requests.length).toBe(3);
     // One per endpoint: the organization's slots are shared out between its endpoints.
     expect(new Set(dead.requests.map((q) => q.path)).size).toBe(3);
   });
@@ -173,7 +200,7 @@ describe("fairness between organizations", () => {
 
 describe("webhooks per organization", () => {
   test("registering more than webhook-max-per-org is a 409 webhook_limit_reached; disabled ones count; deleting one makes room; other organizations are not affected", async () => {
-    w = webhookEnv({ config: { webhookMaxPerOrg: 3 }, start: false });
+    w = env({ config: { webhookMaxPerOrg: 3 }, start: false });
     const hooks: { id: string }[] = [];
     for (let i = 0; i < 3; i++) hooks.push(await w.register(`http://127.0.0.1:9/${i}`));
     await w.api("PATCH", `/v1/webhooks/${hooks[0].id}`, { active: false });

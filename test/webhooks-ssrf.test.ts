@@ -7,7 +7,7 @@ import { silentLogger } from "../src/lib/log";
 import { createDispatcher, type Dispatcher } from "../src/webhooks/dispatcher";
 import { createWebhook } from "../src/webhooks/service";
 import { classifyAddress, createAddressGuard, systemResolver, type Resolver } from "../src/webhooks/ssrf";
-import { waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { observeDispatch, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv | undefined;
 let extra: Dispatcher | undefined;
@@ -32,7 +32,7 @@ function fakeDns(answers: Record<string, string[]>): Resolver {
 }
 
 async function firstAttempt(env: WebhookEnv, hookId: string) {
-  return waitFor(() => {
+  return until(() => {
     const row = env.env.handle.sqlite
       .query("SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id LIMIT 1")
       .get(hookId) as { status_code: number | null; error: string | null } | null;
@@ -157,7 +157,7 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const hook = await w.register(r.url);
-    extra = createDispatcher({ config: { ...w.env.config, webhookAllowPrivate: false, webhookRetryBaseMs: 60_000 }, db: w.env.handle.db, clock: w.env.clock, log: silentLogger });
+    extra = createDispatcher({ config: { ...w.env.config, webhookAllowPrivate: false, webhookRetryBaseMs: 60_000 }, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch });
     extra.start();
     await w.createTicket();
     const attempt = await firstAttempt(w, hook.id);
@@ -178,6 +178,7 @@ describe("delivery time", () => {
       db: w.env.handle.db,
       clock: w.env.clock,
       log: silentLogger,
+      observe: observeDispatch,
       resolve: fakeDns({ "rebind.test": ["93.184.215.14", "127.0.0.1"] }),
     });
     extra.start();
@@ -195,10 +196,10 @@ describe("delivery time", () => {
       url: `http://pinned.test:${r.port}/hook`,
       events: ["*"],
     });
-    extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, resolve: dns });
+    extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch, resolve: dns });
     extra.start();
     await w.createTicket();
-    await waitFor(() => r.requests.length === 1, "the delivery");
+    await until(() => r.requests.length === 1, "the delivery");
     expect(r.requests[0]!.headers.host).toBe(`pinned.test:${r.port}`);
     expect((await firstAttempt(w, hook.id)).status_code).toBe(204);
   });
@@ -237,7 +238,7 @@ describe("HTTPS with a pinned address", () => {
       const deps = { db: w.env.handle.db, clock: w.env.clock, config: w.env.config, resolve: dns };
       const good = await createWebhook(deps, w.orgId, { url: `https://hooks.test:${tls.port}/hook`, events: ["*"] });
       const wrongName = await createWebhook(deps, w.orgId, { url: `https://impostor.test:${tls.port}/hook`, events: ["*"] });
-      extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, resolve: dns, ca: cert });
+      extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch, resolve: dns, ca: cert });
       extra.start();
       await w.createTicket();
       expect((await firstAttempt(w, good.id)).status_code).toBe(204);

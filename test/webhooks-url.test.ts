@@ -4,7 +4,7 @@ import { createLogger } from "../src/lib/log";
 import { createAddressGuard, systemResolver } from "../src/webhooks/ssrf";
 import { sendAttempt } from "../src/webhooks/transport";
 import { maskUrl, normalizeWebhookUrl } from "../src/webhooks/url";
-import { waitFor, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv | undefined;
 const receivers = receiverPool();
@@ -117,9 +117,9 @@ describe("a URL that cannot be sent never holds a slot", () => {
     expect((await w.api("POST", "/v1/tickets", { subject: "Elsewhere" }, other.key)).status).toBe(201);
 
     w.dispatcher.start();
-    await waitFor(() => good.delivered.size === 1, "the other organization's delivery");
+    await until(() => good.delivered.size === 1, "the other organization's delivery");
     expect(good.requests.map((q) => q.path)).toEqual(["/good"]);
-    await waitFor(() => badHooks.every((h) => attemptsOf(w!, h.id).length === 2) && w!.dispatcher.inFlight() === 0, "every bad delivery attempted, no slot held");
+    await until(() => badHooks.every((h) => attemptsOf(w!, h.id).length === 2) && w!.dispatcher.inFlight() === 0, "every bad delivery attempted, no slot held");
     for (const h of badHooks) {
       for (const a of attemptsOf(w, h.id)) {
         expect(a).toEqual({ status_code: null, error: "invalid URL: it has credentials that are not valid percent-encoded UTF-8; PATCH the webhook with a valid url" });
@@ -150,7 +150,7 @@ describe("credentials in the URL", () => {
     // Stored whole: delivery needs it.
     expect((w.env.handle.sqlite.query("SELECT url FROM webhooks WHERE id = ?").get(created.body.id) as { url: string }).url).toBe(url);
     await w.createTicket();
-    await waitFor(() => r.delivered.size === 1, "the delivery");
+    await until(() => r.delivered.size === 1, "the delivery");
     expect(r.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from("alice:s3cr@t-pw").toString("base64")}`);
 
     // PATCHing back the URL as shown keeps the real password.
@@ -158,7 +158,7 @@ describe("credentials in the URL", () => {
     expect((w.env.handle.sqlite.query("SELECT url FROM webhooks WHERE id = ?").get(created.body.id) as { url: string }).url).toBe(url);
     status = 500;
     await w.createTicket("Second");
-    await waitFor(() => r.requests.length === 2 && w!.dispatcher.inFlight() === 0, "the failed attempt, recorded");
+    await until(() => r.requests.length === 2 && w!.dispatcher.inFlight() === 0, "the failed attempt, recorded");
     expect(r.requests[1]!.headers.authorization).toBe(r.requests[0]!.headers.authorization);
 
     const deliveries = (await w.api("GET", `/v1/webhooks/${created.body.id}/deliveries`)).body;

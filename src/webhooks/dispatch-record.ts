@@ -1,0 +1,79 @@
+// Dispatch stage 4, record: writes each attempt and what was decided about it (delivery status, endpoint failure count, disable), and logs it.
+import type { Logger } from "../lib/log";
+import { toIso } from "../lib/time";
+import { decideOutcome, type Decision, type RetryPolicy } from "./dispatch-decide";
+import type { DueDelivery, WebhookStore } from "./store";
+import { isSuccess, type AttemptResult } from "./transport";
+
+/** An attempt that came back (not cut off by shutdown), waiting to be recorded. */
+export interface Finished {
+  row: DueDelivery;
+  attemptedAt: number;
+  completedAt: number;
+  result: AttemptResult;
+}
+
+type RecordStore = Pick<WebhookStore, "deliveryState" | "webhookAnyOrg" | "insertAttempt" | "finishAttempt" | "setConsecutiveFailures" | "disableWebhook">;
+
+/**
+ * Records one finished attempt: reads the delivery and its endpoint as they are now (either may have
+ * changed while it was on the wire), decides, and writes the attempt and the decision. Call inside the
+ * transaction that records the batch.
+ */
+export function recordOutcome(store: RecordStore, f: Finished, policy: RetryPolicy): Decision {
+  const { row, result } = f;
+  const now = f.completedAt;
+  const delivery = store.deliveryState(row.id) ?? null;
+  // The endpoint matters only to a failed attempt of a pending delivery; a success costs no extra query.
+  const endpoint = delivery?.status === "pending" && !isSuccess(result.statusCode) ? (store.webhookAnyOrg(row.webhook_id) ?? null) : null;
+  const decision = decideOutcome(delivery, endpoint, result, now, policy);
+  if (decision.kind === "gone") return decision;
+  store.insertAttempt({
+    delivery_id: row.id,
+    attempted_at: f.attemptedAt,
+    status_code: result.statusCode,
+    error: result.error,
+    duration_ms: result.durationMs,
+    response_body: result.responseBody,
+  });
+  switch (decision.kind) {
+    case "succeeded":
+      store.finishAttempt(row.id, "succeeded", decision.attempt, null, now);
+      break;
+    case "retry":
+      store.finishAttempt(row.id, "pending", decision.attempt, decision.at, now);
+      break;
+    case "give-up":
+      store.finishAttempt(row.id, decision.status, decision.attempt, null, now);
+      break;
+    case "disable":
+      store.finishAttempt(row.id, "failed", decision.attempt, null, now);
+      store.disableWebhook(row.webhook_id, decision.reason, now);
+      break;
+  }
+  if ("failures" in decision && decision.failures !== null) store.setConsecutiveFailures(row.webhook_id, decision.failures);
+  return decision;
+}
+
+/** When the delivery is due again (a retry), or null. */
+export function nextAttemptOf(d: Decision): number | null {
+  return d.kind === "retry" ? d.at : null;
+}
+
+/** One log line per attempt: debug when delivered (or gone), warn otherwise; and a warning when the endpoint got disabled. */
+export function logOutcome(log: Logger, f: Finished, d: Decision): void {
+  const outcome = d.kind === "gone" ? "deleted" : d.kind === "retry" ? "retrying" : d.kind === "give-up" ? (d.status === "failed" ? "failed" : "cancelled") : d.kind === "disable" ? "failed" : "succeeded";
+  const fields = {
+    delivery_id: f.row.id,
+    webhook_id: f.row.webhook_id,
+    attempt: d.kind === "gone" ? 0 : d.attempt,
+    outcome,
+    status_code: f.result.statusCode,
+    error: f.result.error,
+    duration_ms: f.result.durationMs,
+    next_attempt_at: d.kind === "retry" ? toIso(d.at) : null,
+  };
+  if (outcome === "succeeded" || outcome === "deleted") log.debug("webhook attempt", fields);
+  else log.warn("webhook attempt failed", fields);
+  if (d.kind === "disable") log.warn("webhook disabled", { webhook_id: f.row.webhook_id, reason: d.reason });
+}
