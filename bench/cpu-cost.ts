@@ -9,6 +9,7 @@ import { buildApp } from "../src/app";
 import { loadConfig } from "../src/config";
 import { openDatabase } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
+import { buildDeps } from "../src/deps";
 import { systemClock } from "../src/lib/clock";
 import { createLogger, type LogLevel } from "../src/lib/log";
 import { createBaseline } from "./baseline-server";
@@ -29,7 +30,7 @@ const level = (process.env.BENCH_LOG_LEVEL ?? "info") as LogLevel;
 const config = { ...loadConfig({ "data-dir": join(work, "app"), "rate-limit-per-minute": "0", "log-level": level }, {}).config };
 const handle = openDatabase(config.dataDir);
 migrate(handle.sqlite);
-const app = buildApp({ config, db: handle.db, clock: systemClock, log: createLogger({ level, format: config.logFormat }) });
+const app = buildApp(buildDeps({ config, db: handle.db, clock: systemClock, log: createLogger({ level, format: config.logFormat }) }));
 const base = createBaseline({ db: join(work, "base", "clientcove.db"), publicUrl: config.publicUrl });
 
 const key = seed.orgs.main.key;

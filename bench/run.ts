@@ -8,7 +8,8 @@
 //   BENCH_UPLOAD_MIB             size of the upload/download file (default 1024)
 //   BENCH_START_RUNS             launches per start-time row (median)
 //   BENCH_ONLY=list,get,...      only these rows: list, get, auth, growth-small, growth-big, first, deep-offset,
-//                                deep-keyset, create, files (start time and idle RSS always run); BENCH_SKIP_FILES=1
+//                                deep-keyset, create, create-grouped, create-single, files (start time and idle RSS
+//                                always run); BENCH_SKIP_FILES=1
 //   BENCH_RESEED=1               seed again even if a seed of the same sizes and schema exists in bench/results/
 //   BENCH_LOG_LEVEL              the product's --log-level during the run (default: its default, info)
 //   BENCH_KEEP=1                 keep the working copies in bench/results/work
@@ -109,6 +110,10 @@ interface HttpScenario {
   minRatio?: number;
   /** Mutates data: runs last. */
   writes?: boolean;
+  /** Which bare server it is compared with: the per-request commit (default) or the grouped-commit one. */
+  against?: "grouped";
+  /** wrk connections for this row (default: BENCH_CONNECTIONS). */
+  connections?: number;
 }
 
 const SCENARIOS: HttpScenario[] = [
@@ -120,12 +125,26 @@ const SCENARIOS: HttpScenario[] = [
   { key: "first", label: (c) => `First page, ${fmtCount(c.seed.sizes.main)} org (depth reference)`, org: "main", path: () => "/v1/tickets?per_page=25", status: 200 },
   { key: "deep-offset", label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?page=`, org: "main", path: (c) => `/v1/tickets?per_page=25&page=${c.deepPage}`, status: 200 },
   { key: "deep-keyset", label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?starting_after=`, org: "main", path: (c) => `/v1/tickets?per_page=25&starting_after=${c.deepCursor}`, status: 200 },
-  { key: "create", label: () => "POST /v1/tickets (reference body)", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, minRatio: 0.85, writes: true },
+  { key: "create", label: () => "POST /v1/tickets (reference body) vs a bare commit per request", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true },
+  { key: "create-grouped", label: () => "POST /v1/tickets (reference body) vs a bare grouped commit", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, minRatio: 0.85, writes: true, against: "grouped" },
+  { key: "create-single", label: () => "POST /v1/tickets, one client at a time (wrk -c1) vs a bare commit per request", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true, connections: 1 },
 ];
 
 const totalTickets = (s: SeedManifest) => s.sizes.main + s.sizes.big + s.sizes.small;
 
 // ---- Steps -------------------------------------------------------------------------------------------------------
+
+/** The product's group-commit counters from /metrics (the bench runs it with --metrics true), or null. */
+async function writerStats(url: string): Promise<{ batches: number; writes: number; largest: number } | null> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
+    const stats = { batches: read("clientcove_db_write_batches_total"), writes: read("clientcove_db_writes_total"), largest: read("clientcove_db_write_batch_largest") };
+    return Number.isFinite(stats.batches) ? stats : null;
+  } catch {
+    return null;
+  }
+}
 
 function build(): string {
   const out = join(RESULTS, "clientcove");
@@ -200,7 +219,8 @@ async function getJson(url: string, key: string): Promise<{ status: number; body
   return { status: res.status, body: await res.json().catch(() => null), link: res.headers.get("link") };
 }
 
-async function runHttpScenario(sc: HttpScenario, ctx: Ctx, wrk: string, load: LoadSettings, app: Server, base: Server): Promise<{ app: Measured; base: Measured }> {
+async function runHttpScenario(sc: HttpScenario, ctx: Ctx, wrk: string, baseLoad: LoadSettings, app: Server, base: Server): Promise<{ app: Measured; base: Measured }> {
+  const load = sc.connections ? { ...baseLoad, connections: sc.connections } : baseLoad;
   const key = ctx.seed.orgs[sc.org].key;
   const path = sc.path(ctx);
   const opts = (duration?: number) => ({
@@ -362,6 +382,10 @@ async function main() {
   const app = await startServer("clientcove", appCommand(bin, pinServer, appDir, appPort, ["--max-upload-bytes", String((settings.uploadMiB + 64) * MiB)]), `http://127.0.0.1:${appPort}`);
   const basePort = freePort();
   const base = await startServer("baseline", baselineCommand(pinServer, join(baseDir, "clientcove.db"), basePort, join(baseDir, "files")), `http://127.0.0.1:${basePort}`);
+  // The grouped-commit baseline (creates only), on a copy of its own.
+  const groupedDir = copyDb(seedPath, "baseline-grouped");
+  const groupedPort = freePort();
+  const grouped = await startServer("baseline-grouped", [...baselineCommand(pinServer, join(groupedDir, "clientcove.db"), groupedPort, join(groupedDir, "files")), "--grouped"], `http://127.0.0.1:${groupedPort}`);
   await Bun.sleep(2000);
   const baseIdle = rssBytes(base.proc.pid) ?? NaN;
 
@@ -380,7 +404,7 @@ async function main() {
       for (const sc of ordered) {
         if (settings.only && !settings.only.has(sc.key)) continue;
         say(`${sc.key}: ${sc.label(ctx)}`);
-        const r = await runHttpScenario(sc, ctx, wrk, load, app, base);
+        const r = await runHttpScenario(sc, ctx, wrk, load, app, sc.against === "grouped" ? grouped : base);
         results.set(sc.key, r);
         say(`  product ${fmtRps(r.app.rps)} req/s p50 ${fmtMs(r.app.p50)} ${r.app.cpu.toFixed(0)} µs CPU/req | baseline ${fmtRps(r.base.rps)} req/s p50 ${fmtMs(r.base.p50)} ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`);
       }
@@ -408,6 +432,8 @@ async function main() {
     const push = (r: Row | null) => r && rows.push(r);
     push(httpRow("list"));
     push(httpRow("create"));
+    push(httpRow("create-grouped"));
+    push(httpRow("create-single"));
     push(httpRow("get"));
     push(httpRow("auth"));
     push(httpRow("growth-small"));
@@ -474,6 +500,32 @@ async function main() {
   } finally {
     await app.stop();
     await base.stop();
+    await grouped.stop();
+  }
+  // The writer's batch sizes under the create load, from /metrics: a server of its own with metrics on, so the
+  // timed rows above ran without the metrics' per-request cost.
+  if (wrk && (!settings.only || settings.only.has("create") || settings.only.has("create-grouped"))) {
+    const port = freePort();
+    const probe = await startServer("clientcove-metrics", appCommand(bin, pinServer, appDir, port, ["--metrics", "true"]), `http://127.0.0.1:${port}`);
+    try {
+      // One client first: "largest" is a running maximum.
+      for (const connections of [1, settings.connections]) {
+        const before = await writerStats(probe.url);
+        await runWrk(wrk, { ...load, connections }, `${probe.url}/v1/tickets`, { headers: [`Authorization: Bearer ${seed.orgs.main.key}`], script: join(ROOT, "bench", "wrk", "post-ticket.lua"), duration: settings.duration });
+        const after = await writerStats(probe.url);
+        if (!before || !after || after.batches === before.batches) continue;
+        const mean = (after.writes - before.writes) / (after.batches - before.batches);
+        say(`writer batches at ${connections} connection(s): ${after.batches - before.batches} batches, ${after.writes - before.writes} writes, mean ${mean.toFixed(1)}, largest ${after.largest}`);
+        rows.push({
+          scenario: `Group commit: writes per batch under POST /v1/tickets at ${connections} connection${connections === 1 ? "" : "s"} (mean; largest)`,
+          ratio: `${mean.toFixed(1)}; ${after.largest}`,
+          target: "—",
+          result: "—",
+        });
+      }
+    } finally {
+      await probe.stop();
+    }
   }
 
   const loadAfter = loadavg();

@@ -1,16 +1,13 @@
 // buildApp(deps): the HTTP application — error rendering, request ids, body parsing, feature modules. No listen().
 import { Elysia, type AnyElysia } from "elysia";
-import type { Config } from "./config";
-import type { Db } from "./db/client";
-import { ApiError, errorResponse, logApiError, toApiError } from "./errors";
-import type { Clock } from "./lib/clock";
-import type { Logger } from "./lib/log";
+import type { Deps } from "./deps";
+import { errorResponse, logApiError } from "./errors";
+import { toApiError } from "./http/error-render";
 import { authPlugin } from "./auth/plugin";
-import { createIdempotencyClaims, createIdempotencyStore } from "./idempotency/service";
+import { idempotencyPlugin, releaseIdempotencyKey } from "./idempotency/plugin";
 import { beginRequest, requestInfo } from "./http/request-context";
 import { clientOrigin } from "./http/client-address";
 import { createCors } from "./http/cors";
-import { createMetrics, type Metrics } from "./ops/metrics";
 import { metricsRoutes } from "./ops/metrics-http";
 import { parseJsonBody } from "./http/json-body";
 import { createQueryRules } from "./http/query-string";
@@ -24,15 +21,6 @@ import { folderRoutes } from "./folders";
 import { webhookRoutes } from "./webhooks";
 import { VERSION } from "./version";
 
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  clock: Clock;
-  log: Logger;
-  /** Request metrics; serve passes the instance its separate metrics listener reads. Made here when metrics are on and none is given. */
-  metrics?: Metrics;
-}
-
 /** Headers set before an error (rate limits, security headers) that the error response keeps. */
 function carriedHeaders(headers: Record<string, unknown>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -42,13 +30,17 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, string
   return out;
 }
 
-export function buildApp(deps: AppDeps) {
+/**
+ * The app over dependencies built once by the composition root (src/deps.ts: serve, or a test for its temp dir).
+ * `deps` is passed to each feature module as it is: each declares, as its own type, the part it uses.
+ */
+export function buildApp(deps: Deps) {
   registerFormats();
-  const claims = createIdempotencyClaims(createIdempotencyStore({ sqlite: deps.db.$client, clock: deps.clock }));
-  const auth = authPlugin(deps, claims);
+  // What every /v1 module uses: authentication and rate limits, then the Idempotency-Key of POSTs.
+  const auth = idempotencyPlugin({ auth: authPlugin(deps), store: deps.idempotency });
   const methods = createMethodTable();
   const queryRules = createQueryRules();
-  const metrics = deps.metrics ?? (deps.config.metrics ? createMetrics() : undefined);
+  const { metrics } = deps;
   const cors = createCors(deps.config.corsOrigins);
   // The docs module describes the finished app; it reads this after buildApp returns.
   let root: AnyElysia = undefined as unknown as AnyElysia;
@@ -79,8 +71,9 @@ export function buildApp(deps: AppDeps) {
     .onBeforeHandle({ as: "global" }, ({ request, route }) => {
       queryRules.check(request.method, route, request.url);
     })
-    .onError({ as: "global" }, ({ error, code, request, path, route, set }) => {
-      claims.releaseFor(request);
+    .onError({ as: "global" }, (ctx) => {
+      const { error, code, request, path, route, set } = ctx;
+      releaseIdempotencyKey(ctx);
       let err = toApiError(error, code);
       if (err.status === 404 && code === "NOT_FOUND") {
         const allowed = methods.allowed(path);
@@ -119,9 +112,9 @@ export function buildApp(deps: AppDeps) {
         if (status === 201 && request.method === "POST" && route === "/v1/files" && typeof uploaded === "number") metrics.addUploadedBytes(uploaded);
       }
     })
-    .use(healthRoutes({ sqlite: deps.db.$client, dataDir: deps.config.dataDir }))
-    .use(metricsRoutes({ config: deps.config, metrics, sqlite: deps.db.$client }))
-    .use(docsRoutes({ version: VERSION, publicUrl: () => deps.config.publicUrl, getApp: () => root }))
+    .use(healthRoutes(deps))
+    .use(metricsRoutes(deps))
+    .use(docsRoutes({ config: deps.config, version: VERSION, getApp: () => root }))
     .use(ticketRoutes(deps, auth))
     .use(fileRoutes(deps, auth))
     .use(folderRoutes(deps, auth))

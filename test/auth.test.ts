@@ -1,7 +1,7 @@
 // API key secrets and their verification: shape, hashing, statuses (valid, unknown, revoked, expired), header parsing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "../src/auth/api-key";
+import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "../src/keys/api-key";
 import { createKey, createKeyVerifier, listKeys, revokeKey } from "../src/keys/service";
 import { manualClock } from "../src/lib/clock";
 import { createUser } from "../src/orgs/service";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { Database } from "bun:sqlite";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { hashSecret } from "../src/auth/api-key";
+import { hashSecret } from "../src/keys/api-key";
 import { DB_FILENAME } from "../src/db/client";
 import { SCHEMA_VERSION } from "../src/db/migrate";
 import pkg from "../package.json" with { type: "json" };

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildApp } from "../src/app";
 import { createLogger } from "../src/lib/log";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, testDeps, type TestEnv } from "./helpers";
 import { uploadOk } from "./files-fixtures";
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
@@ -28,7 +28,7 @@ beforeAll(async () => {
   const url = new URL(file.download_url);
   signedPath = url.pathname + url.search;
   expect(signedPath).toContain("quarterly-secret-report.pdf");
-  app = buildApp({ config: env.config, db: env.handle.db, clock: env.clock, log: createLogger({ level: "info", write: (l) => raw.push(l) }) });
+  app = buildApp(testDeps(env, { log: createLogger({ level: "info", write: (l) => raw.push(l) }) }));
   // A fault the code cannot expect: the files table disappears under the running app, so file routes answer 500.
   env.handle.sqlite.exec("PRAGMA foreign_keys = OFF; DROP TABLE files;");
 });

@@ -3,10 +3,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ValidationError } from "elysia";
 import { t } from "elysia";
 import { buildApp } from "../src/app";
-import { ApiError, errorBody, errorResponse, errors, toApiError } from "../src/errors";
-import { formatBytes } from "../src/http/json-body";
+import { ApiError, errorBody, errorResponse, errors } from "../src/errors";
+import { toApiError } from "../src/http/error-render";
+import { formatBytes } from "../src/lib/format-bytes";
 import { createLogger } from "../src/lib/log";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, testDeps, type TestEnv } from "./helpers";
 
 let env: TestEnv;
 let a: ReturnType<TestEnv["org"]>;
@@ -136,7 +137,7 @@ describe("500 internal_error", () => {
     key = broken.org("Broken", "pro").key;
     // A fault the code cannot expect: the tickets table disappears under the running app.
     broken.handle.sqlite.exec("PRAGMA foreign_keys = OFF; DROP TABLE tickets;");
-    app = buildApp({ config: broken.config, db: broken.handle.db, clock: broken.clock, log: createLogger({ level: "error", write: (l) => logLines.push(l) }) });
+    app = buildApp(testDeps(broken, { log: createLogger({ level: "error", write: (l) => logLines.push(l) }) }));
   });
   afterAll(() => broken.close());
 
@@ -234,8 +235,8 @@ describe("errors module", () => {
   });
 
   test("formatBytes names sizes the way limits are configured", () => {
-    expect(formatBytes(1024 * 1024)).toBe("1 MiB");
-    expect(formatBytes(2048)).toBe("2 KiB");
-    expect(formatBytes(1500)).toBe("1500 bytes");
+    expect(formatBytes(1024 * 1024, "exact")).toBe("1 MiB");
+    expect(formatBytes(2048, "exact")).toBe("2 KiB");
+    expect(formatBytes(1500, "exact")).toBe("1500 bytes");
   });
 });

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { buildApp } from "../src/app";
 import { DOWNLOAD_KEY_FILENAME, loadDownloadKey } from "../src/files/signed-url";
 import { manualClock } from "../src/lib/clock";
-import { createLogger, silentLogger } from "../src/lib/log";
-import { createTestEnv, runCli, tempDir, type TestEnv } from "./helpers";
+import { createLogger } from "../src/lib/log";
+import { createTestEnv, runCli, tempDir, testDeps, type TestEnv } from "./helpers";
 import { listen, pseudoRandomBytes, sha256Hex, uploadOk, type FileJson } from "./files-fixtures";
 
 /** The path and query of a download_url, to send through the test app. */
@@ -239,7 +239,7 @@ describe("downloads: a file whose stored bytes are missing", () => {
     env = createTestEnv();
     a = env.org("Acme");
     // The same app on the same data dir, with a logger we can read.
-    app = buildApp({ config: env.config, db: env.handle.db, clock: env.clock, log: createLogger({ level: "error", write: (l) => lines.push(l) }) });
+    app = buildApp(testDeps(env, { log: createLogger({ level: "error", write: (l) => lines.push(l) }) }));
     file = await uploadOk(env, a.key, { content: "soon gone", filename: "gone.txt" });
     // Lost outside the server (deleted by hand, a restore without files/): the row stays.
     rmSync(join(env.dir, "files", a.orgId, file.id));
@@ -333,7 +333,7 @@ describe("download signing key", () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const file = await uploadOk(env, a.key, { content: "persist" });
     // A second app on the same data dir (a restart) accepts the first one's link.
-    const restarted = buildApp({ config: env.config, db: env.handle.db, clock: env.clock, log: silentLogger });
+    const restarted = buildApp(testDeps(env));
     const res = await restarted.handle(new Request(`http://localhost${linkPath(file)}`));
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("persist");

@@ -51,7 +51,7 @@ describe("Idempotency-Key", () => {
     const keyId = (env.handle.sqlite.query("SELECT id FROM api_keys").get() as { id: string }).id;
     // Claim the key exactly as a request that has not finished yet would.
     const store = createIdempotencyStore({ sqlite: env.handle.sqlite, clock: env.clock });
-    store.begin(keyId, "busy", requestFingerprint("POST", "/v1/tickets", { subject: "x" }));
+    store.claim({ keyId, idempotencyKey: "busy" }, requestFingerprint("POST", "/v1/tickets", { subject: "x" }));
     const r = await create(env, a.key, { subject: "x" }, "busy");
     expect(r.status).toBe(409);
     expect(((await r.json()) as any).error).toBe("idempotency_in_progress");

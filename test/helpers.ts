@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { buildApp, type App } from "../src/app";
 import { loadConfig, type Config } from "../src/config";
 import { openDatabase, type DbHandle } from "../src/db/client";
+import { buildDeps, type Deps } from "../src/deps";
 import { migrate } from "../src/db/migrate";
 import { createKey } from "../src/keys/service";
 import { systemClock, type Clock } from "../src/lib/clock";
-import { silentLogger } from "../src/lib/log";
+import { silentLogger, type Logger } from "../src/lib/log";
 import { createOrg } from "../src/orgs/service";
 import type { Plan } from "../src/orgs/model";
 
@@ -18,8 +19,11 @@ export function tempDir(label = "cc"): string {
 
 export interface TestEnv {
   dir: string;
+  /** The app's final, frozen Config (deps.config). */
   config: Config;
   handle: DbHandle;
+  /** What the app was built from, by the composition root serve uses (src/deps.ts). */
+  deps: Deps;
   app: App;
   clock: Clock;
   /** Sends a request through the whole app (no socket). `path` starts with `/`. */
@@ -27,6 +31,19 @@ export interface TestEnv {
   /** Creates an organization with its owner and an API key; returns the key's secret. */
   org(name?: string, plan?: Plan): { orgId: string; userId: string; key: string };
   close(): void;
+}
+
+/**
+ * The app's dependencies for a test env's data dir and database, built as serve builds them (src/deps.ts). For a
+ * second app on the same env (another logger, other options, a restart): `buildApp(testDeps(env, { log }))`.
+ */
+export function testDeps(env: Pick<TestEnv, "config" | "handle" | "clock">, overrides: { config?: Partial<Config>; log?: Logger; clock?: Clock } = {}): Deps {
+  return buildDeps({
+    config: { ...env.config, ...overrides.config },
+    db: env.handle.db,
+    clock: overrides.clock ?? env.clock,
+    log: overrides.log ?? silentLogger,
+  });
 }
 
 export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } = {}): TestEnv {
@@ -39,11 +56,13 @@ export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } 
   const handle = openDatabase(dir);
   migrate(handle.sqlite);
   const clock = opts.clock ?? systemClock;
-  const app = buildApp({ config, db: handle.db, clock, log: silentLogger });
+  const deps = testDeps({ config, handle, clock });
+  const app = buildApp(deps);
   const env: TestEnv = {
     dir,
-    config,
+    config: deps.config,
     handle,
+    deps,
     app,
     clock,
     request(path, init = {}) {

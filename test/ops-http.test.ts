@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { buildApp } from "../src/app";
 import type { Config } from "../src/config";
 import { createLogger } from "../src/lib/log";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createTestEnv, testDeps, type TestEnv } from "./helpers";
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
@@ -12,7 +12,7 @@ function appWithLog(env: TestEnv, config: Partial<Config> = {}) {
   const lines: Record<string, any>[] = [];
   const raw: string[] = [];
   const log = createLogger({ level: "info", write: (l) => (raw.push(l), lines.push(JSON.parse(l))) });
-  const app = buildApp({ config: { ...env.config, ...config }, db: env.handle.db, clock: env.clock, log });
+  const app = buildApp(testDeps(env, { config, log }));
   const request = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));
   const access = () => lines.filter((l) => l.msg === "request");
   return { app, lines, raw, request, access };

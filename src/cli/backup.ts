@@ -1,10 +1,10 @@
 // `clientcove backup`: write a consistent backup archive of a data dir, online.
 import { loadConfig } from "../config";
 import { createBackup } from "../ops/backup";
-import { formatBytes } from "../ops/format-bytes";
+import { formatBytes } from "../lib/format-bytes";
 import { CONFIG_FLAGS, parseArgs, requireFlag, UsageError } from "./args";
 import { print, type Io } from "./context";
-import { versionInfo } from "./version";
+import { versionInfo } from "../version";
 
 export const BACKUP_HELP = `Usage: clientcove backup --out FILE.tar.gz [--data-dir DIR] [--force] [--json]
 Writes a backup while the server keeps running: a consistent snapshot of the database, every stored

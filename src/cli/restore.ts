@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { loadConfig } from "../config";
 import { dataDirLockHolder } from "../ops/data-dir-lock";
 import { InUseError } from "../ops/layout";
-import { formatBytes } from "../ops/format-bytes";
+import { formatBytes } from "../lib/format-bytes";
 import { restoreBackup } from "../ops/restore";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { print, type Io } from "./context";

@@ -2,14 +2,12 @@
 import type { Server } from "bun";
 import { buildApp } from "../app";
 import { loadConfig, optionsHelp, type Config, type LoadedConfig } from "../config";
+import { buildDeps, type Deps } from "../deps";
 import { ApiError, errorResponse } from "../errors";
 import { createLogger, type Logger } from "../lib/log";
-import { createIdempotencyStore } from "../idempotency/service";
 import { bootstrapIfEmpty } from "../orgs/service";
 import { removeUploadLeftovers } from "../files/recovery";
-import { openStorage } from "../storage";
 import { InUseError } from "../ops/layout";
-import { createMetrics } from "../ops/metrics";
 import { startMetricsServer, type MetricsServer } from "../ops/metrics-http";
 import { createDispatcher } from "../webhooks/dispatcher";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
@@ -132,7 +130,8 @@ export async function startServer(argv: string[], io: Io): Promise<RunningServer
       host: listener.host,
       publicUrl: loaded.sources.publicUrl === "default" ? `http://localhost:${listener.port}` : ctx.config.publicUrl,
     });
-    return await serveOn(config, ctx, listener, log, io);
+    // Every dependency, once: the app, the upload sweep, the dispatcher and the metrics listener share these.
+    return await serveOn(buildDeps({ config, db: ctx.handle.db, clock: ctx.clock, log }), ctx, listener, io);
   } catch (err) {
     listener.server.stop(true);
     ctx?.close();
@@ -140,22 +139,22 @@ export async function startServer(argv: string[], io: Io): Promise<RunningServer
   }
 }
 
-async function serveOn(config: Config, ctx: DataContext, listener: Listener, log: Logger, io: Io): Promise<RunningServer> {
-  const boot = bootstrapIfEmpty(ctx.deps);
+async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io): Promise<RunningServer> {
+  const { config, log, metrics } = deps;
+  const boot = bootstrapIfEmpty(deps);
   // Idempotency claims of requests that were running when a previous process died can never complete
   // (the lock guarantees no other process is running on this data dir).
-  const abandoned = createIdempotencyStore({ sqlite: ctx.handle.sqlite, clock: ctx.clock }).releaseAbandoned();
+  const abandoned = deps.idempotency.releaseAbandoned();
   if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
-  const metrics = config.metrics ? createMetrics() : undefined;
   if (!config.metrics && (config.metricsAddr || config.metricsToken)) log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
-  const app = buildApp({ config, db: ctx.handle.db, clock: ctx.clock, log, metrics });
+  const app = buildApp(deps);
   await app.modules;
   // Partial uploads and unfinished file writes/deletes of a previous process (listed now, before the app serves).
-  removeUploadLeftovers({ dataDir: config.dataDir, sqlite: ctx.handle.sqlite, storage: openStorage(config), log }).catch((err) =>
+  removeUploadLeftovers({ dataDir: config.dataDir, sqlite: deps.db.$client, storage: deps.storage, log }).catch((err) =>
     log.error("could not remove upload leftovers", { error: String(err) }),
   );
   // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
-  const dispatcher = createDispatcher({ config, db: ctx.handle.db, clock: ctx.clock, log });
+  const dispatcher = createDispatcher({ config, db: deps.db, clock: deps.clock, log });
   dispatcher.start();
   // The app reads the socket through app.server (client address); app.stop() stops this server.
   app.server = listener.server as unknown as typeof app.server;
@@ -167,7 +166,7 @@ async function serveOn(config: Config, ctx: DataContext, listener: Listener, log
   log.info("listening", { url, address, data_dir: config.dataDir, public_url: config.publicUrl });
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddr) {
-    metricsServer = startMetricsServer({ config, metrics, sqlite: ctx.handle.sqlite });
+    metricsServer = startMetricsServer({ ...deps, metrics });
     log.info("metrics listening", { url: metricsServer.url, auth: config.metricsToken ? "bearer" : "none" });
   } else if (metrics) {
     log.info("metrics served", { url: `${url}/metrics`, auth: config.metricsToken ? "bearer" : "none" });

@@ -1,6 +1,6 @@
 // `clientcove status`: counts and sizes of a data dir, read from its database without a server.
 import { loadConfig } from "../config";
-import { formatBytes } from "../ops/format-bytes";
+import { formatBytes } from "../lib/format-bytes";
 import { readStatus } from "../ops/status";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { print, type Io } from "./context";

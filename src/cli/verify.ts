@@ -1,6 +1,6 @@
 // `clientcove verify`: check a data dir's database and stored bytes; exit 1 on any problem.
 import { loadConfig } from "../config";
-import { formatBytes } from "../ops/format-bytes";
+import { formatBytes } from "../lib/format-bytes";
 import { verifyDataDir } from "../ops/verify";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { print, type Io } from "./context";

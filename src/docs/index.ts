@@ -2,13 +2,14 @@
 import { Elysia, type AnyElysia } from "elysia";
 // Scalar's self-contained browser bundle, embedded in the executable (its package exports hide this path).
 import scalarBundle from "../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
+import type { Config } from "../config";
 import { ErrorBody } from "../http/openapi";
 import { FAVICON_ICO, FAVICON_PATH } from "./favicon";
 import { buildSpec } from "./spec";
 
 export const SCALAR_ASSET_PATH = "/docs/assets/scalar.js";
 
-/** Paths that are not part of the integrators' API (operations endpoints are documented in README). */
+/** Paths that are not part of the integrators' API (operations endpoints are documented in docs/operations.md). */
 const NOT_IN_SPEC = ["/docs", "/docs/json", SCALAR_ASSET_PATH, FAVICON_PATH, "/healthz", "/readyz", "/metrics"];
 
 /**
@@ -35,7 +36,7 @@ const TAGS = [
   { name: "Webhooks", description: "Endpoints that receive signed event notifications, and their delivery log." },
 ];
 
-function documentation(opts: { version: string; publicUrl: () => string }) {
+function documentation(opts: { version: string; publicUrl: string }) {
   return {
     openapi: "3.1.0",
     info: {
@@ -45,7 +46,7 @@ function documentation(opts: { version: string; publicUrl: () => string }) {
         "Support tickets, shared files and webhooks. Every `/v1` endpoint takes `Authorization: Bearer <API key>`. Errors share one shape: `{\"error\": \"<code>\", \"message\": \"...\"}`, plus `details` for validation errors.",
       license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
-    servers: [{ url: opts.publicUrl(), description: "This server" }],
+    servers: [{ url: opts.publicUrl, description: "This server" }],
     tags: TAGS,
     security: [{ bearerAuth: [] }],
     components: {
@@ -72,8 +73,16 @@ function page(title: string): string {
 </html>`;
 }
 
-/** `publicUrl` is read when the document is first served (it may be known only after listening). `getApp` returns the root app, whose routes the document describes (read once, on first request). */
-export function docsRoutes(opts: { version: string; publicUrl: () => string; getApp: () => AnyElysia }) {
+/** What the docs need: the final public URL (the document's server), the product version, and the finished app. */
+export interface DocsRoutesDeps {
+  config: Pick<Config, "publicUrl">;
+  version: string;
+  /** The root app, whose routes the document describes: read once, on the first request, after buildApp returned. */
+  getApp: () => AnyElysia;
+}
+
+export function docsRoutes(deps: DocsRoutesDeps) {
+  const opts = { version: deps.version, publicUrl: deps.config.publicUrl, getApp: deps.getApp };
   let spec: string | undefined;
   const html = page("Client Cove API");
   return new Elysia({ name: "docs" })

@@ -1,13 +1,12 @@
 // Routes of /v1/files (Bearer) and of signed download links /files/:id/:filename (no Authorization): bind HTTP to the files service.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../app";
-import type { AuthPlugin } from "../auth/plugin";
+import type { Config } from "../config";
+import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
-import { openStorage } from "../storage";
 import { serveDownload } from "./download";
 import { downloadResponses, FileIdParams, FileList, FileMeta, ListFilesQuery, SignedDownloadParams, SignedDownloadQuery, UPLOAD_REQUEST_BODY } from "./model";
 import { createUploadSlots, deleteFile, fileLocation, getFile, getFileRow, getFileRowForLink, listFiles, uploadFile, type FilesDeps } from "./service";
-import { createDownloadSigner, invalidLink, loadDownloadKey } from "./signed-url";
+import { invalidLink } from "./signed-url";
 
 /**
  * Routes that read `request.body` as a stream themselves. The app's body parser must return
@@ -20,18 +19,16 @@ export function isStreamedRoute(method: string, route: string): boolean {
   return STREAMED_ROUTES.has(`${method} ${route}`);
 }
 
-/** The files dependencies: storage driver and the download signer (its key is read once, here, at start). */
-export function createFilesDeps(deps: AppDeps): FilesDeps {
-  const { config } = deps;
-  return {
-    ...deps,
-    storage: openStorage(config),
-    signer: createDownloadSigner({ key: loadDownloadKey(config.dataDir), publicUrl: config.publicUrl, ttlSeconds: config.downloadUrlTtlSeconds }),
-  };
+/**
+ * What the files routes need: the service's deps (storage and the download signer come built from the composition
+ * root, src/deps.ts), and the per-key upload limit the binding enforces.
+ */
+export interface FileRoutesDeps extends FilesDeps {
+  config: FilesDeps["config"] & Pick<Config, "maxUploadsPerKey">;
 }
 
-export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
-  const files = createFilesDeps(deps);
+export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
+  const files: FilesDeps = deps;
   const uploadSlots = createUploadSlots(deps.config.maxUploadsPerKey);
 
   const api = new Elysia({ name: "files", prefix: "/v1/files" })
@@ -44,8 +41,7 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
     })
     .post(
       "",
-      async ({ principal, request, set, idempotency }) => {
-        const idempotencyKey = request.headers.get("idempotency-key");
+      async ({ principal, request, idempotent }) => {
         // Held until the upload has ended and cleaned up after itself, whatever the outcome.
         const releaseSlot = uploadSlots.acquire(principal.keyId);
         let result: Awaited<ReturnType<typeof uploadFile>>;
@@ -54,25 +50,15 @@ export function fileRoutes(deps: AppDeps, auth: AuthPlugin) {
             files,
             principal,
             { body: request.body, contentType: request.headers.get("content-type"), contentLength: request.headers.get("content-length") },
-            idempotencyKey === null
-              ? undefined
-              : {
-                  claim: () => idempotency.claimPending(principal.keyId, idempotencyKey),
-                  settle: (token, fingerprint) => idempotency.settle(principal.keyId, idempotencyKey, token, fingerprint),
-                  begin: (fingerprint) => idempotency.begin(principal.keyId, idempotencyKey, fingerprint),
-                  complete: (status, headers, body) => idempotency.complete(principal.keyId, idempotencyKey, status, headers, body),
-                  release: () => idempotency.release(principal.keyId, idempotencyKey),
-                },
+            {
+              identify: (content) => idempotent.identify(content),
+              commit: (change) => idempotent.commit({ status: 201, location: (file) => fileLocation(deps.config.publicUrl, file.id) }, change),
+            },
           );
         } finally {
           releaseSlot();
         }
-        if (result.kind === "replay") {
-          return new Response(result.body || null, { status: result.status, headers: { ...result.headers, "idempotent-replayed": "true" } });
-        }
-        set.status = 201;
-        set.headers.location = fileLocation(deps.config.publicUrl, result.file.id);
-        return result.file;
+        return result.kind === "answered" ? idempotent.replay() : result.file;
       },
       {
         response: { 201: "File", ...errorResponses(400, 401, 403, 404, 408, 409, 413, 415, 422, 429) },

@@ -4,7 +4,7 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { ApiError, errors } from "../errors";
 import { record } from "../events/outbox";
-import { formatBytes } from "../http/json-body";
+import { formatBytes } from "../lib/format-bytes";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import type { Logger } from "../lib/log";
@@ -13,7 +13,6 @@ import { storagePaths } from "../storage";
 import type { Storage } from "../storage/storage";
 import { cleanFilename } from "./filename";
 import { detectMimeType, SNIFF_BYTES } from "./mime";
-import { requestFingerprint, type IdempotencyStart } from "../idempotency/service";
 import type { FileList, FileMeta } from "./model";
 import { readUpload } from "./multipart";
 import { clearIntent, writeIntent, type Intent } from "./recovery";
@@ -69,7 +68,7 @@ export function toFileMeta(deps: Pick<FilesDeps, "signer" | "clock">, r: FileRow
 }
 
 function uploadTooLarge(limit: number): ApiError {
-  return errors.payloadTooLarge(`The file is too large; the upload limit is ${formatBytes(limit)}`);
+  return errors.payloadTooLarge(`The file is too large; the upload limit is ${formatBytes(limit, "exact")}`);
 }
 
 /** Maps what can go wrong below HTTP during an upload to what the client should see. */
@@ -139,22 +138,17 @@ export interface UploadRequest {
 }
 
 /**
- * An upload sent with `Idempotency-Key`. Its fingerprint includes the file's sha256, known only once the
- * body is read, but a twin sent while this one streams must get 409 at once: so the key is claimed at the
- * start with a placeholder (`claim`), and the real fingerprint is set (`settle`) after the body is read.
+ * How an upload meets its Idempotency-Key (the idempotency plugin provides it, and claimed the key before a byte was
+ * read). What makes two uploads the same is known only once the body is read.
  */
 export interface UploadIdempotency {
-  /** Before reading the body: claims the key (409 if a twin is still running), or says an earlier request already answered. */
-  claim(): { kind: "claimed"; token: string } | { kind: "answered" };
-  /** Gives the claim its real fingerprint; false if the claim is gone. */
-  settle(token: string, fingerprint: string): boolean;
-  /** When the key was already answered: the earlier answer for this fingerprint (throws 409/422 like other POSTs). */
-  begin(fingerprint: string): IdempotencyStart;
-  complete(status: number, headers: Record<string, string>, body: string): void;
-  release(): void;
+  /** The body is read: "answered" if an identical upload was answered before (replay it); other content throws 422. */
+  identify(content: { filename: string; size_bytes: number; sha256: string; folder_id?: string; ticket_id?: string }): "new" | "answered";
+  /** Runs the change (row and event) in the transaction that also stores the answer. */
+  commit(change: () => FileMeta): FileMeta;
 }
 
-export type UploadResult = { kind: "created"; file: FileMeta } | Extract<IdempotencyStart, { kind: "replay" }>;
+export type UploadResult = { kind: "created"; file: FileMeta } | { kind: "answered" };
 
 interface StoredContent {
   filename: string;
@@ -184,9 +178,6 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
   const { tmpDir } = storagePaths(deps.config.dataDir);
   let intent: Intent | null = null;
   let committed = false;
-  // Claimed before a byte is read, so a twin sent while this body streams is a 409 rather than a second upload.
-  const early = idempotency?.claim();
-  let claimed = early?.kind === "claimed";
   try {
     const { fields, file } = await readUpload<StoredContent>(req.body, contentType, {
       fields: UPLOAD_FIELDS,
@@ -225,17 +216,8 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
       },
     });
 
-    if (idempotency) {
-      const fingerprint = requestFingerprint("POST", "/v1/files", { ...fields, filename: file.filename, size_bytes: file.size, sha256: file.sha256 });
-      if (!(early?.kind === "claimed" && idempotency.settle(early.token, fingerprint))) {
-        claimed = false;
-        // The key was answered before this request began: a retry of the same upload replays that answer (this copy
-        // of the bytes goes), other content is a 422.
-        const start = idempotency.begin(fingerprint);
-        if (start.kind === "replay") return start;
-        claimed = true;
-      }
-    }
+    // A retry of an upload already answered replays that answer (this copy of the bytes goes, in `finally`).
+    if (idempotency?.identify({ ...fields, filename: file.filename, size_bytes: file.size, sha256: file.sha256 }) === "answered") return { kind: "answered" };
     const now = deps.clock.now();
     const row: FileRow = {
       id,
@@ -251,21 +233,22 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
       uploaded_at: now,
     };
     const meta = toFileMeta(deps, row);
-    sqlite.transaction(() => {
-      // Checked again here: the folder or ticket may have been deleted while the bytes streamed in.
-      for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) checkReference(sqlite, actor.orgId, field, fields[field]!);
-      store.insert(row);
-      record(sqlite, { type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
-      // In the same transaction as the row: a crash between two commits would leave the file stored but its key
-      // unanswered, and the start-up sweep would release the key, so the client's retry would store a second copy.
-      if (claimed) {
-        idempotency!.complete(201, { "content-type": "application/json; charset=utf-8", location: fileLocation(deps.config.publicUrl, meta.id) }, JSON.stringify(meta));
-      }
-    }).immediate();
+    const change = () =>
+      sqlite.transaction(() => {
+        // Checked again here: the folder or ticket may have been deleted while the bytes streamed in.
+        for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) checkReference(sqlite, actor.orgId, field, fields[field]!);
+        store.insert(row);
+        record(sqlite, { type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
+        return meta;
+      }).immediate();
+    // With a key, the answer commits with the row: a crash between two commits would leave the file stored but its key
+    // unanswered, and the start-up sweep would release the key, so the client's retry would store a second copy.
+    if (idempotency) idempotency.commit(change);
+    else change();
     committed = true;
     return { kind: "created", file: meta };
   } catch (err) {
-    if (claimed && !committed) idempotency!.release();
+    // The key of a failed upload is released by the idempotency plugin, once this has cleaned up.
     throw uploadFailure(err);
   } finally {
     if (intent) {

@@ -1,14 +1,18 @@
 // Routes of /v1/folders: bind HTTP to the folders service, nothing more.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../app";
-import type { AuthPlugin } from "../auth/plugin";
+import type { Config } from "../config";
+import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
-import { openStorage } from "../storage";
 import { CreateFolder, DeleteFolderQuery, Folder, FolderIdParams, FolderList, ListFoldersQuery, UpdateFolder } from "./model";
 import { createFolder, deleteFolder, getFolder, listFolders, updateFolder, type FoldersDeps } from "./service";
 
-export function folderRoutes(deps: AppDeps, auth: AuthPlugin) {
-  const folders: FoldersDeps = { ...deps, storage: openStorage(deps.config) };
+/** What the folders routes need: the service's deps (storage from the composition root), and the public URL for Location. */
+export interface FolderRoutesDeps extends FoldersDeps {
+  config: FoldersDeps["config"] & Pick<Config, "publicUrl">;
+}
+
+export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
+  const folders: FoldersDeps = deps;
   return new Elysia({ name: "folders", prefix: "/v1/folders" })
     .use(auth)
     .model({ Folder, FolderList, CreateFolder, UpdateFolder })
@@ -19,14 +23,9 @@ export function folderRoutes(deps: AppDeps, auth: AuthPlugin) {
     })
     .post(
       "",
-      ({ principal, body, set, atomically }) =>
-        // With an Idempotency-Key, the folder and the stored response commit together (crash-safe retries).
-        atomically(() => {
-          const folder = createFolder(folders, principal, body);
-          set.status = 201;
-          set.headers.location = `${deps.config.publicUrl}/v1/folders/${folder.id}`;
-          return folder;
-        }),
+      ({ principal, body, idempotent }) =>
+        // With an Idempotency-Key, the folder and its stored answer commit together (crash-safe retries).
+        idempotent.commit({ status: 201, location: (folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, () => createFolder(folders, principal, body)),
       {
         body: "CreateFolder",
         response: { 201: "Folder", ...errorResponses(400, 401, 403, 404, 409, 413, 415) },

@@ -1,6 +1,7 @@
 // Unauthenticated probes: /healthz (the process answers) and /readyz (it can serve: database, schema, writable data dir).
-import type { Database } from "bun:sqlite";
 import { Elysia, t } from "elysia";
+import type { Config } from "../config";
+import type { Db } from "../db/client";
 import { checkReadiness } from "../ops/readiness";
 
 const Checks = t.Object(
@@ -8,7 +9,13 @@ const Checks = t.Object(
   { description: 'Each check: "ok", or why it fails.' },
 );
 
-export function healthRoutes(deps: { sqlite: Database; dataDir: string }) {
+/** What the probes need: the database to ask, and the data dir to prove writable. */
+export interface HealthRoutesDeps {
+  db: Db;
+  config: Pick<Config, "dataDir">;
+}
+
+export function healthRoutes(deps: HealthRoutesDeps) {
   return new Elysia({ name: "health" })
     .get("/healthz", () => ({ status: "ok" as const }), {
       response: { 200: t.Object({ status: t.Literal("ok") }) },
@@ -17,7 +24,7 @@ export function healthRoutes(deps: { sqlite: Database; dataDir: string }) {
     .get(
       "/readyz",
       ({ set }) => {
-        const r = checkReadiness(deps);
+        const r = checkReadiness({ sqlite: deps.db.$client, dataDir: deps.config.dataDir });
         if (r.ready) return { status: "ready" as const, checks: r.checks };
         set.status = 503;
         set.headers["cache-control"] = "no-store";

@@ -1,5 +1,6 @@
 // The JSON body parser: content type checked (415), size bounded while reading (413), UTF-8, depth, syntax and lone surrogates checked (400).
 import { errors } from "../errors";
+import { formatBytes } from "../lib/format-bytes";
 
 /** Reads the body as text, failing with 413 as soon as more than `limit` bytes have arrived. */
 async function readLimited(request: Request, limit: number): Promise<string> {
@@ -50,14 +51,7 @@ function nestsDeeperThan(text: string, max: number): boolean {
 }
 
 function tooLarge(limit: number) {
-  return errors.payloadTooLarge(`The request body is too large; the limit is ${formatBytes(limit)}.`);
-}
-
-export function formatBytes(n: number): string {
-  const MiB = 1024 * 1024;
-  if (n % MiB === 0) return `${n / MiB} MiB`;
-  if (n % 1024 === 0) return `${n / 1024} KiB`;
-  return `${n} bytes`;
+  return errors.payloadTooLarge(`The request body is too large; the limit is ${formatBytes(limit, "exact")}.`);
 }
 
 function isJson(contentType: string): boolean {

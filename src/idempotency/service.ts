@@ -1,16 +1,28 @@
-// Idempotency keys: remember a POST's result per API key for 24 hours so a blind retry replays it instead of repeating it.
+// Idempotency keys: the one rule that decides replay / conflict / in progress / new, and the store of answers (24 h per API key).
 import type { Database } from "bun:sqlite";
 import { ApiError, errors } from "../errors";
 import type { Clock } from "../lib/clock";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 const KEY_SHAPE = /^[\x20-\x7e]{1,255}$/;
+/** The fingerprint of a claim whose request body is not read yet: never a real fingerprint (those are hex). */
+const PENDING = "pending:";
 
-export type IdempotencyStart =
-  | { kind: "new" }
-  | { kind: "replay"; status: number; headers: Record<string, string>; body: string };
+/** Whose key it is: Idempotency-Keys are scoped to the API key that sent them. */
+export interface KeyScope {
+  keyId: string;
+  idempotencyKey: string;
+}
 
-interface Row {
+/** The answer a client was given, kept to replay it to retries. */
+export interface StoredAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A stored key, as `decide` sees it. */
+export interface KeyRow {
   fingerprint: string;
   response_status: number | null;
   response_headers: string | null;
@@ -18,27 +30,37 @@ interface Row {
   created_at: number;
 }
 
-function statements(db: Database) {
-  return {
-    get: db.prepare<Row, [string, string]>(
-      `SELECT fingerprint, response_status, response_headers, response_body, created_at FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`,
-    ),
-    insert: db.prepare(`INSERT INTO idempotency_keys (key_id, idempotency_key, fingerprint, created_at) VALUES (?, ?, ?, ?)`),
-    remove: db.prepare(`DELETE FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`),
-    complete: db.prepare(
-      `UPDATE idempotency_keys SET response_status = ?, response_headers = ?, response_body = ? WHERE key_id = ? AND idempotency_key = ?`,
-    ),
-    prune: db.prepare(`DELETE FROM idempotency_keys WHERE created_at < ?`),
-    settle: db.prepare(
-      `UPDATE idempotency_keys SET fingerprint = ? WHERE key_id = ? AND idempotency_key = ? AND fingerprint = ? AND response_status IS NULL`,
-    ),
-  };
+export type Decision =
+  /** No live claim or answer under the key: this request runs (and claims it). */
+  | { kind: "new" }
+  /** The same request was answered before: send that answer again. */
+  | { kind: "replay"; answer: StoredAnswer }
+  /** Answered before, and this request's fingerprint is not known yet (an upload before its body): decide again once it is. */
+  | { kind: "unknown_yet" }
+  /** A request under the key is still running. */
+  | { kind: "in_progress" }
+  /** The key was used for a different request. */
+  | { kind: "reused" };
+
+/**
+ * THE rule, pure: what a request with fingerprint `fingerprint` (null: not known yet) gets, given what the key holds.
+ * An expired row counts as absent. A claim still reading its body (pending placeholder) is simply in progress.
+ */
+export function decide(row: KeyRow | null, fingerprint: string | null, now: number): Decision {
+  if (!row || row.created_at < now - IDEMPOTENCY_TTL_MS) return { kind: "new" };
+  if (row.response_status === null) {
+    if (fingerprint === null || row.fingerprint === fingerprint || row.fingerprint.startsWith(PENDING)) return { kind: "in_progress" };
+    return { kind: "reused" };
+  }
+  if (fingerprint === null) return { kind: "unknown_yet" };
+  if (row.fingerprint !== fingerprint) return { kind: "reused" };
+  return { kind: "replay", answer: { status: row.response_status, headers: JSON.parse(row.response_headers ?? "{}"), body: row.response_body ?? "" } };
 }
 
-/** The fingerprint of a claim whose request body is not read yet (see claimPending). */
-const PENDING = "pending:";
 const inProgress = () =>
   new ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is still being processed. Retry after it finishes.");
+const reused = () =>
+  new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
 
 /** Throws a 400 unless `value` is 1–255 printable ASCII characters. */
 export function checkIdempotencyKey(value: string): string {
@@ -58,138 +80,115 @@ function canonical(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
 }
 
-/** What makes two requests "the same": method, path and body (for uploads, pass the fields and the file's sha256). */
+/** What makes two requests "the same": method, path and body (for uploads: the fields, the name and the file's sha256). */
 export function requestFingerprint(method: string, path: string, body: unknown): string {
   return new Bun.CryptoHasher("sha256").update(`${method} ${path}\n${canonical(body)}`).digest("hex");
 }
 
-export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock }) {
-  const s = statements(deps.sqlite);
+/** The outcome of `claim`: the key is now this request's (`token` set when claimed before the fingerprint was known), or the answer to replay. */
+export type ClaimResult = { kind: "claimed"; token?: string } | { kind: "replay"; answer: StoredAnswer } | { kind: "unknown_yet" };
+
+export interface IdempotencyStore {
+  /**
+   * Decides (see `decide`) and, for a new request, claims the key, in one IMMEDIATE transaction so two twins cannot
+   * both claim it. Throws 409 `idempotency_in_progress` / 422 `idempotency_key_reused`. `fingerprint` null: the request's
+   * body is not read yet (uploads); the claim holds a placeholder until `identify`.
+   */
+  claim(scope: KeyScope, fingerprint: string | null): ClaimResult;
+  /**
+   * Gives a request claimed before its body was read (`token`; none if the key was answered before) its real
+   * fingerprint: `claimed` (it runs) or `replay`; throws 409/422 as `claim` does.
+   */
+  identify(scope: KeyScope, token: string | undefined, fingerprint: string): Exclude<ClaimResult, { kind: "unknown_yet" }>;
+  /**
+   * THE way a claimed request commits: runs `change` and stores its answer in ONE transaction (the change's own
+   * transaction nests as a savepoint), so a crash leaves both (a retry replays) or neither (the claim is released at
+   * start, the retry runs again). `change` must be synchronous to be inside it; a change that returns a promise (a
+   * service that still awaits before writing) has its answer stored as soon as it resolves, in a transaction of its own.
+   * With the group-commit writer (src/db/writer.ts) the transaction here becomes `writer.write(...)`.
+   */
+  commit<T>(scope: KeyScope, change: () => T, answerOf: (value: Awaited<T>) => StoredAnswer): T;
+  /** Frees a claimed key whose request failed, so a corrected retry can run. */
+  release(scope: KeyScope): void;
+  /** At start: claims left by a process that died mid-request can never complete; drops them. */
+  releaseAbandoned(): number;
+}
+
+export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock }): IdempotencyStore {
+  const { sqlite, clock } = deps;
+  const s = {
+    get: sqlite.prepare<KeyRow, [string, string]>(
+      `SELECT fingerprint, response_status, response_headers, response_body, created_at FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`,
+    ),
+    // REPLACE only ever meets an expired row: `decide` said "new".
+    insert: sqlite.prepare(`INSERT OR REPLACE INTO idempotency_keys (key_id, idempotency_key, fingerprint, created_at) VALUES (?, ?, ?, ?)`),
+    remove: sqlite.prepare(`DELETE FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`),
+    complete: sqlite.prepare(
+      `UPDATE idempotency_keys SET response_status = ?, response_headers = ?, response_body = ? WHERE key_id = ? AND idempotency_key = ?`,
+    ),
+    settle: sqlite.prepare(
+      `UPDATE idempotency_keys SET fingerprint = ? WHERE key_id = ? AND idempotency_key = ? AND fingerprint = ? AND response_status IS NULL`,
+    ),
+    prune: sqlite.prepare(`DELETE FROM idempotency_keys WHERE created_at < ?`),
+    abandoned: sqlite.prepare(`DELETE FROM idempotency_keys WHERE response_status IS NULL`),
+  };
   let lastPrune = 0;
 
-  return {
-    sqlite: deps.sqlite,
-    /**
-     * Claims the key for this request, or says what to answer instead: a replay of the stored result,
-     * 409 while the first request is still running, 422 when the key was used for a different request.
-     */
-    begin(keyId: string, idempotencyKey: string, fingerprint: string): IdempotencyStart {
-      const now = deps.clock.now();
-      if (now - lastPrune > 60_000) {
-        s.prune.run(now - IDEMPOTENCY_TTL_MS);
-        lastPrune = now;
+  const claimTx = sqlite.transaction((scope: KeyScope, fingerprint: string | null, now: number): ClaimResult => {
+    const decision = decide(s.get.get(scope.keyId, scope.idempotencyKey), fingerprint, now);
+    switch (decision.kind) {
+      case "in_progress":
+        throw inProgress();
+      case "reused":
+        throw reused();
+      case "replay":
+      case "unknown_yet":
+        return decision;
+      case "new": {
+        const token = fingerprint === null ? `${PENDING}${crypto.randomUUID()}` : undefined;
+        s.insert.run(scope.keyId, scope.idempotencyKey, fingerprint ?? token!, now);
+        return token ? { kind: "claimed", token } : { kind: "claimed" };
       }
-      return deps.sqlite
-        .transaction((): IdempotencyStart => {
-          const row = s.get.get(keyId, idempotencyKey);
-          if (row && row.created_at < now - IDEMPOTENCY_TTL_MS) s.remove.run(keyId, idempotencyKey);
-          else if (row) {
-            // An upload still reading its body has no fingerprint yet: it is simply still running.
-            if (row.response_status === null && row.fingerprint.startsWith(PENDING)) throw inProgress();
-            if (row.fingerprint !== fingerprint) {
-              throw new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
-            }
-            if (row.response_status === null) throw inProgress();
-            return { kind: "replay", status: row.response_status, headers: JSON.parse(row.response_headers ?? "{}"), body: row.response_body ?? "" };
-          }
-          s.insert.run(keyId, idempotencyKey, fingerprint, now);
-          return { kind: "new" };
-        })
-        .immediate();
-    },
-    /**
-     * For a request whose fingerprint is only known after its body is read (uploads): claims the key at the
-     * start with a pending placeholder, so a twin that arrives meanwhile gets 409 at once instead of running
-     * too. `answered`: an earlier request already finished under this key; read the body and call `begin`
-     * with the real fingerprint (replay or 422). Call `settle` once the body is read, before completing.
-     */
-    claimPending(keyId: string, idempotencyKey: string): { kind: "claimed"; token: string } | { kind: "answered" } {
-      const now = deps.clock.now();
-      return deps.sqlite
-        .transaction(() => {
-          const row = s.get.get(keyId, idempotencyKey);
-          if (row && row.created_at < now - IDEMPOTENCY_TTL_MS) s.remove.run(keyId, idempotencyKey);
-          else if (row) {
-            if (row.response_status === null) throw inProgress();
-            return { kind: "answered" as const };
-          }
-          // Never a real fingerprint (those are hex): until settled, any other request with this key differs.
-          const token = `${PENDING}${crypto.randomUUID()}`;
-          s.insert.run(keyId, idempotencyKey, token, now);
-          return { kind: "claimed" as const, token };
-        })
-        .immediate();
-    },
-    /** Replaces a pending claim's placeholder with the request's real fingerprint; false if the claim is gone. */
-    settle(keyId: string, idempotencyKey: string, token: string, fingerprint: string): boolean {
-      return s.settle.run(fingerprint, keyId, idempotencyKey, token).changes > 0;
-    },
-    /** Stores the result the client was given, to replay it to retries. */
-    complete(keyId: string, idempotencyKey: string, status: number, headers: Record<string, string>, body: string): void {
-      s.complete.run(status, JSON.stringify(headers), body, keyId, idempotencyKey);
-    },
-    /** Releases a claimed key whose request failed, so a corrected retry can run. */
-    release(keyId: string, idempotencyKey: string): void {
-      s.remove.run(keyId, idempotencyKey);
-    },
-    /** At start: claims left by a process that died mid-request can never complete; drop them. */
-    releaseAbandoned(): number {
-      return deps.sqlite.prepare(`DELETE FROM idempotency_keys WHERE response_status IS NULL`).run().changes;
-    },
+    }
+  });
+  const claim = (scope: KeyScope, fingerprint: string | null): ClaimResult => {
+    const now = clock.now();
+    if (now - lastPrune > 60_000) {
+      s.prune.run(now - IDEMPOTENCY_TTL_MS);
+      lastPrune = now;
+    }
+    return claimTx.immediate(scope, fingerprint, now);
   };
-}
+  const store = (scope: KeyScope, answer: StoredAnswer) =>
+    s.complete.run(answer.status, JSON.stringify(answer.headers), answer.body, scope.keyId, scope.idempotencyKey);
 
-export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;
-
-interface Claim {
-  keyId: string;
-  idempotencyKey: string;
-}
-
-/**
- * Tracks which in-flight requests hold an idempotency claim, so the claim can be completed with the response
- * or released when the request fails (the app's error handler calls `releaseFor`).
- */
-export function createIdempotencyClaims(store: IdempotencyStore) {
-  const claims = new WeakMap<Request, Claim>();
   return {
-    store,
-    hold(request: Request, claim: Claim) {
-      claims.set(request, claim);
+    claim,
+    identify(scope, token, fingerprint) {
+      if (token !== undefined && s.settle.run(fingerprint, scope.keyId, scope.idempotencyKey, token).changes > 0) return { kind: "claimed" };
+      // Answered before this request began (or the placeholder is gone): decide again with the real fingerprint.
+      return claim(scope, fingerprint) as Exclude<ClaimResult, { kind: "unknown_yet" }>;
     },
-    take(request: Request): Claim | undefined {
-      const claim = claims.get(request);
-      claims.delete(request);
-      return claim;
-    },
-    /**
-     * Runs a synchronous domain change so that, when the request holds a claim, the change and its stored
-     * response commit in ONE transaction (the service's own transaction nests as a savepoint). A crash then
-     * leaves either both (a retry replays) or neither (a retry runs again, as the claim is released at start),
-     * never a change without its answer. `set` supplies the status and Location the route chose.
-     */
-    atomically<T>(request: Request, set: { status?: number | string; headers: Record<string, unknown> }, change: () => T): T {
-      const claim = claims.get(request);
-      if (!claim) return change();
-      return store.sqlite
-        .transaction(() => {
+    commit<T>(scope: KeyScope, change: () => T, answerOf: (value: Awaited<T>) => StoredAnswer): T {
+      return sqlite
+        .transaction((): T => {
           const value = change();
-          const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
-          if (typeof set.headers.location === "string") headers.location = set.headers.location;
-          store.complete(claim.keyId, claim.idempotencyKey, typeof set.status === "number" ? set.status : 200, headers, value === undefined ? "" : JSON.stringify(value));
-          claims.delete(request);
+          if (value instanceof Promise) {
+            return value.then((v) => {
+              store(scope, answerOf(v));
+              return v;
+            }) as T;
+          }
+          store(scope, answerOf(value as Awaited<T>));
           return value;
         })
         .immediate();
     },
-    /** The request failed: free its key so a corrected retry can run. */
-    releaseFor(request: Request) {
-      const claim = claims.get(request);
-      if (!claim) return;
-      claims.delete(request);
-      store.release(claim.keyId, claim.idempotencyKey);
+    release(scope) {
+      s.remove.run(scope.keyId, scope.idempotencyKey);
+    },
+    releaseAbandoned() {
+      return s.abandoned.run().changes;
     },
   };
 }
-
-export type IdempotencyClaims = ReturnType<typeof createIdempotencyClaims>;

@@ -2,7 +2,7 @@
 import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { apiKeys, orgs, users } from "../db/schema";
-import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "../auth/api-key";
+import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "./api-key";
 import { errors } from "../errors";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";

@@ -1,5 +1,6 @@
 // The rules every piece of client text obeys (JSON fields, query parameters, form fields): well-formed Unicode,
 // lengths counted in characters (code points), no control characters, single-line text not blank.
+import { formatBytes } from "./format-bytes";
 
 /**
  * Single-line text (a ticket subject, a folder name) is trimmed and then must not be blank and must not contain
@@ -45,12 +46,6 @@ export function isBlank(s: string): boolean {
   return BLANK.test(s);
 }
 
-function sizeLabel(bytes: number): string {
-  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`;
-  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
-  return `${bytes} bytes`;
-}
-
 /**
  * What is wrong with `value` under `rule`, as the message of a validation detail ("must …."), or null when it is
  * acceptable. Never echoes the value. For single-line text the checks apply to the trimmed value (what is stored).
@@ -63,7 +58,7 @@ export function textProblem(value: unknown, rule: TextRule): string | null {
   if (min > 0 && s.length === 0) return "must not be empty.";
   if (rule.kind === "line" && min > 0 && isBlank(s)) return "must not be blank (only spaces or invisible characters).";
   // A byte limit first: where both apply (a description: 64 KiB is at most 65536 characters), it is the documented one.
-  if (rule.maxBytes !== undefined && Buffer.byteLength(s, "utf8") > rule.maxBytes) return `must be at most ${sizeLabel(rule.maxBytes)} (UTF-8).`;
+  if (rule.maxBytes !== undefined && Buffer.byteLength(s, "utf8") > rule.maxBytes) return `must be at most ${formatBytes(rule.maxBytes, "exact")} (UTF-8).`;
   const length = codePointLength(s);
   if (rule.maxLength !== undefined && length > rule.maxLength) return `must be at most ${rule.maxLength} characters.`;
   if (length < min) return `must be at least ${min} characters.`;

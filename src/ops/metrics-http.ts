@@ -2,8 +2,9 @@
 import type { Database } from "bun:sqlite";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
-import { versionInfo } from "../cli/version";
+import { versionInfo } from "../version";
 import type { Config } from "../config";
+import type { Db } from "../db/client";
 import { ApiError, errorResponse } from "../errors";
 import type { Metrics, ScrapeSources } from "./metrics";
 
@@ -30,8 +31,15 @@ function unauthorized(): Response {
   return errorResponse(new ApiError(401, "unauthorized", "This metrics endpoint needs its bearer token.", undefined, { "www-authenticate": "Bearer" }));
 }
 
+/** What serving /metrics needs: where and behind which token, the metrics, and the database it reports on. */
+export interface MetricsRoutesDeps {
+  config: Pick<Config, "metrics" | "metricsAddr" | "metricsToken">;
+  metrics: Metrics | undefined;
+  db: Db;
+}
+
 /** GET /metrics on the API listener, only when metrics are on and no separate address is set. Hidden from the API docs. */
-export function metricsRoutes(deps: { config: Config; metrics: Metrics | undefined; sqlite: Database }) {
+export function metricsRoutes(deps: MetricsRoutesDeps) {
   const app = new Elysia({ name: "metrics" });
   const { config, metrics } = deps;
   if (!config.metrics || config.metricsAddr || !metrics) return app;
@@ -39,7 +47,7 @@ export function metricsRoutes(deps: { config: Config; metrics: Metrics | undefin
     "/metrics",
     ({ request }) => {
       if (!hasMetricsToken(request, config.metricsToken)) return unauthorized();
-      return new Response(metrics.render(sourcesOf(deps.sqlite)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+      return new Response(metrics.render(sourcesOf(deps.db.$client)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
     },
     { detail: { hide: true } },
   );
@@ -51,7 +59,7 @@ export interface MetricsServer {
 }
 
 /** A second, bare listener for /metrics (CLIENTCOVE_METRICS_ADDR), e.g. on a private interface only Prometheus reaches. */
-export function startMetricsServer(deps: { config: Config; metrics: Metrics; sqlite: Database }): MetricsServer {
+export function startMetricsServer(deps: MetricsRoutesDeps & { metrics: Metrics }): MetricsServer {
   const addr = deps.config.metricsAddr;
   const cut = addr.lastIndexOf(":");
   const hostname = addr.slice(0, cut).replace(/^\[(.*)\]$/, "$1");
@@ -64,7 +72,7 @@ export function startMetricsServer(deps: { config: Config; metrics: Metrics; sql
       if (pathname !== "/metrics") return errorResponse(new ApiError(404, "not_found", "Only /metrics is served here."));
       if (request.method !== "GET" && request.method !== "HEAD") return errorResponse(new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use GET.`, undefined, { allow: "GET, HEAD" }));
       if (!hasMetricsToken(request, deps.config.metricsToken)) return unauthorized();
-      return new Response(deps.metrics.render(sourcesOf(deps.sqlite)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+      return new Response(deps.metrics.render(sourcesOf(deps.db.$client)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
     },
   });
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;

@@ -1,10 +1,15 @@
 // Routes of /v1/tickets: bind HTTP to the tickets service, nothing more.
 import { Elysia } from "elysia";
-import type { AuthPlugin } from "../auth/plugin";
+import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
-import type { AppDeps } from "../app";
+import type { Config } from "../config";
 import { CreateTicket, ListTicketsQuery, Ticket, TicketIdParams, TicketList, UpdateTicket } from "./model";
-import { createTicket, deleteTicket, getTicket, listTicketsPage, updateTicket, type ListQuery, type NextPage } from "./service";
+import { createTicket, deleteTicket, getTicket, listTicketsPage, updateTicket, type Deps as TicketsDeps, type ListQuery, type NextPage } from "./service";
+
+/** What the tickets routes need: the service's deps, and the public URL for Location and Link headers. */
+export interface TicketRoutesDeps extends TicketsDeps {
+  config: Pick<Config, "publicUrl">;
+}
 
 /** The absolute URL of the next page: the same filters and page size, in the mode the client used. */
 function nextPageUrl(publicUrl: string, q: ListQuery, next: NextPage): string {
@@ -15,7 +20,7 @@ function nextPageUrl(publicUrl: string, q: ListQuery, next: NextPage): string {
   return "page" in next ? `${url}page=${next.page}` : `${url}starting_after=${encodeURIComponent(next.starting_after)}`;
 }
 
-export function ticketRoutes(deps: AppDeps, auth: AuthPlugin) {
+export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
   return new Elysia({ name: "tickets", prefix: "/v1/tickets" })
     .use(auth)
     .model({ Ticket, TicketList, CreateTicket, UpdateTicket })
@@ -40,14 +45,9 @@ export function ticketRoutes(deps: AppDeps, auth: AuthPlugin) {
     )
     .post(
       "",
-      ({ principal, body, set, atomically }) =>
-        // With an Idempotency-Key, the ticket and the stored response commit together (crash-safe retries).
-        atomically(() => {
-          const ticket = createTicket(deps, principal, body);
-          set.status = 201;
-          set.headers.location = `${deps.config.publicUrl}/v1/tickets/${ticket.id}`;
-          return ticket;
-        }),
+      ({ principal, body, idempotent }) =>
+        // With an Idempotency-Key, the ticket and its stored answer commit together (crash-safe retries).
+        idempotent.commit({ status: 201, location: (ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, () => createTicket(deps, principal, body)),
       {
         body: "CreateTicket",
         response: { 201: "Ticket", ...errorResponses(400, 401, 403, 413, 415) },

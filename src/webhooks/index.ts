@@ -1,7 +1,7 @@
 // Routes of /v1/webhooks: bind HTTP to the webhooks service, nothing more.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../app";
-import type { AuthPlugin } from "../auth/plugin";
+import type { Config } from "../config";
+import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import {
   CreateWebhook,
@@ -35,7 +35,12 @@ import {
 
 const tags = ["Webhooks"];
 
-export function webhookRoutes(deps: AppDeps & Pick<Deps, "resolve">, auth: AuthPlugin) {
+/** What the webhooks routes need: the service's deps, and the public URL for Location. */
+export interface WebhookRoutesDeps extends Deps {
+  config: Deps["config"] & Pick<Config, "publicUrl">;
+}
+
+export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
   return (
     new Elysia({ name: "webhooks", prefix: "/v1/webhooks" })
       .use(auth)
@@ -52,12 +57,9 @@ export function webhookRoutes(deps: AppDeps & Pick<Deps, "resolve">, auth: AuthP
       })
       .post(
         "",
-        async ({ principal, body, set }) => {
-          const webhook = await createWebhook(deps, principal.orgId, body);
-          set.status = 201;
-          set.headers.location = `${deps.config.publicUrl}/v1/webhooks/${webhook.id}`;
-          return webhook;
-        },
+        ({ principal, body, idempotent }) =>
+          // The service checks the URL's addresses (DNS) before it writes: the answer is stored once it has.
+          idempotent.commit({ status: 201, location: (webhook) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` }, () => createWebhook(deps, principal.orgId, body)),
         {
           body: "CreateWebhook",
           response: { 201: "WebhookWithSecret", ...errorResponses(400, 401, 403, 409, 413, 415) },
@@ -99,7 +101,7 @@ export function webhookRoutes(deps: AppDeps & Pick<Deps, "resolve">, auth: AuthP
           detail: { summary: "Delete a webhook", description: "Deletes the endpoint and its delivery log; pending deliveries are not sent.", tags, operationId: "deleteWebhook" },
         },
       )
-      .post("/:id/rotate-secret", ({ principal, params }) => rotateSecret(deps, principal.orgId, params.id), {
+      .post("/:id/rotate-secret", ({ principal, params, idempotent }) => idempotent.commit({ status: 200 }, () => rotateSecret(deps, principal.orgId, params.id)), {
         params: WebhookIdParams,
         response: { 200: "WebhookWithSecret", ...errorResponses(401, 403, 404) },
         detail: {
@@ -111,10 +113,7 @@ export function webhookRoutes(deps: AppDeps & Pick<Deps, "resolve">, auth: AuthP
       })
       .post(
         "/:id/test",
-        ({ principal, params, set }) => {
-          set.status = 202;
-          return sendTestEvent(deps, principal.orgId, params.id);
-        },
+        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, () => sendTestEvent(deps, principal.orgId, params.id)),
         {
           params: WebhookIdParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },
@@ -139,10 +138,7 @@ export function webhookRoutes(deps: AppDeps & Pick<Deps, "resolve">, auth: AuthP
       })
       .post(
         "/:id/deliveries/:delivery_id/retry",
-        ({ principal, params, set }) => {
-          set.status = 202;
-          return retryDelivery(deps, principal.orgId, params.id, params.delivery_id);
-        },
+        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, () => retryDelivery(deps, principal.orgId, params.id, params.delivery_id)),
         {
           params: DeliveryParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },

@@ -1,0 +1,178 @@
+// The Idempotency-Key plugin every /v1 module uses (over the auth plugin): claims, replays or refuses a POST before its handler, and gives the handler `idempotent.commit`.
+import { Elysia, ElysiaCustomStatusResponse } from "elysia";
+import type { AuthPlugin } from "../auth/plugin";
+import type { Principal } from "../keys/service";
+import { checkIdempotencyKey, requestFingerprint, type IdempotencyStore, type KeyScope, type StoredAnswer } from "./service";
+
+/** What a POST handler tells `commit` about its answer. */
+export interface Answer<T> {
+  /** The success status (201 created, 202 accepted, 200 otherwise). */
+  status: number;
+  /** The created resource's absolute URL, for `Location`. */
+  location?: (value: T) => string;
+}
+
+type State =
+  /** Not a POST, or no Idempotency-Key: commit just runs the change. */
+  | "none"
+  /** The key is this request's; its answer is stored by commit. */
+  | "claimed"
+  /** Answered before this request began; its fingerprint (body not read yet) decides at `identify`. */
+  | "unknown_yet"
+  /** Nothing more to do: committed, replayed or released. */
+  | "done";
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/**
+ * The one replay path: the stored status, Location and body, marked `Idempotent-Replayed: true`. Elysia adds the
+ * headers this request already set (request id, rate limits, no-store).
+ */
+function replayResponse(answer: StoredAnswer): Response {
+  return new Response(answer.body || null, { status: answer.status, headers: { ...answer.headers, "idempotent-replayed": "true" } });
+}
+
+/**
+ * A request's view of its Idempotency-Key. Every POST handler under /v1 answers through `commit`, with or without a
+ * key; a handler that returns without it is a bug the plugin refuses (500), as its key would stay claimed.
+ */
+export class Idempotent {
+  #state: State;
+  /** The placeholder of a claim made before the body was read. */
+  #token: string | undefined;
+  /** The earlier answer `identify` found. */
+  #replay: StoredAnswer | undefined;
+  constructor(
+    private readonly store: IdempotencyStore,
+    private readonly set: { status?: number | string; headers: Record<string, unknown> },
+    private readonly path: string,
+    private readonly scope: KeyScope | null,
+    state: State,
+    token?: string,
+  ) {
+    this.#state = state;
+    this.#token = token;
+  }
+
+  /**
+   * Commits the handler's change together with its answer (see IdempotencyStore.commit) and sets the status and
+   * Location. Returns what `change` returns; the handler returns that. `change` should do the request's writes
+   * synchronously (its service's own transaction nests inside): a service that awaits before writing is handed a
+   * function that calls commit with its final write (uploads do). A change that returns a promise (webhook
+   * registration, which resolves DNS first) has its answer stored once it resolves, just after its own commit.
+   * With the group-commit writer, commit returns a Promise of the same value and handlers stay as they are.
+   */
+  commit<T>(answer: Answer<Awaited<T>>, change: () => T): T {
+    const { set } = this;
+    set.status = answer.status;
+    const located = (value: Awaited<T>) => {
+      if (answer.location) set.headers.location = answer.location(value);
+      return value;
+    };
+    if (this.#state !== "claimed") {
+      const value = change();
+      return (value instanceof Promise ? value.then(located) : located(value as Awaited<T>)) as T;
+    }
+    const value = this.store.commit(this.scope!, change, (v) => {
+      const headers: Record<string, string> = { "content-type": JSON_TYPE };
+      if (answer.location) headers.location = answer.location(v);
+      return { status: answer.status, headers, body: v === undefined ? "" : JSON.stringify(v) };
+    });
+    // Until the answer is stored the claim stays open: a change that fails (or rejects) is released by the error handler.
+    const done = (v: Awaited<T>) => {
+      this.#state = "done";
+      return located(v);
+    };
+    return (value instanceof Promise ? value.then(done) : done(value as Awaited<T>)) as T;
+  }
+
+  /**
+   * For a route that reads its own body (uploads), once it is read: `content` is what makes the request the same
+   * (fields, name, sha256). "new": go on and commit. "answered": an identical request was answered already; stop
+   * (discard what was read) and return `replay()`. Other content under the key throws 422.
+   */
+  identify(content: unknown): "new" | "answered" {
+    // Without a key, or when the fingerprint was known at the claim: nothing left to decide.
+    if (this.#state === "none" || (this.#state === "claimed" && this.#token === undefined)) return "new";
+    const result = this.store.identify(this.scope!, this.#token, requestFingerprint("POST", this.path, content));
+    if (result.kind === "claimed") {
+      this.#state = "claimed";
+      return "new";
+    }
+    this.#replay = result.answer;
+    this.#state = "done";
+    return "answered";
+  }
+
+  /** The earlier answer `identify` found, as the one replay response. */
+  replay(): Response {
+    if (!this.#replay) throw new Error("replay() without an earlier answer: call it only after identify() said \"answered\"");
+    return replayResponse(this.#replay);
+  }
+
+  /** The request failed before it committed: frees its key, so a corrected retry can run. */
+  release(): void {
+    if (this.#state === "claimed" || (this.#state === "unknown_yet" && this.#token)) this.store.release(this.scope!);
+    this.#state = "done";
+  }
+
+  /** After the handler: a claim still open means the handler never committed. */
+  finish(): void {
+    if (this.#state === "none" || this.#state === "done") return;
+    this.release();
+    throw new Error(`POST ${this.path} returned without idempotent.commit(): its Idempotency-Key would never be answered`);
+  }
+}
+
+/** Other methods: nothing to claim, and nothing to commit through. */
+const NOT_A_POST = new Idempotent(undefined as never, { headers: {} }, "", null, "done");
+
+/**
+ * What the plugin adds before a POST's handler, after the body is validated: with a valid Idempotency-Key (else 400),
+ * the key is claimed, or the request is answered with the stored replay, or refused (409 in progress, 422 reused).
+ * A body the route streams itself (uploads: the parser left a marker, not a value) cannot be fingerprinted yet: the key
+ * is claimed with a placeholder before a byte is read, so a twin is a 409 at once, and `identify` settles it.
+ */
+function begin(store: IdempotencyStore, ctx: { request: Request; principal?: Principal; body: unknown; path: string; set: Idempotent["set"] }): { idempotent: Idempotent } | Response {
+  const { request, set, path } = ctx;
+  if (request.method !== "POST") return { idempotent: NOT_A_POST };
+  const header = request.headers.get("idempotency-key");
+  if (header === null) return { idempotent: new Idempotent(store, set, path, null, "none") };
+  // The auth plugin's derive has run (it throws rather than leave `principal` unset); keys are per API key.
+  const scope = { keyId: ctx.principal!.keyId, idempotencyKey: checkIdempotencyKey(header) };
+  const streamed = typeof ctx.body === "symbol";
+  const result = store.claim(scope, streamed ? null : requestFingerprint("POST", path, ctx.body ?? null));
+  if (result.kind === "replay") return replayResponse(result.answer);
+  return { idempotent: new Idempotent(store, set, path, scope, result.kind, result.kind === "claimed" ? result.token : undefined) };
+}
+
+/** Frees the key of a request that failed (the app's error handler calls it: the error rendering runs before any plugin's). */
+export function releaseIdempotencyKey(ctx: object): void {
+  (ctx as { idempotent?: Idempotent }).idempotent?.release();
+}
+
+/**
+ * One instance per app, over the auth plugin; every /v1 feature module `.use()`s it, and its routes get `principal`
+ * and `idempotent`. Keys are per API key and remembered 24 hours (see ./service).
+ */
+export function idempotencyPlugin(deps: { auth: AuthPlugin; store: IdempotencyStore }) {
+  const { store } = deps;
+  return (
+    new Elysia({ name: "idempotency" })
+      .use(deps.auth)
+      // Hook bodies avoid `return f(` on purpose: Elysia takes such a hook for async and then awaits on every route.
+      .resolve({ as: "scoped" }, (ctx) => {
+        const out = begin(store, ctx);
+        // A status response ends the request here (a plain Response would be merged into the context).
+        if (out instanceof Response) return new ElysiaCustomStatusResponse(out.status as 200, out);
+        return out;
+      })
+      .onAfterHandle({ as: "scoped" }, ({ idempotent }) => {
+        idempotent.finish();
+      })
+      // The auth plugin's derive reaches the modules that use this plugin, not only this plugin.
+      .as("scoped")
+  );
+}
+
+export type ApiGuard = ReturnType<typeof idempotencyPlugin>;
