@@ -13,8 +13,10 @@
 //   BENCH_RESEED=1               seed again even if a seed of the same sizes and schema exists in bench/results/
 //   BENCH_LOG_LEVEL              the product's --log-level during the run (default: its default, info)
 //   BENCH_KEEP=1                 keep the working copies in bench/results/work
+//   BENCH_BEFORE=<git ref>       also build the product at that commit and add "after vs before" rows (list, get,
+//                                auth, create), each measured in this run against the same data
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { findOrInstallWrk, runWrk, type LoadSettings, type WrkResult } from "./load";
@@ -110,8 +112,8 @@ interface HttpScenario {
   minRatio?: number;
   /** Mutates data: runs last. */
   writes?: boolean;
-  /** Which bare server it is compared with: the per-request commit (default) or the grouped-commit one. */
-  against?: "grouped";
+  /** Which server it is compared with: the bare per-request commit (default), the bare grouped commit, or the product built at BENCH_BEFORE. */
+  against?: "grouped" | "before";
   /** wrk connections for this row (default: BENCH_CONNECTIONS). */
   connections?: number;
 }
@@ -127,6 +129,10 @@ const SCENARIOS: HttpScenario[] = [
   { key: "deep-keyset", label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?starting_after=`, org: "main", path: (c) => `/v1/tickets?per_page=25&starting_after=${c.deepCursor}`, status: 200 },
   { key: "create", label: () => "POST /v1/tickets (reference body) vs a bare commit per request", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true },
   { key: "create-grouped", label: () => "POST /v1/tickets (reference body) vs a bare grouped commit", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, minRatio: 0.85, writes: true, against: "grouped" },
+  { key: "before-list", label: () => "After vs before: GET /v1/tickets?status=open&per_page=25", org: "main", path: () => "/v1/tickets?status=open&per_page=25", status: 200, against: "before" },
+  { key: "before-get", label: () => "After vs before: GET /v1/tickets/:id", org: "main", path: () => "/v1/tickets/", script: "random-id.lua", scriptEnv: (c) => ({ BENCH_IDS_FILE: c.idsFile }), status: 200, against: "before" },
+  { key: "before-auth", label: () => "After vs before: auth alone (404)", org: "main", path: () => "/v1/tickets/tkt_0000000000000000", status: 404, against: "before" },
+  { key: "before-create", label: () => "After vs before: POST /v1/tickets", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true, against: "before" },
   { key: "create-single", label: () => "POST /v1/tickets, one client at a time (wrk -c1) vs a bare commit per request", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true, connections: 1 },
 ];
 
@@ -144,6 +150,21 @@ async function writerStats(url: string): Promise<{ batches: number; writes: numb
   } catch {
     return null;
   }
+}
+
+/** The product's binary at another commit (BENCH_BEFORE), built from `git archive` of it with this tree's node_modules. */
+function buildBefore(ref: string): string {
+  const src = join(WORK, "before-src");
+  rmSync(src, { recursive: true, force: true });
+  mkdirSync(src, { recursive: true });
+  const archive = Bun.spawnSync(["sh", "-c", `git archive ${JSON.stringify(ref)} | tar -x -C ${JSON.stringify(src)}`], { cwd: ROOT, stderr: "pipe" });
+  if (archive.exitCode !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
+  symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
+  const out = join(RESULTS, "clientcove-before");
+  say(`building the product at ${ref}`);
+  const r = Bun.spawnSync([BUN, "run", "scripts/build.ts", out], { cwd: src, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`build of ${ref} failed:\n${r.stdout}\n${r.stderr}`);
+  return out;
 }
 
 function build(): string {
@@ -385,6 +406,15 @@ async function main() {
   // The grouped-commit baseline (creates only), on a copy of its own.
   const groupedDir = copyDb(seedPath, "baseline-grouped");
   const groupedPort = freePort();
+  // The product as it was at BENCH_BEFORE, on a copy of its own.
+  const beforeRef = env.BENCH_BEFORE;
+  let beforeServer: Server | undefined;
+  if (beforeRef) {
+    const beforeBin = buildBefore(beforeRef);
+    const beforeDir = copyDb(seedPath, "before");
+    const beforePort = freePort();
+    beforeServer = await startServer("clientcove-before", appCommand(beforeBin, pinServer, beforeDir, beforePort), `http://127.0.0.1:${beforePort}`);
+  }
   const grouped = await startServer("baseline-grouped", [...baselineCommand(pinServer, join(groupedDir, "clientcove.db"), groupedPort, join(groupedDir, "files")), "--grouped"], `http://127.0.0.1:${groupedPort}`);
   await Bun.sleep(2000);
   const baseIdle = rssBytes(base.proc.pid) ?? NaN;
@@ -403,8 +433,9 @@ async function main() {
       const ordered = [...SCENARIOS.filter((s) => !s.writes), ...SCENARIOS.filter((s) => s.writes)];
       for (const sc of ordered) {
         if (settings.only && !settings.only.has(sc.key)) continue;
+        if (sc.against === "before" && !beforeServer) continue;
         say(`${sc.key}: ${sc.label(ctx)}`);
-        const r = await runHttpScenario(sc, ctx, wrk, load, app, sc.against === "grouped" ? grouped : base);
+        const r = await runHttpScenario(sc, ctx, wrk, load, app, sc.against === "grouped" ? grouped : sc.against === "before" ? beforeServer! : base);
         results.set(sc.key, r);
         say(`  product ${fmtRps(r.app.rps)} req/s p50 ${fmtMs(r.app.p50)} ${r.app.cpu.toFixed(0)} µs CPU/req | baseline ${fmtRps(r.base.rps)} req/s p50 ${fmtMs(r.base.p50)} ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`);
       }
@@ -430,10 +461,21 @@ async function main() {
       };
     };
     const push = (r: Row | null) => r && rows.push(r);
+    // "No slower" is judged with 5% for noise (verdictOf(key, 0.95)); the ratio column shows the measurement.
+    const verdictOf = (key: string, bound: number) => {
+      const r = results.get(key);
+      return r ? verdict(r.app.rps / r.base.rps, bound, true) : "not run";
+    };
     push(httpRow("list"));
     push(httpRow("create"));
     push(httpRow("create-grouped"));
     push(httpRow("create-single"));
+    if (beforeServer) {
+      push(httpRow("before-list", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-list", 0.95) }));
+      push(httpRow("before-get", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-get", 0.95) }));
+      push(httpRow("before-auth", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-auth", 0.95) }));
+      push(httpRow("before-create", { target: "≥ 3× before", result: verdictOf("before-create", 3) }));
+    }
     push(httpRow("get"));
     push(httpRow("auth"));
     push(httpRow("growth-small"));
@@ -501,6 +543,7 @@ async function main() {
     await app.stop();
     await base.stop();
     await grouped.stop();
+    await beforeServer?.stop();
   }
   // The writer's batch sizes under the create load, from /metrics: a server of its own with metrics on, so the
   // timed rows above ran without the metrics' per-request cost.

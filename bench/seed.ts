@@ -7,7 +7,8 @@ import { createKey } from "../src/keys/service";
 import { systemClock, type Clock } from "../src/lib/clock";
 import { createOrg } from "../src/orgs/service";
 import { createTicket, updateTicket } from "../src/tickets/service";
-import type { TicketPriority, TicketStatus } from "../src/tickets/model";
+import type { Ticket, TicketPriority, TicketStatus } from "../src/tickets/model";
+import type { Writer } from "../src/db/writer";
 
 export interface SeedSizes {
   /** Tickets of the organization the list/get/create rows use ("main"). */
@@ -62,7 +63,18 @@ function prng(seed: number) {
 function seedTickets(handle: ReturnType<typeof openDatabase>, org: SeedOrg, count: number, start: number, rand: () => number, sample?: string[]) {
   let now = start;
   const clock: Clock = { now: () => now, setTimer: systemClock.setTimer };
-  const deps = { db: handle.db, clock };
+  // The product's own service functions, writing straight into the seed's outer transaction of BATCH tickets: an
+  // inline writer runs each unit at once (no group-commit batch of its own) and keeps its value for the loop below.
+  let last: unknown;
+  const writer: Writer = {
+    write: <T>(work: () => T) => {
+      last = work();
+      return Promise.resolve(last as T);
+    },
+    flush() {},
+    stats: () => ({ batches: 0, writes: 0, largest: 0 }),
+  };
+  const deps = { db: handle.db, clock, writer };
   const actor = { orgId: org.orgId, userId: org.userId };
   for (let done = 0; done < count; ) {
     const n = Math.min(BATCH, count - done);
@@ -70,13 +82,14 @@ function seedTickets(handle: ReturnType<typeof openDatabase>, org: SeedOrg, coun
       for (let i = 0; i < n; i++) {
         now += Math.floor(rand() * 3) * 1000;
         const seq = done + i;
-        const t = createTicket(deps, actor, {
+        void createTicket(deps, actor, {
           subject: `Benchmark ticket ${seq}: cannot upload files over 10MB`,
           description: seq % 3 === 0 ? undefined : "When I try to upload a PDF larger than 10MB, the upload fails silently.",
           priority: PRIORITIES[Math.floor(rand() * PRIORITIES.length)],
         });
+        const t = last as Ticket;
         const later = LATER_STATUS[Math.floor(rand() * LATER_STATUS.length)];
-        if (later) updateTicket(deps, actor, t.id, { status: later });
+        if (later) void updateTicket(deps, actor, t.id, { status: later });
         if (sample && sample.length < 1000 && rand() < 0.05) sample.push(t.id);
       }
     })();

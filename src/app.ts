@@ -37,7 +37,7 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, string
 export function buildApp(deps: Deps) {
   registerFormats();
   // What every /v1 module uses: authentication and rate limits, then the Idempotency-Key of POSTs.
-  const auth = idempotencyPlugin({ auth: authPlugin(deps), store: deps.idempotency });
+  const auth = idempotencyPlugin({ auth: authPlugin(deps), store: deps.idempotency, writer: deps.writer });
   const methods = createMethodTable();
   const queryRules = createQueryRules();
   const { metrics } = deps;

@@ -1,6 +1,7 @@
 // The composition root: builds, once, every dependency the app and the background work share, from the final Config and an open database.
 import type { Config } from "./config";
 import type { Db } from "./db/client";
+import { writerFor, type Writer } from "./db/writer";
 import { createDownloadSigner, loadDownloadKey, type DownloadSigner } from "./files/signed-url";
 import { createIdempotencyStore, type IdempotencyStore } from "./idempotency/service";
 import { systemClock, type Clock } from "./lib/clock";
@@ -16,6 +17,11 @@ export interface Deps {
   /** Final and frozen: the public URL is resolved (also for `--port 0`) before anything captures it. */
   readonly config: Readonly<Config>;
   readonly db: Db;
+  /**
+   * The one way to make an acknowledged write: the writes that arrive together commit in one transaction and one
+   * fsync (group commit), each in a savepoint of its own; a write's promise resolves only after that commit.
+   */
+  readonly writer: Writer;
   readonly storage: Storage;
   /** Mints and checks signed download links with the data dir's key (read, or created, once here). */
   readonly signer: DownloadSigner;
@@ -47,6 +53,7 @@ export function buildDeps(input: DepsInput): Deps {
   return Object.freeze({
     config,
     db: input.db,
+    writer: writerFor(input.db.$client),
     storage: openStorage(config),
     signer: createDownloadSigner({ key: loadDownloadKey(config.dataDir), publicUrl: config.publicUrl, ttlSeconds: config.downloadUrlTtlSeconds }),
     idempotency: createIdempotencyStore({ sqlite: input.db.$client, clock }),

@@ -160,7 +160,7 @@ describe("the plugin", () => {
   test("a POST handler that returns without idempotent.commit is a 500, and its key is released", async () => {
     env = createTestEnv();
     const { key } = env.org("Acme");
-    const guard = idempotencyPlugin({ auth: authPlugin(env.deps), store: env.deps.idempotency });
+    const guard = idempotencyPlugin({ auth: authPlugin(env.deps), store: env.deps.idempotency, writer: env.deps.writer });
     const app = new Elysia()
       .onError((ctx) => {
         releaseIdempotencyKey(ctx);

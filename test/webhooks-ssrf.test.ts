@@ -1,4 +1,5 @@
 // SSRF guard: refusals at registration and at delivery, allow-private and CIDR allowlists, and connections pinned to the checked address (HTTP and TLS).
+import { writerFor } from "../src/db/writer";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,7 +145,7 @@ describe("registration", () => {
 
   test("a host whose DNS answer contains any refused address is refused", async () => {
     w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
-    const deps = { db: w.env.handle.db, clock: w.env.clock, config: w.env.config, resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }) };
+    const deps = { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }) };
     await expect(createWebhook(deps, w.orgId, { url: "http://mixed.test/x", events: ["*"] })).rejects.toThrow("The request body is not valid: url is not allowed: mixed.test resolves to 10.0.0.1 (a private-network address), not a target webhooks may use.");
     expect((await createWebhook(deps, w.orgId, { url: "http://fine.test/x", events: ["*"] })).url).toBe("http://fine.test/x");
     await expect(createWebhook(deps, w.orgId, { url: "http://nothing-here.invalid/x", events: ["*"] })).rejects.toThrow("is not reachable: could not resolve nothing-here.invalid");
@@ -169,7 +170,7 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const r = receiver();
     const registered = await createWebhook(
-      { db: w.env.handle.db, clock: w.env.clock, config: w.env.config, resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }) },
+      { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }) },
       w.orgId,
       { url: `http://rebind.test:${r.port}/hook`, events: ["*"] },
     );
@@ -192,7 +193,7 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const dns = fakeDns({ "pinned.test": ["127.0.0.1"] });
-    const hook = await createWebhook({ db: w.env.handle.db, clock: w.env.clock, config: w.env.config, resolve: dns }, w.orgId, {
+    const hook = await createWebhook({ db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns }, w.orgId, {
       url: `http://pinned.test:${r.port}/hook`,
       events: ["*"],
     });
@@ -235,7 +236,7 @@ describe("HTTPS with a pinned address", () => {
     try {
       w = webhookEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 60_000 }, start: false });
       const dns = fakeDns({ "hooks.test": ["127.0.0.1"], "impostor.test": ["127.0.0.1"] });
-      const deps = { db: w.env.handle.db, clock: w.env.clock, config: w.env.config, resolve: dns };
+      const deps = { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns };
       const good = await createWebhook(deps, w.orgId, { url: `https://hooks.test:${tls.port}/hook`, events: ["*"] });
       const wrongName = await createWebhook(deps, w.orgId, { url: `https://impostor.test:${tls.port}/hook`, events: ["*"] });
       extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch, resolve: dns, ca: cert });

@@ -202,6 +202,8 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
         // attempts; in-flight ones finished or are left pending for the next start.
         await dispatcherStopped;
         metricsServer?.stop();
+        // Nothing should be queued once requests and the dispatcher are done; commit whatever is, before closing.
+        deps.writer.flush();
         // Checkpoints the WAL into the database file (TRUNCATE), closes it (a clean, single-file data dir), then
         // releases the data dir's lock.
         ctx.close();

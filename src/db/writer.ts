@@ -1,5 +1,6 @@
 // Group commit for SQLite: the durable writes that arrive together share one transaction and one fsync.
 import type { Database } from "bun:sqlite";
+import { perDatabase } from "./per-database";
 
 /** Bounds of one batch. Both are small: a lone write is committed on the next turn of the event loop. */
 export interface WriterOptions {
@@ -104,3 +105,9 @@ export function createWriter(sqlite: Database, opts: WriterOptions = {}): Writer
     stats: () => ({ ...stats }),
   };
 }
+
+/**
+ * The writer of a connection: one per open database, shared by everything that writes through it (the app, the
+ * webhook dispatcher), so their writes share batches and never open a transaction of their own beside a batch.
+ */
+export const writerFor: (sqlite: Database) => Writer = perDatabase((sqlite) => createWriter(sqlite));

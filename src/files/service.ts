@@ -2,6 +2,7 @@
 import type { Database } from "bun:sqlite";
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { Writer } from "../db/writer";
 import { ApiError, errors } from "../errors";
 import { record } from "../events/outbox";
 import { formatBytes } from "../lib/format-bytes";
@@ -21,6 +22,8 @@ import { fileStore, type FileFilter, type FileRow } from "./store";
 
 export interface FilesDeps {
   db: Db;
+  /** Every change goes through it (group commit). */
+  writer: Writer;
   clock: Clock;
   config: Pick<Config, "dataDir" | "maxUploadBytes" | "publicUrl" | "uploadIdleTimeoutMs">;
   storage: Storage;
@@ -144,8 +147,8 @@ export interface UploadRequest {
 export interface UploadIdempotency {
   /** The body is read: "answered" if an identical upload was answered before (replay it); other content throws 422. */
   identify(content: { filename: string; size_bytes: number; sha256: string; folder_id?: string; ticket_id?: string }): "new" | "answered";
-  /** Runs the change (row and event) in the transaction that also stores the answer. */
-  commit(change: () => FileMeta): FileMeta;
+  /** Runs the change (row and event) with a writer whose unit also stores the answer. */
+  commit(change: (writer: Writer) => Promise<FileMeta>): Promise<FileMeta>;
 }
 
 export type UploadResult = { kind: "created"; file: FileMeta } | { kind: "answered" };
@@ -233,18 +236,18 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
       uploaded_at: now,
     };
     const meta = toFileMeta(deps, row);
-    const change = () =>
-      sqlite.transaction(() => {
+    const change = (writer: Writer) =>
+      writer.write(() => {
         // Checked again here: the folder or ticket may have been deleted while the bytes streamed in.
         for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) checkReference(sqlite, actor.orgId, field, fields[field]!);
         store.insert(row);
         record(sqlite, { type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
         return meta;
-      }).immediate();
+      });
     // With a key, the answer commits with the row: a crash between two commits would leave the file stored but its key
     // unanswered, and the start-up sweep would release the key, so the client's retry would store a second copy.
-    if (idempotency) idempotency.commit(change);
-    else change();
+    if (idempotency) await idempotency.commit(change);
+    else await change(deps.writer);
     committed = true;
     return { kind: "created", file: meta };
   } catch (err) {
@@ -324,12 +327,12 @@ export async function deleteFile(deps: FilesDeps, actor: Actor, id: string): Pro
   const intent = await writeIntent(storagePaths(deps.config.dataDir).tmpDir, [{ id: row.id, key: row.storage_key }]);
   let clear = true;
   try {
-    const removed = sqlite.transaction(() => {
+    const removed = await deps.writer.write(() => {
       const current = fileStore(sqlite).get(id, actor.orgId);
       if (!current) return null;
       removeFileRows(sqlite, [current], deps.clock.now());
       return current;
-    }).immediate();
+    });
     if (!removed) throw errors.notFound("File");
     clear = await removeStoredBytes(deps, [removed]);
   } finally {

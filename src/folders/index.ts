@@ -1,5 +1,6 @@
 // Routes of /v1/folders: bind HTTP to the folders service, nothing more.
 import { Elysia } from "elysia";
+import type { Writer } from "../db/writer";
 import type { Config } from "../config";
 import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
@@ -25,7 +26,7 @@ export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
       "",
       ({ principal, body, idempotent }) =>
         // With an Idempotency-Key, the folder and its stored answer commit together (crash-safe retries).
-        idempotent.commit({ status: 201, location: (folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, () => createFolder(folders, principal, body)),
+        idempotent.commit({ status: 201, location: (folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, (writer: Writer) => createFolder({ ...folders, writer }, principal, body)),
       {
         body: "CreateFolder",
         response: { 201: "Folder", ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
@@ -37,7 +38,7 @@ export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
       response: { 200: "Folder", ...errorResponses(401, 403, 404) },
       detail: { summary: "Get a folder", tags: ["Folders"], operationId: "getFolder" },
     })
-    .patch("/:id", ({ principal, params, body }) => updateFolder(folders, principal, params.id, body), {
+    .patch("/:id", async ({ principal, params, body }) => updateFolder(folders, principal, params.id, body), {
       params: FolderIdParams,
       body: "UpdateFolder",
       response: { 200: "Folder", ...errorResponses(400, 401, 403, 404, 409, 413, 415) },

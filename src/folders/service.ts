@@ -1,6 +1,7 @@
 // Shared folders domain: create, list, read, rename/move (no cycles), delete (empty, or the whole subtree with its files' bytes).
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { Writer } from "../db/writer";
 import { ApiError, errors } from "../errors";
 import { clearIntent, writeIntentSync, type Intent } from "../files/recovery";
 import { removeFileRows, removeStoredBytes } from "../files/service";
@@ -17,6 +18,8 @@ import { folderStore, parentKeyOf, type FolderRow, type ParentFilter } from "./s
 
 export interface FoldersDeps {
   db: Db;
+  /** Every change goes through it (group commit). */
+  writer: Writer;
   clock: Clock;
   config: Pick<Config, "dataDir">;
   storage: Storage;
@@ -71,19 +74,19 @@ export function getFolder(deps: Pick<FoldersDeps, "db">, orgId: string, id: stri
   return toFolder(row);
 }
 
-export function createFolder(deps: Pick<FoldersDeps, "db" | "clock">, actor: Actor, input: CreateFolder): Folder {
+export async function createFolder(deps: Pick<FoldersDeps, "db" | "clock" | "writer">, actor: Actor, input: CreateFolder): Promise<Folder> {
   const name = cleanFolderName(input.name);
   const sqlite = deps.db.$client;
   const store = folderStore(sqlite);
   const now = deps.clock.now();
   try {
-    return sqlite.transaction(() => {
+    return await deps.writer.write(() => {
       const parentId = requireParent(deps, actor.orgId, input.parent_id);
       if (store.siblingNamed(actor.orgId, parentId, name)) throw nameTaken(name);
       const row: FolderRow = { id: newId("fld"), org_id: actor.orgId, parent_id: parentId, parent_key: parentKeyOf(parentId), name, created_at: now, updated_at: now };
       store.insert(row);
       return toFolder(row);
-    }).immediate();
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw nameTaken(name);
     throw err;
@@ -91,12 +94,12 @@ export function createFolder(deps: Pick<FoldersDeps, "db" | "clock">, actor: Act
 }
 
 /** Renames and/or moves a folder. A move under itself or one of its descendants is a 400; a name taken by a new sibling a 409. */
-export function updateFolder(deps: Pick<FoldersDeps, "db" | "clock">, actor: Actor, id: string, input: UpdateFolder): Folder {
+export async function updateFolder(deps: Pick<FoldersDeps, "db" | "clock" | "writer">, actor: Actor, id: string, input: UpdateFolder): Promise<Folder> {
   const newName = input.name === undefined ? undefined : cleanFolderName(input.name);
   const sqlite = deps.db.$client;
   const store = folderStore(sqlite);
   try {
-    return sqlite.transaction(() => {
+    return await deps.writer.write(() => {
       const before = store.get(id, actor.orgId);
       if (!before) throw errors.notFound("Folder");
       const parentId = input.parent_id === undefined ? before.parent_id : requireParent(deps, actor.orgId, input.parent_id);
@@ -110,7 +113,7 @@ export function updateFolder(deps: Pick<FoldersDeps, "db" | "clock">, actor: Act
       const after: FolderRow = { ...before, name, parent_id: parentId, parent_key: parentKeyOf(parentId), updated_at: Math.max(deps.clock.now(), before.updated_at) };
       store.update(after);
       return toFolder(after);
-    }).immediate();
+    });
   } catch (err) {
     if (isUniqueViolation(err)) throw nameTaken(newName ?? "");
     throw err;
@@ -133,7 +136,7 @@ export async function deleteFolder(deps: FoldersDeps, actor: Actor, id: string, 
   let intent: Intent | null = null;
   let files: FileRow[] = [];
   try {
-    sqlite.transaction(() => {
+    await deps.writer.write(() => {
       const folder = store.get(id, actor.orgId);
       if (!folder) throw errors.notFound("Folder");
       if (!recursive) {
@@ -147,7 +150,7 @@ export async function deleteFolder(deps: FoldersDeps, actor: Actor, id: string, 
       if (files.length) intent = writeIntentSync(tmpDir, files.map((f) => ({ id: f.id, key: f.storage_key })));
       removeFileRows(sqlite, files, deps.clock.now());
       for (const f of subtree) store.remove(f.id, actor.orgId);
-    }).immediate();
+    });
   } catch (err) {
     // Nothing was deleted: the intent (if written) names files whose rows still exist.
     if (intent) await clearIntent(intent).catch(() => {});

@@ -1,6 +1,7 @@
 // The Idempotency-Key plugin every /v1 module uses (over the auth plugin): claims, replays or refuses a POST before its handler, and gives the handler `idempotent.commit`.
 import { Elysia, ElysiaCustomStatusResponse } from "elysia";
 import type { AuthPlugin } from "../auth/plugin";
+import type { Writer } from "../db/writer";
 import type { Principal } from "../keys/service";
 import { checkIdempotencyKey, requestFingerprint, type IdempotencyStore, type KeyScope, type StoredAnswer } from "./service";
 
@@ -44,6 +45,7 @@ export class Idempotent {
   #replay: StoredAnswer | undefined;
   constructor(
     private readonly store: IdempotencyStore,
+    private readonly writer: Writer,
     private readonly set: { status?: number | string; headers: Record<string, unknown> },
     private readonly path: string,
     private readonly scope: KeyScope | null,
@@ -55,35 +57,46 @@ export class Idempotent {
   }
 
   /**
-   * Commits the handler's change together with its answer (see IdempotencyStore.commit) and sets the status and
-   * Location. Returns what `change` returns; the handler returns that. `change` should do the request's writes
-   * synchronously (its service's own transaction nests inside): a service that awaits before writing is handed a
-   * function that calls commit with its final write (uploads do). A change that returns a promise (webhook
-   * registration, which resolves DNS first) has its answer stored once it resolves, just after its own commit.
-   * With the group-commit writer, commit returns a Promise of the same value and handlers stay as they are.
+   * Commits the handler's change together with its answer and sets the status and Location; resolves with what
+   * `change` resolves with, which the handler returns. `change` gets the writer to make its write with (its service
+   * makes exactly one `writer.write`, whose value is the answer): with a claimed key, that writer stores the answer
+   * in the same unit of the group commit as the change, so a crash leaves both or neither. A service that made no
+   * write has its answer stored in a write of its own.
    */
-  commit<T>(answer: Answer<Awaited<T>>, change: () => T): T {
+  async commit<T>(answer: Answer<T>, change: (writer: Writer) => Promise<T>): Promise<T> {
     const { set } = this;
     set.status = answer.status;
-    const located = (value: Awaited<T>) => {
+    if (this.#state !== "claimed") {
+      const value = await change(this.writer);
       if (answer.location) set.headers.location = answer.location(value);
       return value;
-    };
-    if (this.#state !== "claimed") {
-      const value = change();
-      return (value instanceof Promise ? value.then(located) : located(value as Awaited<T>)) as T;
     }
-    const value = this.store.commit(this.scope!, change, (v) => {
+    const scope = this.scope!;
+    const render = (v: T): StoredAnswer => {
       const headers: Record<string, string> = { "content-type": JSON_TYPE };
       if (answer.location) headers.location = answer.location(v);
       return { status: answer.status, headers, body: v === undefined ? "" : JSON.stringify(v) };
-    });
-    // Until the answer is stored the claim stays open: a change that fails (or rejects) is released by the error handler.
-    const done = (v: Awaited<T>) => {
-      this.#state = "done";
-      return located(v);
     };
-    return (value instanceof Promise ? value.then(done) : done(value as Awaited<T>)) as T;
+    let answered = false;
+    const base = this.writer;
+    const answering: Writer = {
+      ...base,
+      write: <V>(work: () => V) =>
+        base.write(() => {
+          const v = work();
+          if (!answered) {
+            this.store.saveAnswer(scope, render(v as unknown as T));
+            answered = true;
+          }
+          return v;
+        }),
+    };
+    // Until the answer is stored the claim stays open: a change that fails is released by the error handler.
+    const value = await change(answering);
+    if (!answered) await base.write(() => this.store.saveAnswer(scope, render(value)));
+    this.#state = "done";
+    if (answer.location) set.headers.location = answer.location(value);
+    return value;
   }
 
   /**
@@ -125,7 +138,7 @@ export class Idempotent {
 }
 
 /** Other methods: nothing to claim, and nothing to commit through. */
-const NOT_A_POST = new Idempotent(undefined as never, { headers: {} }, "", null, "done");
+const NOT_A_POST = new Idempotent(undefined as never, undefined as never, { headers: {} }, "", null, "done");
 
 /**
  * What the plugin adds before a POST's handler, after the body is validated: with a valid Idempotency-Key (else 400),
@@ -133,17 +146,17 @@ const NOT_A_POST = new Idempotent(undefined as never, { headers: {} }, "", null,
  * A body the route streams itself (uploads: the parser left a marker, not a value) cannot be fingerprinted yet: the key
  * is claimed with a placeholder before a byte is read, so a twin is a 409 at once, and `identify` settles it.
  */
-function begin(store: IdempotencyStore, ctx: { request: Request; principal?: Principal; body: unknown; path: string; set: Idempotent["set"] }): { idempotent: Idempotent } | Response {
+function begin(store: IdempotencyStore, writer: Writer, ctx: { request: Request; principal?: Principal; body: unknown; path: string; set: Idempotent["set"] }): { idempotent: Idempotent } | Response {
   const { request, set, path } = ctx;
   if (request.method !== "POST") return { idempotent: NOT_A_POST };
   const header = request.headers.get("idempotency-key");
-  if (header === null) return { idempotent: new Idempotent(store, set, path, null, "none") };
+  if (header === null) return { idempotent: new Idempotent(store, writer, set, path, null, "none") };
   // The auth plugin's derive has run (it throws rather than leave `principal` unset); keys are per API key.
   const scope = { keyId: ctx.principal!.keyId, idempotencyKey: checkIdempotencyKey(header) };
   const streamed = typeof ctx.body === "symbol";
   const result = store.claim(scope, streamed ? null : requestFingerprint("POST", path, ctx.body ?? null));
   if (result.kind === "replay") return replayResponse(result.answer);
-  return { idempotent: new Idempotent(store, set, path, scope, result.kind, result.kind === "claimed" ? result.token : undefined) };
+  return { idempotent: new Idempotent(store, writer, set, path, scope, result.kind, result.kind === "claimed" ? result.token : undefined) };
 }
 
 /** Frees the key of a request that failed (the app's error handler calls it: the error rendering runs before any plugin's). */
@@ -155,14 +168,14 @@ export function releaseIdempotencyKey(ctx: object): void {
  * One instance per app, over the auth plugin; every /v1 feature module `.use()`s it, and its routes get `principal`
  * and `idempotent`. Keys are per API key and remembered 24 hours (see ./service).
  */
-export function idempotencyPlugin(deps: { auth: AuthPlugin; store: IdempotencyStore }) {
-  const { store } = deps;
+export function idempotencyPlugin(deps: { auth: AuthPlugin; store: IdempotencyStore; writer: Writer }) {
+  const { store, writer } = deps;
   return (
     new Elysia({ name: "idempotency" })
       .use(deps.auth)
       // Hook bodies avoid `return f(` on purpose: Elysia takes such a hook for async and then awaits on every route.
       .resolve({ as: "scoped" }, (ctx) => {
-        const out = begin(store, ctx);
+        const out = begin(store, writer, ctx);
         // A status response ends the request here (a plain Response would be merged into the context).
         if (out instanceof Response) return new ElysiaCustomStatusResponse(out.status as 200, out);
         return out;

@@ -101,13 +101,10 @@ export interface IdempotencyStore {
    */
   identify(scope: KeyScope, token: string | undefined, fingerprint: string): Exclude<ClaimResult, { kind: "unknown_yet" }>;
   /**
-   * THE way a claimed request commits: runs `change` and stores its answer in ONE transaction (the change's own
-   * transaction nests as a savepoint), so a crash leaves both (a retry replays) or neither (the claim is released at
-   * start, the retry runs again). `change` must be synchronous to be inside it; a change that returns a promise (a
-   * service that still awaits before writing) has its answer stored as soon as it resolves, in a transaction of its own.
-   * With the group-commit writer (src/db/writer.ts) the transaction here becomes `writer.write(...)`.
+   * Stores a claimed request's answer. Called inside the same writer unit as the change itself (Idempotent.commit
+   * arranges it), so a crash leaves both (a retry replays) or neither (the claim is released at start, the retry runs again).
    */
-  commit<T>(scope: KeyScope, change: () => T, answerOf: (value: Awaited<T>) => StoredAnswer): T;
+  saveAnswer(scope: KeyScope, answer: StoredAnswer): void;
   /** Frees a claimed key whose request failed, so a corrected retry can run. */
   release(scope: KeyScope): void;
   /** At start: claims left by a process that died mid-request can never complete; drops them. */
@@ -169,20 +166,8 @@ export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock })
       // Answered before this request began (or the placeholder is gone): decide again with the real fingerprint.
       return claim(scope, fingerprint) as Exclude<ClaimResult, { kind: "unknown_yet" }>;
     },
-    commit<T>(scope: KeyScope, change: () => T, answerOf: (value: Awaited<T>) => StoredAnswer): T {
-      return sqlite
-        .transaction((): T => {
-          const value = change();
-          if (value instanceof Promise) {
-            return value.then((v) => {
-              store(scope, answerOf(v));
-              return v;
-            }) as T;
-          }
-          store(scope, answerOf(value as Awaited<T>));
-          return value;
-        })
-        .immediate();
+    saveAnswer(scope, answer) {
+      store(scope, answer);
     },
     release(scope) {
       s.remove.run(scope.keyId, scope.idempotencyKey);

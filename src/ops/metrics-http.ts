@@ -1,4 +1,5 @@
 // Serving /metrics: on the API listener or a separate address, optionally behind a bearer token.
+import { writerFor } from "../db/writer";
 import type { Database } from "bun:sqlite";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
@@ -24,7 +25,7 @@ export function hasMetricsToken(request: Request, token: string): boolean {
 
 function sourcesOf(sqlite: Database): ScrapeSources {
   const { version, commit } = versionInfo();
-  return { sqlite, dbPath: sqlite.filename, version, commit };
+  return { sqlite, dbPath: sqlite.filename, writes: writerFor(sqlite).stats(), version, commit };
 }
 
 function unauthorized(): Response {

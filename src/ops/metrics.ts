@@ -18,6 +18,8 @@ export interface ScrapeSources {
   sqlite: Database;
   /** Path of the database file (its size, with the WAL, is reported). */
   dbPath: string;
+  /** The group-commit writer's counters (src/db/writer.ts). */
+  writes?: { batches: number; writes: number; largest: number };
   version: string;
   commit: string;
 }
@@ -99,6 +101,14 @@ export function createMetrics(): Metrics {
         lines.push(`clientcove_stored_bytes ${files.bytes}`);
       } catch {
         // The database is closing (shutdown) or unreadable: the request counters above are still worth serving.
+      }
+      if (src.writes) {
+        family(lines, "clientcove_db_write_batches_total", "counter", "Transactions (one fsync each) the group-commit writer committed.");
+        lines.push(`clientcove_db_write_batches_total ${src.writes.batches}`);
+        family(lines, "clientcove_db_writes_total", "counter", "Writes committed through the group-commit writer; divided by the batches, the mean batch size.");
+        lines.push(`clientcove_db_writes_total ${src.writes.writes}`);
+        family(lines, "clientcove_db_write_batch_largest", "gauge", "The most writes committed in one batch since start.");
+        lines.push(`clientcove_db_write_batch_largest ${src.writes.largest}`);
       }
       family(lines, "clientcove_database_size_bytes", "gauge", "Size of the SQLite database on disk, including its write-ahead log.");
       lines.push(`clientcove_database_size_bytes ${databaseBytes(src.dbPath)}`);

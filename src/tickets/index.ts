@@ -1,5 +1,6 @@
 // Routes of /v1/tickets: bind HTTP to the tickets service, nothing more.
 import { Elysia } from "elysia";
+import type { Writer } from "../db/writer";
 import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import type { Config } from "../config";
@@ -47,7 +48,7 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
       "",
       ({ principal, body, idempotent }) =>
         // With an Idempotency-Key, the ticket and its stored answer commit together (crash-safe retries).
-        idempotent.commit({ status: 201, location: (ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, () => createTicket(deps, principal, body)),
+        idempotent.commit({ status: 201, location: (ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, (writer: Writer) => createTicket({ ...deps, writer }, principal, body)),
       {
         body: "CreateTicket",
         response: { 201: "Ticket", ...errorResponses(400, 401, 403, 413, 415) },
@@ -59,7 +60,7 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
       response: { 200: "Ticket", ...errorResponses(401, 403, 404) },
       detail: { summary: "Get a ticket", tags: ["Tickets"], operationId: "getTicket" },
     })
-    .patch("/:id", ({ principal, params, body }) => updateTicket(deps, principal, params.id, body), {
+    .patch("/:id", async ({ principal, params, body }) => updateTicket(deps, principal, params.id, body), {
       params: TicketIdParams,
       body: "UpdateTicket",
       response: { 200: "Ticket", ...errorResponses(400, 401, 403, 404, 413, 415) },
@@ -67,8 +68,8 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
     })
     .delete(
       "/:id",
-      ({ principal, params, set }) => {
-        deleteTicket(deps, principal, params.id);
+      async ({ principal, params, set }) => {
+        await deleteTicket(deps, principal, params.id);
         set.status = 204;
       },
       {

@@ -1,5 +1,6 @@
-// Tickets domain: list, read, create, update, delete; every change with its counts and outbox event in one transaction.
+// Tickets domain: list, read, create, update, delete; every change with its counts and outbox event in one unit of the writer.
 import type { Db } from "../db/client";
+import type { Writer } from "../db/writer";
 import { errors } from "../errors";
 import { record } from "../events/outbox";
 import type { Clock } from "../lib/clock";
@@ -11,6 +12,8 @@ import { ticketStore, type TicketRow } from "./store";
 
 export interface Deps {
   db: Db;
+  /** Every change goes through it: committed with the other writes of its batch, answered after the fsync. */
+  writer: Writer;
   clock: Clock;
 }
 
@@ -103,7 +106,7 @@ export function getTicket(deps: Deps, orgId: string, id: string): Ticket {
   return toTicket(row);
 }
 
-export function createTicket(deps: Deps, actor: Actor, input: CreateTicket): Ticket {
+export function createTicket(deps: Deps, actor: Actor, input: CreateTicket): Promise<Ticket> {
   const now = deps.clock.now();
   const row: TicketRow = {
     id: newId("tkt"),
@@ -119,17 +122,17 @@ export function createTicket(deps: Deps, actor: Actor, input: CreateTicket): Tic
   const ticket = toTicket(row);
   const sqlite = deps.db.$client;
   const store = ticketStore(sqlite);
-  sqlite.transaction(() => {
+  return deps.writer.write(() => {
     store.insert(row);
     record(sqlite, { type: "ticket.created", orgId: actor.orgId, data: ticket }, now);
-  }).immediate();
-  return ticket;
+    return ticket;
+  });
 }
 
 const EDITABLE = ["subject", "description", "status", "priority"] as const;
 
 /** Applies a partial update. Fields sent with their current value do not count as changed; no change, no event. */
-export function updateTicket(deps: Deps, actor: Actor, id: string, input: UpdateTicket): Ticket {
+export function updateTicket(deps: Deps, actor: Actor, id: string, input: UpdateTicket): Promise<Ticket> {
   const next: Partial<TicketRow> = {};
   if (input.subject !== undefined) next.subject = cleanSubject(input.subject);
   if (input.description !== undefined) next.description = checkDescription(input.description);
@@ -137,7 +140,8 @@ export function updateTicket(deps: Deps, actor: Actor, id: string, input: Update
   if (input.priority !== undefined) next.priority = input.priority;
   const sqlite = deps.db.$client;
   const store = ticketStore(sqlite);
-  return sqlite.transaction(() => {
+  // Read and written in one unit of the writer: no other write can come between.
+  return deps.writer.write(() => {
     const before = store.get(id, actor.orgId);
     if (!before) throw errors.notFound("Ticket");
     const changed = EDITABLE.filter((f) => f in next && next[f] !== before[f]);
@@ -148,17 +152,17 @@ export function updateTicket(deps: Deps, actor: Actor, id: string, input: Update
     const ticket = toTicket(after);
     record(sqlite, { type: "ticket.updated", orgId: actor.orgId, data: ticket, changedFields: changed }, now);
     return ticket;
-  }).immediate();
+  });
 }
 
-export function deleteTicket(deps: Deps, actor: Actor, id: string): void {
+export function deleteTicket(deps: Deps, actor: Actor, id: string): Promise<void> {
   const sqlite = deps.db.$client;
   const store = ticketStore(sqlite);
-  sqlite.transaction(() => {
+  return deps.writer.write(() => {
     const before = store.get(id, actor.orgId);
     if (!before) throw errors.notFound("Ticket");
     store.remove(before);
     const now = deps.clock.now();
     record(sqlite, { type: "ticket.deleted", orgId: actor.orgId, data: toTicket(before) }, now);
-  }).immediate();
+  });
 }

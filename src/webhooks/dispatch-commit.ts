@@ -1,25 +1,19 @@
-// How the dispatcher commits its own bookkeeping (fan-out, attempt outcomes): one IMMEDIATE transaction without an fsync of its own.
-import type { Database } from "bun:sqlite";
-
-/** Runs `fn` in one transaction and returns its value. */
-export type Commit = <T>(fn: () => T) => T;
+// How the dispatcher commits its own bookkeeping (fan-out, attempt outcomes, retention): as writes of the connection's group-commit writer, synchronous=FULL like every write (no NORMAL toggle any more).
+import type { Writer } from "../db/writer";
 
 /**
- * Commits with WAL and synchronous=NORMAL, restoring the connection's configured durability (FULL) after.
- * The events themselves were committed with FULL by the API. A power cut can lose only the last few such
- * commits (the next FULL commit by anyone makes them durable too), and losing one only means work is done
- * again: events are fanned out again into the same delivery ids (deliveryIdFor), and deliveries whose
- * outcome was lost are sent again with the same webhook-id, which at-least-once delivery allows and
- * receivers de-duplicate. The fsyncs were the largest cost of delivering.
+ * Runs `fn` (synchronous) in a savepoint of the writer's next batch and resolves with its value once that batch
+ * has committed; rejects with fn's error (only its savepoint is undone) or with the batch's failed COMMIT.
  */
-export function relaxedCommit(sqlite: Database): Commit {
-  const synchronous = Number((sqlite.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous);
-  return (fn) => {
-    sqlite.exec("PRAGMA synchronous = NORMAL");
-    try {
-      return sqlite.transaction(fn).immediate();
-    } finally {
-      sqlite.exec(`PRAGMA synchronous = ${synchronous}`);
-    }
-  };
+export type Commit = <T>(fn: () => T) => Promise<T>;
+
+/**
+ * The dispatcher's writes share the batches of the API's writes. They used to commit in transactions of their own
+ * with `PRAGMA synchronous = NORMAL` toggled around them, to skip an fsync per commit; a pragma cannot apply to one
+ * write inside a shared batch (the batch carries acknowledged API writes, which must be FULL), and it is no longer
+ * needed: the outcomes and fan-outs that finish together, and whatever the API writes in the same turn, share the
+ * batch's one fsync. So a committed outcome or fan-out now survives a power cut too.
+ */
+export function writerCommit(writer: Pick<Writer, "write">): Commit {
+  return (fn) => writer.write(fn);
 }

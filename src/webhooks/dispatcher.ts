@@ -1,11 +1,12 @@
-// The webhook dispatcher's scheduler: wires the stages (claim → send → decide → record, in dispatch-*.ts) and sleeps on the clock's timer until the next due attempt, woken by new outbox events. No polling.
+// The webhook dispatcher's scheduler: wires the stages (claim → send → decide → record, in dispatch-*.ts) and sleeps on the clock's timer until the next due attempt, woken by new outbox events. No polling. Its bookkeeping commits through the group-commit writer (FULL, no NORMAL toggle: see dispatch-commit.ts).
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import { writerFor, type Writer } from "../db/writer";
 import { onRecorded } from "../events/outbox";
 import type { Clock, Timer } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { createClaimer } from "./dispatch-claim";
-import { relaxedCommit } from "./dispatch-commit";
+import { writerCommit } from "./dispatch-commit";
 import { AUTO_DISABLE_AFTER, type Decision, type RetryPolicy } from "./dispatch-decide";
 import { logOutcome, nextAttemptOf, recordOutcome, type Finished } from "./dispatch-record";
 import { sendDelivery } from "./dispatch-send";
@@ -20,10 +21,9 @@ export { AUTO_DISABLE_AFTER } from "./dispatch-decide";
 
 /** Retention runs at start and then at most this often, and only when there is work (an idle server does nothing). */
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
-/** Events fanned out per transaction, and transactions per turn of the event loop. */
+/** Events fanned out per write (one savepoint of a writer batch); a full one is followed by the next once it commits. */
 const FAN_OUT_BATCH = 500;
-const FAN_OUT_BATCHES_PER_TURN = 4;
-/** After an unexpected database error (e.g. busy), try again this much later rather than spin. */
+/** After an unexpected database error (e.g. busy, a failed commit), try again this much later rather than spin. */
 const ERROR_BACKOFF_MS = 1000;
 
 /** What the dispatcher just did; for tests that wait on it (instead of sleeping) and for tracing. */
@@ -31,7 +31,7 @@ export type DispatchStep =
   | { step: "fanned-out"; events: number }
   | { step: "started"; deliveryId: string }
   | { step: "recorded"; deliveryId: string; decision: Decision }
-  /** Cut off by shutdown (or a fault) before its outcome was queued: it stays pending. */
+  /** Cut off by shutdown (or a fault) before its outcome was written, or its write failed while stopping: it stays pending. */
   | { step: "dropped"; deliveryId: string };
 
 export interface DispatcherDeps {
@@ -47,6 +47,11 @@ export interface DispatcherDeps {
     | "retentionDays"
   >;
   db: Db;
+  /**
+   * Commits the bookkeeping (fan-out, attempt outcomes, retention) in the batches of the connection's one writer,
+   * beside the API's writes; `writerFor(db.$client)` unless given.
+   */
+  writer?: Writer;
   /** Time and the scheduler's timers (retries, error backoff, the shutdown grace period). */
   clock: Clock;
   log: Logger;
@@ -56,7 +61,7 @@ export interface DispatcherDeps {
   ca?: string;
   /** Jitter source; tests may fix it. */
   random?: () => number;
-  /** Told after each step; must not throw. */
+  /** Told after each step (a write's step once it has committed); must not throw. */
   observe?: (step: DispatchStep) => void;
 }
 
@@ -75,9 +80,10 @@ export interface Dispatcher {
   /** When the timer will next wake the dispatcher (ms), or null when it sleeps until an event arrives. */
   nextWake(): number | null;
   /**
-   * Resolves once nothing is queued inside the dispatcher (no pump, no outcome waiting to be written).
-   * Attempts still on the wire do not count: from then on only the outside world (an answer, the timer,
-   * a new event) makes it do anything.
+   * Resolves once nothing is queued inside the dispatcher: no pump, no write of its own (fan-out, outcome,
+   * retention) waiting for its batch to commit or for what follows the commit. Attempts still on the wire do not
+   * count, nor an outcome whose write failed and waits on the clock for its retry: from then on only the outside
+   * world (an answer, the timer, a new event) makes it do anything.
    */
   settled(): Promise<void>;
 }
@@ -85,7 +91,7 @@ export interface Dispatcher {
 /** An attempt on the wire. */
 interface Flight {
   controller: AbortController;
-  /** Settles when the network part is over (the outcome is queued for writing, or dropped on abort). */
+  /** Settles when the network part is over (the outcome's write is queued, or it was dropped on abort). */
   done: Promise<void>;
   onWire: boolean;
 }
@@ -97,7 +103,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const observe = deps.observe ?? (() => {});
   const sqlite = deps.db.$client;
   const store = webhookStore(sqlite);
-  const commit = relaxedCommit(sqlite);
+  const commit = writerCommit(deps.writer ?? writerFor(sqlite));
   const agents = createAgents(config.webhookEndpointConcurrency);
   const transport: Omit<TransportOptions, "signal"> = {
     timeoutMs: config.webhookTimeoutMs,
@@ -113,17 +119,30 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let unsubscribe: (() => void)[] = [];
   const flights = new Map<string, Flight>();
 
+  // ── Own writes: each goes to the writer and is tracked until its commit and what follows it (slots, hints, steps)
+  // have run, so `settled()` and `stop()` can wait for them. A tracked task never rejects: it handles its own failure.
+  const writing = new Set<Promise<void>>();
+
+  function track(task: () => Promise<void>) {
+    const p: Promise<void> = task()
+      .catch((err) => log.error("webhook dispatcher error", { error: describe(err) }))
+      .finally(() => writing.delete(p));
+    writing.add(p);
+  }
+
   // ── The scheduler: one pump (fan out → claim → launch) run on the next turn when something happens, and one timer to the next due time.
   let pumpQueued = false;
   /** Set when an event may be waiting in the outbox; most pumps (after attempts) skip fan-out altogether. */
   let outboxDirty = true;
+  /** A fan-out write is queued and not yet committed: the next waits for it (and for its deliveries' hints). */
+  let fanningOut = false;
   let timer: Timer | undefined;
   let timerAt = Infinity;
 
   function schedulePump() {
     if (pumpQueued || state !== "running") return;
     pumpQueued = true;
-    // setImmediate, not a microtask: a burst of commits in one turn is fanned out in one transaction.
+    // setImmediate, not a microtask: a burst of commits in one turn is fanned out in one write.
     setImmediate(() => {
       pumpQueued = false;
       pump();
@@ -133,28 +152,43 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   function pump() {
     if (state !== "running") return;
     try {
-      if (outboxDirty) fanOut();
+      if (outboxDirty && !fanningOut) fanOut();
       for (const row of claimer.claim(clock.now())) launch(row);
       armTimer();
       maybePrune();
     } catch (err) {
-      log.error("webhook dispatcher error; retrying shortly", { error: describe(err) });
-      outboxDirty = true;
-      armTimer(clock.now() + ERROR_BACKOFF_MS);
+      backOff(err);
     }
   }
 
+  function backOff(err: unknown) {
+    log.error("webhook dispatcher error; retrying shortly", { error: describe(err) });
+    outboxDirty = true;
+    if (state === "running") armTimer(clock.now() + ERROR_BACKOFF_MS);
+  }
+
+  /** One fan-out write; once it commits, its deliveries are due and the pump claims them (and fans out the rest, if it was full). */
   function fanOut() {
     outboxDirty = false;
-    for (let i = 0; i < FAN_OUT_BATCHES_PER_TURN; i++) {
+    fanningOut = true;
+    track(async () => {
       const now = clock.now();
-      const { events, queued } = fanOutPending(sqlite, now, FAN_OUT_BATCH, commit);
-      for (const q of queued) claimer.noteDue(q.webhookId, now);
+      let events: number;
+      try {
+        const done = await fanOutPending(sqlite, now, FAN_OUT_BATCH, commit);
+        events = done.events;
+        for (const q of done.queued) claimer.noteDue(q.webhookId, now);
+      } catch (err) {
+        // Nothing of it was written (its savepoint or its batch rolled back): the events are still undispatched.
+        fanningOut = false;
+        backOff(err);
+        return;
+      }
+      fanningOut = false;
+      if (events >= FAN_OUT_BATCH) outboxDirty = true; // more waiting: the next write follows
       if (events > 0) observe({ step: "fanned-out", events });
-      if (events < FAN_OUT_BATCH) return;
-    }
-    outboxDirty = true;
-    schedulePump(); // more waiting: continue on the next turn, after pending I/O
+      pump();
+    });
   }
 
   /** Sleeps until the earliest due hint (or `at`, if sooner); no timer when nothing is due. */
@@ -184,10 +218,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       try {
         const result = await sendDelivery(row, attemptedAt, { ...transport, signal: controller.signal });
         if (!result.aborted) {
-          // Keeps its slot until written, so no pump can claim the same delivery in between.
-          finished.push({ row, attemptedAt, completedAt: clock.now(), result });
+          // Keeps its slot until its outcome has committed, so no pump can claim the same delivery in between.
+          record({ row, attemptedAt, completedAt: clock.now(), result });
           queued = true;
-          scheduleFlush();
         }
       } catch (err) {
         log.error("webhook attempt could not be queued for recording; it stays pending", { delivery_id: row.id, error: describe(err) });
@@ -196,7 +229,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       } finally {
         flight.onWire = false;
         // Not queued (cut off by shutdown, or a fault above): the slot comes back now; the delivery is
-        // still pending in the database. A queued one frees its slot once written (flush).
+        // still pending in the database. A queued one frees its slot once its outcome has committed (record).
         if (!queued) {
           release(row);
           observe({ step: "dropped", deliveryId: row.id });
@@ -210,42 +243,48 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     claimer.release(row);
   }
 
-  // ── Decide and record: outcomes that complete in the same turn share one transaction.
-  const finished: Finished[] = [];
-  let flushQueued = false;
+  // ── Decide and record: each outcome is one write (decided inside it, on the delivery as it is then); the writer
+  // commits the outcomes that finish together in one batch, and one failing undoes only its own savepoint.
+  /** Outcomes whose write failed, waiting (slot held) for `retryTimer` to write them again. */
+  const retries: Finished[] = [];
+  let retryTimer: Timer | undefined;
 
-  function scheduleFlush() {
-    if (flushQueued) return;
-    flushQueued = true;
-    setImmediate(() => {
-      flushQueued = false;
-      flush();
-      pump();
-    });
-  }
-
-  /** Writes queued outcomes in one transaction, then frees their slots and notes their retries. */
-  function flush() {
-    if (finished.length === 0 || state === "stopped") return;
-    const batch = finished.splice(0);
-    let decisions: Decision[];
-    try {
-      decisions = commit(() => batch.map((f) => recordOutcome(store, f, policy)));
-    } catch (err) {
-      finished.unshift(...batch);
-      log.error("could not record webhook attempts; retrying shortly", { error: describe(err) });
-      if (state === "running") clock.setTimer(scheduleFlush, ERROR_BACKOFF_MS);
-      return;
-    }
-    // Slots first, so nothing below can keep one taken.
-    for (const f of batch) release(f.row);
-    batch.forEach((f, i) => {
-      const d = decisions[i]!;
+  function record(f: Finished) {
+    track(async () => {
+      let d: Decision;
+      try {
+        d = await commit(() => recordOutcome(store, f, policy));
+      } catch (err) {
+        log.error("could not record a webhook attempt; retrying shortly", { delivery_id: f.row.id, error: describe(err) });
+        if (state === "running") {
+          retries.push(f);
+          retryTimer ??= clock.setTimer(retryRecords, ERROR_BACKOFF_MS);
+        } else {
+          // Shutting down: it stays pending in the database and goes out again on the next start.
+          release(f.row);
+          observe({ step: "dropped", deliveryId: f.row.id });
+        }
+        return;
+      }
+      // Slot first, so nothing below can keep one taken.
+      release(f.row);
       const next = nextAttemptOf(d);
       if (next !== null) claimer.noteDue(f.row.webhook_id, next);
       logOutcome(log, f, d);
       observe({ step: "recorded", deliveryId: f.row.id, decision: d });
+      // The outcomes of one batch resolve together: one pump for all of them, on the next turn.
+      schedulePump();
     });
+  }
+
+  function retryRecords() {
+    retryTimer = undefined;
+    for (const f of retries.splice(0)) record(f);
+  }
+
+  /** Until no write of this dispatcher is left (each may queue another: a full fan-out, a pump after an outcome). */
+  async function drainWrites() {
+    while (writing.size > 0) await Promise.allSettled([...writing]);
   }
 
   // ── Retention.
@@ -260,7 +299,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   function runPrune(): Promise<{ events: number; deliveries: number }> {
     if (pruning) return pruning;
     lastPrune = clock.now();
-    pruning = pruneExpired(sqlite, lastPrune, config.retentionDays, () => state === "running" || state === "new")
+    pruning = pruneExpired(sqlite, lastPrune, config.retentionDays, () => state === "running" || state === "new", commit)
       .then((removed) => {
         if (removed.events || removed.deliveries) log.info("webhook retention pruned", { ...removed, retention_days: config.retentionDays });
         return removed;
@@ -301,6 +340,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       stopping ??= (async () => {
         if (state === "new") {
           state = "stopped";
+          await pruning; // a prune() called before start still writes
           return;
         }
         state = "stopping";
@@ -317,9 +357,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const late = [...flights.values()].filter((f) => f.onWire);
         for (const f of late) f.controller.abort();
         await Promise.allSettled(late.map((f) => f.done));
-        flush();
+        // Outcomes whose write failed get one more try now; then every write of ours commits (or fails) before
+        // the database may close.
+        retryTimer?.cancel();
+        retryRecords();
+        await drainWrites();
         if (late.length) log.info("webhook dispatcher stopped with attempts in flight; they stay pending", { count: late.length });
         await pruning;
+        await drainWrites();
         agents.destroy();
         state = "stopped";
       })();
@@ -330,9 +375,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     inFlight: () => flights.size,
     nextWake: () => (timerAt === Infinity ? null : timerAt),
     async settled() {
-      // Turns of the event loop, not time: a queued pump or flush runs on setImmediate.
+      // Turns of the event loop, not time: a queued pump runs, and a writer batch commits, on setImmediate.
       do await new Promise<void>((r) => setImmediate(r));
-      while (pumpQueued || flushQueued || finished.length > 0);
+      while (pumpQueued || writing.size > 0 || pruning !== null);
     },
   };
 }

@@ -1,7 +1,9 @@
 // Fan-out: turns outbox events into one pending delivery per matching active endpoint, in the transaction that marks them dispatched.
 import type { Database } from "bun:sqlite";
 import { createHash } from "node:crypto";
+import { writerFor } from "../db/writer";
 import { toIso } from "../lib/time";
+import { writerCommit, type Commit } from "./dispatch-commit";
 import { subscribes } from "./event-types";
 import { MAX_ATTEMPTS } from "./retry-policy";
 import { webhookStore, type EventRow, type WebhookStore } from "./store";
@@ -20,8 +22,9 @@ const ID_SPACE = 36n ** 16n;
 
 /**
  * The delivery id (`dlv_` + 16 base36 characters, like every id) of an event to an endpoint, derived from the
- * two random ids rather than drawn anew. Fanning the same event out again (after a fan-out commit lost to a power
- * cut, see the dispatcher) therefore yields the same `webhook-id`, and receivers still de-duplicate.
+ * two random ids rather than drawn anew. Should the same event ever be fanned out again (fan-out commits with
+ * synchronous=FULL, so a committed one is not lost; this is the second line of defence), it therefore yields the
+ * same `webhook-id`, and receivers still de-duplicate.
  */
 export function deliveryIdFor(eventId: string, webhookId: string): string {
   const digest = createHash("sha256").update(`${eventId}/${webhookId}`).digest("hex");
@@ -77,13 +80,19 @@ export function fanOutEvent(sqlite: Database, e: EventRow, now: number): QueuedD
   return queued;
 }
 
-type Commit = <T>(fn: () => T) => T;
-
 /**
- * Fans out up to `limit` undispatched events, oldest first, in one transaction (`commit` runs it): the deliveries
- * exist if and only if the events are marked dispatched, so a crash can neither lose nor duplicate them.
+ * Fans out up to `limit` undispatched events, oldest first, as one write of the group-commit writer (`commit` runs
+ * it, in its own savepoint): the deliveries exist if and only if the events are marked dispatched, so a crash can
+ * neither lose nor duplicate them. Resolves once that write has committed. The events are read when the write
+ * runs, in its batch, so two fan-outs queued together never take the same event (the dispatcher runs one at a time
+ * all the same).
  */
-export function fanOutPending(sqlite: Database, now: number, limit = 500, commit: Commit = (fn) => sqlite.transaction(fn).immediate()): { events: number; queued: QueuedDelivery[] } {
+export function fanOutPending(
+  sqlite: Database,
+  now: number,
+  limit = 500,
+  commit: Commit = writerCommit(writerFor(sqlite)),
+): Promise<{ events: number; queued: QueuedDelivery[] }> {
   const store = webhookStore(sqlite);
   return commit(() => {
     const events = store.undispatchedEvents(limit);

@@ -1,5 +1,6 @@
 // Routes of /v1/webhooks: bind HTTP to the webhooks service, nothing more.
 import { Elysia } from "elysia";
+import type { Writer } from "../db/writer";
 import type { Config } from "../config";
 import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
@@ -59,7 +60,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
         "",
         ({ principal, body, idempotent }) =>
           // The service checks the URL's addresses (DNS) before it writes: the answer is stored once it has.
-          idempotent.commit({ status: 201, location: (webhook) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` }, () => createWebhook(deps, principal.orgId, body)),
+          idempotent.commit({ status: 201, location: (webhook) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` }, (writer: Writer) => createWebhook({ ...deps, writer }, principal.orgId, body)),
         {
           body: "CreateWebhook",
           response: { 201: "WebhookWithSecret", ...errorResponses(400, 401, 403, 409, 413, 415) },
@@ -77,7 +78,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
         response: { 200: "Webhook", ...errorResponses(401, 403, 404) },
         detail: { summary: "Get a webhook", tags, operationId: "getWebhook" },
       })
-      .patch("/:id", ({ principal, params, body }) => updateWebhook(deps, principal.orgId, params.id, body), {
+      .patch("/:id", async ({ principal, params, body }) => updateWebhook(deps, principal.orgId, params.id, body), {
         params: WebhookIdParams,
         body: "UpdateWebhook",
         response: { 200: "Webhook", ...errorResponses(400, 401, 403, 404, 413, 415) },
@@ -91,8 +92,8 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       })
       .delete(
         "/:id",
-        ({ principal, params, set }) => {
-          deleteWebhook(deps, principal.orgId, params.id);
+        async ({ principal, params, set }) => {
+          await deleteWebhook(deps, principal.orgId, params.id);
           set.status = 204;
         },
         {
@@ -101,7 +102,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
           detail: { summary: "Delete a webhook", description: "Deletes the endpoint and its delivery log; pending deliveries are not sent.", tags, operationId: "deleteWebhook" },
         },
       )
-      .post("/:id/rotate-secret", ({ principal, params, idempotent }) => idempotent.commit({ status: 200 }, () => rotateSecret(deps, principal.orgId, params.id)), {
+      .post("/:id/rotate-secret", ({ principal, params, idempotent }) => idempotent.commit({ status: 200 }, (writer: Writer) => rotateSecret({ ...deps, writer }, principal.orgId, params.id)), {
         params: WebhookIdParams,
         response: { 200: "WebhookWithSecret", ...errorResponses(401, 403, 404) },
         detail: {
@@ -113,7 +114,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       })
       .post(
         "/:id/test",
-        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, () => sendTestEvent(deps, principal.orgId, params.id)),
+        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, (writer: Writer) => sendTestEvent({ ...deps, writer }, principal.orgId, params.id)),
         {
           params: WebhookIdParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },
@@ -138,7 +139,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       })
       .post(
         "/:id/deliveries/:delivery_id/retry",
-        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, () => retryDelivery(deps, principal.orgId, params.id, params.delivery_id)),
+        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, (writer: Writer) => retryDelivery({ ...deps, writer }, principal.orgId, params.id, params.delivery_id)),
         {
           params: DeliveryParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },

@@ -1,6 +1,7 @@
 // Webhooks domain: register, read, change, rotate, delete endpoints; test pings; the delivery log and manual retries. No Elysia here.
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { Writer } from "../db/writer";
 import { ApiError, errors } from "../errors";
 import { record } from "../events/outbox";
 import type { Clock } from "../lib/clock";
@@ -17,6 +18,8 @@ import { maskUrl, normalizeWebhookUrl, restoreMaskedCredentials } from "./url";
 
 export interface Deps {
   db: Db;
+  /** Every change goes through it (group commit). */
+  writer: Writer;
   clock: Clock;
   config: Pick<Config, "webhookAllowPrivate" | "webhookAllowCidrs" | "webhookMaxPerOrg">;
   /** DNS for the registration-time address check; the system resolver unless a test substitutes one. */
@@ -111,7 +114,6 @@ export async function createWebhook(deps: Deps, orgId: string, input: CreateWebh
   // Checked before the DNS lookup (fail fast) and again right before the insert: nothing runs in between.
   if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
   const url = await checkWebhookUrl(deps, input.url);
-  if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
   const now = deps.clock.now();
   const row: WebhookRow = {
     id: newId("wh"),
@@ -129,8 +131,12 @@ export async function createWebhook(deps: Deps, orgId: string, input: CreateWebh
     created_at: now,
     updated_at: now,
   };
-  store.insertWebhook(row);
-  return { ...toWebhook(row, now), secret: row.secret };
+  // The limit is checked again in the same unit as the insert: the DNS lookup awaited, other registrations may have run.
+  return deps.writer.write(() => {
+    if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
+    store.insertWebhook(row);
+    return { ...toWebhook(row, now), secret: row.secret };
+  });
 }
 
 export function listWebhooks(deps: Deps, orgId: string, q: { page?: number; per_page?: number }): WebhookList {
@@ -168,7 +174,7 @@ export async function updateWebhook(deps: Deps, orgId: string, id: string, input
   const sqlite = deps.db.$client;
   const store = webhookStore(sqlite);
   let replayed = 0;
-  const result = sqlite.transaction(() => {
+  const result = await deps.writer.write(() => {
     // Read again: the URL check awaited DNS, and the dispatcher may have changed the row meanwhile.
     const before = store.webhook(id, orgId);
     if (!before) throw errors.notFound("Webhook");
@@ -194,27 +200,30 @@ export async function updateWebhook(deps: Deps, orgId: string, id: string, input
       replayed = replayMissed(sqlite, { id, org_id: orgId, events: JSON.parse(after.events) as string[] }, before.disabled_at, now);
     }
     return { row: after, now };
-  }).immediate();
+  });
   if (replayed > 0) announceQueued(sqlite, id, result.now);
   return toWebhook(result.row, result.now);
 }
 
 /** Deletes the endpoint with its delivery log; its pending deliveries are never sent. */
-export function deleteWebhook(deps: Deps, orgId: string, id: string): void {
-  if (!webhookStore(deps.db.$client).deleteWebhook(id, orgId)) throw errors.notFound("Webhook");
+export async function deleteWebhook(deps: Deps, orgId: string, id: string): Promise<void> {
+  const store = webhookStore(deps.db.$client);
+  await deps.writer.write(() => {
+    if (!store.deleteWebhook(id, orgId)) throw errors.notFound("Webhook");
+  });
 }
 
 /** A new secret; the old one keeps signing beside it for 24 hours (a second rotation drops the oldest). */
-export function rotateSecret(deps: Deps, orgId: string, id: string): WebhookWithSecret {
+export function rotateSecret(deps: Deps, orgId: string, id: string): Promise<WebhookWithSecret> {
   const sqlite = deps.db.$client;
   const store = webhookStore(sqlite);
-  return sqlite.transaction(() => {
+  return deps.writer.write(() => {
     requireWebhook(deps, orgId, id);
     const now = deps.clock.now();
     const secret = generateSecret();
     store.rotateSecret(id, orgId, secret, now + ROTATION_OVERLAP_MS, now);
     return { ...toWebhook(store.webhook(id, orgId)!, now), secret };
-  }).immediate();
+  });
 }
 
 function webhookDisabled(): ApiError {
@@ -222,20 +231,24 @@ function webhookDisabled(): ApiError {
 }
 
 /** Records a `webhook.test` event addressed to this endpoint alone and queues its delivery now. */
-export function sendTestEvent(deps: Deps, orgId: string, id: string): Delivery {
+export async function sendTestEvent(deps: Deps, orgId: string, id: string): Promise<Delivery> {
   const sqlite = deps.db.$client;
   const store = webhookStore(sqlite);
-  const delivery = sqlite.transaction(() => {
+  let due = 0;
+  const delivery = await deps.writer.write(() => {
     const w = requireWebhook(deps, orgId, id);
     if (w.active !== 1) throw webhookDisabled();
     const now = deps.clock.now();
     const data = { webhook_id: id, message: "This is a test event from Client Cove." };
     const e = record(sqlite, { type: "webhook.test", orgId, data }, now);
     const [queued] = fanOutEvent(sqlite, { seq: e.seq, id: e.id, org_id: orgId, type: e.type, data: JSON.stringify(data), changed_fields: null, created_at: now }, now);
-    return store.delivery(queued!.id, id, orgId)!;
-  }).immediate();
-  announceQueued(sqlite, id, delivery.next_attempt_at!);
-  return toDelivery(delivery);
+    const row = store.delivery(queued!.id, id, orgId)!;
+    due = row.next_attempt_at!;
+    // The unit's value is the answer (an Idempotency-Key stores it with the change).
+    return toDelivery(row);
+  });
+  announceQueued(sqlite, id, due);
+  return delivery;
 }
 
 export function listDeliveries(deps: Deps, orgId: string, webhookId: string, q: { status?: string; page?: number; per_page?: number }) {
@@ -266,18 +279,22 @@ export function getDelivery(deps: Deps, orgId: string, webhookId: string, delive
  * Sends the delivery again now, as a new attempt with the same id and body. An ended delivery gets one
  * more attempt; a pending one is simply brought forward (its remaining retries still apply).
  */
-export function retryDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): Delivery {
+export async function retryDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): Promise<Delivery> {
   const sqlite = deps.db.$client;
   const store = webhookStore(sqlite);
-  const row = sqlite.transaction(() => {
+  let due = 0;
+  const delivery = await deps.writer.write(() => {
     const w = requireWebhook(deps, orgId, webhookId);
     const d = requireDelivery(deps, orgId, webhookId, deliveryId);
     if (w.active !== 1) throw webhookDisabled();
     const now = deps.clock.now();
     const maxAttempts = d.status === "pending" ? Math.max(d.max_attempts, d.attempt_count + 1) : d.attempt_count + 1;
     store.requeue(d.id, now, maxAttempts, now);
-    return store.delivery(d.id, webhookId, orgId)!;
-  }).immediate();
-  announceQueued(sqlite, webhookId, row.next_attempt_at!);
-  return toDelivery(row);
+    const row = store.delivery(d.id, webhookId, orgId)!;
+    due = row.next_attempt_at!;
+    // The unit's value is the answer (an Idempotency-Key stores it with the change).
+    return toDelivery(row);
+  });
+  announceQueued(sqlite, webhookId, due);
+  return delivery;
 }
