@@ -59,14 +59,14 @@ async function startServer(dataDir: string) {
   (async () => {
     for await (const c of proc.stderr) err += decoder.decode(c);
   })();
-  const url = await new Promise<string>(async (resolve, reject) => {
+  const url = await (async () => {
     for await (const c of proc.stdout) {
       out += decoder.decode(c);
-      const m = /"msg":"listening","url":"([^"]+)"/.exec(out);
-      if (m) return resolve(m[1]!.replace("localhost", "127.0.0.1"));
+      const m = /"msg":"listening".*?"url":"([^"]+)"/.exec(out);
+      if (m) return m[1]!.replace("localhost", "127.0.0.1");
     }
-    reject(new Error(`server did not start: ${out}\n${err}`));
-  });
+    throw new Error(`server did not start: ${out}\n${err}`);
+  })();
   while (!/cc_[0-9A-Za-z]{32,}/.test(err)) await Bun.sleep(10);
   const key = /cc_[0-9A-Za-z]{32,}/.exec(err)![0];
   // Keep draining stdout so the pipe never blocks the server.

@@ -121,7 +121,7 @@ function originList(raw: string, name: string): string[] {
 }
 
 function hostPort(raw: string, name: string): string {
-  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(raw.trim());
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(raw.trim());
   if (!m || Number(m[2]) > 65535) throw new ConfigError(`${name}: expected host:port such as 127.0.0.1:9090, got "${raw}"`);
   return raw.trim();
 }

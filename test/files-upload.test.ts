@@ -26,7 +26,7 @@ import {
   type FileJson,
 } from "./files-fixtures";
 
-const NOTHING = { rows: 0, events: [], objects: [], temp: [] };
+const _NOTHING = { rows: 0, events: [], objects: [], temp: [] };
 
 describe("upload: success", () => {
   let env: TestEnv;

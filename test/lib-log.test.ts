@@ -49,6 +49,6 @@ describe("createLogger", () => {
   test("pretty: a readable line with level and fields", () => {
     const { lines, log } = capture("info", "pretty");
     log.warn("slow", { ms: 12, route: "/v1/tickets" });
-    expect(lines[0]).toMatch(/^\d{4}-\S+ WARN  slow ms=12 route=\/v1\/tickets$/);
+    expect(lines[0]).toMatch(/^\d{4}-\S+ WARN {2}slow ms=12 route=\/v1\/tickets$/);
   });
 });

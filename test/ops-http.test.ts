@@ -11,7 +11,11 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 function appWithLog(env: TestEnv, config: Partial<Config> = {}) {
   const lines: Record<string, any>[] = [];
   const raw: string[] = [];
-  const log = createLogger({ level: "info", write: (l) => (raw.push(l), lines.push(JSON.parse(l))) });
+  const log = createLogger({ level: "info", write: (l) => {
+      raw.push(l);
+      lines.push(JSON.parse(l));
+    },
+  });
   const app = buildApp(testDeps(env, { config, log }));
   const request = (path: string, init: RequestInit = {}) => app.handle(new Request(`http://localhost${path}`, init));
   const access = () => lines.filter((l) => l.msg === "request");

@@ -33,8 +33,14 @@ afterAll(() => env.close());
 function realCount(orgId: string, status?: string, priority?: string): number {
   let sql = "SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?";
   const args: string[] = [orgId];
-  if (status) (sql += " AND status = ?"), args.push(status);
-  if (priority) (sql += " AND priority = ?"), args.push(priority);
+  if (status) {
+    sql += " AND status = ?";
+    args.push(status);
+  }
+  if (priority) {
+    sql += " AND priority = ?";
+    args.push(priority);
+  }
   return (env.handle.sqlite.query(sql).get(...args) as { n: number }).n;
 }
 

@@ -24,7 +24,7 @@ function ticketCount(): number {
 }
 
 /** The shared error shape, strictly: no schema dumps, no `found`, no stack, no echoed values. */
-function expectErrorShape(text: string, status: number, code: string) {
+function expectErrorShape(text: string, _status: number, code: string) {
   const body = JSON.parse(text);
   expect(Object.keys(body).sort()).toEqual(code === "validation_error" ? ["details", "error", "message"] : ["error", "message"]);
   expect(body.error).toBe(code);

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock, type ManualClock } from "../src/lib/clock";
 import { toIso } from "../src/lib/time";
-import { hang, startReceiver, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { hang, startReceiver, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 let clock: ManualClock;

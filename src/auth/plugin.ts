@@ -15,7 +15,7 @@ import { createKeyVerifier, type Deps, type Principal } from "../keys/service";
  */
 export function bearerToken(header: string | null): string | undefined {
   const m = header ? /^[ \t]*bearer[ \t]+(.*)$/is.exec(header) : null;
-  const token = m?.[1]!.trim();
+  const token = m?.[1]?.trim();
   return token ? token : undefined;
 }
 

@@ -1,6 +1,7 @@
 // Applies the embedded migrations forward and refuses databases written by a newer version.
 import type { Database } from "bun:sqlite";
-import { loadMigrations, type EmbeddedMigration } from "./migrations.macro" with { type: "macro" };
+import type { EmbeddedMigration } from "./migrations.macro";
+import { loadMigrations } from "./migrations.macro" with { type: "macro" };
 
 const MIGRATIONS: EmbeddedMigration[] = loadMigrations();
 const TABLE = "__drizzle_migrations";

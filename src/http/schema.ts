@@ -28,7 +28,7 @@ export function queryInteger(field: string, opts: { minimum: number; maximum?: n
   const integer = Type.Integer(bounds);
   const check = TypeCompiler.Compile(integer);
   return t
-    .Transform(t.Union([t.String({ pattern: DECIMAL_DIGITS, "x-field": field } as {}), integer], bounds))
+    .Transform(t.Union([t.String({ pattern: DECIMAL_DIGITS, "x-field": field } as object), integer], bounds))
     .Decode((value) => {
       const n = typeof value === "number" ? value : Number(value);
       // The range is checked here, as Elysia's own t.Integer does: the string member ("0") knows no minimum. Digits

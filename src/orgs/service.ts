@@ -43,7 +43,7 @@ export function findOrgsByName(deps: Pick<Deps, "db">, name: string): Org[] {
   return listOrgs(deps).filter((o) => o.name.toLowerCase() === wanted);
 }
 
-function duplicateName(name: string, existing: Org): ApiError {
+function duplicateName(_name: string, existing: Org): ApiError {
   return new ApiError(409, "conflict", `An organization named "${existing.name}" already exists (${existing.id}); names are compared ignoring case.`);
 }
 

@@ -2,7 +2,7 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { Writer } from "../db/writer";
-import { ApiError, errors } from "../errors";
+import { type ApiError, errors } from "../errors";
 import { record } from "../events/outbox";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";

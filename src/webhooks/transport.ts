@@ -51,7 +51,11 @@ const KEEP_ALIVE_IDLE_MS = 2000;
 export function createAgents(maxFreePerHost: number): Agents {
   const opts = { keepAlive: true, maxFreeSockets: maxFreePerHost, timeout: KEEP_ALIVE_IDLE_MS };
   const a = { http: new http.Agent(opts), https: new https.Agent(opts) };
-  return { ...a, destroy: () => (a.http.destroy(), a.https.destroy()) };
+  return { ...a, destroy: () => {
+      a.http.destroy();
+      a.https.destroy();
+    },
+  };
 }
 
 class AttemptTimeout extends Error {
