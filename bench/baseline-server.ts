@@ -17,7 +17,17 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-type Row = { id: string; org_id: string; subject: string; description: string | null; status: string; priority: string; created_by: string | null; created_at: number; updated_at: number };
+type Row = {
+  id: string;
+  org_id: string;
+  subject: string;
+  description: string | null;
+  status: string;
+  priority: string;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+};
 
 const COLS = "id, org_id, subject, description, status, priority, created_by, created_at, updated_at";
 const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
@@ -72,14 +82,19 @@ export function createBaseline(opts: BaselineOptions): { fetch(req: Request): Re
   for (const s of [false, true]) {
     for (const p of [false, true]) {
       pageSql.set(`${s}${p}`, db.prepare(`SELECT ${COLS} FROM tickets WHERE ${where(s, p)} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`));
-      afterSql.set(`${s}${p}`, db.prepare(`SELECT ${COLS} FROM tickets WHERE ${where(s, p)} AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`));
+      afterSql.set(
+        `${s}${p}`,
+        db.prepare(`SELECT ${COLS} FROM tickets WHERE ${where(s, p)} AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`),
+      );
       totalSql.set(`${s}${p}`, db.prepare(`SELECT SUM(count) AS total FROM ticket_counts WHERE ${where(s, p)}`));
     }
   }
   const byId = db.prepare<Row, [string, string]>(`SELECT ${COLS} FROM tickets WHERE id = ? AND org_id = ?`);
   const cursorOf = db.prepare<{ created_at: number; id: string }, [string, string]>(`SELECT created_at, id FROM tickets WHERE id = ? AND org_id = ?`);
   const insertTicket = db.prepare(`INSERT INTO tickets (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-  const bumpCount = db.prepare(`INSERT INTO ticket_counts (org_id, status, priority, count) VALUES (?, ?, ?, 1) ON CONFLICT (org_id, status, priority) DO UPDATE SET count = count + 1`);
+  const bumpCount = db.prepare(
+    `INSERT INTO ticket_counts (org_id, status, priority, count) VALUES (?, ?, ?, 1) ON CONFLICT (org_id, status, priority) DO UPDATE SET count = count + 1`,
+  );
   const insertEvent = db.prepare(`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (?, ?, 'ticket.created', ?, NULL, ?)`);
   const create = db.transaction((r: Row, event: string, data: string) => {
     insertTicket.run(r.id, r.org_id, r.subject, r.description, r.status, r.priority, r.created_by, r.created_at, r.updated_at);
@@ -175,7 +190,17 @@ export function createBaseline(opts: BaselineOptions): { fetch(req: Request): Re
     const priority = body.priority === undefined ? "medium" : body.priority;
     if (typeof priority !== "string" || !PRIORITIES.has(priority)) return error(400, "validation_error", "bad priority", "priority");
     const now = Date.now();
-    const row: Row = { id: newId("tkt"), org_id: orgId, subject, description: (body.description as string | undefined) ?? null, status: "open", priority, created_by: userId, created_at: now, updated_at: now };
+    const row: Row = {
+      id: newId("tkt"),
+      org_id: orgId,
+      subject,
+      description: (body.description as string | undefined) ?? null,
+      status: "open",
+      priority,
+      created_by: userId,
+      created_at: now,
+      updated_at: now,
+    };
     const json = JSON.stringify(toTicket(row));
     if (opts.grouped) {
       if (!(await createGrouped(row, newId("evt"), json))) return error(500, "internal_error", "create failed");
@@ -229,7 +254,12 @@ if (import.meta.main) {
     console.error("usage: bun bench/baseline-server.ts --db <path> [--port N] [--files-dir DIR]");
     process.exit(2);
   }
-  const baseline = createBaseline({ db: args.db, filesDir: args["files-dir"], publicUrl: args["public-url"] ?? `http://${args.host}:${args.port}`, grouped: args.grouped });
+  const baseline = createBaseline({
+    db: args.db,
+    filesDir: args["files-dir"],
+    publicUrl: args["public-url"] ?? `http://${args.host}:${args.port}`,
+    grouped: args.grouped,
+  });
   const server = Bun.serve({ hostname: args.host, port: Number(args.port), reusePort: false, maxRequestBodySize: 4 * 1024 ** 3, fetch: baseline.fetch });
   console.log(`listening http://${args.host}:${server.port}`);
   process.on("SIGTERM", () => {

@@ -34,12 +34,20 @@ const app = buildApp(buildDeps({ config, db: handle.db, clock: systemClock, log:
 const base = createBaseline({ db: join(work, "base", "clientcove.db"), publicUrl: config.publicUrl });
 
 const key = seed.orgs.main.key;
-const body = JSON.stringify({ subject: "Cannot upload files over 10MB", description: "When I try to upload a PDF larger than 10MB, the upload fails silently.", priority: "medium" });
+const body = JSON.stringify({
+  subject: "Cannot upload files over 10MB",
+  description: "When I try to upload a PDF larger than 10MB, the upload fails silently.",
+  priority: "medium",
+});
 const scenarios: Record<string, () => Request> = {
   list: () => new Request("http://localhost/v1/tickets?status=open&per_page=25", { headers: { authorization: `Bearer ${key}` } }),
-  get: () => new Request(`http://localhost/v1/tickets/${seed.sampleIds[Math.floor(Math.random() * seed.sampleIds.length)]}`, { headers: { authorization: `Bearer ${key}` } }),
+  get: () =>
+    new Request(`http://localhost/v1/tickets/${seed.sampleIds[Math.floor(Math.random() * seed.sampleIds.length)]}`, {
+      headers: { authorization: `Bearer ${key}` },
+    }),
   auth: () => new Request("http://localhost/v1/tickets/tkt_0000000000000000", { headers: { authorization: `Bearer ${key}` } }),
-  create: () => new Request("http://localhost/v1/tickets", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body }),
+  create: () =>
+    new Request("http://localhost/v1/tickets", { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body }),
 };
 
 /** Process CPU time (user + system, all threads) per request: unlike wall time, it ignores time spent descheduled. */
@@ -69,7 +77,9 @@ for (const [name, make] of Object.entries(scenarios)) {
     b.push(await time(base.fetch, make, n));
     r.push(b.at(-1)! / a.at(-1)!);
   }
-  process.stderr.write(`${name.padEnd(7)} product ${median(a).toFixed(1).padStart(6)} µs/req   baseline ${median(b).toFixed(1).padStart(6)} µs/req   ratio ${median(r).toFixed(2)}×\n`);
+  process.stderr.write(
+    `${name.padEnd(7)} product ${median(a).toFixed(1).padStart(6)} µs/req   baseline ${median(b).toFixed(1).padStart(6)} µs/req   ratio ${median(r).toFixed(2)}×\n`,
+  );
 }
 handle.close();
 base.close();

@@ -34,7 +34,11 @@ export function findOrInstallWrk(say: (line: string) => void): string | null {
   }
   if (process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
     say("wrk not found: installing it with apt-get install -y wrk");
-    let r = Bun.spawnSync(["apt-get", "install", "-y", "wrk"], { stdout: "ignore", stderr: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    let r = Bun.spawnSync(["apt-get", "install", "-y", "wrk"], {
+      stdout: "ignore",
+      stderr: "pipe",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
     if (r.exitCode !== 0) {
       Bun.spawnSync(["apt-get", "update"], { stdout: "ignore", stderr: "ignore" });
       r = Bun.spawnSync(["apt-get", "install", "-y", "wrk"], { stdout: "ignore", stderr: "pipe", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });

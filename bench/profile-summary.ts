@@ -76,7 +76,9 @@ export function calleesOf(path: string, needle: string, top = 25): string {
     under.set(callee!, (under.get(callee!) ?? 0) + dt);
   });
   const rows = [...under].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return `${needle}: ${((inside / all) * 100).toFixed(1)}% of all samples\n` + rows.map(([l, v]) => `${((v / all) * 100).toFixed(1).padStart(5)}%  ${l}`).join("\n");
+  return (
+    `${needle}: ${((inside / all) * 100).toFixed(1)}% of all samples\n` + rows.map(([l, v]) => `${((v / all) * 100).toFixed(1).padStart(5)}%  ${l}`).join("\n")
+  );
 }
 
 if (import.meta.main) {

@@ -32,7 +32,11 @@ const QUICK = env.BENCH_QUICK === "1";
 const num = (name: string, full: number, quick: number) => Number(env[name] ?? (QUICK ? quick : full));
 
 const settings = {
-  sizes: { main: num("BENCH_TICKETS_MAIN", 100_000, 10_000), big: num("BENCH_TICKETS_BIG", 1_000_000, 50_000), small: num("BENCH_TICKETS_SMALL", 10_000, 1_000) },
+  sizes: {
+    main: num("BENCH_TICKETS_MAIN", 100_000, 10_000),
+    big: num("BENCH_TICKETS_BIG", 1_000_000, 50_000),
+    small: num("BENCH_TICKETS_SMALL", 10_000, 1_000),
+  },
   runs: num("BENCH_RUNS", 3, 1),
   duration: num("BENCH_DURATION", 5, 3),
   warmup: num("BENCH_WARMUP", 1, 1),
@@ -119,21 +123,133 @@ interface HttpScenario {
 }
 
 const SCENARIOS: HttpScenario[] = [
-  { key: "list", label: (c) => `GET /v1/tickets?status=open&per_page=25 (${fmtCount(c.seed.sizes.main)} in org, ${fmtCount(totalTickets(c.seed))} in db)`, org: "main", path: () => "/v1/tickets?status=open&per_page=25", status: 200, minRatio: 0.85 },
-  { key: "get", label: () => "GET /v1/tickets/:id (random ids)", org: "main", path: () => "/v1/tickets/", script: "random-id.lua", scriptEnv: (c) => ({ BENCH_IDS_FILE: c.idsFile }), status: 200, minRatio: 0.85 },
-  { key: "auth", label: () => "Auth alone: GET /v1/tickets/:unknown → 404", org: "main", path: () => "/v1/tickets/tkt_0000000000000000", status: 404, minRatio: 0.85 },
-  { key: "growth-small", label: (c) => `First page, ${fmtCount(c.seed.sizes.small)} tickets in org`, org: "small", path: () => "/v1/tickets?per_page=25", status: 200 },
-  { key: "growth-big", label: (c) => `First page, ${fmtCount(c.seed.sizes.big)} tickets in org`, org: "big", path: () => "/v1/tickets?per_page=25", status: 200 },
-  { key: "first", label: (c) => `First page, ${fmtCount(c.seed.sizes.main)} org (depth reference)`, org: "main", path: () => "/v1/tickets?per_page=25", status: 200 },
-  { key: "deep-offset", label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?page=`, org: "main", path: (c) => `/v1/tickets?per_page=25&page=${c.deepPage}`, status: 200 },
-  { key: "deep-keyset", label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?starting_after=`, org: "main", path: (c) => `/v1/tickets?per_page=25&starting_after=${c.deepCursor}`, status: 200 },
-  { key: "create", label: () => "POST /v1/tickets (reference body) vs a bare commit per request", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true },
-  { key: "create-grouped", label: () => "POST /v1/tickets (reference body) vs a bare grouped commit", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, minRatio: 0.85, writes: true, against: "grouped" },
-  { key: "before-list", label: () => "After vs before: GET /v1/tickets?status=open&per_page=25", org: "main", path: () => "/v1/tickets?status=open&per_page=25", status: 200, against: "before" },
-  { key: "before-get", label: () => "After vs before: GET /v1/tickets/:id", org: "main", path: () => "/v1/tickets/", script: "random-id.lua", scriptEnv: (c) => ({ BENCH_IDS_FILE: c.idsFile }), status: 200, against: "before" },
-  { key: "before-auth", label: () => "After vs before: auth alone (404)", org: "main", path: () => "/v1/tickets/tkt_0000000000000000", status: 404, against: "before" },
-  { key: "before-create", label: () => "After vs before: POST /v1/tickets", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true, against: "before" },
-  { key: "create-single", label: () => "POST /v1/tickets, one client at a time (wrk -c1) vs a bare commit per request", org: "main", path: () => "/v1/tickets", script: "post-ticket.lua", status: 201, writes: true, connections: 1 },
+  {
+    key: "list",
+    label: (c) => `GET /v1/tickets?status=open&per_page=25 (${fmtCount(c.seed.sizes.main)} in org, ${fmtCount(totalTickets(c.seed))} in db)`,
+    org: "main",
+    path: () => "/v1/tickets?status=open&per_page=25",
+    status: 200,
+    minRatio: 0.85,
+  },
+  {
+    key: "get",
+    label: () => "GET /v1/tickets/:id (random ids)",
+    org: "main",
+    path: () => "/v1/tickets/",
+    script: "random-id.lua",
+    scriptEnv: (c) => ({ BENCH_IDS_FILE: c.idsFile }),
+    status: 200,
+    minRatio: 0.85,
+  },
+  {
+    key: "auth",
+    label: () => "Auth alone: GET /v1/tickets/:unknown → 404",
+    org: "main",
+    path: () => "/v1/tickets/tkt_0000000000000000",
+    status: 404,
+    minRatio: 0.85,
+  },
+  {
+    key: "growth-small",
+    label: (c) => `First page, ${fmtCount(c.seed.sizes.small)} tickets in org`,
+    org: "small",
+    path: () => "/v1/tickets?per_page=25",
+    status: 200,
+  },
+  {
+    key: "growth-big",
+    label: (c) => `First page, ${fmtCount(c.seed.sizes.big)} tickets in org`,
+    org: "big",
+    path: () => "/v1/tickets?per_page=25",
+    status: 200,
+  },
+  {
+    key: "first",
+    label: (c) => `First page, ${fmtCount(c.seed.sizes.main)} org (depth reference)`,
+    org: "main",
+    path: () => "/v1/tickets?per_page=25",
+    status: 200,
+  },
+  {
+    key: "deep-offset",
+    label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?page=`,
+    org: "main",
+    path: (c) => `/v1/tickets?per_page=25&page=${c.deepPage}`,
+    status: 200,
+  },
+  {
+    key: "deep-keyset",
+    label: (c) => `Page ${c.deepPage.toLocaleString("en-US")} with ?starting_after=`,
+    org: "main",
+    path: (c) => `/v1/tickets?per_page=25&starting_after=${c.deepCursor}`,
+    status: 200,
+  },
+  {
+    key: "create",
+    label: () => "POST /v1/tickets (reference body) vs a bare commit per request",
+    org: "main",
+    path: () => "/v1/tickets",
+    script: "post-ticket.lua",
+    status: 201,
+    writes: true,
+  },
+  {
+    key: "create-grouped",
+    label: () => "POST /v1/tickets (reference body) vs a bare grouped commit",
+    org: "main",
+    path: () => "/v1/tickets",
+    script: "post-ticket.lua",
+    status: 201,
+    minRatio: 0.85,
+    writes: true,
+    against: "grouped",
+  },
+  {
+    key: "before-list",
+    label: () => "After vs before: GET /v1/tickets?status=open&per_page=25",
+    org: "main",
+    path: () => "/v1/tickets?status=open&per_page=25",
+    status: 200,
+    against: "before",
+  },
+  {
+    key: "before-get",
+    label: () => "After vs before: GET /v1/tickets/:id",
+    org: "main",
+    path: () => "/v1/tickets/",
+    script: "random-id.lua",
+    scriptEnv: (c) => ({ BENCH_IDS_FILE: c.idsFile }),
+    status: 200,
+    against: "before",
+  },
+  {
+    key: "before-auth",
+    label: () => "After vs before: auth alone (404)",
+    org: "main",
+    path: () => "/v1/tickets/tkt_0000000000000000",
+    status: 404,
+    against: "before",
+  },
+  {
+    key: "before-create",
+    label: () => "After vs before: POST /v1/tickets",
+    org: "main",
+    path: () => "/v1/tickets",
+    script: "post-ticket.lua",
+    status: 201,
+    writes: true,
+    against: "before",
+  },
+  {
+    key: "create-single",
+    label: () => "POST /v1/tickets, one client at a time (wrk -c1) vs a bare commit per request",
+    org: "main",
+    path: () => "/v1/tickets",
+    script: "post-ticket.lua",
+    status: 201,
+    writes: true,
+    connections: 1,
+  },
 ];
 
 const totalTickets = (s: SeedManifest) => s.sizes.main + s.sizes.big + s.sizes.small;
@@ -145,7 +261,11 @@ async function writerStats(url: string): Promise<{ batches: number; writes: numb
   try {
     const text = await (await fetch(`${url}/metrics`)).text();
     const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
-    const stats = { batches: read("clientcove_db_write_batches_total"), writes: read("clientcove_db_writes_total"), largest: read("clientcove_db_write_batch_largest") };
+    const stats = {
+      batches: read("clientcove_db_write_batches_total"),
+      writes: read("clientcove_db_writes_total"),
+      largest: read("clientcove_db_write_batch_largest"),
+    };
     return Number.isFinite(stats.batches) ? stats : null;
   } catch {
     return null;
@@ -178,7 +298,10 @@ function build(): string {
 /** A seed is reused while the schema, the seed script and the sizes are the same. */
 function seedDir(): string {
   const h = createHash("sha256");
-  for (const f of readdirSync(join(ROOT, "drizzle")).filter((f) => f.endsWith(".sql")).sort()) h.update(readFileSync(join(ROOT, "drizzle", f)));
+  for (const f of readdirSync(join(ROOT, "drizzle"))
+    .filter((f) => f.endsWith(".sql"))
+    .sort())
+    h.update(readFileSync(join(ROOT, "drizzle", f)));
   h.update(readFileSync(join(ROOT, "bench", "seed.ts")));
   const { main, big, small } = settings.sizes;
   return join(RESULTS, `seed-${main}-${big}-${small}-${h.digest("hex").slice(0, 10)}`);
@@ -194,7 +317,8 @@ function ensureSeed(): { dir: string; seed: SeedManifest } {
   }
   const { main, big, small } = settings.sizes;
   // Older seeds of these sizes (another schema or seed script) are stale; seeds of other sizes stay cached.
-  for (const old of readdirSync(RESULTS).filter((f) => f.startsWith(`seed-${main}-${big}-${small}-`))) rmSync(join(RESULTS, old), { recursive: true, force: true });
+  for (const old of readdirSync(RESULTS).filter((f) => f.startsWith(`seed-${main}-${big}-${small}-`)))
+    rmSync(join(RESULTS, old), { recursive: true, force: true });
   say(`seeding ${main + big + small} tickets (orgs of ${main}, ${big}, ${small}) through createTicket/updateTicket — a few minutes at 1M`);
   const seed = seedDatabase(dir, settings.sizes);
   say(`seeded in ${seed.seconds} s`);
@@ -216,7 +340,19 @@ function appCommand(bin: string, pin: string[], dataDir: string, port: number, e
 }
 
 function baselineCommand(pin: string[], dbPath: string, port: number, filesDir: string): string[] {
-  return [...pin, BUN, join(ROOT, "bench", "baseline-server.ts"), "--db", dbPath, "--port", String(port), "--files-dir", filesDir, "--public-url", `http://localhost:${port}`];
+  return [
+    ...pin,
+    BUN,
+    join(ROOT, "bench", "baseline-server.ts"),
+    "--db",
+    dbPath,
+    "--port",
+    String(port),
+    "--files-dir",
+    filesDir,
+    "--public-url",
+    `http://localhost:${port}`,
+  ];
 }
 
 async function startTimes(bin: string, pin: string[], dataDirOf: (i: number) => string): Promise<{ ms: number[]; idleRss: number }> {
@@ -240,7 +376,14 @@ async function getJson(url: string, key: string): Promise<{ status: number; body
   return { status: res.status, body: await res.json().catch(() => null), link: res.headers.get("link") };
 }
 
-async function runHttpScenario(sc: HttpScenario, ctx: Ctx, wrk: string, baseLoad: LoadSettings, app: Server, base: Server): Promise<{ app: Measured; base: Measured }> {
+async function runHttpScenario(
+  sc: HttpScenario,
+  ctx: Ctx,
+  wrk: string,
+  baseLoad: LoadSettings,
+  app: Server,
+  base: Server,
+): Promise<{ app: Measured; base: Measured }> {
   const load = sc.connections ? { ...baseLoad, connections: sc.connections } : baseLoad;
   const key = ctx.seed.orgs[sc.org].key;
   const path = sc.path(ctx);
@@ -253,7 +396,8 @@ async function runHttpScenario(sc: HttpScenario, ctx: Ctx, wrk: string, baseLoad
   // Same answer from both before timing anything (same data, same work).
   if (!sc.writes && !sc.script) {
     const [a, b] = await Promise.all([getJson(app.url + path, key), getJson(base.url + path, key)]);
-    if (a.status !== sc.status || b.status !== sc.status) say(`WARNING ${sc.key}: status ${a.status} (product) / ${b.status} (baseline), expected ${sc.status}`);
+    if (a.status !== sc.status || b.status !== sc.status)
+      say(`WARNING ${sc.key}: status ${a.status} (product) / ${b.status} (baseline), expected ${sc.status}`);
     if (sc.status === 200 && JSON.stringify(a.body) !== JSON.stringify(b.body)) say(`WARNING ${sc.key}: the product and the baseline answer differently`);
     if (sc.status === 200 && (a.link === null) !== (b.link === null)) say(`WARNING ${sc.key}: Link header differs`);
   }
@@ -263,7 +407,10 @@ async function runHttpScenario(sc: HttpScenario, ctx: Ctx, wrk: string, baseLoad
   const cpu = { app: [] as number[], base: [] as number[] };
   for (let i = 0; i < settings.runs; i++) {
     // Alternate, so drift from other work on the machine hits both alike.
-    for (const [who, s] of [["app", app], ["base", base]] as const) {
+    for (const [who, s] of [
+      ["app", app],
+      ["base", base],
+    ] as const) {
       const watch = watchPeakRss(s.proc.pid);
       const c0 = cpuMicros(s.proc.pid);
       const r = await runWrk(wrk, load, s.url + path, opts());
@@ -275,14 +422,24 @@ async function runHttpScenario(sc: HttpScenario, ctx: Ctx, wrk: string, baseLoad
       runs[who].push(r);
     }
   }
-  const summarise = (rs: WrkResult[], peak: number, us: number[]): Measured => ({ rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), rss: peak, cpu: median(us), runs: rs });
+  const summarise = (rs: WrkResult[], peak: number, us: number[]): Measured => ({
+    rps: median(rs.map((r) => r.rps)),
+    p50: median(rs.map((r) => r.p50)),
+    p99: median(rs.map((r) => r.p99)),
+    rss: peak,
+    cpu: median(us),
+    runs: rs,
+  });
   return { app: summarise(runs.app, rss.app, cpu.app), base: summarise(runs.base, rss.base, cpu.base) };
 }
 
 /** One curl transfer pinned to the load core: status, seconds, bytes moved, and the response body when kept. */
 async function curl(pin: string[], args: string[], keepBody: boolean): Promise<{ code: number; seconds: number; bytes: number; body: string }> {
   const out = keepBody ? join(WORK, "curl-body.txt") : "/dev/null";
-  const p = Bun.spawn([...pin, "curl", "-sS", "-o", out, "-w", "%{http_code} %{time_total} %{size_upload} %{size_download}", ...args], { stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([...pin, "curl", "-sS", "-o", out, "-w", "%{http_code} %{time_total} %{size_upload} %{size_download}", ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [text, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   await p.exited;
   const [code, seconds, up, down] = text.trim().split(" ").map(Number);
@@ -307,10 +464,14 @@ async function filesRows(app: Server, base: Server, key: string, pin: string[]):
   // A 1 MiB warm-up upload to each first: the first multipart request loads code paths and grows the heap once.
   const warm = join(WORK, "warm.bin");
   writeFileSync(warm, Buffer.alloc(MiB));
-  for (const [s, url] of [[app, `${app.url}/v1/files`], [base, `${base.url}/upload`]] as const) {
+  for (const [s, url] of [
+    [app, `${app.url}/v1/files`],
+    [base, `${base.url}/upload`],
+  ] as const) {
     const r = await curl(pin, ["-H", `Authorization: Bearer ${key}`, "-F", `file=@${warm};type=application/octet-stream`, url], true);
     if (r.code !== 201) throw new Error(`warm-up upload to ${s.name} answered ${r.code}: ${r.body.slice(0, 300)}`);
-    if (s === app) await fetch(`${app.url}/v1/files/${(JSON.parse(r.body) as { id: string }).id}`, { method: "DELETE", headers: { authorization: `Bearer ${key}` } });
+    if (s === app)
+      await fetch(`${app.url}/v1/files/${(JSON.parse(r.body) as { id: string }).id}`, { method: "DELETE", headers: { authorization: `Bearer ${key}` } });
   }
   const up = { app: [] as number[], base: [] as number[], growth: [] as number[], baseGrowth: [] as number[] };
   const down = { app: [] as number[], base: [] as number[] };
@@ -345,7 +506,9 @@ async function filesRows(app: Server, base: Server, key: string, pin: string[]):
       baseline: `${median(up.base).toFixed(0)} MiB/s, +${fmtMiB(median(up.baseGrowth))}`,
       ratio: `${upRatio.toFixed(2)}×`,
       target: "RSS growth < 64 MiB, ≥ 0.5× bare",
-      result: upOk ? "met" : `MISSED (${growth >= 64 * MiB ? `growth ${fmtMiB(growth)}` : ""}${growth >= 64 * MiB && upRatio < 0.5 ? ", " : ""}${upRatio < 0.5 ? `throughput ${upRatio.toFixed(2)}×` : ""})`,
+      result: upOk
+        ? "met"
+        : `MISSED (${growth >= 64 * MiB ? `growth ${fmtMiB(growth)}` : ""}${growth >= 64 * MiB && upRatio < 0.5 ? ", " : ""}${upRatio < 0.5 ? `throughput ${upRatio.toFixed(2)}×` : ""})`,
     },
     {
       scenario: `Download ${sizeLabel} (MiB/s)`,
@@ -359,9 +522,21 @@ async function filesRows(app: Server, base: Server, key: string, pin: string[]):
 }
 
 function markdownTable(rows: Row[]): string {
-  const head = ["Scenario", "Req/s", "p50", "p99", "Peak RSS", "Baseline (req/s · p50 · RSS)", "Ratio", "Server CPU/req (ours vs baseline)", "Target", "Result"];
+  const head = [
+    "Scenario",
+    "Req/s",
+    "p50",
+    "p99",
+    "Peak RSS",
+    "Baseline (req/s · p50 · RSS)",
+    "Ratio",
+    "Server CPU/req (ours vs baseline)",
+    "Target",
+    "Result",
+  ];
   const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
-  for (const r of rows) lines.push(`| ${[r.scenario, r.rps, r.p50, r.p99, r.rss, r.baseline, r.ratio, r.cpu, r.target, r.result].map((c) => c ?? "—").join(" | ")} |`);
+  for (const r of rows)
+    lines.push(`| ${[r.scenario, r.rps, r.p50, r.p99, r.rss, r.baseline, r.ratio, r.cpu, r.target, r.result].map((c) => c ?? "—").join(" | ")} |`);
   return lines.join("\n");
 }
 
@@ -400,9 +575,17 @@ async function main() {
   // The two servers under test, each on its own copy of the same database.
   const baseDir = copyDb(seedPath, "baseline");
   const appPort = freePort();
-  const app = await startServer("clientcove", appCommand(bin, pinServer, appDir, appPort, ["--max-upload-bytes", String((settings.uploadMiB + 64) * MiB)]), `http://127.0.0.1:${appPort}`);
+  const app = await startServer(
+    "clientcove",
+    appCommand(bin, pinServer, appDir, appPort, ["--max-upload-bytes", String((settings.uploadMiB + 64) * MiB)]),
+    `http://127.0.0.1:${appPort}`,
+  );
   const basePort = freePort();
-  const base = await startServer("baseline", baselineCommand(pinServer, join(baseDir, "clientcove.db"), basePort, join(baseDir, "files")), `http://127.0.0.1:${basePort}`);
+  const base = await startServer(
+    "baseline",
+    baselineCommand(pinServer, join(baseDir, "clientcove.db"), basePort, join(baseDir, "files")),
+    `http://127.0.0.1:${basePort}`,
+  );
   // The grouped-commit baseline (creates only), on a copy of its own.
   const groupedDir = copyDb(seedPath, "baseline-grouped");
   const groupedPort = freePort();
@@ -415,7 +598,11 @@ async function main() {
     const beforePort = freePort();
     beforeServer = await startServer("clientcove-before", appCommand(beforeBin, pinServer, beforeDir, beforePort), `http://127.0.0.1:${beforePort}`);
   }
-  const grouped = await startServer("baseline-grouped", [...baselineCommand(pinServer, join(groupedDir, "clientcove.db"), groupedPort, join(groupedDir, "files")), "--grouped"], `http://127.0.0.1:${groupedPort}`);
+  const grouped = await startServer(
+    "baseline-grouped",
+    [...baselineCommand(pinServer, join(groupedDir, "clientcove.db"), groupedPort, join(groupedDir, "files")), "--grouped"],
+    `http://127.0.0.1:${groupedPort}`,
+  );
   await Bun.sleep(2000);
   const baseIdle = rssBytes(base.proc.pid) ?? NaN;
 
@@ -437,7 +624,9 @@ async function main() {
         say(`${sc.key}: ${sc.label(ctx)}`);
         const r = await runHttpScenario(sc, ctx, wrk, load, app, sc.against === "grouped" ? grouped : sc.against === "before" ? beforeServer! : base);
         results.set(sc.key, r);
-        say(`  product ${fmtRps(r.app.rps)} req/s p50 ${fmtMs(r.app.p50)} ${r.app.cpu.toFixed(0)} µs CPU/req | baseline ${fmtRps(r.base.rps)} req/s p50 ${fmtMs(r.base.p50)} ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`);
+        say(
+          `  product ${fmtRps(r.app.rps)} req/s p50 ${fmtMs(r.app.p50)} ${r.app.cpu.toFixed(0)} µs CPU/req | baseline ${fmtRps(r.base.rps)} req/s p50 ${fmtMs(r.base.p50)} ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`,
+        );
       }
     }
 
@@ -536,8 +725,16 @@ async function main() {
     }
     rows.push(
       existsSync(join(ROOT, "bench", "webhook-fanout.ts"))
-        ? { scenario: "Webhook fan-out", target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss", result: "see bench/webhook-fanout.ts and BENCHMARKS.md § Webhook fan-out (issue 4)" }
-        : { scenario: "Webhook fan-out", target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss", result: "pending: bench/webhook-fanout.ts not merged" },
+        ? {
+            scenario: "Webhook fan-out",
+            target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss",
+            result: "see bench/webhook-fanout.ts and BENCHMARKS.md § Webhook fan-out (issue 4)",
+          }
+        : {
+            scenario: "Webhook fan-out",
+            target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss",
+            result: "pending: bench/webhook-fanout.ts not merged",
+          },
     );
   } finally {
     await app.stop();
@@ -554,11 +751,17 @@ async function main() {
       // One client first: "largest" is a running maximum.
       for (const connections of [1, settings.connections]) {
         const before = await writerStats(probe.url);
-        await runWrk(wrk, { ...load, connections }, `${probe.url}/v1/tickets`, { headers: [`Authorization: Bearer ${seed.orgs.main.key}`], script: join(ROOT, "bench", "wrk", "post-ticket.lua"), duration: settings.duration });
+        await runWrk(wrk, { ...load, connections }, `${probe.url}/v1/tickets`, {
+          headers: [`Authorization: Bearer ${seed.orgs.main.key}`],
+          script: join(ROOT, "bench", "wrk", "post-ticket.lua"),
+          duration: settings.duration,
+        });
         const after = await writerStats(probe.url);
         if (!before || !after || after.batches === before.batches) continue;
         const mean = (after.writes - before.writes) / (after.batches - before.batches);
-        say(`writer batches at ${connections} connection(s): ${after.batches - before.batches} batches, ${after.writes - before.writes} writes, mean ${mean.toFixed(1)}, largest ${after.largest}`);
+        say(
+          `writer batches at ${connections} connection(s): ${after.batches - before.batches} batches, ${after.writes - before.writes} writes, mean ${mean.toFixed(1)}, largest ${after.largest}`,
+        );
         rows.push({
           scenario: `Group commit: writes per batch under POST /v1/tickets at ${connections} connection${connections === 1 ? "" : "s"} (mean; largest)`,
           ratio: `${mean.toFixed(1)}; ${after.largest}`,
@@ -575,7 +778,12 @@ async function main() {
   const header = [
     `Date: ${new Date().toISOString().replace(/\.\d+Z$/, "Z")}`,
     `Machine: ${nproc} cores (${cpus()[0]?.model.trim() ?? "?"}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB memory; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(2)).join(" ")} after`,
-    `Command: ${Object.entries(env).filter(([k]) => k.startsWith("BENCH_")).map(([k, v]) => `${k}=${v} `).join("")}npm run bench; Bun ${Bun.version}; wrk -t${settings.threads} -c${settings.connections}, ${settings.runs} × ${settings.duration} s per server per row (medians, alternating product/baseline), ${settings.warmup} s warm-up; ${pinServer.length ? `servers on CPU 0, wrk and curl on CPU ${loadCpus}` : "no pinning"}`,
+    `Command: ${Object.entries(env)
+      .filter(([k]) => k.startsWith("BENCH_"))
+      .map(([k, v]) => `${k}=${v} `)
+      .join(
+        "",
+      )}npm run bench; Bun ${Bun.version}; wrk -t${settings.threads} -c${settings.connections}, ${settings.runs} × ${settings.duration} s per server per row (medians, alternating product/baseline), ${settings.warmup} s warm-up; ${pinServer.length ? `servers on CPU 0, wrk and curl on CPU ${loadCpus}` : "no pinning"}`,
     `Data: ${fmtCount(totalTickets(seed))} tickets (orgs of ${fmtCount(seed.sizes.main)}, ${fmtCount(seed.sizes.big)}, ${fmtCount(seed.sizes.small)}) seeded through createTicket/updateTicket in ${seed.seconds} s; the product runs with --rate-limit-per-minute 0${settings.logLevel ? ` --log-level ${settings.logLevel}` : " and its default logging (info, stdout to /dev/null)"}`,
     `Total bench time: ${((performance.now() - started) / 1000).toFixed(0)} s`,
   ].join("\n");
@@ -583,7 +791,10 @@ async function main() {
   // Quick and partial runs get their own file, so the last full run's table stays at hand.
   const name = QUICK || settings.only || Object.keys(env).some((k) => /^BENCH_(TICKETS|RUNS|DURATION)/.test(k)) ? "latest-custom" : "latest";
   writeFileSync(join(RESULTS, `${name}.md`), `${header}\n\n${table}\n`);
-  writeFileSync(join(RESULTS, `${name}.json`), JSON.stringify({ settings: { ...settings, only: settings.only ? [...settings.only] : null }, rows, raw: Object.fromEntries(results) }, null, 2));
+  writeFileSync(
+    join(RESULTS, `${name}.json`),
+    JSON.stringify({ settings: { ...settings, only: settings.only ? [...settings.only] : null }, rows, raw: Object.fromEntries(results) }, null, 2),
+  );
   if (env.BENCH_KEEP !== "1") rmSync(WORK, { recursive: true, force: true });
   console.log(`\n${header}\n\n${table}\n`);
   say(`written to bench/results/${name}.md and ${name}.json`);

@@ -82,7 +82,19 @@ async function oneRun(file: string, sha256: string) {
   const { proc, url, key } = await startServer(dataDir);
   try {
     // Warm-up: a small upload, so lazily loaded code paths are resident before the baseline.
-    const warm = Bun.spawnSync(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", `Authorization: Bearer ${key}`, "-F", `file=@${join(REPO, "package.json")}`, `${url}/v1/files`]);
+    const warm = Bun.spawnSync([
+      "curl",
+      "-sS",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-F",
+      `file=@${join(REPO, "package.json")}`,
+      `${url}/v1/files`,
+    ]);
     if (warm.stdout.toString() !== "201") throw new Error(`warm-up upload failed: ${warm.stdout}`);
     await Bun.sleep(200);
     const before = status(proc.pid);
@@ -95,7 +107,10 @@ async function oneRun(file: string, sha256: string) {
       }
     })();
     const started = performance.now();
-    const upload = Bun.spawn(["curl", "-sS", "-H", `Authorization: Bearer ${key}`, "-F", `file=@${file}`, `${url}/v1/files`], { stdout: "pipe", stderr: "pipe" });
+    const upload = Bun.spawn(["curl", "-sS", "-H", `Authorization: Bearer ${key}`, "-F", `file=@${file}`, `${url}/v1/files`], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const body = await new Response(upload.stdout).text();
     await upload.exited;
     const seconds = (performance.now() - started) / 1000;

@@ -183,10 +183,9 @@ async function runScenario(scenario: Scenario): Promise<Result> {
 
     const db = new Database(join(dir, "clientcove.db"), { readonly: true });
     const commits = new Map(
-      (db.query("SELECT d.id, e.created_at FROM webhook_deliveries d JOIN events e ON e.id = d.event_id").all() as { id: string; created_at: number }[]).map((r) => [
-        r.id,
-        r.created_at,
-      ]),
+      (db.query("SELECT d.id, e.created_at FROM webhook_deliveries d JOIN events e ON e.id = d.event_id").all() as { id: string; created_at: number }[]).map(
+        (r) => [r.id, r.created_at],
+      ),
     );
     const lastCommit = (db.query("SELECT MAX(created_at) AS t FROM events").get() as { t: number }).t;
     const firstCommit = (db.query("SELECT MIN(created_at) AS t FROM events").get() as { t: number }).t;
@@ -225,7 +224,8 @@ async function runScenario(scenario: Scenario): Promise<Result> {
   }
 }
 
-const scenarios: Scenario[] = args.scenario === "both" ? ["healthy", "hanging"] : args.scenario === "all" ? ["none", "healthy", "hanging"] : [args.scenario as Scenario];
+const scenarios: Scenario[] =
+  args.scenario === "both" ? ["healthy", "hanging"] : args.scenario === "all" ? ["none", "healthy", "hanging"] : [args.scenario as Scenario];
 console.log(
   `# webhook fan-out: ${TICKETS} tickets, ${CONCURRENCY} concurrent creators, ${RATE > 0 ? `paced at ${RATE} tickets/s` : "unpaced"}, 3 webhooks; pinned: ${canPin ? "server CPU 0, bench CPU 1" : "no"}`,
 );

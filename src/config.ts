@@ -99,7 +99,10 @@ function url(raw: string, name: string): string {
 }
 
 function cidrList(raw: string, name: string): string[] {
-  const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const c of list) {
     if (!/^[0-9a-fA-F:.]+\/\d{1,3}$/.test(c)) throw new ConfigError(`${name}: "${c}" is not a CIDR such as 10.0.0.0/8`);
   }
@@ -108,14 +111,18 @@ function cidrList(raw: string, name: string): string[] {
 
 /** Browser origins allowed by CORS: `*` or `scheme://host[:port]`, exactly as browsers send them. */
 function originList(raw: string, name: string): string[] {
-  const list = raw.split(",").map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const o of list) {
     if (o === "*") continue;
     let origin: string | undefined;
     try {
       origin = new URL(o).origin;
     } catch {}
-    if (!origin || origin === "null" || origin !== o.replace(/\/+$/, "")) throw new ConfigError(`${name}: "${o}" is not an origin such as https://app.example.com`);
+    if (!origin || origin === "null" || origin !== o.replace(/\/+$/, ""))
+      throw new ConfigError(`${name}: "${o}" is not an origin such as https://app.example.com`);
   }
   return list.map((o) => o.replace(/\/+$/, ""));
 }
@@ -130,10 +137,42 @@ const MiB = 1024 * 1024;
 
 /** Every option, in --help order. Adding an option here adds its flag, env variable and help line. */
 export const OPTIONS: OptionSpec[] = [
-  { key: "host", flag: "host", env: ["CLIENTCOVE_HOST"], help: "Address to listen on (:: is every IPv6 and IPv4 address; 0.0.0.0 IPv4 only)", defaultText: "::", default: () => "::", parse: text },
-  { key: "port", flag: "port", env: ["CLIENTCOVE_PORT", "PORT"], help: "TCP port to listen on (0 picks a free one)", defaultText: "8080", default: () => 8080, parse: integer(0, 65535) },
-  { key: "dataDir", flag: "data-dir", env: ["CLIENTCOVE_DATA_DIR"], help: "Directory for the database and stored files", defaultText: "./data", default: () => "./data", parse: text },
-  { key: "configFile", flag: "config", env: ["CLIENTCOVE_CONFIG"], help: "Config file (.toml or .json) with the same keys as the flags; lowest precedence", defaultText: "(none)", default: () => "", parse: text },
+  {
+    key: "host",
+    flag: "host",
+    env: ["CLIENTCOVE_HOST"],
+    help: "Address to listen on (:: is every IPv6 and IPv4 address; 0.0.0.0 IPv4 only)",
+    defaultText: "::",
+    default: () => "::",
+    parse: text,
+  },
+  {
+    key: "port",
+    flag: "port",
+    env: ["CLIENTCOVE_PORT", "PORT"],
+    help: "TCP port to listen on (0 picks a free one)",
+    defaultText: "8080",
+    default: () => 8080,
+    parse: integer(0, 65535),
+  },
+  {
+    key: "dataDir",
+    flag: "data-dir",
+    env: ["CLIENTCOVE_DATA_DIR"],
+    help: "Directory for the database and stored files",
+    defaultText: "./data",
+    default: () => "./data",
+    parse: text,
+  },
+  {
+    key: "configFile",
+    flag: "config",
+    env: ["CLIENTCOVE_CONFIG"],
+    help: "Config file (.toml or .json) with the same keys as the flags; lowest precedence",
+    defaultText: "(none)",
+    default: () => "",
+    parse: text,
+  },
   {
     key: "publicUrl",
     flag: "public-url",
@@ -143,31 +182,232 @@ export const OPTIONS: OptionSpec[] = [
     default: (p) => `http://localhost:${p.port ?? 8080}`,
     parse: url,
   },
-  { key: "logLevel", flag: "log-level", env: ["CLIENTCOVE_LOG_LEVEL"], help: `Log level: ${LOG_LEVELS.join(", ")}`, defaultText: "info", default: () => "info", parse: oneOf(LOG_LEVELS) },
-  { key: "logFormat", flag: "log-format", env: ["CLIENTCOVE_LOG_FORMAT"], help: "Log format: json (one object per line) or pretty", defaultText: "json", default: () => "json", parse: oneOf(["json", "pretty"] as const) },
-  { key: "maxJsonBytes", flag: "max-json-bytes", env: ["CLIENTCOVE_MAX_JSON_BYTES"], help: "Largest JSON request body accepted, in bytes", defaultText: String(MiB), default: () => MiB, parse: integer(1024, 64 * MiB) },
-  { key: "maxUploadBytes", flag: "max-upload-bytes", env: ["CLIENTCOVE_MAX_UPLOAD_BYTES"], help: "Largest file upload accepted, in bytes", defaultText: String(100 * MiB), default: () => 100 * MiB, parse: integer(1, Number.MAX_SAFE_INTEGER) },
-  { key: "uploadIdleTimeoutMs", flag: "upload-idle-timeout-ms", env: ["CLIENTCOVE_UPLOAD_IDLE_TIMEOUT_MS"], help: "An upload that sends no bytes for this long is aborted, in ms", defaultText: "60000", default: () => 60_000, parse: integer(1, 3_600_000) },
-  { key: "maxUploadsPerKey", flag: "max-uploads-per-key", env: ["CLIENTCOVE_MAX_UPLOADS_PER_KEY"], help: "Uploads one API key may have in flight at once (429 beyond)", defaultText: "8", default: () => 8, parse: integer(1, 10_000) },
-  { key: "downloadUrlTtlSeconds", flag: "download-url-ttl-seconds", env: ["CLIENTCOVE_DOWNLOAD_URL_TTL_SECONDS"], help: "Lifetime of signed download links, in seconds", defaultText: "3600", default: () => 3600, parse: integer(1, 7 * 86400) },
-  { key: "shutdownTimeoutMs", flag: "shutdown-timeout-ms", env: ["CLIENTCOVE_SHUTDOWN_TIMEOUT_MS"], help: "How long a graceful shutdown waits for in-flight work, in ms", defaultText: "30000", default: () => 30_000, parse: integer(0, 3_600_000) },
-  { key: "webhookTimeoutMs", flag: "webhook-timeout-ms", env: ["CLIENTCOVE_WEBHOOK_TIMEOUT_MS"], help: "Timeout of one webhook delivery attempt, in ms", defaultText: "15000", default: () => 15_000, parse: integer(1, 600_000) },
-  { key: "webhookRetryBaseMs", flag: "webhook-retry-base-ms", env: ["CLIENTCOVE_WEBHOOK_RETRY_BASE_MS"], help: "Base delay of webhook retry backoff, in ms", defaultText: "30000", default: () => 30_000, parse: integer(1, 86_400_000) },
-  { key: "webhookAllowPrivate", flag: "webhook-allow-private", env: ["CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE"], help: "Allow webhooks to loopback/private/link-local addresses", defaultText: "false", default: () => false, parse: boolean },
-  { key: "webhookAllowCidrs", flag: "webhook-allow-cidrs", env: ["CLIENTCOVE_WEBHOOK_ALLOW_CIDRS"], help: "Comma-separated CIDRs webhooks may reach even if private", defaultText: "(none)", default: () => [], parse: cidrList },
-  { key: "webhookConcurrency", flag: "webhook-concurrency", env: ["CLIENTCOVE_WEBHOOK_CONCURRENCY"], help: "Webhook attempts in flight at once, over all endpoints", defaultText: "64", default: () => 64, parse: integer(1, 10_000) },
-  { key: "webhookEndpointConcurrency", flag: "webhook-endpoint-concurrency", env: ["CLIENTCOVE_WEBHOOK_ENDPOINT_CONCURRENCY"], help: "Webhook attempts in flight at once to one endpoint", defaultText: "4", default: () => 4, parse: integer(1, 1_000) },
-  { key: "webhookOrgConcurrency", flag: "webhook-org-concurrency", env: ["CLIENTCOVE_WEBHOOK_ORG_CONCURRENCY"], help: "Webhook attempts in flight at once for one organization (keeps one tenant's slow endpoints from starving the others)", defaultText: "16", default: () => 16, parse: integer(1, 10_000) },
-  { key: "webhookMaxPerOrg", flag: "webhook-max-per-org", env: ["CLIENTCOVE_WEBHOOK_MAX_PER_ORG"], help: "Webhook endpoints one organization may register", defaultText: "50", default: () => 50, parse: integer(1, 100_000) },
-  { key: "retentionDays", flag: "retention-days", env: ["CLIENTCOVE_RETENTION_DAYS"], help: "Days to keep webhook deliveries and outbox events", defaultText: "30", default: () => 30, parse: integer(1, 3650) },
-  { key: "metrics", flag: "metrics", env: ["CLIENTCOVE_METRICS"], help: "Serve Prometheus metrics at /metrics", defaultText: "false", default: () => false, parse: boolean },
-  { key: "metricsAddr", flag: "metrics-addr", env: ["CLIENTCOVE_METRICS_ADDR"], help: "Serve /metrics on this separate host:port instead of the API port", defaultText: "(the API listener)", default: () => "", parse: hostPort },
-  { key: "metricsToken", flag: "metrics-token", env: ["CLIENTCOVE_METRICS_TOKEN"], help: "Bearer token /metrics requires", defaultText: "(none)", default: () => "", parse: text, secret: true },
-  { key: "corsOrigins", flag: "cors-origins", env: ["CLIENTCOVE_CORS_ORIGINS"], help: "Comma-separated browser origins allowed by CORS, or *", defaultText: "(none: CORS off)", default: () => [], parse: originList },
-  { key: "trustProxy", flag: "trust-proxy", env: ["CLIENTCOVE_TRUST_PROXY"], help: "Take client address and scheme from X-Forwarded-For/-Proto (behind a reverse proxy only)", defaultText: "false", default: () => false, parse: boolean },
-  { key: "rateLimitPerMinute", flag: "rate-limit-per-minute", env: ["CLIENTCOVE_RATE_LIMIT_PER_MINUTE"], help: "Requests per minute per API key (token bucket refill; 0 turns limiting off)", defaultText: "600", default: () => 600, parse: integer(0, 10_000_000) },
-  { key: "rateLimitBurst", flag: "rate-limit-burst", env: ["CLIENTCOVE_RATE_LIMIT_BURST"], help: "Requests an API key may make at once (token bucket size; 0 turns limiting off)", defaultText: "100", default: () => 100, parse: integer(0, 10_000_000) },
-  { key: "authFailuresPerMinute", flag: "auth-failures-per-minute", env: ["CLIENTCOVE_AUTH_FAILURES_PER_MINUTE"], help: "Failed authentications per minute per client address before 429 (0: off)", defaultText: "30", default: () => 30, parse: integer(0, 10_000_000) },
+  {
+    key: "logLevel",
+    flag: "log-level",
+    env: ["CLIENTCOVE_LOG_LEVEL"],
+    help: `Log level: ${LOG_LEVELS.join(", ")}`,
+    defaultText: "info",
+    default: () => "info",
+    parse: oneOf(LOG_LEVELS),
+  },
+  {
+    key: "logFormat",
+    flag: "log-format",
+    env: ["CLIENTCOVE_LOG_FORMAT"],
+    help: "Log format: json (one object per line) or pretty",
+    defaultText: "json",
+    default: () => "json",
+    parse: oneOf(["json", "pretty"] as const),
+  },
+  {
+    key: "maxJsonBytes",
+    flag: "max-json-bytes",
+    env: ["CLIENTCOVE_MAX_JSON_BYTES"],
+    help: "Largest JSON request body accepted, in bytes",
+    defaultText: String(MiB),
+    default: () => MiB,
+    parse: integer(1024, 64 * MiB),
+  },
+  {
+    key: "maxUploadBytes",
+    flag: "max-upload-bytes",
+    env: ["CLIENTCOVE_MAX_UPLOAD_BYTES"],
+    help: "Largest file upload accepted, in bytes",
+    defaultText: String(100 * MiB),
+    default: () => 100 * MiB,
+    parse: integer(1, Number.MAX_SAFE_INTEGER),
+  },
+  {
+    key: "uploadIdleTimeoutMs",
+    flag: "upload-idle-timeout-ms",
+    env: ["CLIENTCOVE_UPLOAD_IDLE_TIMEOUT_MS"],
+    help: "An upload that sends no bytes for this long is aborted, in ms",
+    defaultText: "60000",
+    default: () => 60_000,
+    parse: integer(1, 3_600_000),
+  },
+  {
+    key: "maxUploadsPerKey",
+    flag: "max-uploads-per-key",
+    env: ["CLIENTCOVE_MAX_UPLOADS_PER_KEY"],
+    help: "Uploads one API key may have in flight at once (429 beyond)",
+    defaultText: "8",
+    default: () => 8,
+    parse: integer(1, 10_000),
+  },
+  {
+    key: "downloadUrlTtlSeconds",
+    flag: "download-url-ttl-seconds",
+    env: ["CLIENTCOVE_DOWNLOAD_URL_TTL_SECONDS"],
+    help: "Lifetime of signed download links, in seconds",
+    defaultText: "3600",
+    default: () => 3600,
+    parse: integer(1, 7 * 86400),
+  },
+  {
+    key: "shutdownTimeoutMs",
+    flag: "shutdown-timeout-ms",
+    env: ["CLIENTCOVE_SHUTDOWN_TIMEOUT_MS"],
+    help: "How long a graceful shutdown waits for in-flight work, in ms",
+    defaultText: "30000",
+    default: () => 30_000,
+    parse: integer(0, 3_600_000),
+  },
+  {
+    key: "webhookTimeoutMs",
+    flag: "webhook-timeout-ms",
+    env: ["CLIENTCOVE_WEBHOOK_TIMEOUT_MS"],
+    help: "Timeout of one webhook delivery attempt, in ms",
+    defaultText: "15000",
+    default: () => 15_000,
+    parse: integer(1, 600_000),
+  },
+  {
+    key: "webhookRetryBaseMs",
+    flag: "webhook-retry-base-ms",
+    env: ["CLIENTCOVE_WEBHOOK_RETRY_BASE_MS"],
+    help: "Base delay of webhook retry backoff, in ms",
+    defaultText: "30000",
+    default: () => 30_000,
+    parse: integer(1, 86_400_000),
+  },
+  {
+    key: "webhookAllowPrivate",
+    flag: "webhook-allow-private",
+    env: ["CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE"],
+    help: "Allow webhooks to loopback/private/link-local addresses",
+    defaultText: "false",
+    default: () => false,
+    parse: boolean,
+  },
+  {
+    key: "webhookAllowCidrs",
+    flag: "webhook-allow-cidrs",
+    env: ["CLIENTCOVE_WEBHOOK_ALLOW_CIDRS"],
+    help: "Comma-separated CIDRs webhooks may reach even if private",
+    defaultText: "(none)",
+    default: () => [],
+    parse: cidrList,
+  },
+  {
+    key: "webhookConcurrency",
+    flag: "webhook-concurrency",
+    env: ["CLIENTCOVE_WEBHOOK_CONCURRENCY"],
+    help: "Webhook attempts in flight at once, over all endpoints",
+    defaultText: "64",
+    default: () => 64,
+    parse: integer(1, 10_000),
+  },
+  {
+    key: "webhookEndpointConcurrency",
+    flag: "webhook-endpoint-concurrency",
+    env: ["CLIENTCOVE_WEBHOOK_ENDPOINT_CONCURRENCY"],
+    help: "Webhook attempts in flight at once to one endpoint",
+    defaultText: "4",
+    default: () => 4,
+    parse: integer(1, 1_000),
+  },
+  {
+    key: "webhookOrgConcurrency",
+    flag: "webhook-org-concurrency",
+    env: ["CLIENTCOVE_WEBHOOK_ORG_CONCURRENCY"],
+    help: "Webhook attempts in flight at once for one organization (keeps one tenant's slow endpoints from starving the others)",
+    defaultText: "16",
+    default: () => 16,
+    parse: integer(1, 10_000),
+  },
+  {
+    key: "webhookMaxPerOrg",
+    flag: "webhook-max-per-org",
+    env: ["CLIENTCOVE_WEBHOOK_MAX_PER_ORG"],
+    help: "Webhook endpoints one organization may register",
+    defaultText: "50",
+    default: () => 50,
+    parse: integer(1, 100_000),
+  },
+  {
+    key: "retentionDays",
+    flag: "retention-days",
+    env: ["CLIENTCOVE_RETENTION_DAYS"],
+    help: "Days to keep webhook deliveries and outbox events",
+    defaultText: "30",
+    default: () => 30,
+    parse: integer(1, 3650),
+  },
+  {
+    key: "metrics",
+    flag: "metrics",
+    env: ["CLIENTCOVE_METRICS"],
+    help: "Serve Prometheus metrics at /metrics",
+    defaultText: "false",
+    default: () => false,
+    parse: boolean,
+  },
+  {
+    key: "metricsAddr",
+    flag: "metrics-addr",
+    env: ["CLIENTCOVE_METRICS_ADDR"],
+    help: "Serve /metrics on this separate host:port instead of the API port",
+    defaultText: "(the API listener)",
+    default: () => "",
+    parse: hostPort,
+  },
+  {
+    key: "metricsToken",
+    flag: "metrics-token",
+    env: ["CLIENTCOVE_METRICS_TOKEN"],
+    help: "Bearer token /metrics requires",
+    defaultText: "(none)",
+    default: () => "",
+    parse: text,
+    secret: true,
+  },
+  {
+    key: "corsOrigins",
+    flag: "cors-origins",
+    env: ["CLIENTCOVE_CORS_ORIGINS"],
+    help: "Comma-separated browser origins allowed by CORS, or *",
+    defaultText: "(none: CORS off)",
+    default: () => [],
+    parse: originList,
+  },
+  {
+    key: "trustProxy",
+    flag: "trust-proxy",
+    env: ["CLIENTCOVE_TRUST_PROXY"],
+    help: "Take client address and scheme from X-Forwarded-For/-Proto (behind a reverse proxy only)",
+    defaultText: "false",
+    default: () => false,
+    parse: boolean,
+  },
+  {
+    key: "rateLimitPerMinute",
+    flag: "rate-limit-per-minute",
+    env: ["CLIENTCOVE_RATE_LIMIT_PER_MINUTE"],
+    help: "Requests per minute per API key (token bucket refill; 0 turns limiting off)",
+    defaultText: "600",
+    default: () => 600,
+    parse: integer(0, 10_000_000),
+  },
+  {
+    key: "rateLimitBurst",
+    flag: "rate-limit-burst",
+    env: ["CLIENTCOVE_RATE_LIMIT_BURST"],
+    help: "Requests an API key may make at once (token bucket size; 0 turns limiting off)",
+    defaultText: "100",
+    default: () => 100,
+    parse: integer(0, 10_000_000),
+  },
+  {
+    key: "authFailuresPerMinute",
+    flag: "auth-failures-per-minute",
+    env: ["CLIENTCOVE_AUTH_FAILURES_PER_MINUTE"],
+    help: "Failed authentications per minute per client address before 429 (0: off)",
+    defaultText: "30",
+    default: () => 30,
+    parse: integer(0, 10_000_000),
+  },
 ];
 
 export const BOOLEAN_KEYS = new Set<ConfigKey>(OPTIONS.filter((o) => o.parse === boolean).map((o) => o.key));
@@ -287,7 +527,8 @@ export function optionsMarkdownTable(): string {
   // Placeholders such as "(none)" are prose, not values to type.
   const value = (s: string) => (s.startsWith("(") ? cell(s) : code(cell(s)));
   // Byte sizes read better with their MiB beside them (1048576 (1 MiB)).
-  const unit = (o: OptionSpec) => (o.flag.endsWith("-bytes") && /^\d+$/.test(o.defaultText) && Number(o.defaultText) % MiB === 0 ? ` (${Number(o.defaultText) / MiB} MiB)` : "");
+  const unit = (o: OptionSpec) =>
+    o.flag.endsWith("-bytes") && /^\d+$/.test(o.defaultText) && Number(o.defaultText) % MiB === 0 ? ` (${Number(o.defaultText) / MiB} MiB)` : "";
   const rows = OPTIONS.map((o) => `| ${code(`--${o.flag}`)} | ${o.env.map(code).join(" or ")} | ${value(o.defaultText)}${unit(o)} | ${cell(o.help)} |`);
   return ["| Flag | Environment | Default | Meaning |", "| --- | --- | --- | --- |", ...rows].join("\n");
 }

@@ -37,8 +37,7 @@ export const errors = {
     new ApiError(400, "validation_error", message, details),
   conflict: (message: string, code = "conflict") => new ApiError(409, code, message),
   payloadTooLarge: (message: string) => new ApiError(413, "payload_too_large", message),
-  unsupportedMediaType: (expected: string) =>
-    new ApiError(415, "unsupported_media_type", `This endpoint accepts ${expected} request bodies.`),
+  unsupportedMediaType: (expected: string) => new ApiError(415, "unsupported_media_type", `This endpoint accepts ${expected} request bodies.`),
 };
 
 /** The JSON body of an error response. */

@@ -47,7 +47,12 @@ async function main(argv: string[]): Promise<number> {
             return;
           }
           // A signal during start waits for the start to finish (or fail), then stops what was started.
-          started.then((server) => server.stop()).then(() => resolve(0), () => resolve(1));
+          started
+            .then((server) => server.stop())
+            .then(
+              () => resolve(0),
+              () => resolve(1),
+            );
         };
         // Handlers before starting: a signal during start (e.g. right after "listening") would otherwise get the
         // default action and kill the process.

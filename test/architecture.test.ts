@@ -49,7 +49,7 @@ const packageImports = new Map(files.map((f) => [f, specifiers(texts.get(f)!).fi
 const edges: ImportEdge[] = files.flatMap((f) =>
   specifiers(texts.get(f)!)
     .map((s) => resolveRelative(f, s))
-    .filter((to): to is string => to?.startsWith(SRC))
+    .filter((to): to is string => typeof to === "string" && to.startsWith(SRC))
     .map((to) => ({ from: rel(f), to: rel(to) })),
 );
 

@@ -42,7 +42,16 @@ describe("secrets", () => {
 
   test("looksLikeSecret rejects what cannot be a key before any lookup", () => {
     expect(looksLikeSecret(generateSecret())).toBe(true);
-    for (const bad of ["", "cc_", "cc_short", `xx_${"a".repeat(40)}`, `cc_${"a".repeat(31)}`, `cc_${"a".repeat(39)}!`, `cc_${"a".repeat(300)}`, ` cc_${"a".repeat(40)}`]) {
+    for (const bad of [
+      "",
+      "cc_",
+      "cc_short",
+      `xx_${"a".repeat(40)}`,
+      `cc_${"a".repeat(31)}`,
+      `cc_${"a".repeat(39)}!`,
+      `cc_${"a".repeat(300)}`,
+      ` cc_${"a".repeat(40)}`,
+    ]) {
       expect(looksLikeSecret(bad), bad).toBe(false);
     }
   });

@@ -71,10 +71,15 @@ describe("the compiled executable, alone in an empty directory", () => {
 
   test("the reference's create call: 201, the ticket, an absolute Location", () => {
     const r = curl([
-      "-X", "POST", `http://localhost:${port}/v1/tickets`,
-      "-H", `Authorization: Bearer ${key}`,
-      "-H", "Content-Type: application/json",
-      "-d", `{
+      "-X",
+      "POST",
+      `http://localhost:${port}/v1/tickets`,
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-H",
+      "Content-Type: application/json",
+      "-d",
+      `{
 "subject": "Cannot upload files over 10MB",
 "description": "When I try to upload a PDF larger than 10MB, the upload fails silently.",
 "priority": "medium"

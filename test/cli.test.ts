@@ -44,7 +44,11 @@ function fails(r: CliResult, code: number, message: RegExp) {
 
 /** Every byte the database keeps on disk (main file, WAL, shared memory). */
 function databaseBytes(dir: string): Buffer {
-  return Buffer.concat(readdirSync(dir).filter((f) => f.startsWith(DB_FILENAME)).map((f) => readFileSync(join(dir, f))));
+  return Buffer.concat(
+    readdirSync(dir)
+      .filter((f) => f.startsWith(DB_FILENAME))
+      .map((f) => readFileSync(join(dir, f))),
+  );
 }
 
 describe("orgs", () => {
@@ -107,11 +111,20 @@ describe("users", () => {
 
   test("users create --json: a member by default", () => {
     const user = ok(dir, ["users", "create", "--org", orgId, "--email", "agent@acme.test", "--name", "Agent Smith", "--json"]);
-    expect(user).toEqual({ id: expect.stringMatching(/^user_[0-9a-z]{16}$/), org_id: orgId, email: "agent@acme.test", name: "Agent Smith", role: "member", created_at: expect.any(String) });
+    expect(user).toEqual({
+      id: expect.stringMatching(/^user_[0-9a-z]{16}$/),
+      org_id: orgId,
+      email: "agent@acme.test",
+      name: "Agent Smith",
+      role: "member",
+      created_at: expect.any(String),
+    });
   });
 
   test("users create (text) with a role", () => {
-    expect(ok(dir, ["users", "create", "--org", orgId, "--email", "admin@acme.test", "--role", "admin"])).toMatch(/^Created user user_\S+ <admin@acme.test> \(admin\) in org_/);
+    expect(ok(dir, ["users", "create", "--org", orgId, "--email", "admin@acme.test", "--role", "admin"])).toMatch(
+      /^Created user user_\S+ <admin@acme.test> \(admin\) in org_/,
+    );
   });
 
   test("errors: missing --org, unknown org, unknown role, duplicate email", () => {
@@ -176,7 +189,11 @@ describe("keys", () => {
     const user = ok(dir, ["users", "create", "--org", orgId, "--email", "member@acme.test", "--json"]);
     const k = ok(dir, ["keys", "create", "--org", orgId, "--user", user.id, "--json"]);
     expect(k.user_id).toBe(user.id);
-    const res = await api(k.key, "/v1/tickets", { method: "POST", body: JSON.stringify({ subject: "from the member" }), headers: { "content-type": "application/json" } });
+    const res = await api(k.key, "/v1/tickets", {
+      method: "POST",
+      body: JSON.stringify({ subject: "from the member" }),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as { created_by: string }).created_by).toBe(user.id);
   });
@@ -240,7 +257,11 @@ describe("orgs update, duplicate names, users list", () => {
   });
 
   test("orgs create refuses a name another organization has, ignoring case; --allow-duplicate creates it anyway", () => {
-    fails(runCli(["orgs", "create", "--name", "  aCME ", "--data-dir", dir]), 1, new RegExp(`An organization named "Acme" already exists \\(${acme.id}\\).*--allow-duplicate`));
+    fails(
+      runCli(["orgs", "create", "--name", "  aCME ", "--data-dir", dir]),
+      1,
+      new RegExp(`An organization named "Acme" already exists \\(${acme.id}\\).*--allow-duplicate`),
+    );
     expect(ok(dir, ["orgs", "list", "--json"]).length).toBe(1);
     const twin = ok(dir, ["orgs", "create", "--name", "acme", "--allow-duplicate", "--json"]);
     expect(twin.name).toBe("acme");
@@ -249,7 +270,12 @@ describe("orgs update, duplicate names, users list", () => {
 
   test("orgs update ORG_ID --name/--plan: changes what is given, keeps the rest; --json prints the organization", () => {
     const org = ok(dir, ["orgs", "create", "--name", "Globex", "--plan", "free", "--json"]);
-    expect(ok(dir, ["orgs", "update", org.id, "--plan", "enterprise", "--json"])).toEqual({ id: org.id, name: "Globex", plan: "enterprise", created_at: org.created_at });
+    expect(ok(dir, ["orgs", "update", org.id, "--plan", "enterprise", "--json"])).toEqual({
+      id: org.id,
+      name: "Globex",
+      plan: "enterprise",
+      created_at: org.created_at,
+    });
     expect(ok(dir, ["orgs", "update", org.id, "--name", "Globex Corp"])).toBe(`Updated organization ${org.id} "Globex Corp" (plan enterprise).\n`);
     expect(ok(dir, ["orgs", "update", org.id, "--name", "GLOBEX corp", "--json"]).name).toBe("GLOBEX corp"); // its own name, other case
     fails(runCli(["orgs", "update", org.id, "--name", "ACME", "--data-dir", dir]), 1, /already exists/);
@@ -323,7 +349,11 @@ describe("keys rotate", () => {
     const old = ok(dir, ["keys", "create", "--org", orgId, "--json"]);
     const out: string = ok(dir, ["keys", "rotate", old.id, "--grace-seconds", "3600"]);
     expect(out.match(/cc_[0-9A-Za-z]{32,}/g)?.length).toBe(1);
-    expect(out).toMatch(new RegExp(`^Rotated API key ${old.id}: new key key_[0-9a-z]{16} for user_\\S+ in ${orgId}\\.\nSecret \\(shown only now, store it safely\\): cc_\\S+\nThe old key ${old.id} \\(${old.prefix}…\\) keeps working until \\S+Z, then stops\\.\n$`));
+    expect(out).toMatch(
+      new RegExp(
+        `^Rotated API key ${old.id}: new key key_[0-9a-z]{16} for user_\\S+ in ${orgId}\\.\nSecret \\(shown only now, store it safely\\): cc_\\S+\nThe old key ${old.id} \\(${old.prefix}…\\) keeps working until \\S+Z, then stops\\.\n$`,
+      ),
+    );
   });
 
   test("--grace-seconds 0: the old key stops at once on the running server; the new one works", async () => {
@@ -346,7 +376,8 @@ describe("keys rotate", () => {
   test("errors: no KEY_ID, a bad --grace-seconds, an unknown key, a revoked key", () => {
     fails(runCli(["keys", "rotate", "--data-dir", dir]), 2, /keys rotate needs a KEY_ID/);
     const k = ok(dir, ["keys", "create", "--org", orgId, "--json"]);
-    for (const bad of ["-1", "1.5", "soon", "99999999999"]) fails(runCli(["keys", "rotate", k.id, `--grace-seconds=${bad}`, "--data-dir", dir]), 2, /--grace-seconds/);
+    for (const bad of ["-1", "1.5", "soon", "99999999999"])
+      fails(runCli(["keys", "rotate", k.id, `--grace-seconds=${bad}`, "--data-dir", dir]), 2, /--grace-seconds/);
     fails(runCli(["keys", "rotate", "key_0000000000000000", "--data-dir", dir]), 1, /key_0000000000000000.*not found/i);
     ok(dir, ["keys", "revoke", k.id]);
     fails(runCli(["keys", "rotate", k.id, "--data-dir", dir]), 1, /revoked/);
@@ -370,7 +401,9 @@ describe("version", () => {
   test("text: one line", () => {
     const r = runCli(["version"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`clientcove ${pkg.version} (schema ${SCHEMA_VERSION}, commit ${JSON.parse(runCli(["version", "--json"]).stdout).commit}, bun ${Bun.version})\n`);
+    expect(r.stdout).toBe(
+      `clientcove ${pkg.version} (schema ${SCHEMA_VERSION}, commit ${JSON.parse(runCli(["version", "--json"]).stdout).commit}, bun ${Bun.version})\n`,
+    );
   });
 });
 
@@ -427,7 +460,11 @@ describe("first start", () => {
     const s = await startServerProcess(["--port", "0", "--data-dir", d]);
     servers.push(s);
     const k = (await s.waitForStderr(/cc_[0-9A-Za-z]{32,}/))[0];
-    const res = await fetch(`${s.url}/v1/tickets`, { method: "POST", headers: { authorization: `Bearer ${k}`, "content-type": "application/json" }, body: '{"subject":"where am I"}' });
+    const res = await fetch(`${s.url}/v1/tickets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${k}`, "content-type": "application/json" },
+      body: '{"subject":"where am I"}',
+    });
     expect(res.status).toBe(201);
     const port = new URL(s.url).port;
     expect(new URL(res.headers.get("location")!).port).toBe(port);

@@ -20,7 +20,6 @@ afterAll(() => {
   env.close();
 });
 
-
 describe("concurrent clients", () => {
   test(`${CLIENTS} clients × ${OPS_PER_CLIENT} operations: counts, rows and outbox events match what clients were told`, async () => {
     const orgs = [env.org("Acme"), env.org("Beta")];
@@ -66,14 +65,18 @@ describe("concurrent clients", () => {
     expect(rows.length).toBe(expected.length);
     for (const [id, orgId] of expected) expect(rows).toContainEqual({ id, org_id: orgId });
     // Every acknowledged change has exactly one event; subjects always change, so every PATCH counted.
-    const events = Object.fromEntries((db.query("SELECT type, COUNT(*) AS n FROM events GROUP BY type").all() as { type: string; n: number }[]).map((r) => [r.type, r.n]));
+    const events = Object.fromEntries(
+      (db.query("SELECT type, COUNT(*) AS n FROM events GROUP BY type").all() as { type: string; n: number }[]).map((r) => [r.type, r.n]),
+    );
     expect(events).toEqual({ "ticket.created": acked.created.size, "ticket.updated": acked.updated, "ticket.deleted": acked.deleted.size });
     // Kept counts equal real counts for every org and filter.
     for (const org of orgs) {
       for (const status of [undefined, ...statuses]) {
         const r = await fetch(`${base}/v1/tickets?per_page=1${status ? `&status=${status}` : ""}`, { headers: { authorization: `Bearer ${org.key}` } });
         const body: any = await r.json();
-        const real = db.query(`SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?${status ? " AND status = ?" : ""}`).get(...(status ? [org.orgId, status] : [org.orgId])) as { n: number };
+        const real = db
+          .query(`SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?${status ? " AND status = ?" : ""}`)
+          .get(...(status ? [org.orgId, status] : [org.orgId])) as { n: number };
         expect(body.meta.total).toBe(real.n);
       }
     }

@@ -4,7 +4,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createTestEnv, type TestEnv, seededRandom } from "./helpers";
-import { eventually, listen, listObjects, listTemp, multipartBody, pseudoRandomBytes, rawJson, rawRequest, rawStatus, sha256Hex, uploadHead } from "./files-fixtures";
+import {
+  eventually,
+  listen,
+  listObjects,
+  listTemp,
+  multipartBody,
+  pseudoRandomBytes,
+  rawJson,
+  rawRequest,
+  rawStatus,
+  sha256Hex,
+  uploadHead,
+} from "./files-fixtures";
 
 const CLIENTS = 50;
 const OPS_PER_CLIENT = 16;
@@ -24,7 +36,6 @@ afterAll(() => {
   env.close();
 });
 
-
 interface Acked {
   tickets: Map<string, string>; // id → org
   ticketUpdates: number;
@@ -39,7 +50,15 @@ interface Acked {
 describe("concurrent clients with uploads", () => {
   test(`${CLIENTS} clients × ${OPS_PER_CLIENT} operations over HTTP: rows, bytes, counts and events match the acknowledgements`, async () => {
     const orgs = [env.org("Acme"), env.org("Beta")];
-    const acked: Acked = { tickets: new Map(), ticketUpdates: 0, ticketsDeleted: new Set(), files: new Map(), filesDeleted: new Set(), replays: 0, inProgress: 0 };
+    const acked: Acked = {
+      tickets: new Map(),
+      ticketUpdates: 0,
+      ticketsDeleted: new Set(),
+      files: new Map(),
+      filesDeleted: new Set(),
+      replays: 0,
+      inProgress: 0,
+    };
     const statuses = ["open", "in_progress", "resolved", "closed"] as const;
     const folderWinners: Record<string, string[]> = {};
 
@@ -48,7 +67,11 @@ describe("concurrent clients with uploads", () => {
       const org = orgs[n % 2]!;
       const auth = { authorization: `Bearer ${org.key}` };
       const json = (path: string, method: string, body?: unknown) =>
-        fetch(`${base}${path}`, { method, headers: { ...auth, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
+        fetch(`${base}${path}`, {
+          method,
+          headers: { ...auth, ...(body ? { "content-type": "application/json" } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
       const sendUpload = (bytes: Uint8Array, fields: Record<string, string>, idem?: string) => {
         const fd = new FormData();
         fd.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>]), `c${n}.bin`);
@@ -158,7 +181,12 @@ describe("concurrent clients with uploads", () => {
     expect(fileRows.map((r) => r.id).sort()).toEqual(liveFiles.map(([id]) => id).sort());
     for (const r of fileRows) {
       const told = acked.files.get(r.id)!;
-      expect({ org: r.org_id, sha256: r.sha256, size: r.size_bytes, ticket: r.ticket_id }).toEqual({ org: told.orgId, sha256: told.sha256, size: told.size, ticket: told.ticket });
+      expect({ org: r.org_id, sha256: r.sha256, size: r.size_bytes, ticket: r.ticket_id }).toEqual({
+        org: told.orgId,
+        sha256: told.sha256,
+        size: told.size,
+        ticket: told.ticket,
+      });
       const bytes = readFileSync(join(env.dir, "files", r.storage_key));
       expect({ size: bytes.byteLength, sha256: sha256Hex(bytes) }).toEqual({ size: told.size, sha256: told.sha256 });
     }
@@ -167,7 +195,11 @@ describe("concurrent clients with uploads", () => {
 
     // The outbox: one event per acknowledged change, naming exactly the acknowledged resources (replays add none).
     const events = db.query("SELECT type, data FROM events ORDER BY seq").all() as { type: string; data: string }[];
-    const idsOf = (type: string) => events.filter((e) => e.type === type).map((e) => JSON.parse(e.data).id as string).sort();
+    const idsOf = (type: string) =>
+      events
+        .filter((e) => e.type === type)
+        .map((e) => JSON.parse(e.data).id as string)
+        .sort();
     expect(idsOf("ticket.created")).toEqual([...acked.tickets.keys()].sort());
     expect(events.filter((e) => e.type === "ticket.updated").length).toBe(acked.ticketUpdates);
     expect(idsOf("ticket.deleted")).toEqual([...acked.ticketsDeleted].sort());
@@ -180,7 +212,9 @@ describe("concurrent clients with uploads", () => {
       const auth = { authorization: `Bearer ${org.key}` };
       for (const status of [undefined, ...statuses]) {
         const body: any = await (await fetch(`${base}/v1/tickets?per_page=1${status ? `&status=${status}` : ""}`, { headers: auth })).json();
-        const real = db.query(`SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?${status ? " AND status = ?" : ""}`).get(...(status ? [org.orgId, status] : [org.orgId])) as { n: number };
+        const real = db
+          .query(`SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?${status ? " AND status = ?" : ""}`)
+          .get(...(status ? [org.orgId, status] : [org.orgId])) as { n: number };
         expect(body.meta.total).toBe(real.n);
       }
       const files: any = await (await fetch(`${base}/v1/files?per_page=1`, { headers: auth })).json();
@@ -266,7 +300,11 @@ describe("stalled uploads cannot pile up", () => {
     // And the key can upload again.
     const fd = new FormData();
     fd.append("file", new Blob(["after"]), "after.txt");
-    const after = await fetch(`${stalledBase}/v1/files`, { method: "POST", body: fd, headers: { authorization: `Bearer ${org.key}`, "idempotency-key": "stalled-0" } });
+    const after = await fetch(`${stalledBase}/v1/files`, {
+      method: "POST",
+      body: fd,
+      headers: { authorization: `Bearer ${org.key}`, "idempotency-key": "stalled-0" },
+    });
     expect(after.status).toBe(201);
   }, 30_000);
 });

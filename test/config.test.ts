@@ -26,7 +26,16 @@ describe("loadConfig", () => {
     ["host", "host", "CLIENTCOVE_HOST", "127.0.0.1", "10.0.0.1", "127.0.0.1", "10.0.0.1", "::"],
     ["port", "port", "CLIENTCOVE_PORT", "9001", "9002", 9001, 9002, 8080],
     ["dataDir", "data-dir", "CLIENTCOVE_DATA_DIR", "/srv/flag", "/srv/env", "/srv/flag", "/srv/env", "./data"],
-    ["publicUrl", "public-url", "CLIENTCOVE_PUBLIC_URL", "https://flag.example", "https://env.example", "https://flag.example", "https://env.example", "http://localhost:8080"],
+    [
+      "publicUrl",
+      "public-url",
+      "CLIENTCOVE_PUBLIC_URL",
+      "https://flag.example",
+      "https://env.example",
+      "https://flag.example",
+      "https://env.example",
+      "http://localhost:8080",
+    ],
     ["logLevel", "log-level", "CLIENTCOVE_LOG_LEVEL", "debug", "warn", "debug", "warn", "info"],
     ["maxJsonBytes", "max-json-bytes", "CLIENTCOVE_MAX_JSON_BYTES", "4096", "8192", 4096, 8192, 1024 * 1024],
   ];

@@ -23,7 +23,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-
 const SERVER_ENV = { CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE: "true", CLIENTCOVE_WEBHOOK_RETRY_BASE_MS: "50" };
 const start = () => startServerProcess(["--data-dir", dir, "--port", "0", "--host", "127.0.0.1", "--rate-limit-per-minute", "0"], { env: SERVER_ENV });
 
@@ -83,7 +82,9 @@ describe("SIGKILL during writes and uploads", () => {
       try {
         const ids = new Set((db.query("SELECT id FROM tickets").all() as { id: string }[]).map((r) => r.id));
         expect(tickets.filter((id) => !ids.has(id))).toEqual([]);
-        const rows = new Map((db.query("SELECT id, storage_key, sha256 FROM files").all() as { id: string; storage_key: string; sha256: string }[]).map((r) => [r.id, r]));
+        const rows = new Map(
+          (db.query("SELECT id, storage_key, sha256 FROM files").all() as { id: string; storage_key: string; sha256: string }[]).map((r) => [r.id, r]),
+        );
         for (const [id, u] of files) {
           const row = rows.get(id);
           expect(row?.sha256).toBe(u.sha256);
@@ -150,8 +151,13 @@ describe("SIGKILL during writes and uploads", () => {
     }
 
     // Every acknowledged create has had its event delivered at least once (de-duplicate on webhook-id, as receivers do).
-    const deliveredOf = (type: string) => new Set(receiver.requests.filter((r) => r.json?.event === type && receiver.delivered.has(r.headers["webhook-id"]!)).map((r) => r.json.data.id as string));
-    await waitFor(() => tickets.every((id) => deliveredOf("ticket.created").has(id)) && [...files.keys()].every((id) => deliveredOf("file.uploaded").has(id)), "every acknowledged event to be delivered", 30_000);
+    const deliveredOf = (type: string) =>
+      new Set(receiver.requests.filter((r) => r.json?.event === type && receiver.delivered.has(r.headers["webhook-id"]!)).map((r) => r.json.data.id as string));
+    await waitFor(
+      () => tickets.every((id) => deliveredOf("ticket.created").has(id)) && [...files.keys()].every((id) => deliveredOf("file.uploaded").has(id)),
+      "every acknowledged event to be delivered",
+      30_000,
+    );
     await server!.stop();
     server = undefined;
 

@@ -77,7 +77,20 @@ describe("SIGKILL during concurrent creates, updates, uploads and deletes", () =
     };
     /** Recursive folder deletes that went unanswered: the folder and its files go together or not at all. */
     const unansweredFolderDeletes: { folderId: string; fileIds: string[] }[] = [];
-    const n = { creates: 0, updates: 0, deletes: 0, uploads: 0, fileDeletes: 0, folderOps: 0, unanswered: 0, cutApplied: 0, cutNotApplied: 0, retries: 0, replays: 0, resent: 0 };
+    const n = {
+      creates: 0,
+      updates: 0,
+      deletes: 0,
+      uploads: 0,
+      fileDeletes: 0,
+      folderOps: 0,
+      unanswered: 0,
+      cutApplied: 0,
+      cutNotApplied: 0,
+      retries: 0,
+      replays: 0,
+      resent: 0,
+    };
     let seq = 0;
 
     let base = "";
@@ -210,7 +223,11 @@ describe("SIGKILL during concurrent creates, updates, uploads and deletes", () =
         sent.fileNames.add(`${key}.bin`);
         try {
           const { body: f } = await call("POST", "/v1/files", 201, { form: uploadForm(key, bytes, folderId), key });
-          expect({ sha256: f.sha256, size: f.size_bytes, folder_id: f.folder_id }).toEqual({ sha256: sha256Hex(bytes), size: bytes.byteLength, folder_id: folderId });
+          expect({ sha256: f.sha256, size: f.size_bytes, folder_id: f.folder_id }).toEqual({
+            sha256: sha256Hex(bytes),
+            size: bytes.byteLength,
+            folder_id: folderId,
+          });
           files.set(f.id, { id: f.id, owner: c, may: [{ sha256: f.sha256, folder_id: folderId }] });
           n.uploads++;
         } catch (err) {
@@ -285,7 +302,10 @@ describe("SIGKILL during concurrent creates, updates, uploads and deletes", () =
         resolve("file", files, fileRows, (r) => ({ sha256: r.sha256, folder_id: r.folder_id }));
         for (const d of unansweredFolderDeletes.splice(0)) {
           const gone = !folderRows.has(d.folderId);
-          expect({ folder: d.folderId, filesGone: d.fileIds.map((id) => !fileRows.has(id)) }).toEqual({ folder: d.folderId, filesGone: d.fileIds.map(() => gone) });
+          expect({ folder: d.folderId, filesGone: d.fileIds.map((id) => !fileRows.has(id)) }).toEqual({
+            folder: d.folderId,
+            filesGone: d.fileIds.map(() => gone),
+          });
         }
         for (const row of fileRows.values()) expect(sha256Hex(readFileSync(join(dir, "files", row.storage_key)))).toBe(row.sha256);
 
@@ -295,7 +315,12 @@ describe("SIGKILL during concurrent creates, updates, uploads and deletes", () =
         expect(kept).toEqual(counted);
 
         // Every event belongs to a write that happened, and every write that happened has its event.
-        const events = db.query("SELECT seq, type, data, changed_fields FROM events ORDER BY seq").all() as { seq: number; type: string; data: string; changed_fields: string | null }[];
+        const events = db.query("SELECT seq, type, data, changed_fields FROM events ORDER BY seq").all() as {
+          seq: number;
+          type: string;
+          data: string;
+          changed_fields: string | null;
+        }[];
         const byId = new Map<string, { type: string; data: any; changed: string[] | null }[]>();
         const stray: unknown[] = [];
         const createdSubjects = new Map<string, number>();
@@ -334,7 +359,9 @@ describe("SIGKILL during concurrent creates, updates, uploads and deletes", () =
           const deleted = types.filter((x) => x === "ticket.deleted").length;
           const last = evs.filter((e) => e.type !== "ticket.deleted").at(-1)?.data;
           // The last created/updated event shows the row as it is (so no update committed without its event or the reverse).
-          const matches = !row || (last && last.subject === row.subject && last.status === row.status && last.priority === row.priority && last.updated_at === toIso(row.updated_at));
+          const matches =
+            !row ||
+            (last && last.subject === row.subject && last.status === row.status && last.priority === row.priority && last.updated_at === toIso(row.updated_at));
           if (created !== 1 || deleted !== (row ? 0 : 1) || !matches) history.push({ id: t.id, types, row, last });
         }
         for (const f of files.values()) {
@@ -409,7 +436,8 @@ describe("SIGKILL during concurrent creates, updates, uploads and deletes", () =
 
     expect(killed).toBe(KILLS);
     // Every kind of write was acknowledged, and kills cut requests in flight (how many varies with the machine's speed).
-    for (const k of ["creates", "updates", "deletes", "uploads", "fileDeletes", "folderOps", "unanswered"] as const) expect({ [k]: n[k] > 0 }).toEqual({ [k]: true });
+    for (const k of ["creates", "updates", "deletes", "uploads", "fileDeletes", "folderOps", "unanswered"] as const)
+      expect({ [k]: n[k] > 0 }).toEqual({ [k]: true });
     console.log(
       `crash-writes: ${killed} SIGKILLs under ${CLIENTS} clients; acknowledged ${n.creates} ticket creates, ${n.updates} updates, ${n.deletes} deletes, ` +
         `${n.uploads} uploads, ${n.fileDeletes} file deletes, ${n.folderOps} folder creates/renames/deletes; ${n.unanswered} requests cut by a kill ` +

@@ -72,7 +72,11 @@ describe("4xx lines", () => {
     const missing = "tkt_0000000000000000";
     const r1 = await send(`/v1/tickets/${missing}`, { headers: { authorization: `Bearer ${key}` } });
     expect(r1.status).toBe(404);
-    const r2 = await send(`/v1/tickets/${ticketId}`, { method: "PATCH", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: "{" });
+    const r2 = await send(`/v1/tickets/${ticketId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: "{",
+    });
     expect(r2.status).toBe(400);
     const tampered = signedPath.replace(/signature=[^&]+/, "signature=AAAAtampered");
     const r3 = await send(tampered);

@@ -28,7 +28,18 @@ function expectPlainError(body: unknown, code: string) {
 }
 
 describe("404 not_found for unknown routes", () => {
-  for (const path of ["/nope", "/v1", "/v1/", "/v1/nope", "/v1/tickets/tkt_1/extra", "/v2/tickets", "/V1/TICKETS", "/v1/tickets.json", "/.env", "/../etc/passwd"]) {
+  for (const path of [
+    "/nope",
+    "/v1",
+    "/v1/",
+    "/v1/nope",
+    "/v1/tickets/tkt_1/extra",
+    "/v2/tickets",
+    "/V1/TICKETS",
+    "/v1/tickets.json",
+    "/.env",
+    "/../etc/passwd",
+  ]) {
     test(`GET ${path}`, async () => {
       const res = await env.request(path, { key: a.key });
       expect(res.status).toBe(404);
@@ -59,7 +70,10 @@ describe("405 method_not_allowed with Allow", () => {
     test(`${method} ${path}`, async () => {
       const res = await env.request(path, { method, key: a.key });
       expect(res.status).toBe(405);
-      const allow = (res.headers.get("allow") ?? "").split(",").map((s) => s.trim()).sort();
+      const allow = (res.headers.get("allow") ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .sort();
       expect(allow).toEqual(allowed);
       expect(res.headers.get("x-request-id")).toBeTruthy();
       const body = await res.json();
@@ -208,7 +222,11 @@ describe("errors module", () => {
   });
 
   test("details appear only on validation errors", () => {
-    expect(errorBody(errors.validation([{ field: "a", message: "b" }], "m"))).toEqual({ error: "validation_error", message: "m", details: [{ field: "a", message: "b" }] });
+    expect(errorBody(errors.validation([{ field: "a", message: "b" }], "m"))).toEqual({
+      error: "validation_error",
+      message: "m",
+      details: [{ field: "a", message: "b" }],
+    });
     expect(errorBody(errors.notFound("Ticket"))).toEqual({ error: "not_found", message: "Ticket was not found." });
     expect(errorBody(errors.planRequired())).toEqual({ error: "plan_required", message: "API access is available on Pro and Enterprise plans." });
   });

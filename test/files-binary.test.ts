@@ -3,7 +3,20 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BUN, freePort, REPO_ROOT, startServerProcess, tempDir, type ServerProcess } from "./helpers";
-import { eventually, FILE_KEYS, listObjects, listTemp, multipartBody, pseudoRandomBytes, rawJson, rawRequest, rawStatus, sha256Hex, uploadHead, type FileJson } from "./files-fixtures";
+import {
+  eventually,
+  FILE_KEYS,
+  listObjects,
+  listTemp,
+  multipartBody,
+  pseudoRandomBytes,
+  rawJson,
+  rawRequest,
+  rawStatus,
+  sha256Hex,
+  uploadHead,
+  type FileJson,
+} from "./files-fixtures";
 
 setDefaultTimeout(30_000);
 
@@ -60,15 +73,42 @@ describe("files with the compiled executable", () => {
   let uploaded: FileJson;
 
   test("the reference's upload curl, as written, stores the file in the folder", () => {
-    const folder = curl(["-X", "POST", `http://localhost:${port}/v1/folders`, "-H", `Authorization: Bearer ${key}`, "-H", "Content-Type: application/json", "-d", '{"name": "Contracts"}']);
+    const folder = curl([
+      "-X",
+      "POST",
+      `http://localhost:${port}/v1/folders`,
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-H",
+      "Content-Type: application/json",
+      "-d",
+      '{"name": "Contracts"}',
+    ]);
     expect(folder.status).toBe(201);
     folderId = JSON.parse(folder.body).id;
 
-    const r = curl(["-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${pdfPath}`, "-F", `folder_id=${folderId}`]);
+    const r = curl([
+      "-X",
+      "POST",
+      `http://localhost:${port}/v1/files`,
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-F",
+      `file=@${pdfPath}`,
+      "-F",
+      `folder_id=${folderId}`,
+    ]);
     expect(r.status).toBe(201);
     uploaded = JSON.parse(r.body);
     expect(Object.keys(uploaded).sort()).toEqual(FILE_KEYS);
-    expect(uploaded).toMatchObject({ filename: "document.pdf", size_bytes: 2_048_576, mime_type: "application/pdf", folder_id: folderId, ticket_id: null, sha256: sha256Hex(pdf) });
+    expect(uploaded).toMatchObject({
+      filename: "document.pdf",
+      size_bytes: 2_048_576,
+      mime_type: "application/pdf",
+      folder_id: folderId,
+      ticket_id: null,
+      sha256: sha256Hex(pdf),
+    });
     expect(uploaded.id).toMatch(/^file_[0-9a-z]{16}$/);
     expect(uploaded.uploaded_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(uploaded.download_url).toStartWith(`http://localhost:${port}/files/${uploaded.id}/document.pdf?expires=`);
@@ -79,7 +119,17 @@ describe("files with the compiled executable", () => {
   });
 
   test("fields in the other order work too", () => {
-    const r = curl(["-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `folder_id=${folderId}`, "-F", `file=@${pdfPath};filename=second.pdf`]);
+    const r = curl([
+      "-X",
+      "POST",
+      `http://localhost:${port}/v1/files`,
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-F",
+      `folder_id=${folderId}`,
+      "-F",
+      `file=@${pdfPath};filename=second.pdf`,
+    ]);
     expect(r.status).toBe(201);
     expect(JSON.parse(r.body)).toMatchObject({ filename: "second.pdf", folder_id: folderId });
   });
@@ -119,12 +169,25 @@ describe("files with the compiled executable", () => {
     writeFileSync(join(dataDir, "tmp", "crashed.intent"), JSON.stringify({ id: "file_crashed00000000", key: `${orgId}/file_crashed00000000` }) + "\n");
 
     await start(["--max-upload-bytes", "1048576"]);
-    await eventually(() => listTemp(dataDir).length === 0 && !existsSync(join(dataDir, "files", orgId, "file_crashed00000000")), "leftovers to be removed at start");
+    await eventually(
+      () => listTemp(dataDir).length === 0 && !existsSync(join(dataDir, "files", orgId, "file_crashed00000000")),
+      "leftovers to be removed at start",
+    );
     await eventually(() => server.stdout().includes('"removed upload leftovers"'), "the cleanup to be logged");
     expect(server.stdout()).toMatch(/"removed upload leftovers","removed_temp":2,"removed_objects":1/);
 
     const before = listObjects(dataDir);
-    const r = curl(["-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${pdfPath}`, "-F", `folder_id=${folderId}`]);
+    const r = curl([
+      "-X",
+      "POST",
+      `http://localhost:${port}/v1/files`,
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-F",
+      `file=@${pdfPath}`,
+      "-F",
+      `folder_id=${folderId}`,
+    ]);
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body)).toEqual({ error: "payload_too_large", message: "The file is too large; the upload limit is 1 MiB" });
     expect(listObjects(dataDir)).toEqual(before);
@@ -137,19 +200,31 @@ describe("files with the compiled executable", () => {
     const dataDir = join(runDir, "data");
     const smallPath = join(workDir, "lost.txt");
     writeFileSync(smallPath, "bytes that will be lost");
-    const lost = JSON.parse(curl(["-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${smallPath}`]).body) as FileJson;
-    const orgId = listObjects(dataDir).find((k) => k.endsWith(`/${lost.id}`))!.split("/")[0]!;
+    const lost = JSON.parse(
+      curl(["-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${smallPath}`]).body,
+    ) as FileJson;
+    const orgId = listObjects(dataDir)
+      .find((k) => k.endsWith(`/${lost.id}`))!
+      .split("/")[0]!;
     rmSync(join(dataDir, "files", orgId, lost.id));
     for (const args of [[lost.download_url], ["-H", `Authorization: Bearer ${key}`, `http://localhost:${port}/v1/files/${lost.id}/content`]]) {
       const r = curl(args);
       expect(r.status).toBe(500);
-      expect(JSON.parse(r.body)).toEqual({ error: "file_content_missing", message: `The stored content of ${lost.id} is missing; an administrator can run \`clientcove verify\`.` });
+      expect(JSON.parse(r.body)).toEqual({
+        error: "file_content_missing",
+        message: `The stored content of ${lost.id} is missing; an administrator can run \`clientcove verify\`.`,
+      });
     }
     // One error line per request (two requests), read as the server's stdout arrives.
-    const logged = () => server.stdout().split("\n").filter((l) => l.includes('"file_content_missing"'));
+    const logged = () =>
+      server
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes('"file_content_missing"'));
     await eventually(() => logged().length >= 2, "the two failures to be logged");
     expect(logged().length).toBe(2);
-    for (const l of logged()) expect(JSON.parse(l)).toMatchObject({ level: "error", error: "file_content_missing", cause: { message: expect.stringContaining(lost.id) } });
+    for (const l of logged())
+      expect(JSON.parse(l)).toMatchObject({ level: "error", error: "file_content_missing", cause: { message: expect.stringContaining(lost.id) } });
     const v = Bun.spawnSync([exe, "verify", "--data-dir", "./data", "--json"], { cwd: runDir, stdout: "pipe", stderr: "pipe" });
     expect(v.exitCode).toBe(1);
     expect(JSON.parse(v.stdout.toString()).problems).toContainEqual(expect.objectContaining({ kind: "missing", file_id: lost.id }));
@@ -163,7 +238,16 @@ describe("files with the compiled executable", () => {
     const body = multipartBody([{ name: "file", filename: "stalled.bin", content: pseudoRandomBytes(64 * 1024, 9) }]);
     const stalled = rawRequest(`http://127.0.0.1:${port}`, uploadHead(key, body.length), body.subarray(0, 4096));
     await eventually(() => listTemp(dataDir).some((n) => n.endsWith(".part")), "the stalled upload to reach the disk");
-    const refused = curl(["-i", "-X", "POST", `http://localhost:${port}/v1/files`, "-H", `Authorization: Bearer ${key}`, "-F", `file=@${join(workDir, "lost.txt")}`]);
+    const refused = curl([
+      "-i",
+      "-X",
+      "POST",
+      `http://localhost:${port}/v1/files`,
+      "-H",
+      `Authorization: Bearer ${key}`,
+      "-F",
+      `file=@${join(workDir, "lost.txt")}`,
+    ]);
     expect(refused.status).toBe(429);
     expect(refused.body).toMatch(/\r\nretry-after: 5\r\n/i);
     expect(refused.body).toContain('"error":"too_many_uploads"');

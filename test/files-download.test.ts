@@ -38,7 +38,9 @@ describe("downloads", () => {
   afterAll(() => env.close());
 
   test("the signed link is absolute, built from the public URL, and works without Authorization", async () => {
-    expect(file.download_url).toMatch(new RegExp(`^${env.config.publicUrl}/files/${file.id}/donn%C3%A9es%20%C3%A9t%C3%A9\\.bin\\?expires=\\d+&signature=[A-Za-z0-9_-]{43}$`));
+    expect(file.download_url).toMatch(
+      new RegExp(`^${env.config.publicUrl}/files/${file.id}/donn%C3%A9es%20%C3%A9t%C3%A9\\.bin\\?expires=\\d+&signature=[A-Za-z0-9_-]{43}$`),
+    );
     const expires = Number(new URL(file.download_url).searchParams.get("expires"));
     expect(expires).toBe(Math.floor(clock.now() / 1000) + env.config.downloadUrlTtlSeconds);
     const res = await env.request(linkPath(file));
@@ -97,7 +99,14 @@ describe("downloads", () => {
     // HEAD has no body to carry the error, but the status is the same.
     expect((await env.request(`/v1/files/${file.id}/content`, { method: "HEAD" })).status).toBe(401);
     expect((await env.request(`/v1/files/${file.id}/content`, { method: "HEAD", key: b.key })).status).toBe(404);
-    expect((await env.request(withQuery(file, (q) => q.set("signature", "x".repeat(43))), { method: "HEAD" })).status).toBe(403);
+    expect(
+      (
+        await env.request(
+          withQuery(file, (q) => q.set("signature", "x".repeat(43))),
+          { method: "HEAD" },
+        )
+      ).status,
+    ).toBe(403);
   });
 
   test("If-None-Match with the ETag (strong, weak, in a list, or *) → 304 without a body; another tag → 200", async () => {
@@ -179,10 +188,21 @@ describe("downloads", () => {
 
   test("the filename segment must be the stored name (compared decoded): a renamed link is a 403 like a tampered one", async () => {
     // `curl -O` and browsers name the saved file after this segment: `x.exe` must not be a working link.
-    for (const name of ["x.exe", "whatever.exe", "donn%C3%A9es%20%C3%A9t%C3%A9.bin.exe", "DONN%C3%89ES%20%C3%89T%C3%89.BIN", "donnees ete.bin", "%E0%A4%A", "donn%C3%A9es%20%C3%A9t%C3%A9.bin%2F..%2Fx.exe"]) {
+    for (const name of [
+      "x.exe",
+      "whatever.exe",
+      "donn%C3%A9es%20%C3%A9t%C3%A9.bin.exe",
+      "DONN%C3%89ES%20%C3%89T%C3%89.BIN",
+      "donnees ete.bin",
+      "%E0%A4%A",
+      "donn%C3%A9es%20%C3%A9t%C3%A9.bin%2F..%2Fx.exe",
+    ]) {
       const res = await env.request(withQuery(file, () => {}, `/files/${file.id}/${name}`));
       expect(res.status, name).toBe(403);
-      expect(await res.json()).toEqual({ error: "invalid_download_link", message: "This download link is not valid. Fetch the file's metadata for a fresh download_url." });
+      expect(await res.json()).toEqual({
+        error: "invalid_download_link",
+        message: "This download link is not valid. Fetch the file's metadata for a fresh download_url.",
+      });
     }
     // The name as the link encodes it works, and so does any other valid encoding of the same name.
     for (const name of ["donn%C3%A9es%20%C3%A9t%C3%A9.bin", "donn%c3%a9es%20%c3%a9t%c3%a9%2Ebin"]) {
@@ -214,7 +234,10 @@ describe("downloads", () => {
     clock.advance(1000);
     const res = await env.request(linkPath(fresh));
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ error: "download_link_expired", message: "This download link has expired. Fetch the file's metadata for a fresh download_url." });
+    expect(await res.json()).toEqual({
+      error: "download_link_expired",
+      message: "This download link has expired. Fetch the file's metadata for a fresh download_url.",
+    });
     const again = (await (await env.request(`/v1/files/${file.id}`, { key: a.key })).json()) as FileJson;
     expect(again.download_url).not.toBe(fresh.download_url);
     expect((await env.request(linkPath(again))).status).toBe(200);
@@ -276,7 +299,10 @@ describe("downloads: a file whose stored bytes are missing", () => {
   });
 
   test("HEAD on both routes is a 500 too, without a body", async () => {
-    for (const [path, key] of [[linkPath(file), undefined], [`/v1/files/${file.id}/content`, a.key]] as const) {
+    for (const [path, key] of [
+      [linkPath(file), undefined],
+      [`/v1/files/${file.id}/content`, a.key],
+    ] as const) {
       const res = await send(path, { method: "HEAD", key });
       expect(res.status, path).toBe(500);
       expect(await res.text()).toBe("");

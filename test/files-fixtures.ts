@@ -47,7 +47,14 @@ export function pseudoRandomBytes(n: number, seed = 1): Uint8Array<ArrayBuffer> 
 export async function upload(
   env: TestEnv,
   key: string,
-  opts: { content?: Uint8Array | string; filename?: string; type?: string; fields?: Record<string, string>; fieldsFirst?: boolean; headers?: Record<string, string> } = {},
+  opts: {
+    content?: Uint8Array | string;
+    filename?: string;
+    type?: string;
+    fields?: Record<string, string>;
+    fieldsFirst?: boolean;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Response> {
   const fd = new FormData();
   const add = () => {
@@ -79,7 +86,13 @@ export async function createTicket(env: TestEnv, key: string, subject = "A ticke
 
 export type Part =
   | { name: string; value: string }
-  | { name: string; filename: string; content: Uint8Array | string; type?: string; /** Sent as RFC 5987 `filename*` (percent-encoded UTF-8). */ extended?: boolean };
+  | {
+      name: string;
+      filename: string;
+      content: Uint8Array | string;
+      type?: string /** Sent as RFC 5987 `filename*` (percent-encoded UTF-8). */;
+      extended?: boolean;
+    };
 
 export const BOUNDARY = "----clientcove-test-boundary-7MA4YWxkTrZu0gW";
 

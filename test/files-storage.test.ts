@@ -131,7 +131,10 @@ describe("recovery: intents and the start-up sweep", () => {
 
   test("no tmp dir at all is fine", async () => {
     env = createTestEnv();
-    expect(await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) })).toEqual({ removedTemp: 0, removedObjects: 0 });
+    expect(await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) })).toEqual({
+      removedTemp: 0,
+      removedObjects: 0,
+    });
   });
 });
 
@@ -158,14 +161,17 @@ describe("types, filenames, ranges", () => {
 
   test("only passive types are inline", () => {
     for (const t of ["image/png", "image/jpeg", "text/plain", "video/mp4"]) expect(isInlineSafe(t)).toBe(true);
-    for (const t of ["text/html", "image/svg+xml", "application/xml", "text/javascript", "application/pdf", "application/octet-stream"]) expect(isInlineSafe(t)).toBe(false);
+    for (const t of ["text/html", "image/svg+xml", "application/xml", "text/javascript", "application/pdf", "application/octet-stream"])
+      expect(isInlineSafe(t)).toBe(false);
   });
 
   test("cleanFilename and contentDisposition", () => {
     expect(cleanFilename(undefined)).toBe("file");
     expect(cleanFilename("a/b\\c.txt")).toBe("c.txt");
     expect(cleanFilename("x\u0000y\u009b.txt")).toBe("xy.txt");
-    expect(contentDisposition("attachment", 'say "hi" 100%.txt')).toBe(`attachment; filename="say _hi_ 100_.txt"; filename*=UTF-8''say%20%22hi%22%20100%25.txt`);
+    expect(contentDisposition("attachment", 'say "hi" 100%.txt')).toBe(
+      `attachment; filename="say _hi_ 100_.txt"; filename*=UTF-8''say%20%22hi%22%20100%25.txt`,
+    );
     expect(contentDisposition("inline", "it's (1).png")).toBe(`inline; filename="it's (1).png"; filename*=UTF-8''it%27s%20%281%29.png`);
   });
 

@@ -26,8 +26,6 @@ import {
   type FileJson,
 } from "./files-fixtures";
 
-const _NOTHING = { rows: 0, events: [], objects: [], temp: [] };
-
 describe("upload: success", () => {
   let env: TestEnv;
   let a: ReturnType<TestEnv["org"]>;
@@ -44,7 +42,14 @@ describe("upload: success", () => {
     expect(res.status).toBe(201);
     const file = (await res.json()) as FileJson;
     expect(Object.keys(file).sort()).toEqual(FILE_KEYS);
-    expect(file).toMatchObject({ filename: "document.pdf", size_bytes: content.length, mime_type: "application/pdf", folder_id: folder.id, ticket_id: null, sha256: sha256Hex(content) });
+    expect(file).toMatchObject({
+      filename: "document.pdf",
+      size_bytes: content.length,
+      mime_type: "application/pdf",
+      folder_id: folder.id,
+      ticket_id: null,
+      sha256: sha256Hex(content),
+    });
     expect(file.id).toMatch(/^file_[0-9a-z]{16}$/);
     expect(file.uploaded_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(file.download_url).toStartWith(`${env.config.publicUrl}/files/${file.id}/document.pdf?expires=`);
@@ -147,23 +152,101 @@ describe("upload: refusals store nothing", () => {
 
   const file = { name: "file", filename: "a.txt", content: "hello" };
   const cases: { label: string; send: () => Promise<Response>; status: number; error: string; field?: string }[] = [
-    { label: "JSON body", send: () => env.request("/v1/files", { method: "POST", key: a.key, json: { file: "x" } }), status: 415, error: "unsupported_media_type" },
-    { label: "text/plain body", send: () => env.request("/v1/files", { method: "POST", key: a.key, body: "x", headers: { "content-type": "text/plain" } }), status: 415, error: "unsupported_media_type" },
-    { label: "no Content-Type", send: () => env.request("/v1/files", { method: "POST", key: a.key, body: new Uint8Array([1, 2]) }), status: 415, error: "unsupported_media_type" },
-    { label: "multipart without a boundary", send: () => env.request("/v1/files", { method: "POST", key: a.key, body: "x", headers: { "content-type": "multipart/form-data" } }), status: 400, error: "validation_error", field: "content-type" },
+    {
+      label: "JSON body",
+      send: () => env.request("/v1/files", { method: "POST", key: a.key, json: { file: "x" } }),
+      status: 415,
+      error: "unsupported_media_type",
+    },
+    {
+      label: "text/plain body",
+      send: () => env.request("/v1/files", { method: "POST", key: a.key, body: "x", headers: { "content-type": "text/plain" } }),
+      status: 415,
+      error: "unsupported_media_type",
+    },
+    {
+      label: "no Content-Type",
+      send: () => env.request("/v1/files", { method: "POST", key: a.key, body: new Uint8Array([1, 2]) }),
+      status: 415,
+      error: "unsupported_media_type",
+    },
+    {
+      label: "multipart without a boundary",
+      send: () => env.request("/v1/files", { method: "POST", key: a.key, body: "x", headers: { "content-type": "multipart/form-data" } }),
+      status: 400,
+      error: "validation_error",
+      field: "content-type",
+    },
     { label: "no file part", send: () => sendMultipart(env, a.key, multipartBody([])), status: 400, error: "validation_error", field: "file" },
-    { label: "two file parts", send: () => sendMultipart(env, a.key, multipartBody([file, { ...file, filename: "b.txt" }])), status: 400, error: "validation_error", field: "file" },
-    { label: "file sent as a text field", send: () => sendMultipart(env, a.key, multipartBody([{ name: "file", value: "not a file" }])), status: 400, error: "validation_error", field: "file" },
-    { label: "a file under another name", send: () => sendMultipart(env, a.key, multipartBody([{ ...file, name: "attachment" }])), status: 400, error: "validation_error", field: "attachment" },
-    { label: "an unknown field", send: () => sendMultipart(env, a.key, multipartBody([file, { name: "owner", value: "me" }])), status: 400, error: "validation_error", field: "owner" },
-    { label: "folder_id twice", send: () => sendMultipart(env, a.key, multipartBody([file, { name: "folder_id", value: aFolder }, { name: "folder_id", value: aFolder }])), status: 400, error: "validation_error", field: "folder_id" },
-    { label: "an empty folder_id", send: () => sendMultipart(env, a.key, multipartBody([file, { name: "folder_id", value: "" }])), status: 400, error: "validation_error", field: "folder_id" },
-    { label: "an unknown folder_id after the file", send: () => upload(env, a.key, { fields: { folder_id: "fld_0000000000000000" } }), status: 404, error: "not_found" },
-    { label: "an unknown folder_id before the file", send: () => upload(env, a.key, { fields: { folder_id: "fld_0000000000000000" }, fieldsFirst: true }), status: 404, error: "not_found" },
+    {
+      label: "two file parts",
+      send: () => sendMultipart(env, a.key, multipartBody([file, { ...file, filename: "b.txt" }])),
+      status: 400,
+      error: "validation_error",
+      field: "file",
+    },
+    {
+      label: "file sent as a text field",
+      send: () => sendMultipart(env, a.key, multipartBody([{ name: "file", value: "not a file" }])),
+      status: 400,
+      error: "validation_error",
+      field: "file",
+    },
+    {
+      label: "a file under another name",
+      send: () => sendMultipart(env, a.key, multipartBody([{ ...file, name: "attachment" }])),
+      status: 400,
+      error: "validation_error",
+      field: "attachment",
+    },
+    {
+      label: "an unknown field",
+      send: () => sendMultipart(env, a.key, multipartBody([file, { name: "owner", value: "me" }])),
+      status: 400,
+      error: "validation_error",
+      field: "owner",
+    },
+    {
+      label: "folder_id twice",
+      send: () => sendMultipart(env, a.key, multipartBody([file, { name: "folder_id", value: aFolder }, { name: "folder_id", value: aFolder }])),
+      status: 400,
+      error: "validation_error",
+      field: "folder_id",
+    },
+    {
+      label: "an empty folder_id",
+      send: () => sendMultipart(env, a.key, multipartBody([file, { name: "folder_id", value: "" }])),
+      status: 400,
+      error: "validation_error",
+      field: "folder_id",
+    },
+    {
+      label: "an unknown folder_id after the file",
+      send: () => upload(env, a.key, { fields: { folder_id: "fld_0000000000000000" } }),
+      status: 404,
+      error: "not_found",
+    },
+    {
+      label: "an unknown folder_id before the file",
+      send: () => upload(env, a.key, { fields: { folder_id: "fld_0000000000000000" }, fieldsFirst: true }),
+      status: 404,
+      error: "not_found",
+    },
     { label: "another organization's folder_id", send: () => upload(env, a.key, { fields: { folder_id: bFolder } }), status: 404, error: "not_found" },
     { label: "an unknown ticket_id", send: () => upload(env, a.key, { fields: { ticket_id: "tkt_0000000000000000" } }), status: 404, error: "not_found" },
-    { label: "another organization's ticket_id", send: () => upload(env, a.key, { fields: { ticket_id: bTicket }, fieldsFirst: true }), status: 404, error: "not_found" },
-    { label: "a truncated body (no closing boundary)", send: () => sendMultipart(env, a.key, multipartBody([file], { close: false })), status: 400, error: "validation_error", field: "body" },
+    {
+      label: "another organization's ticket_id",
+      send: () => upload(env, a.key, { fields: { ticket_id: bTicket }, fieldsFirst: true }),
+      status: 404,
+      error: "not_found",
+    },
+    {
+      label: "a truncated body (no closing boundary)",
+      send: () => sendMultipart(env, a.key, multipartBody([file], { close: false })),
+      status: 400,
+      error: "validation_error",
+      field: "body",
+    },
     {
       label: "a body cut inside the file",
       send: () => sendMultipart(env, a.key, multipartBody([{ ...file, content: "x".repeat(10_000) }]).subarray(0, 5000)),
@@ -171,7 +254,12 @@ describe("upload: refusals store nothing", () => {
       error: "validation_error",
       field: "body",
     },
-    { label: "a malformed part header", send: () => sendMultipart(env, a.key, new TextEncoder().encode(`--${BOUNDARY}\r\nContent-Disposition form-data\r\n\r\nx\r\n--${BOUNDARY}--\r\n`)), status: 400, error: "validation_error" },
+    {
+      label: "a malformed part header",
+      send: () => sendMultipart(env, a.key, new TextEncoder().encode(`--${BOUNDARY}\r\nContent-Disposition form-data\r\n\r\nx\r\n--${BOUNDARY}--\r\n`)),
+      status: 400,
+      error: "validation_error",
+    },
   ];
 
   for (const c of cases) {
@@ -194,7 +282,9 @@ describe("upload: refusals store nothing", () => {
     // Stream the file part slowly: the folder is deleted before the body ends.
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const head = new TextEncoder().encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="folder_id"\r\n\r\n${folder.id}\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nfirst half `);
+    const head = new TextEncoder().encode(
+      `--${BOUNDARY}\r\nContent-Disposition: form-data; name="folder_id"\r\n\r\n${folder.id}\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nfirst half `,
+    );
     const tail = new TextEncoder().encode(`second half\r\n--${BOUNDARY}--\r\n`);
     const stream = new ReadableStream<Uint8Array>({
       async start(c) {
@@ -395,7 +485,10 @@ describe("upload: Idempotency-Key while the first upload still streams", () => {
     for (const bytes of [content, pseudoRandomBytes(1000, 12)]) {
       const twin = await send(bytes, "twin-1");
       expect(twin.status).toBe(409);
-      expect(await twin.json()).toEqual({ error: "idempotency_in_progress", message: "A request with this Idempotency-Key is still being processed. Retry after it finishes." });
+      expect(await twin.json()).toEqual({
+        error: "idempotency_in_progress",
+        message: "A request with this Idempotency-Key is still being processed. Retry after it finishes.",
+      });
     }
     first.socket.write(body.subarray(100 * 1024));
     await eventually(() => rawJson(first.received()) !== null, "the first upload's answer");

@@ -12,7 +12,11 @@ interface Page {
 }
 
 function dbRow(env: TestEnv, id: string) {
-  return env.handle.sqlite.query("SELECT parent_id, parent_key, name FROM folders WHERE id = ?").get(id) as { parent_id: string | null; parent_key: string; name: string } | null;
+  return env.handle.sqlite.query("SELECT parent_id, parent_key, name FROM folders WHERE id = ?").get(id) as {
+    parent_id: string | null;
+    parent_key: string;
+    name: string;
+  } | null;
 }
 
 describe("folders: create and names", () => {
@@ -118,7 +122,13 @@ describe("folders: list and get", () => {
     env = createTestEnv({ clock });
     a = env.org("Alpha");
     b = env.org("Beta");
-    for (const [name, parent] of [["top1", null], ["top2", null], ["kid1", "top1"], ["kid2", "top1"], ["grandkid", "kid1"]] as const) {
+    for (const [name, parent] of [
+      ["top1", null],
+      ["top2", null],
+      ["kid1", "top1"],
+      ["kid2", "top1"],
+      ["grandkid", "kid1"],
+    ] as const) {
       clock.advance(1000);
       ids[name] = (await createFolder(env, a.key, name, parent ? ids[parent] : undefined)).id;
     }

@@ -46,7 +46,11 @@ const pool = {
 const pick = <T>(list: T[], n: number): T | undefined => (list.length ? list[n % list.length] : undefined);
 /** The organization sending the request being built: "own" ids are drawn from its resources. */
 let current: Org | undefined;
-const pickOwn = <T extends { orgId: string }>(list: T[], n: number): T | undefined => pick(list.filter((x) => x.orgId === current?.orgId), n) ?? pick(list, n);
+const pickOwn = <T extends { orgId: string }>(list: T[], n: number): T | undefined =>
+  pick(
+    list.filter((x) => x.orgId === current?.orgId),
+    n,
+  ) ?? pick(list, n);
 
 // ---- observing state -------------------------------------------------------------------------------------------
 
@@ -207,7 +211,11 @@ async function fuzzOne(r: Sent): Promise<void> {
   if (route.bytes) {
     // Downloads: the exact stored bytes, or the requested slice of them.
     const id = decodeURIComponent(pathname.split("/")[route.path.startsWith("/v1") ? 3 : 2]!);
-    const row = env.handle.sqlite.query("SELECT sha256, size_bytes, org_id FROM files WHERE id = ?").get(id) as { sha256: string; size_bytes: number; org_id: string } | null;
+    const row = env.handle.sqlite.query("SELECT sha256, size_bytes, org_id FROM files WHERE id = ?").get(id) as {
+      sha256: string;
+      size_bytes: number;
+      org_id: string;
+    } | null;
     expect(row).not.toBeNull();
     if (route.path.startsWith("/v1")) expect(row!.org_id).toBe(r.actor!.orgId);
     if (res.status === 200) expect(sha256Hex(buf)).toBe(row!.sha256);
@@ -252,7 +260,10 @@ function learn(r: Sent, route: string, status: number, body: any): void {
     expect(row.org_id).toBe(orgId);
     expect(Buffer.from(readFileSync(join(env.dir, "files", row.storage_key))).equals(Buffer.from(r.uploaded!))).toBe(true);
     // A folder or ticket named in an upload is always the uploader's own.
-    for (const [table, id] of [["folders", body.folder_id], ["tickets", body.ticket_id]] as const) {
+    for (const [table, id] of [
+      ["folders", body.folder_id],
+      ["tickets", body.ticket_id],
+    ] as const) {
       if (id !== null) expect((env.handle.sqlite.query(`SELECT org_id FROM ${table} WHERE id = ?`).get(id) as { org_id: string }).org_id).toBe(orgId);
     }
     pool.files.push({ id: body.id, orgId, filename: body.filename, bytes: r.uploaded! });
@@ -275,7 +286,12 @@ async function post(key: string, path: string, json: unknown): Promise<any> {
 
 async function seedUpload(org: Org, bytes: Uint8Array, filename: string, fields: Record<string, string> = {}) {
   const parts: Part[] = [{ name: "file", filename, content: bytes }, ...Object.entries(fields).map(([name, value]) => ({ name, value }))];
-  const res = await env.request("/v1/files", { method: "POST", key: org.key, body: multipartBody(parts), headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` } });
+  const res = await env.request("/v1/files", {
+    method: "POST",
+    key: org.key,
+    body: multipartBody(parts),
+    headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` },
+  });
   if (res.status !== 201) throw new Error(`seed upload: ${res.status} ${await res.text()}`);
   const f: any = await res.json();
   pool.files.push({ id: f.id, orgId: org.orgId, filename: f.filename, bytes });
@@ -306,7 +322,10 @@ beforeAll(async () => {
 
 afterAll(() => {
   env.close();
-  const byStatus = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(" ");
+  const byStatus = [...statuses]
+    .sort(([a], [b]) => a - b)
+    .map(([s, n]) => `${s}×${n}`)
+    .join(" ");
   console.log(`fuzz-routes: ${requestsFuzzed} requests, seed ${SEED} (${byStatus})`);
 });
 
@@ -317,7 +336,10 @@ const keyOf = { A: () => A, B: () => B };
 
 /** Who sends it: mostly org A or B; sometimes a free plan, a bogus key or no key. */
 const authArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom("A", "B").map((w) => ({ header: () => `Bearer ${keyOf[w as "A" | "B"]().key}`, actor: () => keyOf[w as "A" | "B"]() })) },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom("A", "B").map((w) => ({ header: () => `Bearer ${keyOf[w as "A" | "B"]().key}`, actor: () => keyOf[w as "A" | "B"]() })),
+  },
   {
     weight: 1,
     arbitrary: fc.oneof(
@@ -331,7 +353,23 @@ const authArb = fc.oneof(
 );
 
 const garbageId = fc.oneof(
-  fc.constantFrom("file_0000000000000000", "fld_0000000000000000", "tkt_0000000000000000", "wh_0000000000000000", "dlv_0000000000000000", "root", "", "null", "..", "%2e%2e", "%2F", "%00", "x".repeat(300), "'%20OR%201=1--", "%F0%9F%92%A9"),
+  fc.constantFrom(
+    "file_0000000000000000",
+    "fld_0000000000000000",
+    "tkt_0000000000000000",
+    "wh_0000000000000000",
+    "dlv_0000000000000000",
+    "root",
+    "",
+    "null",
+    "..",
+    "%2e%2e",
+    "%2F",
+    "%00",
+    "x".repeat(300),
+    "'%20OR%201=1--",
+    "%F0%9F%92%A9",
+  ),
   fc.string({ maxLength: 30 }).map(encodeURIComponent),
 );
 /** An id from a pool (either org's), or garbage; resolved when the request is built, since pools grow. */
@@ -356,7 +394,17 @@ const refArb: fc.Arbitrary<Thunk> = fc.oneof(
 const pageArb = fc.oneof(fc.integer({ min: -3, max: 200 }).map(String), fc.constantFrom("", "1e2", "0x10", "NaN", "1.5", "01", "99999999999999999999"));
 const queryArb = (names: string[]) =>
   fc
-    .array(fc.tuple(fc.constantFrom(...names, "page", "per_page", "unknown", "page[]"), fc.oneof(pageArb.map((v) => () => v), refArb, fc.constantFrom("true", "false", "1", "yes", "pending", "succeeded", "bogus").map((v) => () => v))), { maxLength: 4 })
+    .array(
+      fc.tuple(
+        fc.constantFrom(...names, "page", "per_page", "unknown", "page[]"),
+        fc.oneof(
+          pageArb.map((v) => () => v),
+          refArb,
+          fc.constantFrom("true", "false", "1", "yes", "pending", "succeeded", "bogus").map((v) => () => v),
+        ),
+      ),
+      { maxLength: 4 },
+    )
     .map((pairs) => () => new URLSearchParams(pairs.map(([k, v]): [string, string] => [k, v()])).toString());
 
 const idemArb = fc.option(fc.oneof(fc.constantFrom("k1", "k2", "k3"), fc.constant("x".repeat(256)), fc.string({ maxLength: 8 })), { nil: undefined, freq: 3 });
@@ -373,8 +421,26 @@ function setHeader(h: Headers, name: string, value: string): void {
 
 const filenameArb = fc.oneof(
   fc.constantFrom(
-    "report.pdf", "../../etc/passwd", "..\\..\\boot.ini", "/etc/shadow", "con.txt", "", " ", ".", "..", "a/b/c.txt", "😀 résumé.png",
-    "x".repeat(300), "nul\u0000byte.txt", "tab\tname", "%2e%2e%2f", "<script>alert(1)</script>.html", ".htaccess", "image.svg", "quote\"d.txt", "crlf\r\nX-Evil: 1.txt",
+    "report.pdf",
+    "../../etc/passwd",
+    "..\\..\\boot.ini",
+    "/etc/shadow",
+    "con.txt",
+    "",
+    " ",
+    ".",
+    "..",
+    "a/b/c.txt",
+    "😀 résumé.png",
+    "x".repeat(300),
+    "nul\u0000byte.txt",
+    "tab\tname",
+    "%2e%2e%2f",
+    "<script>alert(1)</script>.html",
+    ".htaccess",
+    "image.svg",
+    'quote"d.txt',
+    "crlf\r\nX-Evil: 1.txt",
   ),
   fc.string({ maxLength: 24, unit: "binary" }),
 );
@@ -386,7 +452,9 @@ const contentArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant(new TextEncoder().encode(`\r\n--${BOUNDARY}\r\nnot really the end`)) },
 );
 type Disposition = "quoted" | "extended" | "malformed";
-type PartSpec = { kind: "file"; name: string; filename: string; disposition: Disposition; content: Uint8Array; type: string } | { kind: "field"; name: string; value: Thunk };
+type PartSpec =
+  | { kind: "file"; name: string; filename: string; disposition: Disposition; content: Uint8Array; type: string }
+  | { kind: "field"; name: string; value: Thunk };
 const partArb: fc.Arbitrary<PartSpec> = fc.oneof(
   {
     weight: 4,
@@ -399,12 +467,22 @@ const partArb: fc.Arbitrary<PartSpec> = fc.oneof(
       type: fc.constantFrom("application/octet-stream", "text/html", "image/png", "application/x-msdownload"),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("field" as const), name: fc.constantFrom("folder_id", "folder_id", "ticket_id", "ticket_id", "file", "x", "", "folder_id[]"), value: refArb }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("field" as const),
+      name: fc.constantFrom("folder_id", "folder_id", "ticket_id", "ticket_id", "file", "x", "", "folder_id[]"),
+      value: refArb,
+    }),
+  },
 );
 const mutationArb = fc.oneof(
   { weight: 8, arbitrary: fc.constant({ kind: "none" as const }) },
   { weight: 2, arbitrary: fc.double({ min: 0, max: 1, noNaN: true }).map((at) => ({ kind: "truncate" as const, at })) },
-  { weight: 1, arbitrary: fc.constantFrom("no-close", "wrong-boundary", "no-boundary", "not-multipart", "json", "lying-length", "empty").map((kind) => ({ kind })) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("no-close", "wrong-boundary", "no-boundary", "not-multipart", "json", "lying-length", "empty").map((kind) => ({ kind })),
+  },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes) => ({ kind: "garbage" as const, bytes })) },
 );
 const uploadArb = fc.record({
@@ -428,7 +506,12 @@ const quoted = (s: string) => s.replace(/"/g, "%22").replace(/\r/g, "%0D").repla
  * Content-Disposition headers busboy cannot parse. It skips such parts silently (as if they were not
  * there), so the oracle below counts only well-formed file parts.
  */
-const MALFORMED = [`form-data; name="file"; filename*=UTF-8''a(b).txt`, `attachment; name="file"; filename="x.txt"`, `form-data; name="file"; filename="unterminated`, `form-data;`];
+const MALFORMED = [
+  `form-data; name="file"; filename*=UTF-8''a(b).txt`,
+  `attachment; name="file"; filename="x.txt"`,
+  `form-data; name="file"; filename="unterminated`,
+  `form-data;`,
+];
 
 function multipart(parts: PartSpec[], n: number, fields: string[]): Uint8Array {
   const chunks: (Uint8Array | string)[] = [];
@@ -487,15 +570,30 @@ function buildUpload(u: UploadSpec): Sent {
   if (auth) headers.set("authorization", auth);
   if (u.idem !== undefined) setHeader(headers, "idempotency-key", u.idem);
   const files = parts.filter((p): p is Extract<PartSpec, { kind: "file" }> => p.kind === "file" && p.disposition !== "malformed");
-  return { method: "POST", url: "http://localhost/v1/files", headers, body, uploaded: files.length === 1 ? files[0]!.content : undefined, actor: u.auth.actor() };
+  return {
+    method: "POST",
+    url: "http://localhost/v1/files",
+    headers,
+    body,
+    uploaded: files.length === 1 ? files[0]!.content : undefined,
+    actor: u.auth.actor(),
+  };
 }
 
 // ---- 2. the JSON and download routes of files, folders and webhooks ----------------------------------------------
 
 const folderBody = fc.record(
   {
-    name: fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom("Contracts", "2026", "a/b", "  ", "", "x".repeat(256), "tab\tname", "😀"), fc.integer(), fc.constant(null)),
-    parent_id: fc.oneof(refArb, fc.constant(() => null as unknown as string)),
+    name: fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom("Contracts", "2026", "a/b", "  ", "", "x".repeat(256), "tab\tname", "😀"),
+      fc.integer(),
+      fc.constant(null),
+    ),
+    parent_id: fc.oneof(
+      refArb,
+      fc.constant(() => null as unknown as string),
+    ),
     extra: fc.anything({ maxDepth: 1 }),
   },
   { requiredKeys: [] },
@@ -503,10 +601,26 @@ const folderBody = fc.record(
 const webhookBody = fc.record(
   {
     url: fc.oneof(
-      fc.constantFrom("http://127.0.0.1:9/hook", "https://10.1.2.3/x", "http://localhost:9/y", "ftp://127.0.0.1/", "http://127.0.0.1/#frag", "http://[::1]:9/", "not a url", "", "http://0.0.0.0/", "http://169.254.169.254/latest", "javascript:alert(1)"),
+      fc.constantFrom(
+        "http://127.0.0.1:9/hook",
+        "https://10.1.2.3/x",
+        "http://localhost:9/y",
+        "ftp://127.0.0.1/",
+        "http://127.0.0.1/#frag",
+        "http://[::1]:9/",
+        "not a url",
+        "",
+        "http://0.0.0.0/",
+        "http://169.254.169.254/latest",
+        "javascript:alert(1)",
+      ),
       fc.string({ maxLength: 30 }),
     ),
-    events: fc.oneof(fc.subarray(["ticket.created", "ticket.updated", "ticket.deleted", "file.uploaded", "file.deleted", "webhook.test", "*"]), fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 }), fc.constant("ticket.created")),
+    events: fc.oneof(
+      fc.subarray(["ticket.created", "ticket.updated", "ticket.deleted", "file.uploaded", "file.deleted", "webhook.test", "*"]),
+      fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 }),
+      fc.constant("ticket.created"),
+    ),
     description: fc.oneof(fc.string({ maxLength: 30 }), fc.constant(null), fc.constant("d".repeat(501))),
     active: fc.oneof(fc.boolean(), fc.constant("yes")),
     replay_missed: fc.boolean(),
@@ -518,33 +632,57 @@ type BodySpec = { text: Thunk; type: string } | undefined;
 const noBody = fc.constant<BodySpec>(undefined);
 const jsonBody = (shape: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<BodySpec> =>
   fc.oneof(
-    { weight: 6, arbitrary: shape.map((o) => ({ text: () => JSON.stringify(Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "function" ? (v as Thunk)() : v]))), type: "application/json" })) },
+    {
+      weight: 6,
+      arbitrary: shape.map((o) => ({
+        text: () => JSON.stringify(Object.fromEntries(Object.entries(o).map(([k, v]) => [k, typeof v === "function" ? (v as Thunk)() : v]))),
+        type: "application/json",
+      })),
+    },
     { weight: 1, arbitrary: fc.json({ maxDepth: 3 }).map((t) => ({ text: () => t, type: "application/json" })) },
-    { weight: 1, arbitrary: fc.constantFrom(`{"name":${"[".repeat(200)}${"]".repeat(200)}}`, "x".repeat(5000), "{", "null", '"str"').map((t) => ({ text: () => t, type: "application/json" })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom(`{"name":${"[".repeat(200)}${"]".repeat(200)}}`, "x".repeat(5000), "{", "null", '"str"')
+        .map((t) => ({ text: () => t, type: "application/json" })),
+    },
     { weight: 1, arbitrary: fc.string({ maxLength: 30 }).map((t) => ({ text: () => t, type: "text/plain" })) },
     { weight: 1, arbitrary: fc.constant(undefined) },
   );
 
-const linkArb: fc.Arbitrary<Thunk> = fc.tuple(fc.nat(), fc.nat(), fc.constantFrom("valid", "valid", "tampered", "expired", "other-id", "no-signature", "no-expires", "garbage"), fc.string({ maxLength: 12 })).map(([i, j, how, name]) => () => {
-  const f = pick(pool.files, i)!;
-  const g = pick(pool.files, j)!;
-  const now = Date.now();
-  const url = new URL(signer.url(f.id, name || f.filename, how === "expired" ? now - 2 * env.config.downloadUrlTtlSeconds * 1000 : now));
-  const sig = url.searchParams.get("signature")!;
-  if (how === "tampered") url.searchParams.set("signature", (sig[0] === "A" ? "B" : "A") + sig.slice(1));
-  if (how === "other-id") url.pathname = `/files/${g.id}/${encodeURIComponent(g.filename)}`;
-  if (how === "no-signature") url.searchParams.delete("signature");
-  if (how === "no-expires") url.searchParams.delete("expires");
-  if (how === "garbage") url.search = `?expires=${encodeURIComponent(name)}&signature=${encodeURIComponent(name)}`;
-  return url.pathname + url.search;
-});
+const linkArb: fc.Arbitrary<Thunk> = fc
+  .tuple(
+    fc.nat(),
+    fc.nat(),
+    fc.constantFrom("valid", "valid", "tampered", "expired", "other-id", "no-signature", "no-expires", "garbage"),
+    fc.string({ maxLength: 12 }),
+  )
+  .map(([i, j, how, name]) => () => {
+    const f = pick(pool.files, i)!;
+    const g = pick(pool.files, j)!;
+    const now = Date.now();
+    const url = new URL(signer.url(f.id, name || f.filename, how === "expired" ? now - 2 * env.config.downloadUrlTtlSeconds * 1000 : now));
+    const sig = url.searchParams.get("signature")!;
+    if (how === "tampered") url.searchParams.set("signature", (sig[0] === "A" ? "B" : "A") + sig.slice(1));
+    if (how === "other-id") url.pathname = `/files/${g.id}/${encodeURIComponent(g.filename)}`;
+    if (how === "no-signature") url.searchParams.delete("signature");
+    if (how === "no-expires") url.searchParams.delete("expires");
+    if (how === "garbage") url.search = `?expires=${encodeURIComponent(name)}&signature=${encodeURIComponent(name)}`;
+    return url.pathname + url.search;
+  });
 
 /** Present one time in six. */
 const rarely = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
 /** Range half the time; the conditional headers (which turn most answers into a 304) now and then. */
 const downloadHeadersArb = fc
   .record({
-    range: fc.option(fc.oneof(fc.constantFrom("bytes=0-0", "bytes=0-99", "bytes=-5", "bytes=5-", "bytes=99999-", "bytes=0-1,3-4", "bytes=5-1", "items=0-1", "bytes=-0"), fc.string({ maxLength: 12 })), { freq: 2 }),
+    range: fc.option(
+      fc.oneof(
+        fc.constantFrom("bytes=0-0", "bytes=0-99", "bytes=-5", "bytes=5-", "bytes=99999-", "bytes=0-1,3-4", "bytes=5-1", "items=0-1", "bytes=-0"),
+        fc.string({ maxLength: 12 }),
+      ),
+      { freq: 2 },
+    ),
     "if-none-match": rarely(fc.constantFrom("*", '"nope"', 'W/"x"', "")),
     "if-modified-since": rarely(fc.constantFrom(new Date(Date.now() + 86_400_000).toUTCString(), "yesterday", new Date(0).toUTCString())),
     "if-range": rarely(fc.constantFrom('"nope"', new Date(0).toUTCString())),
@@ -552,7 +690,13 @@ const downloadHeadersArb = fc
   .map((h) => Object.fromEntries(Object.entries(h).filter(([, v]) => v !== null)) as Record<string, string>);
 
 /** Which pool a `:param` draws its ids from, by the path segment before it (`/v1/files/:id` → files). */
-const PARAM_POOLS: Record<string, keyof typeof pool> = { tickets: "tickets", files: "files", folders: "folders", webhooks: "webhooks", deliveries: "deliveries" };
+const PARAM_POOLS: Record<string, keyof typeof pool> = {
+  tickets: "tickets",
+  files: "files",
+  folders: "folders",
+  webhooks: "webhooks",
+  deliveries: "deliveries",
+};
 
 /** A delivery under its own webhook, or under another one (crossing by the delivery alone must be a 404 too). */
 const deliveryPathArb = (tail: string): fc.Arbitrary<Thunk> =>
@@ -603,7 +747,13 @@ function bodyArb(route: FuzzRoute): fc.Arbitrary<BodySpec> {
   const shape = BODY_SHAPES[route.key];
   if (shape) return jsonBody(shape);
   if (!route.fields.length) return fc.oneof(noBody, jsonBody(fc.record({ extra: fc.anything({ maxDepth: 1 }) }, { requiredKeys: [] })));
-  const value = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), ...(route.literals.length ? [fc.constantFrom(...route.literals), fc.constantFrom(...route.literals)] : []));
+  const value = fc.oneof(
+    fc.string({ maxLength: 20 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    ...(route.literals.length ? [fc.constantFrom(...route.literals), fc.constantFrom(...route.literals)] : []),
+  );
   return jsonBody(fc.record(Object.fromEntries([...route.fields, "extra"].map((f) => [f, value])), { requiredKeys: [] }));
 }
 
@@ -627,7 +777,10 @@ const apiRequestArb = () =>
   targetArb().chain((target) =>
     fc.record({
       target: fc.constant(target),
-      method: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...target.methods) }, { weight: 1, arbitrary: fc.constantFrom("GET", "POST", "PATCH", "DELETE", "HEAD", "PUT") }),
+      method: fc.oneof(
+        { weight: 5, arbitrary: fc.constantFrom(...target.methods) },
+        { weight: 1, arbitrary: fc.constantFrom("GET", "POST", "PATCH", "DELETE", "HEAD", "PUT") },
+      ),
       auth: authArb,
       idem: idemArb,
       download: downloadHeadersArb,
@@ -637,26 +790,91 @@ const apiRequestArb = () =>
 // ---- 3. anything: paths, methods, query strings and headers -----------------------------------------------------
 
 const segmentArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom("v1", "tickets", "files", "folders", "webhooks", "deliveries", "retry", "test", "rotate-secret", "content", "event-types", "docs", "json", "assets", "healthz", "readyz", "metrics").map((s) => () => s) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .constantFrom(
+        "v1",
+        "tickets",
+        "files",
+        "folders",
+        "webhooks",
+        "deliveries",
+        "retry",
+        "test",
+        "rotate-secret",
+        "content",
+        "event-types",
+        "docs",
+        "json",
+        "assets",
+        "healthz",
+        "readyz",
+        "metrics",
+      )
+      .map((s) => () => s),
+  },
   { weight: 3, arbitrary: fc.constantFrom<keyof typeof pool>("tickets", "files", "folders", "webhooks", "deliveries").chain((k) => idOf(k)) },
   { weight: 1, arbitrary: fc.string({ maxLength: 10, unit: "binary" }).map((s) => () => encodeURIComponent(s)) },
   { weight: 1, arbitrary: fc.constantFrom("", ".", "..", "%2e%2e", "%2f", "%", "%zz", ";", "*", "~").map((s) => () => s) },
 );
 const anyPathArb = fc.oneof(
   { weight: 3, arbitrary: fc.array(segmentArb, { minLength: 1, maxLength: 5 }).map((segs) => () => "/" + segs.map((s) => s()).join("/")) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom("/v1/tickets", "/v1/files", "/v1/folders", "/v1/webhooks"), segmentArb).map(([p, s]) => () => `${p}/${s()}`) },
-  { weight: 1, arbitrary: fc.constantFrom("/", "//v1//tickets", "/v1/", "/V1/TICKETS", "/v1/tickets?", "/v1/files/../tickets", "/v1/%74ickets").map((p) => () => p) },
+  {
+    weight: 2,
+    arbitrary: fc.tuple(fc.constantFrom("/v1/tickets", "/v1/files", "/v1/folders", "/v1/webhooks"), segmentArb).map(
+      ([p, s]) =>
+        () =>
+          `${p}/${s()}`,
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom("/", "//v1//tickets", "/v1/", "/V1/TICKETS", "/v1/tickets?", "/v1/files/../tickets", "/v1/%74ickets").map((p) => () => p),
+  },
 );
 const headerNameArb = fc.oneof(
   fc.constantFrom(
-    "accept", "accept-encoding", "content-type", "content-length", "transfer-encoding", "range", "if-none-match", "if-range", "origin", "x-forwarded-for",
-    "x-forwarded-proto", "x-request-id", "idempotency-key", "cookie", "expect", "host", "authorization", "access-control-request-method", "x-http-method-override",
+    "accept",
+    "accept-encoding",
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "range",
+    "if-none-match",
+    "if-range",
+    "origin",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-request-id",
+    "idempotency-key",
+    "cookie",
+    "expect",
+    "host",
+    "authorization",
+    "access-control-request-method",
+    "x-http-method-override",
   ),
   fc.stringMatching(/^[a-z][a-z0-9-]{0,15}$/),
 );
 const headerValueArb = fc.oneof(
   fc.string({ maxLength: 40 }),
-  fc.constantFrom("application/json", "multipart/form-data", "multipart/form-data; boundary=", "text/plain; charset=utf-16", "*/*", "chunked", "-1", "99999999999999", "gzip", "bytes=0-1", "Bearer", "Bearer  ", "DELETE", "x".repeat(4000)),
+  fc.constantFrom(
+    "application/json",
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    "text/plain; charset=utf-16",
+    "*/*",
+    "chunked",
+    "-1",
+    "99999999999999",
+    "gzip",
+    "bytes=0-1",
+    "Bearer",
+    "Bearer  ",
+    "DELETE",
+    "x".repeat(4000),
+  ),
 );
 const anyRequestArb = fc.record({
   method: fc.constantFrom("GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS", "TRACE", "PROPFIND"),
@@ -664,7 +882,9 @@ const anyRequestArb = fc.record({
   query: fc.oneof(
     queryArb(["status", "priority", "folder_id", "ticket_id", "parent_id", "recursive", "expires", "signature"]),
     fc.string({ maxLength: 40 }).map((s) => () => encodeURI(s).replace(/#/g, "%23")),
-    fc.constantFrom("a=1&a=2&a=3", "page=1&page=2", "=x", "&&&", "%", "%zz=1", "__proto__=1", "constructor[prototype][x]=1", "x=" + "y".repeat(8000)).map((s) => () => s),
+    fc
+      .constantFrom("a=1&a=2&a=3", "page=1&page=2", "=x", "&&&", "%", "%zz=1", "__proto__=1", "constructor[prototype][x]=1", "x=" + "y".repeat(8000))
+      .map((s) => () => s),
   ),
   auth: authArb,
   headers: fc.array(fc.tuple(headerNameArb, headerValueArb), { maxLength: 5 }),

@@ -58,7 +58,11 @@ const pathArb = fc.oneof(
   fc.constantFrom("/v1/tickets/", "/v1/ticket", "/v1", "/", "/v1/tickets/x/y", "/docs/json"),
 );
 
-const queryValue = fc.oneof(fc.string({ maxLength: 12 }), fc.integer({ min: -5, max: 500 }).map(String), fc.constantFrom("open", "closed", "high", "1e3", "0x10", "NaN", "", "1.5"));
+const queryValue = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.integer({ min: -5, max: 500 }).map(String),
+  fc.constantFrom("open", "closed", "high", "1e3", "0x10", "NaN", "", "1.5"),
+);
 const queryArb = fc
   .dictionary(fc.constantFrom("page", "per_page", "status", "priority", "starting_after", "x", "page[]"), queryValue, { maxKeys: 4 })
   .map((q) => new URLSearchParams(q).toString());

@@ -41,7 +41,21 @@ beforeAll(async () => {
   secrets.push(keyA, keyB);
   // The most talkative configuration: debug logs, metrics on the API listener behind a token.
   server = await startServerProcess(
-    ["--data-dir", dir, "--port", "0", "--host", "127.0.0.1", "--log-level", "debug", "--metrics", "--metrics-token", METRICS_TOKEN, "--rate-limit-per-minute", "0"],
+    [
+      "--data-dir",
+      dir,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--log-level",
+      "debug",
+      "--metrics",
+      "--metrics-token",
+      METRICS_TOKEN,
+      "--rate-limit-per-minute",
+      "0",
+    ],
     { env: { CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE: "true", CLIENTCOVE_WEBHOOK_RETRY_BASE_MS: "20", CLIENTCOVE_AUTH_FAILURES_PER_MINUTE: "0" } },
   );
 });

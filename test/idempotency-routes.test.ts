@@ -50,7 +50,9 @@ describe("every POST under /v1 replays its first answer", () => {
   for (const label of posts) {
     test(`${label}: the retry gets the same status, Location and body, marked replayed, and changes nothing`, async () => {
       const [method, path] = label.split(" ") as [string, string];
-      const found = Object.values(ROUTE_MATRIX).flatMap((spec) => spec.routes.map((route) => ({ spec, route }))).find((r) => routeShape(r.route.method, r.route.path) === routeShape(method, path));
+      const found = Object.values(ROUTE_MATRIX)
+        .flatMap((spec) => spec.routes.map((route) => ({ spec, route })))
+        .find((r) => routeShape(r.route.method, r.route.path) === routeShape(method, path));
       expect(found, `${label} has no row in test/route-matrix.ts to build its request from`).toBeDefined();
       const { spec, route } = found!;
       const clock = manualClock(Date.UTC(2026, 1, 25, 14, 30));
@@ -90,7 +92,9 @@ describe("uploads: the change and its stored answer commit together", () => {
         body: multipartBody([{ name: "file", filename: "a.txt", content: "exactly once" }]),
       });
     const count = (table: string) => (env!.handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    env.handle.sqlite.run(`CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`);
+    env.handle.sqlite.run(
+      `CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`,
+    );
     expect((await send()).status).toBe(500);
     expect([count("files"), count("events"), count("idempotency_keys")]).toEqual([0, 0, 0]);
     expect(listObjects(env.dir)).toEqual([]);
@@ -109,7 +113,8 @@ describe("a change that awaits before it writes (webhook registration)", () => {
   test("refused after the claim, it releases its key: the corrected request runs under the same key, then replays", async () => {
     env = createTestEnv();
     const { key } = env.org("Acme");
-    const register = (url: string) => env!.request("/v1/webhooks", { method: "POST", key, json: { url, events: ["*"] }, headers: { "idempotency-key": "hook-1" } });
+    const register = (url: string) =>
+      env!.request("/v1/webhooks", { method: "POST", key, json: { url, events: ["*"] }, headers: { "idempotency-key": "hook-1" } });
     // A loopback address is refused by the SSRF guard, in the service, after the key was claimed.
     expect((await register("http://127.0.0.1:9/hook")).status).toBe(400);
     expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
@@ -126,7 +131,13 @@ describe("decide: the one rule", () => {
   const now = Date.UTC(2026, 5, 1);
   const fp = requestFingerprint("POST", "/v1/tickets", { subject: "x" });
   const other = requestFingerprint("POST", "/v1/tickets", { subject: "y" });
-  const running = (fingerprint: string, age = 0): KeyRow => ({ fingerprint, response_status: null, response_headers: null, response_body: null, created_at: now - age });
+  const running = (fingerprint: string, age = 0): KeyRow => ({
+    fingerprint,
+    response_status: null,
+    response_headers: null,
+    response_body: null,
+    created_at: now - age,
+  });
   const answered = (fingerprint: string, age = 0): KeyRow => ({
     fingerprint,
     response_status: 201,
@@ -167,7 +178,9 @@ describe("the plugin", () => {
         return new Response(null, { status: 500 });
       })
       .use(new Elysia({ prefix: "/v1" }).use(guard).post("/forgot", () => ({ ok: true })));
-    const r = await app.handle(new Request("http://localhost/v1/forgot", { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": "k" } }));
+    const r = await app.handle(
+      new Request("http://localhost/v1/forgot", { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": "k" } }),
+    );
     expect(r.status).toBe(500);
     expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
   });

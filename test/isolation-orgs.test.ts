@@ -29,7 +29,9 @@ afterAll(async () => {
   await dispatcher.stop(500);
   receiver.stop();
   env.close();
-  console.log(`isolation: ${RUNS} generated sequences, ${operations} operations (${crossAttempts} on the other organization's ids), ${requests} requests, ${receiver.requests.length} webhook deliveries checked`);
+  console.log(
+    `isolation: ${RUNS} generated sequences, ${operations} operations (${crossAttempts} on the other organization's ids), ${requests} requests, ${receiver.requests.length} webhook deliveries checked`,
+  );
 });
 
 /** What one organization has, as the API told it. */
@@ -76,7 +78,12 @@ async function view(m: Model) {
 async function checkViews(orgs: Model[]) {
   for (const m of orgs) {
     const v = await view(m);
-    for (const [kind, map] of [["tickets", m.tickets], ["files", m.files], ["folders", m.folders], ["webhooks", m.webhooks]] as const) {
+    for (const [kind, map] of [
+      ["tickets", m.tickets],
+      ["files", m.files],
+      ["folders", m.folders],
+      ["webhooks", m.webhooks],
+    ] as const) {
       expect({ kind, ids: v[kind].ids, total: v[kind].total }).toEqual({ kind, ids: [...map.keys()].sort(), total: map.size });
     }
   }
@@ -86,11 +93,26 @@ type Op = { actor: 0 | 1; kind: string; n: number; k: number; cross: boolean; fl
 const opArb: fc.Arbitrary<Op> = fc.record({
   actor: fc.constantFrom(0 as const, 1 as const),
   kind: fc.constantFrom(
-    "createTicket", "createTicket", "updateTicket", "deleteTicket",
-    "createFolder", "createFolder", "moveFolder", "deleteFolder",
-    "upload", "upload", "upload", "deleteFile",
-    "createWebhook", "updateWebhook", "deleteWebhook", "testWebhook", "retryDelivery",
-    "probe", "probe", "probe",
+    "createTicket",
+    "createTicket",
+    "updateTicket",
+    "deleteTicket",
+    "createFolder",
+    "createFolder",
+    "moveFolder",
+    "deleteFolder",
+    "upload",
+    "upload",
+    "upload",
+    "deleteFile",
+    "createWebhook",
+    "updateWebhook",
+    "deleteWebhook",
+    "testWebhook",
+    "retryDelivery",
+    "probe",
+    "probe",
+    "probe",
   ),
   n: fc.nat(50),
   k: fc.nat(50),
@@ -222,7 +244,10 @@ async function apply(op: Op, orgs: [Model, Model], step: number) {
       return;
     }
     case "createWebhook": {
-      const r = await call(me, "POST", "/v1/webhooks", { url: `${receiver.url}/hook/${me.orgId}`, events: op.flag ? ["*"] : ["ticket.created", "file.uploaded", "file.deleted"] });
+      const r = await call(me, "POST", "/v1/webhooks", {
+        url: `${receiver.url}/hook/${me.orgId}`,
+        events: op.flag ? ["*"] : ["ticket.created", "file.uploaded", "file.deleted"],
+      });
       expect(r.status).toBe(201);
       me.webhooks.set(r.body.id, { secret: r.body.secret });
       me.ever.add(r.body.id);
@@ -254,8 +279,9 @@ async function apply(op: Op, orgs: [Model, Model], step: number) {
       if (!id) return;
       const webhookId = from.deliveries.get(id)!;
       // Crossing by the delivery alone (own webhook, other's delivery) must be a 404 too.
-      const viaWebhook = op.cross && op.flag ? nth(me.webhooks, op.k) ?? webhookId : webhookId;
-      const p = () => op.k % 2 ? call(me, "POST", `/v1/webhooks/${viaWebhook}/deliveries/${id}/retry`) : call(me, "GET", `/v1/webhooks/${viaWebhook}/deliveries/${id}`);
+      const viaWebhook = op.cross && op.flag ? (nth(me.webhooks, op.k) ?? webhookId) : webhookId;
+      const p = () =>
+        op.k % 2 ? call(me, "POST", `/v1/webhooks/${viaWebhook}/deliveries/${id}/retry`) : call(me, "GET", `/v1/webhooks/${viaWebhook}/deliveries/${id}`);
       if (op.cross) return expectNotFound(p);
       const r = await p();
       // A retry of a delivery that is still pending is a 202 as well; a disabled endpoint would be a 409 (never here).
@@ -294,15 +320,19 @@ async function apply(op: Op, orgs: [Model, Model], step: number) {
 async function checkEvents(orgs: [Model, Model]) {
   const ids = orgs.map((m) => m.orgId);
   // Everything recorded has reached its endpoints (or ended): nothing of these orgs is still pending.
-  await waitFor(() => {
-    const q = env.handle.sqlite
-      .query(
-        `SELECT (SELECT COUNT(*) FROM events WHERE org_id IN (?1, ?2) AND dispatched_at IS NULL)
+  await waitFor(
+    () => {
+      const q = env.handle.sqlite
+        .query(
+          `SELECT (SELECT COUNT(*) FROM events WHERE org_id IN (?1, ?2) AND dispatched_at IS NULL)
               + (SELECT COUNT(*) FROM webhook_deliveries WHERE org_id IN (?1, ?2) AND status = 'pending') AS n`,
-      )
-      .get(ids[0]!, ids[1]!) as { n: number };
-    return q.n === 0;
-  }, "every delivery of the run to finish", 15_000);
+        )
+        .get(ids[0]!, ids[1]!) as { n: number };
+      return q.n === 0;
+    },
+    "every delivery of the run to finish",
+    15_000,
+  );
   for (const m of orgs) {
     const other = orgs.find((o) => o !== m)!;
     const rows = env.handle.sqlite.query("SELECT type, data FROM events WHERE org_id = ?").all(m.orgId) as { type: string; data: string }[];
@@ -313,14 +343,19 @@ async function checkEvents(orgs: [Model, Model]) {
       for (const ref of [data.folder_id, data.ticket_id]) if (ref) expect(other.ever.has(ref)).toBe(false);
     }
     const delivered = receiver.requests.filter((r) => r.path === `/hook/${m.orgId}`);
-    const expectedDeliveries = env.handle.sqlite.query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'succeeded'").get(m.orgId) as { n: number };
+    const expectedDeliveries = env.handle.sqlite
+      .query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'succeeded'")
+      .get(m.orgId) as { n: number };
     if (expectedDeliveries.n > 0) expect(delivered.length).toBeGreaterThan(0);
     for (const r of delivered) {
       const data = r.json.data;
       const subject = r.json.event === "webhook.test" ? data.webhook_id : data.id;
       expect({ event: r.json.event, mine: m.ever.has(subject), theirs: other.ever.has(subject) }).toEqual({ event: r.json.event, mine: true, theirs: false });
       // Signed with the secret of an endpoint of this organization (the delivery row says which).
-      const row = env.handle.sqlite.query("SELECT webhook_id, org_id FROM webhook_deliveries WHERE id = ?").get(r.headers["webhook-id"]!) as { webhook_id: string; org_id: string } | null;
+      const row = env.handle.sqlite.query("SELECT webhook_id, org_id FROM webhook_deliveries WHERE id = ?").get(r.headers["webhook-id"]!) as {
+        webhook_id: string;
+        org_id: string;
+      } | null;
       if (row) {
         expect(row.org_id).toBe(m.orgId);
         const secret = m.webhooks.get(row.webhook_id)?.secret;
@@ -338,7 +373,16 @@ describe("isolation between organizations", () => {
         run_++;
         const mk = (label: string): Model => {
           const o = env.org(`Iso${run_}${label}${Math.random().toString(36).slice(2, 8)}`);
-          return { orgId: o.orgId, key: o.key, tickets: new Map(), folders: new Map(), files: new Map(), webhooks: new Map(), deliveries: new Map(), ever: new Set() };
+          return {
+            orgId: o.orgId,
+            key: o.key,
+            tickets: new Map(),
+            folders: new Map(),
+            files: new Map(),
+            webhooks: new Map(),
+            deliveries: new Map(),
+            ever: new Set(),
+          };
         };
         const orgs: [Model, Model] = [mk("a"), mk("b")];
         // Each organization starts with one of everything, so cross-organization attempts always have a target.
@@ -356,7 +400,8 @@ describe("isolation between organizations", () => {
         await checkEvents(orgs);
         // Bytes on disk: each organization's files live under its own directory, exactly the files it has.
         const stored = listObjects(env.dir);
-        for (const m of orgs) expect(stored.filter((p) => p.startsWith(`${m.orgId}/`)).sort()).toEqual([...m.files.keys()].map((id) => `${m.orgId}/${id}`).sort());
+        for (const m of orgs)
+          expect(stored.filter((p) => p.startsWith(`${m.orgId}/`)).sort()).toEqual([...m.files.keys()].map((id) => `${m.orgId}/${id}`).sort());
       }),
       { seed: SEED, numRuns: RUNS },
     );

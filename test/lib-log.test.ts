@@ -14,7 +14,13 @@ describe("createLogger", () => {
     expect(lines.length).toBe(1);
     expect(lines[0]).not.toContain("\n");
     const o = JSON.parse(lines[0]!);
-    expect(o).toEqual({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), level: "info", msg: "listening", url: "http://localhost:8080", n: 1 });
+    expect(o).toEqual({
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      level: "info",
+      msg: "listening",
+      url: "http://localhost:8080",
+      n: 1,
+    });
   });
 
   test("levels below the minimum are dropped; silent drops everything", () => {
@@ -32,7 +38,13 @@ describe("createLogger", () => {
   test("fields that look like credentials are redacted, however deep", () => {
     const { lines, log } = capture("info");
     const secret = "cc_SECRETSECRETSECRETSECRETSECRETSECRET";
-    log.info("req", { authorization: `Bearer ${secret}`, headers: { Authorization: secret, nested: { token: secret, api_secret: secret } }, key: secret, password: secret, list: [{ secret }] });
+    log.info("req", {
+      authorization: `Bearer ${secret}`,
+      headers: { Authorization: secret, nested: { token: secret, api_secret: secret } },
+      key: secret,
+      password: secret,
+      list: [{ secret }],
+    });
     expect(lines[0]).not.toContain(secret);
     const o = JSON.parse(lines[0]!);
     expect(o.authorization).toBe("[redacted]");

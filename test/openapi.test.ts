@@ -8,7 +8,12 @@ const ROOT = join(import.meta.dir, "..");
 const BIN = join(ROOT, "node_modules", ".bin");
 
 function run(cmd: string[], cwd = ROOT) {
-  const p = Bun.spawnSync(cmd, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1", REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" } });
+  const p = Bun.spawnSync(cmd, {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1", REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" },
+  });
   return { code: p.exitCode, out: p.stdout.toString() + p.stderr.toString() };
 }
 
@@ -78,7 +83,10 @@ console.log(JSON.stringify({ subject, got: got.data?.id === created.data.id, tot
     );
     writeFileSync(
       join(dir, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { target: "ESNext", module: "ESNext", moduleResolution: "bundler", strict: true, noEmit: true, skipLibCheck: true, types: ["bun"] }, files: ["client.ts"] }),
+      JSON.stringify({
+        compilerOptions: { target: "ESNext", module: "ESNext", moduleResolution: "bundler", strict: true, noEmit: true, skipLibCheck: true, types: ["bun"] },
+        files: ["client.ts"],
+      }),
     );
     const tsc = run(["node", join(BIN, "tsc"), "-p", join(dir, "tsconfig.json")]);
     expect(tsc.out).toBe("");

@@ -29,7 +29,7 @@ async function upload(env: TestEnv, key: string, bytes: Uint8Array, name: string
 async function createTicket(env: TestEnv, key: string, subject: string): Promise<string> {
   const res = await env.request("/v1/tickets", { method: "POST", key, json: { subject, priority: "high" } });
   expect(res.status).toBe(201);
-  return (await res.json() as any).id;
+  return ((await res.json()) as any).id;
 }
 
 describe("backup and restore round trip", () => {
@@ -53,7 +53,7 @@ describe("backup and restore round trip", () => {
     for (const org of orgs) {
       const folder = await env.request("/v1/folders", { method: "POST", key: org.key, json: { name: "Contracts" } });
       expect(folder.status).toBe(201);
-      const folderId = (await folder.json() as any).id;
+      const folderId = ((await folder.json()) as any).id;
       const hook = await env.request("/v1/webhooks", { method: "POST", key: org.key, json: { url: "http://127.0.0.1:9/hook", events: ["*"] } });
       expect(hook.status).toBe(201);
       for (let i = 0; i < 5; i++) before.tickets.push(await createTicket(env, org.key, `before ${i}`));
@@ -127,10 +127,20 @@ describe("backup and restore round trip", () => {
       // The writer only inserts (and bumps ticket counts), so every restored row equals its source row...
       for (const [id, row] of copy) if (table !== "ticket_counts") expect({ table, id, row }).toEqual({ table, id, row: source.get(id)! });
     }
-    const restoredTickets = new Set(dst.query("SELECT id FROM tickets").all().map((r: any) => r.id));
+    const restoredTickets = new Set(
+      dst
+        .query("SELECT id FROM tickets")
+        .all()
+        .map((r: any) => r.id),
+    );
     // ...and everything written before the backup started is there.
     for (const id of before.tickets) expect(restoredTickets.has(id)).toBe(true);
-    const restoredFiles = dst.query("SELECT id, storage_key, sha256, size_bytes FROM files").all() as { id: string; storage_key: string; sha256: string; size_bytes: number }[];
+    const restoredFiles = dst.query("SELECT id, storage_key, sha256, size_bytes FROM files").all() as {
+      id: string;
+      storage_key: string;
+      sha256: string;
+      size_bytes: number;
+    }[];
     for (const f of uploaded) expect(restoredFiles.some((r) => r.id === f.id)).toBe(true);
     for (const row of restoredFiles) {
       const copy = readFileSync(join(restored, "files", row.storage_key));
@@ -155,14 +165,14 @@ describe("backup and restore round trip", () => {
     try {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       const ticketId = before.tickets[0]!;
-      const live = await (await env.request(`/v1/tickets/${ticketId}`, { key: orgs[0]!.key })).json() as any;
+      const live = (await (await env.request(`/v1/tickets/${ticketId}`, { key: orgs[0]!.key })).json()) as any;
       const res = await fetch(`${server.url}/v1/tickets/${ticketId}`, { headers: { authorization: `Bearer ${orgs[0]!.key}` } });
       expect(res.status).toBe(200);
-      expect(await res.json() as any).toEqual(live);
+      expect((await res.json()) as any).toEqual(live);
       for (const f of uploaded) {
         const meta = await fetch(`${server.url}/v1/files/${f.id}`, { headers: { authorization: `Bearer ${f.key}` } });
         expect(meta.status).toBe(200);
-        expect((await meta.json() as any).sha256).toBe(sha256(f.bytes));
+        expect(((await meta.json()) as any).sha256).toBe(sha256(f.bytes));
         const link = new URL(f.download_url);
         const dl = await fetch(`${server.url}${link.pathname}${link.search}`);
         expect(dl.status).toBe(200);
@@ -267,11 +277,15 @@ describe("backup and restore round trip", () => {
       },
       /unexpected member "\.\.\/escaped\.txt"/,
     ],
-    ["not gzip at all", () => {
-      const p = join(work, "plain.txt");
-      writeFileSync(p, "hello");
-      return p;
-    }, /is corrupt or not a Client Cove backup: gzip data is damaged/],
+    [
+      "not gzip at all",
+      () => {
+        const p = join(work, "plain.txt");
+        writeFileSync(p, "hello");
+        return p;
+      },
+      /is corrupt or not a Client Cove backup: gzip data is damaged/,
+    ],
   ];
 
   for (const [what, make, message] of refusals) {
@@ -341,7 +355,7 @@ describe("backup refusals and warnings", () => {
       const org = env.org();
       const form = new FormData();
       form.append("file", new Blob([bytesOf(100, 7)]), "gone.bin");
-      const file = await (await env.request("/v1/files", { method: "POST", key: org.key, body: form })).json() as any;
+      const file = (await (await env.request("/v1/files", { method: "POST", key: org.key, body: form })).json()) as any;
       rmSync(join(env.dir, "files", org.orgId, file.id));
       const out = join(work, "b.tar.gz");
       const r = await runCli(["backup", "--data-dir", env.dir, "--out", out]);
@@ -369,7 +383,9 @@ describe("backup refusals and warnings", () => {
       for (const id of fifoIds) {
         expect(Bun.spawnSync(["mkfifo", join(env.dir, "files", org.orgId, id)]).exitCode).toBe(0);
         sqlite
-          .query("INSERT INTO files (id, org_id, filename, size_bytes, mime_type, sha256, storage_key, uploaded_at) VALUES (?, ?, 'pipe', 0, 'application/octet-stream', ?, ?, ?)")
+          .query(
+            "INSERT INTO files (id, org_id, filename, size_bytes, mime_type, sha256, storage_key, uploaded_at) VALUES (?, ?, 'pipe', 0, 'application/octet-stream', ?, ?, ?)",
+          )
           .run(id, org.orgId, sha256(new Uint8Array(0)), `${org.orgId}/${id}`, Date.now());
       }
       const victim = "file_000000000000000c";
@@ -377,7 +393,9 @@ describe("backup refusals and warnings", () => {
       mkdirSync(join(env.dir, "files", org.orgId), { recursive: true });
       writeFileSync(join(env.dir, "files", org.orgId, victim), bytes);
       sqlite
-        .query("INSERT INTO files (id, org_id, filename, size_bytes, mime_type, sha256, storage_key, uploaded_at) VALUES (?, ?, 'v.bin', ?, 'application/octet-stream', ?, ?, ?)")
+        .query(
+          "INSERT INTO files (id, org_id, filename, size_bytes, mime_type, sha256, storage_key, uploaded_at) VALUES (?, ?, 'v.bin', ?, 'application/octet-stream', ?, ?, ?)",
+        )
         .run(victim, org.orgId, bytes.length, sha256(bytes), `${org.orgId}/${victim}`, Date.now());
 
       const out = join(work, "b.tar.gz");

@@ -29,10 +29,29 @@ shutdownTimeoutMs = 5000
 );
 
 describe("config file", () => {
-  test("TOML values apply with source \"file\"; env beats file; flags beat env; the rest are defaults", () => {
+  test('TOML values apply with source "file"; env beats file; flags beat env; the rest are defaults', () => {
     const { config, sources, origins } = loadConfig({ config: toml, "log-level": "debug" }, { CLIENTCOVE_PORT: "9100" });
-    expect(config).toMatchObject({ port: 9100, dataDir: "/srv/cc", logLevel: "debug", metrics: true, metricsToken: "s3cret-from-file", corsOrigins: ["https://app.example.com", "https://admin.example.com"], shutdownTimeoutMs: 5000, host: "::", configFile: toml });
-    expect(sources).toMatchObject({ port: "env", dataDir: "file", logLevel: "flag", metrics: "file", corsOrigins: "file", shutdownTimeoutMs: "file", host: "default", configFile: "flag" });
+    expect(config).toMatchObject({
+      port: 9100,
+      dataDir: "/srv/cc",
+      logLevel: "debug",
+      metrics: true,
+      metricsToken: "s3cret-from-file",
+      corsOrigins: ["https://app.example.com", "https://admin.example.com"],
+      shutdownTimeoutMs: 5000,
+      host: "::",
+      configFile: toml,
+    });
+    expect(sources).toMatchObject({
+      port: "env",
+      dataDir: "file",
+      logLevel: "flag",
+      metrics: "file",
+      corsOrigins: "file",
+      shutdownTimeoutMs: "file",
+      host: "default",
+      configFile: "flag",
+    });
     expect(origins).toMatchObject({ port: "CLIENTCOVE_PORT", dataDir: toml, logLevel: "--log-level", host: "default" });
     // A default that depends on another value sees the file's value.
     expect(loadConfig({ config: toml }, {}).config.publicUrl).toBe("http://localhost:9000");

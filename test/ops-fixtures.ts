@@ -117,7 +117,13 @@ export function bytesOf(size: number, seed: number): Uint8Array {
  * A file row plus its bytes at `<dataDir>/files/<org>/<file>`, the layout the files module uses; for
  * tests that need files where the upload API is not the point (or not mounted yet).
  */
-export function seedFile(sqlite: Database, dataDir: string, orgId: string, bytes: Uint8Array, opts: { folderId?: string; filename?: string } = {}): { id: string; storageKey: string; path: string } {
+export function seedFile(
+  sqlite: Database,
+  dataDir: string,
+  orgId: string,
+  bytes: Uint8Array,
+  opts: { folderId?: string; filename?: string } = {},
+): { id: string; storageKey: string; path: string } {
   const id = newId("file");
   const storageKey = `${orgId}/${id}`;
   const path = join(dataDir, "files", storageKey);
@@ -132,7 +138,9 @@ export function seedFile(sqlite: Database, dataDir: string, orgId: string, bytes
 export function seedFolder(sqlite: Database, orgId: string, name: string): string {
   const id = newId("fld");
   const now = Date.now();
-  sqlite.query("INSERT INTO folders (id, org_id, parent_id, parent_key, name, created_at, updated_at) VALUES (?, ?, NULL, '', ?, ?, ?)").run(id, orgId, name, now, now);
+  sqlite
+    .query("INSERT INTO folders (id, org_id, parent_id, parent_key, name, created_at, updated_at) VALUES (?, ?, NULL, '', ?, ?, ?)")
+    .run(id, orgId, name, now, now);
   return id;
 }
 
@@ -149,7 +157,9 @@ export function seedDelivery(sqlite: Database, orgId: string, webhookId: string,
   const id = newId("dlv");
   const now = Date.now();
   sqlite
-    .query("INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, payload, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'ticket.created', '{}', ?, ?, ?, ?)")
+    .query(
+      "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, payload, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'ticket.created', '{}', ?, ?, ?, ?)",
+    )
     .run(id, orgId, webhookId, newId("evt"), status, status === "pending" ? now : null, now, now);
   return id;
 }

@@ -11,7 +11,9 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 function appWithLog(env: TestEnv, config: Partial<Config> = {}) {
   const lines: Record<string, any>[] = [];
   const raw: string[] = [];
-  const log = createLogger({ level: "info", write: (l) => {
+  const log = createLogger({
+    level: "info",
+    write: (l) => {
       raw.push(l);
       lines.push(JSON.parse(l));
     },
@@ -29,8 +31,12 @@ describe("access log", () => {
       const org = env.org();
       const { request, access, raw } = appWithLog(env);
       const auth = { authorization: `Bearer ${org.key}` };
-      const created = await request("/v1/tickets", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ subject: "hi" }) });
-      const id = (await created.json() as any).id;
+      const created = await request("/v1/tickets", {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ subject: "hi" }),
+      });
+      const id = ((await created.json()) as any).id;
       await request(`/v1/tickets/${id}`, { headers: auth });
       await request("/v1/tickets/tkt_missing000000", { headers: auth });
       await request("/v1/tickets", { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{}" });
@@ -97,7 +103,10 @@ describe("CORS", () => {
       expect(denied.status).toBe(401);
       expect(denied.headers.get("access-control-allow-origin")).toBe(origin);
 
-      const pre = await request("/v1/tickets", { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" } });
+      const pre = await request("/v1/tickets", {
+        method: "OPTIONS",
+        headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+      });
       expect(pre.status).toBe(204);
       expect(pre.headers.get("access-control-allow-origin")).toBe(origin);
       expect(pre.headers.get("access-control-allow-methods")).toContain("POST");
@@ -106,7 +115,10 @@ describe("CORS", () => {
 
       const other = await request("/v1/tickets", { headers: { origin: "https://evil.example.com", authorization: `Bearer ${org.key}` } });
       expect(other.headers.get("access-control-allow-origin")).toBeNull();
-      const otherPre = await request("/v1/tickets", { method: "OPTIONS", headers: { origin: "https://evil.example.com", "access-control-request-method": "POST" } });
+      const otherPre = await request("/v1/tickets", {
+        method: "OPTIONS",
+        headers: { origin: "https://evil.example.com", "access-control-request-method": "POST" },
+      });
       expect(otherPre.status).not.toBe(204);
       expect(otherPre.headers.get("access-control-allow-origin")).toBeNull();
     } finally {
@@ -148,7 +160,10 @@ describe("--trust-proxy", () => {
   });
 
   test("on: the last X-Forwarded-For hop (the one the proxy added) and X-Forwarded-Proto", async () => {
-    expect(await loggedClient(true, { "x-forwarded-for": "198.51.100.1, 203.0.113.9", "x-forwarded-proto": "https" })).toEqual({ ip: "203.0.113.9", scheme: "https" });
+    expect(await loggedClient(true, { "x-forwarded-for": "198.51.100.1, 203.0.113.9", "x-forwarded-proto": "https" })).toEqual({
+      ip: "203.0.113.9",
+      scheme: "https",
+    });
     expect(await loggedClient(true, {})).toEqual({ ip: "127.0.0.1", scheme: "http" });
   });
 });

@@ -24,7 +24,7 @@ describe("metrics", () => {
     try {
       const res = await env.request("/metrics");
       expect(res.status).toBe(404);
-      expect((await res.json() as any).error).toBe("not_found");
+      expect(((await res.json()) as any).error).toBe("not_found");
     } finally {
       env.close();
     }
@@ -106,7 +106,7 @@ describe("metrics", () => {
       const none = await env.request("/metrics");
       expect(none.status).toBe(401);
       expect(none.headers.get("www-authenticate")).toBe("Bearer");
-      expect((await none.json() as any).error).toBe("unauthorized");
+      expect(((await none.json()) as any).error).toBe("unauthorized");
       expect((await env.request("/metrics", { key: org.key })).status).toBe(401);
       expect((await env.request("/metrics", { key: "prom-token-12" })).status).toBe(401);
       expect((await env.request("/metrics", { key: "prom-token-123" })).status).toBe(200);

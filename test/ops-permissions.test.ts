@@ -92,7 +92,10 @@ describe("an existing data dir with looser modes", () => {
     expect(all["README.admin.txt"]).toBe("644");
     delete all["README.admin.txt"];
     expectPrivate(all, dir);
-    const warn = s.stdout().split("\n").find((l) => l.includes("tightened data dir permissions"));
+    const warn = s
+      .stdout()
+      .split("\n")
+      .find((l) => l.includes("tightened data dir permissions"));
     expect(JSON.parse(warn!)).toMatchObject({ level: "warn", changed: 5 });
   });
 });

@@ -43,7 +43,12 @@ function oneLine(r: { code: number; stdout: string; stderr: string }, code: numb
 }
 
 function listeningLine(s: ServerProcess): Record<string, unknown> {
-  return JSON.parse(s.stdout().split("\n").find((l) => l.includes('"listening"'))!);
+  return JSON.parse(
+    s
+      .stdout()
+      .split("\n")
+      .find((l) => l.includes('"listening"'))!,
+  );
 }
 
 async function bootstrapKey(s: ServerProcess): Promise<string> {
@@ -62,7 +67,11 @@ describe("a port in use on the very first start", () => {
       expect(existsSync(dir)).toBe(false);
       // An existing (empty) data dir stays empty: no database, no organization, no key that was never printed.
       const empty = freshDir();
-      oneLine(runCli(["serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", empty]), 2, new RegExp(`^clientcove: port ${port} on 127\\.0\\.0\\.1 is already in use$`));
+      oneLine(
+        runCli(["serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", empty]),
+        2,
+        new RegExp(`^clientcove: port ${port} on 127\\.0\\.0\\.1 is already in use$`),
+      );
       expect(readdirSync(empty)).toEqual([]);
     } finally {
       holder.stop(true);
@@ -87,7 +96,9 @@ describe("one server per data dir", () => {
     const enc = new TextEncoder();
     const stream = new ReadableStream<Uint8Array>({
       async start(c) {
-        c.enqueue(enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n${"x".repeat(70_000)}`));
+        c.enqueue(
+          enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\n${"x".repeat(70_000)}`),
+        );
         await gate;
         c.enqueue(enc.encode(`the end\r\n--${BOUNDARY}--\r\n`));
         c.close();
@@ -103,14 +114,28 @@ describe("one server per data dir", () => {
     expect(readdirSync(join(dir, "tmp")).length).toBeGreaterThan(0);
 
     const second = await runCliAsync(["serve", "--port", "0", "--data-dir", dir]);
-    oneLine(second, 2, new RegExp(`^clientcove: data dir ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is already in use by another Client Cove process \\(pid ${first.proc.pid}\\)`));
+    oneLine(
+      second,
+      2,
+      new RegExp(
+        `^clientcove: data dir ${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is already in use by another Client Cove process \\(pid ${first.proc.pid}\\)`,
+      ),
+    );
     release();
     const res = await pending;
     expect(res.status).toBe(201);
     expect(((await res.json()) as { size_bytes: number }).size_bytes).toBe(70_007);
 
     // Documented to work beside a running server.
-    for (const args of [["status"], ["verify", "--quick"], ["config"], ["orgs", "list"], ["users", "list"], ["keys", "list", "--org", (JSON.parse((await runCliAsync(["orgs", "list", "--json", "--data-dir", dir])).stdout) as { id: string }[])[0]!.id], ["backup", "--out", join(dir, "..", `${dir.split("/").pop()}.tar.gz`)]]) {
+    for (const args of [
+      ["status"],
+      ["verify", "--quick"],
+      ["config"],
+      ["orgs", "list"],
+      ["users", "list"],
+      ["keys", "list", "--org", (JSON.parse((await runCliAsync(["orgs", "list", "--json", "--data-dir", dir])).stdout) as { id: string }[])[0]!.id],
+      ["backup", "--out", join(dir, "..", `${dir.split("/").pop()}.tar.gz`)],
+    ]) {
       const r = await runCliAsync([...args, "--data-dir", dir]);
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0);
     }
@@ -120,8 +145,16 @@ describe("one server per data dir", () => {
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0);
     }
     // Refused beside it, clearly.
-    oneLine(await runCliAsync(["migrate", "--data-dir", dir]), 2, new RegExp(`is in use by another Client Cove process \\(pid ${first.proc.pid}\\); stop the server first`));
-    oneLine(await runCliAsync(["restore", join(dir, "..", `${dir.split("/").pop()}.tar.gz`), "--data-dir", dir]), 2, new RegExp(`is being served by a running Client Cove process \\(pid ${first.proc.pid}\\)`));
+    oneLine(
+      await runCliAsync(["migrate", "--data-dir", dir]),
+      2,
+      new RegExp(`is in use by another Client Cove process \\(pid ${first.proc.pid}\\); stop the server first`),
+    );
+    oneLine(
+      await runCliAsync(["restore", join(dir, "..", `${dir.split("/").pop()}.tar.gz`), "--data-dir", dir]),
+      2,
+      new RegExp(`is being served by a running Client Cove process \\(pid ${first.proc.pid}\\)`),
+    );
 
     // SIGKILL: the kernel drops the lock with the process; the next server starts and serves the same data.
     expect(await first.stop("SIGKILL")).not.toBe(0);
@@ -147,7 +180,11 @@ describe("the bound address", () => {
     expect((await fetch(`http://localhost:${port}/healthz`)).status).toBe(200);
     // An IPv4 client is logged as its IPv4 address, not as ::ffff:127.0.0.1.
     await s.stop();
-    const ips = s.stdout().split("\n").filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l).ip);
+    const ips = s
+      .stdout()
+      .split("\n")
+      .filter((l) => l.includes('"msg":"request"'))
+      .map((l) => JSON.parse(l).ip);
     expect(ips).toContain("127.0.0.1");
     expect(ips).toContain("::1");
     expect(ips.filter((ip) => String(ip).startsWith("::ffff:"))).toEqual([]);

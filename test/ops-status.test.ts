@@ -45,7 +45,11 @@ describe("status", () => {
     const dir = tempDir("cc-status");
     const server = await startServe(["--data-dir", dir], { expectKey: true });
     try {
-      const res = await fetch(`${server.url}/v1/tickets`, { method: "POST", headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" }, body: JSON.stringify({ subject: "live" }) });
+      const res = await fetch(`${server.url}/v1/tickets`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${server.key}`, "content-type": "application/json" },
+        body: JSON.stringify({ subject: "live" }),
+      });
       expect(res.status).toBe(201);
       const r = await runCli(["status", "--json"], { CLIENTCOVE_DATA_DIR: dir });
       expect(r.code).toBe(0);

@@ -36,10 +36,12 @@ async function ourArchive(): Promise<Buffer> {
 
 async function readAll(bytes: Uint8Array): Promise<{ path: string; type: string; data: Buffer }[]> {
   const out: { path: string; type: string; data: Buffer }[] = [];
-  for await (const e of readTar((async function* () {
-    // Odd chunk sizes exercise the reader's buffering across header and body boundaries.
-    for (let i = 0; i < bytes.length; i += 777) yield bytes.subarray(i, i + 777);
-  })())) {
+  for await (const e of readTar(
+    (async function* () {
+      // Odd chunk sizes exercise the reader's buffering across header and body boundaries.
+      for (let i = 0; i < bytes.length; i += 777) yield bytes.subarray(i, i + 777);
+    })(),
+  )) {
     const parts: Uint8Array[] = [];
     for await (const c of e.body) parts.push(c);
     out.push({ path: e.path, type: e.type, data: Buffer.concat(parts) });
@@ -81,9 +83,11 @@ describe("tar", () => {
     const size = 9 * 1024 ** 3 + 5;
     const header = buildHeader("big.bin", size);
     expect(header[124]).toBe(0x80);
-    const gen = readTar((async function* () {
-      yield header;
-    })());
+    const gen = readTar(
+      (async function* () {
+        yield header;
+      })(),
+    );
     const first = await gen.next();
     expect(first.value!.size).toBe(size);
     // GNU tar agrees on the size it encodes (it lists the header before noticing the missing body).

@@ -10,7 +10,7 @@ async function upload(env: TestEnv, key: string, size: number, seed: number): Pr
   form.append("file", new Blob([bytesOf(size, seed)]), `f${seed}.bin`);
   const res = await env.request("/v1/files", { method: "POST", key, body: form });
   expect(res.status).toBe(201);
-  const { id } = await res.json() as any;
+  const { id } = (await res.json()) as any;
   const row = env.handle.sqlite.query("SELECT storage_key FROM files WHERE id = ?").get(id) as { storage_key: string };
   return { id, path: join(env.dir, "files", row.storage_key) };
 }
@@ -90,7 +90,11 @@ describe("verify", () => {
     const env = createTestEnv();
     try {
       env.handle.sqlite.exec("PRAGMA foreign_keys = OFF");
-      env.handle.sqlite.query("INSERT INTO tickets (id, org_id, subject, status, priority, created_at, updated_at) VALUES ('tkt_orphan', 'org_gone', 's', 'open', 'low', 1, 1)").run();
+      env.handle.sqlite
+        .query(
+          "INSERT INTO tickets (id, org_id, subject, status, priority, created_at, updated_at) VALUES ('tkt_orphan', 'org_gone', 's', 'open', 'low', 1, 1)",
+        )
+        .run();
       env.handle.sqlite.exec("PRAGMA foreign_keys = ON");
       const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
       expect(r.code).toBe(1);

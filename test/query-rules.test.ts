@@ -22,7 +22,10 @@ async function expect400(path: string, field: string, init: RequestInit = {}) {
   const body = JSON.parse(text);
   expect(Object.keys(body).sort()).toEqual(["details", "error", "message"]);
   expect(body.error).toBe("validation_error");
-  expect(body.details.map((d: { field: string }) => d.field), path).toContain(field);
+  expect(
+    body.details.map((d: { field: string }) => d.field),
+    path,
+  ).toContain(field);
   return body;
 }
 

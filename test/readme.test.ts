@@ -9,7 +9,14 @@ import { readConfigTable, README_PATH, spliceConfigTable, TABLE_END, TABLE_START
 
 const ROOT = join(import.meta.dir, "..");
 const DOCS_DIR = join(ROOT, "docs");
-const MARKDOWN_FILES = [README_PATH, ...(existsSync(DOCS_DIR) ? readdirSync(DOCS_DIR).filter((f) => f.endsWith(".md")).map((f) => join(DOCS_DIR, f)) : [])];
+const MARKDOWN_FILES = [
+  README_PATH,
+  ...(existsSync(DOCS_DIR)
+    ? readdirSync(DOCS_DIR)
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => join(DOCS_DIR, f))
+    : []),
+];
 const readme = readFileSync(README_PATH, "utf8");
 
 /** The lines of a markdown file outside fenced code blocks (a `#` in a shell block is not a heading). */
@@ -36,7 +43,10 @@ function headingAnchors(markdown: string): Set<string> {
     const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
     if (!m) continue;
     const textOnly = m[1]!.replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1").replace(/[`*~]/g, "");
-    const base = textOnly.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, "").replace(/ /g, "-");
+    const base = textOnly
+      .toLowerCase()
+      .replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, "")
+      .replace(/ /g, "-");
     const n = seen.get(base) ?? 0;
     seen.set(base, n + 1);
     anchors.add(n === 0 ? base : `${base}-${n}`);
@@ -51,7 +61,9 @@ interface Link {
 
 /** Inline links and images outside code (spans and blocks), e.g. `[text](docs/api.md#errors)`. */
 function linksOf(file: string): Link[] {
-  const prose = proseLines(readFileSync(file, "utf8")).join("\n").replace(/`[^`\n]*`/g, "");
+  const prose = proseLines(readFileSync(file, "utf8"))
+    .join("\n")
+    .replace(/`[^`\n]*`/g, "");
   return [...prose.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => ({ file, target: m[1]! }));
 }
 
@@ -112,7 +124,10 @@ describe("README.md and docs/*.md", () => {
     // Not ours: the receiver's own variable in the signature-verification example.
     const foreign = new Set(["CLIENTCOVE_WEBHOOK_SECRET"]);
     const unknown = MARKDOWN_FILES.flatMap((f) =>
-      [...readFileSync(f, "utf8").matchAll(/\bCLIENTCOVE_[A-Z0-9_]*[A-Z0-9]\b/g)].map((m) => m[0]).filter((name) => !known.has(name) && !foreign.has(name)).map((name) => `${relative(ROOT, f)}: ${name}`),
+      [...readFileSync(f, "utf8").matchAll(/\bCLIENTCOVE_[A-Z0-9_]*[A-Z0-9]\b/g)]
+        .map((m) => m[0])
+        .filter((name) => !known.has(name) && !foreign.has(name))
+        .map((name) => `${relative(ROOT, f)}: ${name}`),
     );
     expect(unknown).toEqual([]);
   });
@@ -139,7 +154,9 @@ describe("README.md and docs/*.md", () => {
   });
 
   test("the anchor rules match GitHub's (code, punctuation, repeats)", () => {
-    const anchors = headingAnchors("# Client Cove\n## Run: signals, health, readiness\n### `clientcove status`\n## Settings\n## Settings\n```sh\n# not a heading\n```\n");
+    const anchors = headingAnchors(
+      "# Client Cove\n## Run: signals, health, readiness\n### `clientcove status`\n## Settings\n## Settings\n```sh\n# not a heading\n```\n",
+    );
     expect([...anchors]).toEqual(["client-cove", "run-signals-health-readiness", "clientcove-status", "settings", "settings-1"]);
   });
 });

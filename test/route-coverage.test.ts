@@ -53,7 +53,10 @@ describe("the route matrix covers the app's own route list", () => {
 
 describe("the coverage check itself", () => {
   test("a new route without a row is named; so are a row and a listing whose route went away", () => {
-    const drifted = [...routes.filter((r) => r.path !== "/healthz" && !(r.method === "DELETE" && r.path === "/v1/tickets/:id")), { method: "GET", path: "/v1/contacts/:id" }];
+    const drifted = [
+      ...routes.filter((r) => r.path !== "/healthz" && !(r.method === "DELETE" && r.path === "/v1/tickets/:id")),
+      { method: "GET", path: "/v1/contacts/:id" },
+    ];
     const c = matrixCoverage(drifted);
     expect(c.unlisted).toEqual(["GET /v1/contacts/:id"]);
     expect(c.staleRows).toEqual(["tickets: DELETE /v1/tickets/:ticketId"]);
@@ -63,8 +66,24 @@ describe("the coverage check itself", () => {
   test("placeholder names do not matter, fixed segments and methods do", () => {
     const outside = [{ method: "GET", path: "/public/:x", why: "a test listing with a long enough reason" }];
     const matrix = { t: { seed: () => ({}), snapshot: () => null, routes: [{ method: "GET", path: "/v1/x/:xId?page=1" }] } };
-    expect(matrixCoverage([{ method: "GET", path: "/v1/x/:id" }, { method: "GET", path: "/public/:name" }], matrix, outside)).toEqual({ unlisted: [], staleRows: [], staleOutside: [], both: [], publicApi: [] });
-    const c = matrixCoverage([{ method: "POST", path: "/v1/x/:id" }, { method: "GET", path: "/v1/x/fixed" }], matrix, []);
+    expect(
+      matrixCoverage(
+        [
+          { method: "GET", path: "/v1/x/:id" },
+          { method: "GET", path: "/public/:name" },
+        ],
+        matrix,
+        outside,
+      ),
+    ).toEqual({ unlisted: [], staleRows: [], staleOutside: [], both: [], publicApi: [] });
+    const c = matrixCoverage(
+      [
+        { method: "POST", path: "/v1/x/:id" },
+        { method: "GET", path: "/v1/x/fixed" },
+      ],
+      matrix,
+      [],
+    );
     expect(c.unlisted).toEqual(["POST /v1/x/:id", "GET /v1/x/fixed"]);
     expect(c.staleRows).toEqual(["t: GET /v1/x/:xId?page=1"]);
   });

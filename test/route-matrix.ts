@@ -119,7 +119,9 @@ const NOT_STATE = new Set(["__drizzle_migrations", "sqlite_sequence", "orgs", "u
  */
 export function storedStateOfAll(env: TestEnv): Record<string, string[]> {
   const sqlite = env.handle.sqlite;
-  const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name).filter((t) => !NOT_STATE.has(t));
+  const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[])
+    .map((t) => t.name)
+    .filter((t) => !NOT_STATE.has(t));
   const out: Record<string, string[]> = {};
   for (const t of tables) out[t] = (sqlite.query(`SELECT * FROM "${t}"`).all() as unknown[]).map((r) => JSON.stringify(r)).sort();
   out["<dataDir>/files"] = listObjects(env.dir);
@@ -270,7 +272,10 @@ async function createdId(res: Response, what: string): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-const MULTIPART = () => ({ body: multipartBody([{ name: "file", filename: "n.txt", content: "new" }]), headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` } });
+const MULTIPART = () => ({
+  body: multipartBody([{ name: "file", filename: "n.txt", content: "new" }]),
+  headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}` },
+});
 
 /** download_url is minted per response: compare everything else. */
 const withoutUrl = ({ download_url: _d, ...rest }: FileJson) => rest;
@@ -281,7 +286,12 @@ const withoutUrl = ({ download_url: _d, ...rest }: FileJson) => rest;
  */
 export const ROUTE_MATRIX = {
   tickets: matrixSpec({
-    seed: async ({ env, a }) => ({ ticketId: await createdId(await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Org A's secret ticket", priority: "high" } }), "ticket") }),
+    seed: async ({ env, a }) => ({
+      ticketId: await createdId(
+        await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Org A's secret ticket", priority: "high" } }),
+        "ticket",
+      ),
+    }),
     routes: [
       { method: "GET", path: "/v1/tickets" },
       { method: "GET", path: "/v1/tickets?status=open&priority=high&page=1&per_page=10" },
@@ -314,7 +324,13 @@ export const ROUTE_MATRIX = {
       const one = await env.request(`/v1/files/${seed.fileId}`, { key: a.key });
       const body = (await one.json()) as FileJson;
       const list = (await (await env.request("/v1/files?per_page=100", { key: a.key })).json()) as { data: FileJson[]; meta: unknown };
-      return { status: one.status, file: one.status === 200 ? withoutUrl(body) : body, list: list.data.map(withoutUrl), meta: list.meta, objects: listObjects(env.dir) };
+      return {
+        status: one.status,
+        file: one.status === 200 ? withoutUrl(body) : body,
+        list: list.data.map(withoutUrl),
+        meta: list.meta,
+        objects: listObjects(env.dir),
+      };
     },
   }),
 
@@ -350,7 +366,10 @@ export const ROUTE_MATRIX = {
     // Every case registers a fresh endpoint: the per-organization limit would end the matrix half-way.
     config: { webhookAllowPrivate: true, webhookMaxPerOrg: 100_000 },
     seed: async ({ env, a }) => {
-      const webhookId = await createdId(await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: "http://127.0.0.1:9/org-a-secret-hook", events: ["*"] } }), "webhook");
+      const webhookId = await createdId(
+        await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: "http://127.0.0.1:9/org-a-secret-hook", events: ["*"] } }),
+        "webhook",
+      );
       const deliveryId = await createdId(await env.request(`/v1/webhooks/${webhookId}/test`, { method: "POST", key: a.key }), "test delivery");
       return { webhookId, deliveryId };
     },
@@ -360,7 +379,11 @@ export const ROUTE_MATRIX = {
       { method: "GET", path: "/v1/webhooks?page=1&per_page=10" },
       { method: "POST", path: "/v1/webhooks", json: { url: "http://127.0.0.1:9/new", events: ["ticket.created"] } },
       { method: "GET", path: "/v1/webhooks/:webhookId" },
-      { method: "PATCH", path: "/v1/webhooks/:webhookId", json: { url: "http://127.0.0.1:9/mine-now", description: "mine now", events: ["ticket.deleted"], active: false } },
+      {
+        method: "PATCH",
+        path: "/v1/webhooks/:webhookId",
+        json: { url: "http://127.0.0.1:9/mine-now", description: "mine now", events: ["ticket.deleted"], active: false },
+      },
       { method: "DELETE", path: "/v1/webhooks/:webhookId" },
       { method: "POST", path: "/v1/webhooks/:webhookId/rotate-secret" },
       { method: "POST", path: "/v1/webhooks/:webhookId/test" },
@@ -391,12 +414,20 @@ export interface OutsideRoute {
 export const OUTSIDE_MATRIX: OutsideRoute[] = [
   { method: "GET", path: "/healthz", why: "liveness probe for load balancers: public by design, answers only {status: ok} (test/ops-http.test.ts)" },
   { method: "GET", path: "/readyz", why: "readiness probe: public by design, says only whether the database and data dir answer (test/ops-readiness.test.ts)" },
-  { method: "GET", path: "/metrics", why: "Prometheus scrape, off by default and guarded by its own --metrics-token, not an API key (test/ops-metrics.test.ts)" },
+  {
+    method: "GET",
+    path: "/metrics",
+    why: "Prometheus scrape, off by default and guarded by its own --metrics-token, not an API key (test/ops-metrics.test.ts)",
+  },
   { method: "GET", path: "/docs", why: "the API reference page: public by design, describes the API and holds no data (test/openapi.test.ts)" },
   { method: "GET", path: "/docs/json", why: "the served OpenAPI document: public by design (test/openapi.test.ts)" },
   { method: "GET", path: "/docs/assets/scalar.js", why: "the reference page's embedded script: public by design (test/docs-browser.test.ts)" },
   { method: "GET", path: "/favicon.ico", why: "the reference page's icon: public by design (test/docs-browser.test.ts)" },
-  { method: "GET", path: "/files/:id/:filename", why: "signed download links: the signature in the URL is the credential, not a key (test/files-download.test.ts)" },
+  {
+    method: "GET",
+    path: "/files/:id/:filename",
+    why: "signed download links: the signature in the URL is the credential, not a key (test/files-download.test.ts)",
+  },
 ];
 
 /** `METHOD /path` with the query dropped and every `:name` written `:`, so `/v1/x/:xId` and `/v1/x/:id` are one route. */
@@ -425,7 +456,8 @@ export function matrixCoverage(
 ): MatrixCoverage {
   const app = new Set(routes.map((r) => routeShape(r.method, r.path)));
   const rows = new Map<string, string>();
-  for (const [feature, spec] of Object.entries(matrix)) for (const r of spec.routes) rows.set(routeShape(r.method, r.path), `${feature}: ${r.method} ${r.path}`);
+  for (const [feature, spec] of Object.entries(matrix))
+    for (const r of spec.routes) rows.set(routeShape(r.method, r.path), `${feature}: ${r.method} ${r.path}`);
   const out = new Map(outside.map((o) => [routeShape(o.method, o.path), `${o.method} ${o.path}`]));
   return {
     unlisted: routes.filter((r) => !rows.has(routeShape(r.method, r.path)) && !out.has(routeShape(r.method, r.path))).map((r) => `${r.method} ${r.path}`),

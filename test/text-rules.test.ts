@@ -182,10 +182,26 @@ describe("one rule for single-line text (subjects, folder names) and one for mul
     expect(w.status).toBe(200);
     for (const bad of ["a\u0000b", "\u001b[2J", "a\u0007", "\u007f", "\u009b"]) {
       const before = rows();
-      await expect400(await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", description: bad } }), "description", /control characters/);
-      await expect400(await env.request(`/v1/tickets/${ticketId}`, { method: "PATCH", key: a.key, json: { description: bad } }), "description", /control characters/);
-      await expect400(await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: HOOK_URL, events: ["*"], description: bad } }), "description", /control characters/);
-      await expect400(await env.request(`/v1/webhooks/${webhookId}`, { method: "PATCH", key: a.key, json: { description: bad } }), "description", /control characters/);
+      await expect400(
+        await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", description: bad } }),
+        "description",
+        /control characters/,
+      );
+      await expect400(
+        await env.request(`/v1/tickets/${ticketId}`, { method: "PATCH", key: a.key, json: { description: bad } }),
+        "description",
+        /control characters/,
+      );
+      await expect400(
+        await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: HOOK_URL, events: ["*"], description: bad } }),
+        "description",
+        /control characters/,
+      );
+      await expect400(
+        await env.request(`/v1/webhooks/${webhookId}`, { method: "PATCH", key: a.key, json: { description: bad } }),
+        "description",
+        /control characters/,
+      );
       expect(rows()).toBe(before);
     }
   });

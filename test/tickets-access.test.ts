@@ -57,7 +57,10 @@ describe("tickets: organizations are isolated in lists and counts", () => {
 
   test("paging past org B's tickets never reaches org A's", async () => {
     for (let page = 1; page <= 5; page++) {
-      const body = (await (await env.request(`/v1/tickets?per_page=1&page=${page}`, { key: b.key })).json()) as { data: { id: string }[]; meta: { total: number } };
+      const body = (await (await env.request(`/v1/tickets?per_page=1&page=${page}`, { key: b.key })).json()) as {
+        data: { id: string }[];
+        meta: { total: number };
+      };
       expect(body.meta.total).toBe(3);
       for (const t of body.data) expect(bIds).toContain(t.id);
       expect(body.data.length).toBe(page <= 3 ? 1 : 0);

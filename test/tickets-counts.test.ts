@@ -87,11 +87,15 @@ describe("ticket counts under churn", () => {
             const kind = r.pick(["status", "priority", "both", "subject", "noop"] as const);
             const current = (await (await env.request(`/v1/tickets/${id}`, { key: org.key })).json()) as { status: string; priority: string };
             const json =
-              kind === "status" ? { status: r.pick(STATUSES) }
-              : kind === "priority" ? { priority: r.pick(PRIORITIES) }
-              : kind === "both" ? { status: r.pick(STATUSES), priority: r.pick(PRIORITIES) }
-              : kind === "subject" ? { subject: `renamed ${i}` }
-              : { status: current.status, priority: current.priority };
+              kind === "status"
+                ? { status: r.pick(STATUSES) }
+                : kind === "priority"
+                  ? { priority: r.pick(PRIORITIES) }
+                  : kind === "both"
+                    ? { status: r.pick(STATUSES), priority: r.pick(PRIORITIES) }
+                    : kind === "subject"
+                      ? { subject: `renamed ${i}` }
+                      : { status: current.status, priority: current.priority };
             const res = await env.request(`/v1/tickets/${id}`, { method: "PATCH", key: org.key, json });
             expect(res.status).toBe(200);
             tally[kind]++;

@@ -170,7 +170,14 @@ describe("PATCH /v1/tickets/:id", () => {
     clock.set(T0);
     const t = await create({ subject: "same", description: "same", priority: "high" });
     clock.set(T0 + 3_600_000);
-    for (const json of [{ subject: "same" }, { subject: "  same " }, { description: "same" }, { status: "open" }, { priority: "high" }, { subject: "same", description: "same", status: "open", priority: "high" }]) {
+    for (const json of [
+      { subject: "same" },
+      { subject: "  same " },
+      { description: "same" },
+      { status: "open" },
+      { priority: "high" },
+      { subject: "same", description: "same", status: "open", priority: "high" },
+    ]) {
       const res = await patch(t.id, json);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual(t);

@@ -136,14 +136,22 @@ describe("a failing change writes no event", () => {
   const failing: [string, () => Promise<Response>, number][] = [
     ["PATCH of a missing ticket", () => env.request("/v1/tickets/tkt_0000000000000000", { method: "PATCH", key: a.key, json: { status: "closed" } }), 404],
     ["DELETE of a missing ticket", () => env.request("/v1/tickets/tkt_0000000000000000", { method: "DELETE", key: a.key }), 404],
-    ["PATCH of another organization's ticket", () => env.request(`/v1/tickets/${existing.id}`, { method: "PATCH", key: b.key, json: { status: "closed" } }), 404],
+    [
+      "PATCH of another organization's ticket",
+      () => env.request(`/v1/tickets/${existing.id}`, { method: "PATCH", key: b.key, json: { status: "closed" } }),
+      404,
+    ],
     ["DELETE of another organization's ticket", () => env.request(`/v1/tickets/${existing.id}`, { method: "DELETE", key: b.key }), 404],
     ["an invalid create", () => env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "  " } }), 400],
     ["an invalid patch", () => env.request(`/v1/tickets/${existing.id}`, { method: "PATCH", key: a.key, json: { status: "nope" } }), 400],
     ["an empty patch", () => env.request(`/v1/tickets/${existing.id}`, { method: "PATCH", key: a.key, json: {} }), 400],
     ["an unauthenticated create", () => env.request("/v1/tickets", { method: "POST", json: { subject: "x" } }), 401],
     ["a free-plan create", () => env.request("/v1/tickets", { method: "POST", key: free.key, json: { subject: "x" } }), 403],
-    ["a create over the size limit", () => env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", description: "y".repeat(3000) } }), 413],
+    [
+      "a create over the size limit",
+      () => env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", description: "y".repeat(3000) } }),
+      413,
+    ],
     ["a create in text/plain", () => env.request("/v1/tickets", { method: "POST", key: a.key, body: "x", headers: { "content-type": "text/plain" } }), 415],
   ];
   for (const [name, send, status] of failing) {

@@ -53,7 +53,13 @@ beforeAll(async () => {
   env = createTestEnv({ clock });
   a = env.org("Acme", "pro");
   // Three instants with many tickets each (ties), plus distinct instants, created out of time order.
-  const instants = [...Array(13).fill(T0), ...Array(9).fill(T0 + 1000), ...Array(5).fill(T0 + 1), ...[7, 3, 9, 2, 11, 5].map((s) => T0 + s * 60_000), ...Array(4).fill(T0 - 86_400_000)];
+  const instants = [
+    ...Array(13).fill(T0),
+    ...Array(9).fill(T0 + 1000),
+    ...Array(5).fill(T0 + 1),
+    ...[7, 3, 9, 2, 11, 5].map((s) => T0 + s * 60_000),
+    ...Array(4).fill(T0 - 86_400_000),
+  ];
   for (const [i, at] of instants.entries()) {
     clock.set(at);
     const priority = PRIORITIES[(i * 7) % 4]!;

@@ -95,7 +95,11 @@ const createCases: Case[] = [
   { name: "a client-chosen id", json: { subject: "x", id: "tkt_mine" }, fields: ["id"] },
   { name: "a client-chosen created_by", json: { subject: "x", created_by: "user_x" }, fields: ["created_by"] },
   { name: "several problems at once", json: { subject: 5, priority: "nope", extra: true }, fields: ["subject", "priority", "extra"] },
-  { name: "a body nested deeper than any ticket", raw: `{"subject":"x","description":${"[".repeat(20_000).slice(0, 1000)}${"]".repeat(1000)}}`, fields: ["body"] },
+  {
+    name: "a body nested deeper than any ticket",
+    raw: `{"subject":"x","description":${"[".repeat(20_000).slice(0, 1000)}${"]".repeat(1000)}}`,
+    fields: ["body"],
+  },
   { name: "a deeply nested array body", raw: `${"[".repeat(1000)}${"]".repeat(1000)}`, fields: ["body"] },
 ];
 
@@ -142,7 +146,11 @@ describe("POST /v1/tickets: 400 validation_error", () => {
   }
 
   test("an unknown field is named in details", async () => {
-    const body = expectErrorShape(await (await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", color: "red" } })).text(), 400, "validation_error");
+    const body = expectErrorShape(
+      await (await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", color: "red" } })).text(),
+      400,
+      "validation_error",
+    );
     expect(body.details).toEqual([{ field: "color", message: expect.any(String) }]);
   });
 });
@@ -337,13 +345,24 @@ describe("413 payload_too_large (maxJsonBytes 2048)", () => {
         c.close();
       },
     });
-    const res = await env.request("/v1/tickets", { method: "POST", key: a.key, body: stream, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+    const res = await env.request("/v1/tickets", {
+      method: "POST",
+      key: a.key,
+      body: stream,
+      headers: { "content-type": "application/json" },
+      duplex: "half",
+    } as RequestInit);
     expect(res.status).toBe(413);
     expectErrorShape(await res.text(), 413, "payload_too_large");
   });
 
   test("a PATCH over the limit changes nothing", async () => {
-    const res = await env.request(`/v1/tickets/${ticketId}`, { method: "PATCH", key: a.key, body: JSON.stringify({ description: "z".repeat(3000) }), headers: { "content-type": "application/json" } });
+    const res = await env.request(`/v1/tickets/${ticketId}`, {
+      method: "PATCH",
+      key: a.key,
+      body: JSON.stringify({ description: "z".repeat(3000) }),
+      headers: { "content-type": "application/json" },
+    });
     expect(res.status).toBe(413);
     expect(await (await env.request(`/v1/tickets/${ticketId}`, { key: a.key })).json()).toEqual(ticketBefore);
   });
@@ -364,7 +383,11 @@ describe("413 payload_too_large (maxJsonBytes 2048)", () => {
       expect(res.status).toBe(413);
       expectErrorShape(await res.text(), 413, "payload_too_large");
       expect(res.headers.get("x-request-id")).toBeTruthy();
-      const ok = await fetch(url, { method: "POST", body: '{"subject":"small"}', headers: { "content-type": "application/json", authorization: `Bearer ${a.key}` } });
+      const ok = await fetch(url, {
+        method: "POST",
+        body: '{"subject":"small"}',
+        headers: { "content-type": "application/json", authorization: `Bearer ${a.key}` },
+      });
       expect(ok.status).toBe(201);
       const typed = await fetch(url, { method: "POST", body: "subject", headers: { "content-type": "text/plain", authorization: `Bearer ${a.key}` } });
       expect(typed.status).toBe(415);

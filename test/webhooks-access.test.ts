@@ -30,7 +30,10 @@ describe("webhooks: crossings by one id of a path", () => {
   afterAll(() => env.close());
 
   test("another organization's delivery id under one's own webhook is a 404, like a missing one, and changes nothing", async () => {
-    for (const [method, tail] of [["GET", ""], ["POST", "/retry"]] as const) {
+    for (const [method, tail] of [
+      ["GET", ""],
+      ["POST", "/retry"],
+    ] as const) {
       const before = storedStateOfAll(env);
       const crossed = await api(intruder.key, method, `/v1/webhooks/${mine.id}/deliveries/${delivery.id}${tail}`);
       const missing = await api(intruder.key, method, `/v1/webhooks/${mine.id}/deliveries/dlv_0000000000000000${tail}`);

@@ -44,7 +44,7 @@ describe("register", () => {
     expect(got.body).toEqual(withoutSecret);
   });
 
-  test("events may be [\"*\"]; duplicates collapse; a description is kept", async () => {
+  test('events may be ["*"]; duplicates collapse; a description is kept', async () => {
     const all = await w.api("POST", "/v1/webhooks", { url: r.url, events: ["*"], description: "everything" });
     expect(all.status).toBe(201);
     expect(all.body).toEqual(expect.objectContaining({ events: ["*"], description: "everything" }));
@@ -53,7 +53,11 @@ describe("register", () => {
   });
 
   test.each([
-    [{ url: "http://127.0.0.1/x", events: ["ticket.exploded"] }, "events.0", "must be one of: *, ticket.created, ticket.updated, ticket.deleted, file.uploaded, file.deleted, webhook.test."],
+    [
+      { url: "http://127.0.0.1/x", events: ["ticket.exploded"] },
+      "events.0",
+      "must be one of: *, ticket.created, ticket.updated, ticket.deleted, file.uploaded, file.deleted, webhook.test.",
+    ],
     [{ url: "http://127.0.0.1/x", events: [] }, "events", "must contain at least 1 item."],
     [{ url: "http://127.0.0.1/x" }, "events", "is required."],
     [{ events: ["*"] }, "url", "is required."],
@@ -150,7 +154,9 @@ describe("deliveries", () => {
       });
       const detail = (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries/${d.id}`)).body;
       payloadIds.push(detail.payload.data.id);
-      expect(detail.attempts).toEqual([{ attempted_at: expect.any(String), status_code: 204, error: null, duration_ms: expect.any(Number), response_body: "" }]);
+      expect(detail.attempts).toEqual([
+        { attempted_at: expect.any(String), status_code: 204, error: null, duration_ms: expect.any(Number), response_body: "" },
+      ]);
     }
     expect(new Set(payloadIds)).toEqual(new Set([a.id, b.id]));
     expect((await w.api("GET", `/v1/webhooks/${hook.id}/deliveries?status=pending`)).body.data).toEqual([]);

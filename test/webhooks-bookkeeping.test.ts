@@ -40,7 +40,8 @@ const sql = () => w.env.handle.sqlite;
 /** A second, read-only connection: it sees only what is committed. */
 let readerDb: Database | undefined;
 const reader = () => (readerDb ??= new Database(join(w.env.config.dataDir, DB_FILENAME), { readonly: true, strict: true }));
-const deliveryRows = () => sql().query("SELECT id, status, attempt_count FROM webhook_deliveries").all() as { id: string; status: string; attempt_count: number }[];
+const deliveryRows = () =>
+  sql().query("SELECT id, status, attempt_count FROM webhook_deliveries").all() as { id: string; status: string; attempt_count: number }[];
 const attempts = () => (sql().query("SELECT COUNT(*) AS n FROM webhook_attempts").get() as { n: number }).n;
 const undispatched = () => (sql().query("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL").get() as { n: number }).n;
 
@@ -58,7 +59,8 @@ test("fan-out, outcomes and retention are writes of the dispatcher's writer, com
     observe: (s) => {
       // Told only after the write committed: a second connection already sees it.
       if (s.step === "fanned-out") steps.push(`fanned-out:${(reader().query("SELECT COUNT(*) AS n FROM webhook_deliveries").get() as { n: number }).n}`);
-      if (s.step === "recorded") steps.push(`recorded:${(reader().query("SELECT status FROM webhook_deliveries WHERE id = ?").get(s.deliveryId) as { status: string }).status}`);
+      if (s.step === "recorded")
+        steps.push(`recorded:${(reader().query("SELECT status FROM webhook_deliveries WHERE id = ?").get(s.deliveryId) as { status: string }).status}`);
       observeDispatch(s);
     },
   });

@@ -83,7 +83,14 @@ export function startReceiver(handler: Handler = () => new Response(null, { stat
       try {
         json = JSON.parse(body);
       } catch {}
-      const rec: Received = { at: Date.now(), method: request.method, path: new URL(request.url).pathname, headers: Object.fromEntries(request.headers), body, json };
+      const rec: Received = {
+        at: Date.now(),
+        method: request.method,
+        path: new URL(request.url).pathname,
+        headers: Object.fromEntries(request.headers),
+        body,
+        json,
+      };
       requests.push(rec);
       pulse();
       const res = await fn(rec, requests.length);
@@ -181,7 +188,13 @@ export async function stopDispatcher(dispatcher: Dispatcher, clock: Clock, grace
  * `start: false`; `clock` (e.g. a manualClock) drives both the app and the dispatcher's timers.
  */
 export function webhookEnv(
-  opts: { config?: Partial<Config>; start?: boolean; log?: Logger; clock?: Clock; dispatcher?: Partial<Omit<DispatcherDeps, "config" | "db" | "clock" | "log">> } = {},
+  opts: {
+    config?: Partial<Config>;
+    start?: boolean;
+    log?: Logger;
+    clock?: Clock;
+    dispatcher?: Partial<Omit<DispatcherDeps, "config" | "db" | "clock" | "log">>;
+  } = {},
 ): WebhookEnv {
   const env = createTestEnv({ config: { ...WEBHOOK_TEST_CONFIG, ...opts.config }, clock: opts.clock });
   const observe = opts.dispatcher?.observe;

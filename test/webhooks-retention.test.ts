@@ -21,7 +21,7 @@ test("pruning removes ended deliveries, their attempts and dispatched events old
   for (let i = 0; i < 4; i++) await w.createTicket(`T${i}`);
   await until(() => r.delivered.size === 4 && w.dispatcher.inFlight() === 0, "four deliveries");
   const db = w.env.handle.sqlite;
-  const ids = (db.query("SELECT id, event_id FROM webhook_deliveries ORDER BY rowid").all() as { id: string; event_id: string }[]);
+  const ids = db.query("SELECT id, event_id FROM webhook_deliveries ORDER BY rowid").all() as { id: string; event_id: string }[];
   const old = Date.now() - 8 * DAY;
   // Two deliveries and their events are 8 days old; one old delivery is still pending (a retry in flight); one event never got fanned out.
   for (const d of ids.slice(0, 3)) {

@@ -222,57 +222,55 @@ describe("failures that are not plain statuses", () => {
 });
 
 describe("auto-disable and re-enable", () => {
-  test(
-    "20 failed deliveries in a row disable the endpoint; re-enabling sends new events only, unless replay_missed asks for the backlog",
-    async () => {
-      // On the manual clock the 60 retries come due when the test moves the clock, however slow the machine.
-      w = env();
-      let healthy = false;
-      const r = receiver(() => new Response(null, { status: healthy ? 204 : 500 }));
-      const hook = await w.register(r.url, ["ticket.created"]);
-      for (let i = 0; i < 20; i++) await w.createTicket(`Doomed ${i}`);
-      await w.runDue();
-      const disabled = (await w.api("GET", `/v1/webhooks/${hook.id}`)).body;
-      expect(disabled.active).toBe(false);
-      expect(disabled.disabled_reason).toBe("The last 20 deliveries failed after every retry (last: HTTP 500).");
-      const statuses = (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries?per_page=100`)).body;
-      expect(statuses.meta.total).toBe(20);
-      expect(statuses.data.every((x: any) => x.status === "failed" && x.attempt_count === 4)).toBe(true);
-      expect(r.requests).toHaveLength(80);
+  test("20 failed deliveries in a row disable the endpoint; re-enabling sends new events only, unless replay_missed asks for the backlog", async () => {
+    // On the manual clock the 60 retries come due when the test moves the clock, however slow the machine.
+    w = env();
+    let healthy = false;
+    const r = receiver(() => new Response(null, { status: healthy ? 204 : 500 }));
+    const hook = await w.register(r.url, ["ticket.created"]);
+    for (let i = 0; i < 20; i++) await w.createTicket(`Doomed ${i}`);
+    await w.runDue();
+    const disabled = (await w.api("GET", `/v1/webhooks/${hook.id}`)).body;
+    expect(disabled.active).toBe(false);
+    expect(disabled.disabled_reason).toBe("The last 20 deliveries failed after every retry (last: HTTP 500).");
+    const statuses = (await w.api("GET", `/v1/webhooks/${hook.id}/deliveries?per_page=100`)).body;
+    expect(statuses.meta.total).toBe(20);
+    expect(statuses.data.every((x: any) => x.status === "failed" && x.attempt_count === 4)).toBe(true);
+    expect(r.requests).toHaveLength(80);
 
-      // While disabled: events are not queued for it.
-      const missed = await w.createTicket("Missed while disabled");
-      await w.idle();
-      expect(undispatched()).toBe(0);
-      expect((await w.api("GET", `/v1/webhooks/${hook.id}/deliveries`)).body.meta.total).toBe(20);
+    // While disabled: events are not queued for it.
+    const missed = await w.createTicket("Missed while disabled");
+    await w.idle();
+    expect(undispatched()).toBe(0);
+    expect((await w.api("GET", `/v1/webhooks/${hook.id}/deliveries`)).body.meta.total).toBe(20);
 
-      // Re-enable without replay: only new events.
-      healthy = true;
-      const before = r.requests.length;
-      const enabled = await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: true });
-      expect(enabled.body).toEqual(expect.objectContaining({ active: true, disabled_reason: null, disabled_at: null }));
-      const fresh = await w.createTicket("After re-enable");
-      await w.idle();
-      expect(r.requests).toHaveLength(before + 1);
-      expect(r.requests.at(-1)!.json.data.id).toBe(fresh.id);
-      expect(r.requests.some((q) => q.json.data.id === missed.id)).toBe(false);
+    // Re-enable without replay: only new events.
+    healthy = true;
+    const before = r.requests.length;
+    const enabled = await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: true });
+    expect(enabled.body).toEqual(expect.objectContaining({ active: true, disabled_reason: null, disabled_at: null }));
+    const fresh = await w.createTicket("After re-enable");
+    await w.idle();
+    expect(r.requests).toHaveLength(before + 1);
+    expect(r.requests.at(-1)!.json.data.id).toBe(fresh.id);
+    expect(r.requests.some((q) => q.json.data.id === missed.id)).toBe(false);
 
-      // Disable by hand, miss one, re-enable with replay_missed: the missed event is delivered.
-      clock.advance(1000); // the outage starts after the first one ended
-      expect((await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: false })).body).toEqual(expect.objectContaining({ active: false, disabled_reason: "Disabled by PATCH." }));
-      const missedAgain = await w.createTicket("Missed, then replayed");
-      await w.idle();
-      expect(undispatched()).toBe(0);
-      const bad = await w.api("PATCH", `/v1/webhooks/${hook.id}`, { replay_missed: true });
-      expect(bad.status).toBe(400);
-      expect((await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: true, replay_missed: true })).status).toBe(200);
-      await w.idle();
-      expect(r.requests.some((q) => q.json.data.id === missedAgain.id)).toBe(true);
-      // The first outage is older than the last disable: still not replayed.
-      expect(r.requests.some((q) => q.json.data.id === missed.id)).toBe(false);
-    },
-    30_000,
-  );
+    // Disable by hand, miss one, re-enable with replay_missed: the missed event is delivered.
+    clock.advance(1000); // the outage starts after the first one ended
+    expect((await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: false })).body).toEqual(
+      expect.objectContaining({ active: false, disabled_reason: "Disabled by PATCH." }),
+    );
+    const missedAgain = await w.createTicket("Missed, then replayed");
+    await w.idle();
+    expect(undispatched()).toBe(0);
+    const bad = await w.api("PATCH", `/v1/webhooks/${hook.id}`, { replay_missed: true });
+    expect(bad.status).toBe(400);
+    expect((await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: true, replay_missed: true })).status).toBe(200);
+    await w.idle();
+    expect(r.requests.some((q) => q.json.data.id === missedAgain.id)).toBe(true);
+    // The first outage is older than the last disable: still not replayed.
+    expect(r.requests.some((q) => q.json.data.id === missed.id)).toBe(false);
+  }, 30_000);
 
   test("disabling cancels pending deliveries; a replay requeues them with the same id", async () => {
     w = env({ webhookRetryBaseMs: 60_000 });

@@ -15,7 +15,11 @@ afterAll(() => env.close());
 const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 function allowOf(res: Response): string[] {
-  return (res.headers.get("allow") ?? "").split(",").map((s) => s.trim()).filter(Boolean).sort();
+  return (res.headers.get("allow") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 describe("/v1/webhooks/event-types", () => {

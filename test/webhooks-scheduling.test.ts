@@ -33,7 +33,8 @@ describe("concurrency", () => {
     const liveHook = await w.register(live.url, ["ticket.created"]);
     for (let i = 0; i < 12; i++) await w.createTicket(`Ticket ${i}`);
     await until(
-      () => live.delivered.size === 12 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 12,
+      () =>
+        live.delivered.size === 12 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 12,
       "all 12 deliveries at the live endpoint, recorded",
     );
     // The dead endpoint has exactly its 4 slots on the wire and nothing has come back from it; the
@@ -58,7 +59,10 @@ describe("timers, not polling", () => {
     const t0 = clock.now();
     await w.createTicket();
     await w.idle();
-    const row = w.env.handle.sqlite.query("SELECT next_attempt_at AS at, attempt_count AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as { at: number; n: number };
+    const row = w.env.handle.sqlite.query("SELECT next_attempt_at AS at, attempt_count AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as {
+      at: number;
+      n: number;
+    };
     // One timer, set to exactly the stored due time: 60 s after the failed attempt.
     expect(row).toEqual({ at: t0 + 60_000, n: 1 });
     expect(w.dispatcher.nextWake()).toBe(row.at);
@@ -98,7 +102,10 @@ describe("graceful stop", () => {
     const stopping = w.dispatcher.stop(1500).then(() => (stopped = true));
     // The slow one answers during the grace period: it is recorded.
     answerSlow();
-    await until(() => count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", slowHook.id) === 1, "the slow attempt, recorded");
+    await until(
+      () => count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", slowHook.id) === 1,
+      "the slow attempt, recorded",
+    );
     expect(w.dispatcher.inFlight()).toBe(1);
     // The hanging one holds the stop until the grace period is over, and not a moment longer.
     clock.advance(1499);

@@ -35,7 +35,9 @@ function fakeDns(answers: Record<string, string[]>): Resolver {
 async function firstAttempt(env: WebhookEnv, hookId: string) {
   return until(() => {
     const row = env.env.handle.sqlite
-      .query("SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id LIMIT 1")
+      .query(
+        "SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id LIMIT 1",
+      )
       .get(hookId) as { status_code: number | null; error: string | null } | null;
     return row;
   }, "an attempt");
@@ -145,10 +147,20 @@ describe("registration", () => {
 
   test("a host whose DNS answer contains any refused address is refused", async () => {
     w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
-    const deps = { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }) };
-    await expect(createWebhook(deps, w.orgId, { url: "http://mixed.test/x", events: ["*"] })).rejects.toThrow("The request body is not valid: url is not allowed: mixed.test resolves to 10.0.0.1 (a private-network address), not a target webhooks may use.");
+    const deps = {
+      db: w.env.handle.db,
+      writer: writerFor(w.env.handle.sqlite),
+      clock: w.env.clock,
+      config: w.env.config,
+      resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }),
+    };
+    await expect(createWebhook(deps, w.orgId, { url: "http://mixed.test/x", events: ["*"] })).rejects.toThrow(
+      "The request body is not valid: url is not allowed: mixed.test resolves to 10.0.0.1 (a private-network address), not a target webhooks may use.",
+    );
     expect((await createWebhook(deps, w.orgId, { url: "http://fine.test/x", events: ["*"] })).url).toBe("http://fine.test/x");
-    await expect(createWebhook(deps, w.orgId, { url: "http://nothing-here.invalid/x", events: ["*"] })).rejects.toThrow("is not reachable: could not resolve nothing-here.invalid");
+    await expect(createWebhook(deps, w.orgId, { url: "http://nothing-here.invalid/x", events: ["*"] })).rejects.toThrow(
+      "is not reachable: could not resolve nothing-here.invalid",
+    );
   });
 });
 
@@ -158,7 +170,13 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const hook = await w.register(r.url);
-    extra = createDispatcher({ config: { ...w.env.config, webhookAllowPrivate: false, webhookRetryBaseMs: 60_000 }, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch });
+    extra = createDispatcher({
+      config: { ...w.env.config, webhookAllowPrivate: false, webhookRetryBaseMs: 60_000 },
+      db: w.env.handle.db,
+      clock: w.env.clock,
+      log: silentLogger,
+      observe: observeDispatch,
+    });
     extra.start();
     await w.createTicket();
     const attempt = await firstAttempt(w, hook.id);
@@ -170,7 +188,13 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const r = receiver();
     const registered = await createWebhook(
-      { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }) },
+      {
+        db: w.env.handle.db,
+        writer: writerFor(w.env.handle.sqlite),
+        clock: w.env.clock,
+        config: w.env.config,
+        resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }),
+      },
       w.orgId,
       { url: `http://rebind.test:${r.port}/hook`, events: ["*"] },
     );
@@ -193,10 +217,14 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const dns = fakeDns({ "pinned.test": ["127.0.0.1"] });
-    const hook = await createWebhook({ db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns }, w.orgId, {
-      url: `http://pinned.test:${r.port}/hook`,
-      events: ["*"],
-    });
+    const hook = await createWebhook(
+      { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns },
+      w.orgId,
+      {
+        url: `http://pinned.test:${r.port}/hook`,
+        events: ["*"],
+      },
+    );
     extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch, resolve: dns });
     extra.start();
     await w.createTicket();
@@ -213,7 +241,24 @@ describe("HTTPS with a pinned address", () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "cc-tls-"));
     const gen = Bun.spawnSync(
-      ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=hooks.test", "-addext", "subjectAltName=DNS:hooks.test"],
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=hooks.test",
+        "-addext",
+        "subjectAltName=DNS:hooks.test",
+      ],
       { stderr: "pipe" },
     );
     if (gen.exitCode !== 0) throw new Error(`openssl failed: ${gen.stderr}`);
@@ -239,7 +284,15 @@ describe("HTTPS with a pinned address", () => {
       const deps = { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns };
       const good = await createWebhook(deps, w.orgId, { url: `https://hooks.test:${tls.port}/hook`, events: ["*"] });
       const wrongName = await createWebhook(deps, w.orgId, { url: `https://impostor.test:${tls.port}/hook`, events: ["*"] });
-      extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch, resolve: dns, ca: cert });
+      extra = createDispatcher({
+        config: w.env.config,
+        db: w.env.handle.db,
+        clock: w.env.clock,
+        log: silentLogger,
+        observe: observeDispatch,
+        resolve: dns,
+        ca: cert,
+      });
       extra.start();
       await w.createTicket();
       expect((await firstAttempt(w, good.id)).status_code).toBe(204);

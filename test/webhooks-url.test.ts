@@ -87,7 +87,11 @@ describe("a URL that cannot be sent never holds a slot", () => {
     const opts = { timeoutMs: 1000, guard: createAddressGuard({ allowPrivate: true, allowCidrs: [] }), resolve: systemResolver };
     const r = receiver();
     const bad = await sendAttempt({ url: "http://a%zz@127.0.0.1/", body: "{}", headers: {} }, opts);
-    expect(bad).toMatchObject({ statusCode: null, aborted: false, error: "invalid URL: it has credentials that are not valid percent-encoded UTF-8; PATCH the webhook with a valid url" });
+    expect(bad).toMatchObject({
+      statusCode: null,
+      aborted: false,
+      error: "invalid URL: it has credentials that are not valid percent-encoded UTF-8; PATCH the webhook with a valid url",
+    });
     // node:http throws synchronously on a header value with a newline; that too comes back as a result.
     const thrown = await sendAttempt({ url: r.url, body: "{}", headers: { "x-bad": "a\nb" } }, opts);
     expect(thrown).toMatchObject({ statusCode: null, aborted: false, error: expect.stringMatching(/^could not send: /) });
@@ -122,7 +126,10 @@ describe("a URL that cannot be sent never holds a slot", () => {
     await until(() => badHooks.every((h) => attemptsOf(w!, h.id).length === 2) && w!.dispatcher.inFlight() === 0, "every bad delivery attempted, no slot held");
     for (const h of badHooks) {
       for (const a of attemptsOf(w, h.id)) {
-        expect(a).toEqual({ status_code: null, error: "invalid URL: it has credentials that are not valid percent-encoded UTF-8; PATCH the webhook with a valid url" });
+        expect(a).toEqual({
+          status_code: null,
+          error: "invalid URL: it has credentials that are not valid percent-encoded UTF-8; PATCH the webhook with a valid url",
+        });
       }
     }
     expect(attemptsOf(w, goodHook.id)).toEqual([{ status_code: 204, error: null }]);

@@ -56,7 +56,9 @@ export function authPlugin(deps: Deps & { config: Config }) {
         // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
         const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
         if (failures && address && !failures.take(address).allowed) {
-          throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, { "retry-after": "60" });
+          throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, {
+            "retry-after": "60",
+          });
         }
         throw errors.unauthorized();
       }

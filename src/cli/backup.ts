@@ -28,14 +28,24 @@ export async function runBackup(argv: string[], io: Io): Promise<number> {
   const m = result.manifest;
   for (const w of m.warnings) io.err(`warning: ${w}`);
   const files = m.members.filter((x) => x.path.startsWith("files/")).length;
-  print(io, args, { out: result.out, archive_bytes: result.archiveBytes, vanished: result.vanished, removed_leftovers: result.removedLeftovers, manifest: { ...m, members: m.members.length } }, () =>
-    [
-      `Backed up ${m.counts.orgs} organizations, ${m.counts.tickets} tickets, ${files} files (${formatBytes(m.stored_bytes)}), schema version ${m.schema_version}`,
-      `to ${result.out} (${formatBytes(result.archiveBytes)}).`,
-      ...(result.removedLeftovers.length ? [`Removed ${result.removedLeftovers.length} temporary file(s) left by an interrupted backup.`] : []),
-      ...(result.vanished.length ? [`${result.vanished.length} file(s) deleted during the backup were left out.`] : []),
-      ...(m.warnings.length ? [`${m.warnings.length} warning(s) about the source data; run \`clientcove verify\`.`] : []),
-    ].join("\n"),
+  print(
+    io,
+    args,
+    {
+      out: result.out,
+      archive_bytes: result.archiveBytes,
+      vanished: result.vanished,
+      removed_leftovers: result.removedLeftovers,
+      manifest: { ...m, members: m.members.length },
+    },
+    () =>
+      [
+        `Backed up ${m.counts.orgs} organizations, ${m.counts.tickets} tickets, ${files} files (${formatBytes(m.stored_bytes)}), schema version ${m.schema_version}`,
+        `to ${result.out} (${formatBytes(result.archiveBytes)}).`,
+        ...(result.removedLeftovers.length ? [`Removed ${result.removedLeftovers.length} temporary file(s) left by an interrupted backup.`] : []),
+        ...(result.vanished.length ? [`${result.vanished.length} file(s) deleted during the backup were left out.`] : []),
+        ...(m.warnings.length ? [`${m.warnings.length} warning(s) about the source data; run \`clientcove verify\`.`] : []),
+      ].join("\n"),
   );
   return 0;
 }

@@ -23,12 +23,27 @@ export function runConfig(argv: string[], io: Io): number {
   }
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const loaded = loadConfig(args.flags, io.env);
-  const settings = OPTIONS.map((o) => ({ key: o.flag, value: display(loaded.config[o.key], o.secret), source: loaded.sources[o.key], from: loaded.origins[o.key] }));
+  const settings = OPTIONS.map((o) => ({
+    key: o.flag,
+    value: display(loaded.config[o.key], o.secret),
+    source: loaded.sources[o.key],
+    from: loaded.origins[o.key],
+  }));
   const text = (v: unknown) => (Array.isArray(v) ? v.join(",") : String(v)) || "(none)";
-  print(io, args, { config_file: loaded.config.configFile || null, settings: Object.fromEntries(settings.map((s) => [s.key, { value: s.value, source: s.source, from: s.from }])) }, () => {
-    const width = Math.max(...settings.map((s) => s.key.length)) + 2;
-    const valueWidth = Math.min(40, Math.max(...settings.map((s) => text(s.value).length)) + 2);
-    return settings.map((s) => `${s.key.padEnd(width)}${text(s.value).padEnd(valueWidth)}${s.source === "default" ? "default" : `${s.source} (${s.from})`}`).join("\n");
-  });
+  print(
+    io,
+    args,
+    {
+      config_file: loaded.config.configFile || null,
+      settings: Object.fromEntries(settings.map((s) => [s.key, { value: s.value, source: s.source, from: s.from }])),
+    },
+    () => {
+      const width = Math.max(...settings.map((s) => s.key.length)) + 2;
+      const valueWidth = Math.min(40, Math.max(...settings.map((s) => text(s.value).length)) + 2);
+      return settings
+        .map((s) => `${s.key.padEnd(width)}${text(s.value).padEnd(valueWidth)}${s.source === "default" ? "default" : `${s.source} (${s.from})`}`)
+        .join("\n");
+    },
+  );
   return 0;
 }

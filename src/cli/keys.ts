@@ -15,7 +15,16 @@ the old secret keeps working for --grace-seconds (default ${DEFAULT_ROTATION_GRA
 Options: --data-dir and every other option of \`clientcove serve --help\`.`;
 
 export function runKeys(argv: string[], io: Io): number {
-  const args = parseArgs(argv, { ...CONFIG_FLAGS, json: "boolean", help: "boolean", org: "string", user: "string", name: "string", "expires-in": "string", "grace-seconds": "string" });
+  const args = parseArgs(argv, {
+    ...CONFIG_FLAGS,
+    json: "boolean",
+    help: "boolean",
+    org: "string",
+    user: "string",
+    name: "string",
+    "expires-in": "string",
+    "grace-seconds": "string",
+  });
   const [sub, ...rest] = args.positionals;
   if (args.flags.help || !sub) {
     io.out(KEYS_HELP);

@@ -18,7 +18,9 @@ export function runMigrate(argv: string[], io: Io): number {
   try {
     const { applied, schemaVersion } = ctx.migration;
     print(io, args, { applied, schema_version: schemaVersion, database: ctx.handle.path }, () =>
-      applied.length ? `Applied ${applied.length} migration(s): ${applied.join(", ")}. Schema version ${schemaVersion}.` : `Already up to date (schema version ${schemaVersion}).`,
+      applied.length
+        ? `Applied ${applied.length} migration(s): ${applied.join(", ")}. Schema version ${schemaVersion}.`
+        : `Already up to date (schema version ${schemaVersion}).`,
     );
   } finally {
     ctx.close();

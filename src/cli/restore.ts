@@ -28,15 +28,30 @@ export async function runRestore(argv: string[], io: Io): Promise<number> {
   const target = resolve(config.dataDir);
   // A clear refusal before the emptiness check (which would refuse too, less helpfully).
   const holder = existsSync(target) ? dataDirLockHolder(target) : null;
-  if (holder !== null) throw new InUseError(`data dir ${target} is being served by a running Client Cove process${holder ? ` (pid ${holder})` : ""}; restore into a new, empty directory instead`);
+  if (holder !== null)
+    throw new InUseError(
+      `data dir ${target} is being served by a running Client Cove process${holder ? ` (pid ${holder})` : ""}; restore into a new, empty directory instead`,
+    );
   const r = await restoreBackup({ archive, dataDir: config.dataDir });
   for (const w of r.manifest.warnings) io.err(`warning (recorded at backup time): ${w}`);
-  print(io, args, { data_dir: r.dataDir, files: r.files, bytes: r.bytes, schema_version: r.manifest.schema_version, backup_created_at: r.manifest.created_at, backup_version: r.manifest.version, counts: r.manifest.counts }, () =>
-    [
-      `Restored the backup of ${r.manifest.created_at} (Client Cove ${r.manifest.version}, schema version ${r.manifest.schema_version}) into ${r.dataDir}:`,
-      `${r.manifest.counts.orgs} organizations, ${r.manifest.counts.tickets} tickets, ${r.files} files (${formatBytes(r.bytes)}). Every member matched the manifest.`,
-      `Start it with: clientcove serve --data-dir ${r.dataDir}`,
-    ].join("\n"),
+  print(
+    io,
+    args,
+    {
+      data_dir: r.dataDir,
+      files: r.files,
+      bytes: r.bytes,
+      schema_version: r.manifest.schema_version,
+      backup_created_at: r.manifest.created_at,
+      backup_version: r.manifest.version,
+      counts: r.manifest.counts,
+    },
+    () =>
+      [
+        `Restored the backup of ${r.manifest.created_at} (Client Cove ${r.manifest.version}, schema version ${r.manifest.schema_version}) into ${r.dataDir}:`,
+        `${r.manifest.counts.orgs} organizations, ${r.manifest.counts.tickets} tickets, ${r.files} files (${formatBytes(r.bytes)}). Every member matched the manifest.`,
+        `Start it with: clientcove serve --data-dir ${r.dataDir}`,
+      ].join("\n"),
   );
   return 0;
 }

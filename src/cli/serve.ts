@@ -146,7 +146,8 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
   // (the lock guarantees no other process is running on this data dir).
   const abandoned = deps.idempotency.releaseAbandoned();
   if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
-  if (!config.metrics && (config.metricsAddr || config.metricsToken)) log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
+  if (!config.metrics && (config.metricsAddr || config.metricsToken))
+    log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
   const app = buildApp(deps);
   await app.modules;
   // Partial uploads and unfinished file writes/deletes of a previous process (listed now, before the app serves).

@@ -22,7 +22,10 @@ export function loadMigrations(): EmbeddedMigration[] {
       tag: e.tag,
       when: e.when,
       hash: createHash("sha256").update(sql).digest("hex"),
-      statements: sql.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean),
+      statements: sql
+        .split("--> statement-breakpoint")
+        .map((s) => s.trim())
+        .filter(Boolean),
     };
   });
 }

@@ -43,7 +43,7 @@ function documentation(opts: { version: string; publicUrl: string }) {
       title: "Client Cove API",
       version: opts.version,
       description:
-        "Support tickets, shared files and webhooks. Every `/v1` endpoint takes `Authorization: Bearer <API key>`. Errors share one shape: `{\"error\": \"<code>\", \"message\": \"...\"}`, plus `details` for validation errors.",
+        'Support tickets, shared files and webhooks. Every `/v1` endpoint takes `Authorization: Bearer <API key>`. Errors share one shape: `{"error": "<code>", "message": "..."}`, plus `details` for validation errors.',
       license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
     servers: [{ url: opts.publicUrl, description: "This server" }],

@@ -24,9 +24,7 @@ export interface RecordedEvent extends DomainEvent {
 
 type Listener = () => void;
 
-const insertStatement = perDatabase((db) =>
-  db.prepare(`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-);
+const insertStatement = perDatabase((db) => db.prepare(`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (?, ?, ?, ?, ?, ?)`));
 const listenersOf = perDatabase(() => new Set<Listener>());
 
 /**
@@ -35,7 +33,14 @@ const listenersOf = perDatabase(() => new Set<Listener>());
  */
 export function record(db: Database, event: DomainEvent, now: number): RecordedEvent {
   const id = newId("evt");
-  const result = insertStatement(db).run(id, event.orgId, event.type, JSON.stringify(event.data), event.changedFields ? JSON.stringify(event.changedFields) : null, now);
+  const result = insertStatement(db).run(
+    id,
+    event.orgId,
+    event.type,
+    JSON.stringify(event.data),
+    event.changedFields ? JSON.stringify(event.changedFields) : null,
+    now,
+  );
   const set = listenersOf(db);
   if (set.size) queueMicrotask(() => set.forEach((fn) => fn()));
   return { ...event, id, seq: Number(result.lastInsertRowid), createdAt: now };

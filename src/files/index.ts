@@ -37,7 +37,12 @@ export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
     .get("", ({ principal, query }) => listFiles(files, principal.orgId, query), {
       query: ListFilesQuery,
       response: { 200: "FileList", ...errorResponses(400, 401, 403) },
-      detail: { summary: "List files", description: "A page of the organization's files, newest first. Filters combine.", tags: ["Files"], operationId: "listFiles" },
+      detail: {
+        summary: "List files",
+        description: "A page of the organization's files, newest first. Filters combine.",
+        tags: ["Files"],
+        operationId: "listFiles",
+      },
     })
     .post(
       "",
@@ -86,16 +91,25 @@ export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
       response: { 200: "File", ...errorResponses(401, 403, 404) },
       detail: { summary: "Get a file's metadata", description: "Includes a freshly signed `download_url`.", tags: ["Files"], operationId: "getFile" },
     })
-    .get("/:id/content", ({ principal, params, request }) => serveDownload(files.storage, getFileRow(files, principal.orgId, params.id), request, { cacheControl: "private, no-store" }), {
-      params: FileIdParams,
-      detail: {
-        summary: "Download a file (Bearer)",
-        description: "The file's bytes for an authenticated caller; same headers, ranges and conditional requests as the signed link. HEAD is supported.",
-        tags: ["Files"],
-        operationId: "getFileContent",
-        responses: downloadResponses({ 401: "Missing or invalid API key (`unauthorized`).", 403: "Plan without API access (`plan_required`).", 404: "No such file (`not_found`)." }) as never,
+    .get(
+      "/:id/content",
+      ({ principal, params, request }) =>
+        serveDownload(files.storage, getFileRow(files, principal.orgId, params.id), request, { cacheControl: "private, no-store" }),
+      {
+        params: FileIdParams,
+        detail: {
+          summary: "Download a file (Bearer)",
+          description: "The file's bytes for an authenticated caller; same headers, ranges and conditional requests as the signed link. HEAD is supported.",
+          tags: ["Files"],
+          operationId: "getFileContent",
+          responses: downloadResponses({
+            401: "Missing or invalid API key (`unauthorized`).",
+            403: "Plan without API access (`plan_required`).",
+            404: "No such file (`not_found`).",
+          }) as never,
+        },
       },
-    })
+    )
     .delete(
       "/:id",
       async ({ principal, params, set }) => {
@@ -105,7 +119,12 @@ export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
       {
         params: FileIdParams,
         response: { 204: NoContent, ...errorResponses(401, 403, 404) },
-        detail: { summary: "Delete a file", description: "Removes the metadata and the stored bytes, and emits `file.deleted`.", tags: ["Files"], operationId: "deleteFile" },
+        detail: {
+          summary: "Delete a file",
+          description: "Removes the metadata and the stored bytes, and emits `file.deleted`.",
+          tags: ["Files"],
+          operationId: "deleteFile",
+        },
       },
     );
 

@@ -60,7 +60,10 @@ function untilAborted<V>(p: Promise<V>, signal: AbortSignal): Promise<V> {
 }
 
 const malformed = (what: string) =>
-  errors.validation([{ field: "body", message: `is not a complete multipart/form-data body (${what}).` }], `The multipart body is malformed or truncated: ${what}.`);
+  errors.validation(
+    [{ field: "body", message: `is not a complete multipart/form-data body (${what}).` }],
+    `The multipart body is malformed or truncated: ${what}.`,
+  );
 
 /**
  * Reads a multipart/form-data body from a web stream, feeding the single `file` part to `onFile`
@@ -81,7 +84,10 @@ export async function readUpload<T>(
       limits: { fields: opts.limits.maxFields, fieldSize: opts.limits.maxFieldBytes, parts: opts.limits.maxFields + 2, headerPairs: 20 },
     });
   } catch {
-    throw errors.validation([{ field: "content-type", message: "must be multipart/form-data with a boundary." }], "The Content-Type header has no multipart boundary.");
+    throw errors.validation(
+      [{ field: "content-type", message: "must be multipart/form-data with a boundary." }],
+      "The Content-Type header has no multipart boundary.",
+    );
   }
 
   const abort = new AbortController();
@@ -125,7 +131,17 @@ export async function readUpload<T>(
   const tooMany = () => fail(errors.validation([{ field: "body", message: "has too many parts." }]));
   bb.on("partsLimit", tooMany);
   bb.on("fieldsLimit", tooMany);
-  bb.on("error", (err) => fail(err instanceof ApiError ? err : malformed(String((err as Error)?.message ?? err).replace(/\.$/, "").toLowerCase())));
+  bb.on("error", (err) =>
+    fail(
+      err instanceof ApiError
+        ? err
+        : malformed(
+            String((err as Error)?.message ?? err)
+              .replace(/\.$/, "")
+              .toLowerCase(),
+          ),
+    ),
+  );
   const parsed = new Promise<void>((resolve) => bb.on("close", () => resolve()));
 
   const reader = body?.getReader();

@@ -143,6 +143,7 @@ export async function removeUploadLeftovers(deps: { dataDir: string; sqlite: Dat
     rmSync(path, { force: true });
     report.removedTemp++;
   }
-  if (report.removedTemp || report.removedObjects) deps.log?.info("removed upload leftovers", { removed_temp: report.removedTemp, removed_objects: report.removedObjects });
+  if (report.removedTemp || report.removedObjects)
+    deps.log?.info("removed upload leftovers", { removed_temp: report.removedTemp, removed_objects: report.removedObjects });
   return report;
 }

@@ -78,15 +78,19 @@ function uploadTooLarge(limit: number): ApiError {
 function uploadFailure(err: unknown): unknown {
   if (err instanceof ApiError) return err;
   const e = err as { name?: string; code?: string };
-  if (e?.name === "AbortError") return new ApiError(400, "upload_aborted", "The connection closed before the upload was complete; nothing was stored.", undefined, undefined, err);
-  if (e?.code === "ENOSPC" || e?.code === "EDQUOT") return new ApiError(507, "insufficient_storage", "The server has no room to store this file; nothing was stored.", undefined, undefined, err);
+  if (e?.name === "AbortError")
+    return new ApiError(400, "upload_aborted", "The connection closed before the upload was complete; nothing was stored.", undefined, undefined, err);
+  if (e?.code === "ENOSPC" || e?.code === "EDQUOT")
+    return new ApiError(507, "insufficient_storage", "The server has no room to store this file; nothing was stored.", undefined, undefined, err);
   return err;
 }
 
 /** The client sent nothing for the idle timeout: answered (and the connection closed) so a stalled upload holds nothing. */
 function uploadTimedOut(idleMs: number): ApiError {
   const wait = idleMs % 1000 === 0 ? `${idleMs / 1000} s` : `${idleMs} ms`;
-  return new ApiError(408, "upload_timeout", `No bytes of the upload arrived for ${wait}; nothing was stored. Send the file again.`, undefined, { connection: "close" });
+  return new ApiError(408, "upload_timeout", `No bytes of the upload arrived for ${wait}; nothing was stored. Send the file again.`, undefined, {
+    connection: "close",
+  });
 }
 
 /** How long a client should wait before retrying an upload refused for too many in flight. */

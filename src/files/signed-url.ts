@@ -44,7 +44,8 @@ export function loadDownloadKey(dataDir: string): Buffer {
     text = readFileSync(path, "utf8");
   }
   const hex = text.trim();
-  if (!KEY_TEXT.test(hex)) throw new Error(`${path} is not a download signing key (64 hex characters); remove it to generate a new one (old links stop working)`);
+  if (!KEY_TEXT.test(hex))
+    throw new Error(`${path} is not a download signing key (64 hex characters); remove it to generate a new one (old links stop working)`);
   return Buffer.from(hex, "hex");
 }
 

@@ -20,17 +20,29 @@ export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
     .get("", ({ principal, query }) => listFolders(folders, principal.orgId, query), {
       query: ListFoldersQuery,
       response: { 200: "FolderList", ...errorResponses(400, 401, 403) },
-      detail: { summary: "List folders", description: "A page of the organization's folders, newest first; `parent_id` narrows to one level.", tags: ["Folders"], operationId: "listFolders" },
+      detail: {
+        summary: "List folders",
+        description: "A page of the organization's folders, newest first; `parent_id` narrows to one level.",
+        tags: ["Folders"],
+        operationId: "listFolders",
+      },
     })
     .post(
       "",
       ({ principal, body, idempotent }) =>
         // With an Idempotency-Key, the folder and its stored answer commit together (crash-safe retries).
-        idempotent.commit({ status: 201, location: (folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, (writer: Writer) => createFolder({ ...folders, writer }, principal, body)),
+        idempotent.commit({ status: 201, location: (folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, (writer: Writer) =>
+          createFolder({ ...folders, writer }, principal, body),
+        ),
       {
         body: "CreateFolder",
         response: { 201: "Folder", ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
-        detail: { summary: "Create a folder", description: "An unknown `parent_id` is a 404; a name already used by a sibling a 409 `conflict`.", tags: ["Folders"], operationId: "createFolder" },
+        detail: {
+          summary: "Create a folder",
+          description: "An unknown `parent_id` is a 404; a name already used by a sibling a 409 `conflict`.",
+          tags: ["Folders"],
+          operationId: "createFolder",
+        },
       },
     )
     .get("/:id", ({ principal, params }) => getFolder(folders, principal.orgId, params.id), {
@@ -61,7 +73,8 @@ export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
         response: { 204: NoContent, ...errorResponses(400, 401, 403, 404, 409) },
         detail: {
           summary: "Delete a folder",
-          description: "A folder that still holds files or folders is a 409 `folder_not_empty`, unless `?recursive=true`, which deletes the whole subtree and its files (bytes included; one `file.deleted` event per file).",
+          description:
+            "A folder that still holds files or folders is a 409 `folder_not_empty`, unless `?recursive=true`, which deletes the whole subtree and its files (bytes included; one `file.deleted` event per file).",
           tags: ["Folders"],
           operationId: "deleteFolder",
         },

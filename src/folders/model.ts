@@ -38,15 +38,23 @@ export const UpdateFolder = t.Object(
 );
 export type UpdateFolder = typeof UpdateFolder.static;
 
-export const ListFoldersQuery = t.Object({
-  parent_id: t.Optional(t.String({ description: "Only the folders directly inside this one; `root` for the top level." })),
-  page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-  per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
-}, { additionalProperties: true }); // unknown query parameters are ignored, as on every route
+export const ListFoldersQuery = t.Object(
+  {
+    parent_id: t.Optional(t.String({ description: "Only the folders directly inside this one; `root` for the top level." })),
+    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
+    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+  },
+  { additionalProperties: true },
+); // unknown query parameters are ignored, as on every route
 export type ListFoldersQuery = typeof ListFoldersQuery.static;
 
-export const DeleteFolderQuery = t.Object({
-  recursive: t.Optional(t.Boolean({ description: "Also delete everything inside (sub-folders and their files, bytes included). Without it a non-empty folder is a 409." })),
-}, { additionalProperties: true });
+export const DeleteFolderQuery = t.Object(
+  {
+    recursive: t.Optional(
+      t.Boolean({ description: "Also delete everything inside (sub-folders and their files, bytes included). Without it a non-empty folder is a 409." }),
+    ),
+  },
+  { additionalProperties: true },
+);
 
 export const FolderIdParams = t.Object({ id: t.String({ description: "A folder id (`fld_…`)." }) });

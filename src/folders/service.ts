@@ -83,7 +83,15 @@ export async function createFolder(deps: Pick<FoldersDeps, "db" | "clock" | "wri
     return await deps.writer.write(() => {
       const parentId = requireParent(deps, actor.orgId, input.parent_id);
       if (store.siblingNamed(actor.orgId, parentId, name)) throw nameTaken(name);
-      const row: FolderRow = { id: newId("fld"), org_id: actor.orgId, parent_id: parentId, parent_key: parentKeyOf(parentId), name, created_at: now, updated_at: now };
+      const row: FolderRow = {
+        id: newId("fld"),
+        org_id: actor.orgId,
+        parent_id: parentId,
+        parent_key: parentKeyOf(parentId),
+        name,
+        created_at: now,
+        updated_at: now,
+      };
       store.insert(row);
       return toFolder(row);
     });
@@ -104,13 +112,22 @@ export async function updateFolder(deps: Pick<FoldersDeps, "db" | "clock" | "wri
       if (!before) throw errors.notFound("Folder");
       const parentId = input.parent_id === undefined ? before.parent_id : requireParent(deps, actor.orgId, input.parent_id);
       if (parentId !== null && parentId !== before.parent_id && store.isInSubtreeOf(parentId, id)) {
-        throw errors.validation([{ field: "parent_id", message: "must not be the folder itself or a folder inside it." }], "A folder cannot be moved into itself or one of its sub-folders.");
+        throw errors.validation(
+          [{ field: "parent_id", message: "must not be the folder itself or a folder inside it." }],
+          "A folder cannot be moved into itself or one of its sub-folders.",
+        );
       }
       const name = newName ?? before.name;
       if (name === before.name && parentId === before.parent_id) return toFolder(before);
       const clash = store.siblingNamed(actor.orgId, parentId, name);
       if (clash && clash !== id) throw nameTaken(name);
-      const after: FolderRow = { ...before, name, parent_id: parentId, parent_key: parentKeyOf(parentId), updated_at: Math.max(deps.clock.now(), before.updated_at) };
+      const after: FolderRow = {
+        ...before,
+        name,
+        parent_id: parentId,
+        parent_key: parentKeyOf(parentId),
+        updated_at: Math.max(deps.clock.now(), before.updated_at),
+      };
       store.update(after);
       return toFolder(after);
     });
@@ -147,7 +164,11 @@ export async function deleteFolder(deps: FoldersDeps, actor: Actor, id: string, 
       const subtree = store.subtree(id, actor.orgId);
       files = store.subtreeFiles(id, actor.orgId);
       // Durable before the rows go, so bytes of committed deletions are never orphaned by a crash.
-      if (files.length) intent = writeIntentSync(tmpDir, files.map((f) => ({ id: f.id, key: f.storage_key })));
+      if (files.length)
+        intent = writeIntentSync(
+          tmpDir,
+          files.map((f) => ({ id: f.id, key: f.storage_key })),
+        );
       removeFileRows(sqlite, files, deps.clock.now());
       for (const f of subtree) store.remove(f.id, actor.orgId);
     });

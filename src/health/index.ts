@@ -4,10 +4,7 @@ import type { Config } from "../config";
 import type { Db } from "../db/client";
 import { checkReadiness } from "../ops/readiness";
 
-const Checks = t.Object(
-  { database: t.String(), migrations: t.String(), data_dir: t.String() },
-  { description: 'Each check: "ok", or why it fails.' },
-);
+const Checks = t.Object({ database: t.String(), migrations: t.String(), data_dir: t.String() }, { description: 'Each check: "ok", or why it fails.' });
 
 /** What the probes need: the database to ask, and the data dir to prove writable. */
 export interface HealthRoutesDeps {
@@ -19,7 +16,13 @@ export function healthRoutes(deps: HealthRoutesDeps) {
   return new Elysia({ name: "health" })
     .get("/healthz", () => ({ status: "ok" as const }), {
       response: { 200: t.Object({ status: t.Literal("ok") }) },
-      detail: { summary: "Liveness", description: "Answers 200 while the process is up. No authentication.", tags: ["Health"], security: [], operationId: "getHealth" },
+      detail: {
+        summary: "Liveness",
+        description: "Answers 200 while the process is up. No authentication.",
+        tags: ["Health"],
+        security: [],
+        operationId: "getHealth",
+      },
     })
     .get(
       "/readyz",
@@ -38,7 +41,8 @@ export function healthRoutes(deps: HealthRoutesDeps) {
         },
         detail: {
           summary: "Readiness",
-          description: "200 when the database answers, its schema is current and the data dir accepts writes; 503 with the failing check otherwise. No authentication.",
+          description:
+            "200 when the database answers, its schema is current and the data dir accepts writes; 503 with the failing check otherwise. No authentication.",
           tags: ["Health"],
           security: [],
           operationId: "getReadiness",

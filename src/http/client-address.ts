@@ -17,7 +17,10 @@ function unmapIpv4(address: string | undefined): string | undefined {
 export function clientOrigin(request: Request, socketAddress: string | undefined, trustProxy: boolean): ClientOrigin {
   const own: ClientOrigin = { ip: unmapIpv4(socketAddress), scheme: request.url.startsWith("https:") ? "https" : "http" };
   if (!trustProxy) return own;
-  const hops = (request.headers.get("x-forwarded-for") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const hops = (request.headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const proto = request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
   return {
     ip: hops.at(-1) ?? own.ip,

@@ -2,7 +2,8 @@
 const ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE";
 const ALLOW_HEADERS = "authorization, content-type, idempotency-key, x-request-id, range, if-none-match";
 /** Response headers a browser script may read (by default it sees only the CORS-safelisted ones). */
-const EXPOSE_HEADERS = "location, x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, idempotent-replayed, content-disposition, content-range, etag";
+const EXPOSE_HEADERS =
+  "location, x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, idempotent-replayed, content-disposition, content-range, etag";
 
 export interface Cors {
   /** Headers to add to the response of a request from an allowed origin (none otherwise). */

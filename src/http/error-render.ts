@@ -38,7 +38,8 @@ function describeUnion(s: Record<string, any>, value: unknown): string {
   if (typeof value === "string" && str) {
     const length = [...value].length;
     if (str.maxLength !== undefined && length > str.maxLength) return `must be at most ${str.maxLength} characters.`;
-    if (str.minLength !== undefined && length < str.minLength) return str.minLength === 1 ? "must not be empty." : `must be at least ${str.minLength} characters.`;
+    if (str.minLength !== undefined && length < str.minLength)
+      return str.minLength === 1 ? "must not be empty." : `must be at least ${str.minLength} characters.`;
     if (str.format || str.pattern) return "has an invalid format.";
   }
   const types = [...new Set(members.map((m) => m.type).filter((t): t is string => typeof t === "string"))];
@@ -144,5 +145,12 @@ export function toApiError(error: unknown, code: string | number): ApiError {
   if (errorCode === "SQLITE_FULL" || errorCode === "ENOSPC" || errorCode === "EDQUOT") {
     return new ApiError(507, "insufficient_storage", "The server has no room to store this; nothing was stored. Try again later.", undefined, undefined, error);
   }
-  return new ApiError(500, "internal_error", "Something went wrong on our side. The request id in X-Request-Id helps us find out what.", undefined, undefined, error);
+  return new ApiError(
+    500,
+    "internal_error",
+    "Something went wrong on our side. The request id in X-Request-Id helps us find out what.",
+    undefined,
+    undefined,
+    error,
+  );
 }

@@ -5,9 +5,7 @@ export const ErrorBody = t.Object(
   {
     error: t.String({ description: "Stable snake_case code for programs.", examples: ["validation_error"] }),
     message: t.String({ description: "A sentence for a person." }),
-    details: t.Optional(
-      t.Array(t.Object({ field: t.String(), message: t.String() }), { description: "Per-field problems (validation errors only)." }),
-    ),
+    details: t.Optional(t.Array(t.Object({ field: t.String(), message: t.String() }), { description: "Per-field problems (validation errors only)." })),
   },
   { title: "Error" },
 );

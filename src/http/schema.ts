@@ -78,7 +78,6 @@ export function text(rule: TextRule, doc: { description?: string; examples?: str
   });
 }
 
-
 /**
  * An integer in a response (or JSON body). Plain TypeBox, not Elysia's t.Integer: that one is a string-or-integer
  * Transform (right for query strings), and a Transform anywhere in a response schema makes Elysia Encode the whole

@@ -119,7 +119,7 @@ export class Idempotent {
 
   /** The earlier answer `identify` found, as the one replay response. */
   replay(): Response {
-    if (!this.#replay) throw new Error("replay() without an earlier answer: call it only after identify() said \"answered\"");
+    if (!this.#replay) throw new Error('replay() without an earlier answer: call it only after identify() said "answered"');
     return replayResponse(this.#replay);
   }
 
@@ -146,7 +146,11 @@ const NOT_A_POST = new Idempotent(undefined as never, undefined as never, { head
  * A body the route streams itself (uploads: the parser left a marker, not a value) cannot be fingerprinted yet: the key
  * is claimed with a placeholder before a byte is read, so a twin is a 409 at once, and `identify` settles it.
  */
-function begin(store: IdempotencyStore, writer: Writer, ctx: { request: Request; principal?: Principal; body: unknown; path: string; set: Idempotent["set"] }): { idempotent: Idempotent } | Response {
+function begin(
+  store: IdempotencyStore,
+  writer: Writer,
+  ctx: { request: Request; principal?: Principal; body: unknown; path: string; set: Idempotent["set"] },
+): { idempotent: Idempotent } | Response {
   const { request, set, path } = ctx;
   if (request.method !== "POST") return { idempotent: NOT_A_POST };
   const header = request.headers.get("idempotency-key");

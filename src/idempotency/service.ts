@@ -57,15 +57,17 @@ export function decide(row: KeyRow | null, fingerprint: string | null, now: numb
   return { kind: "replay", answer: { status: row.response_status, headers: JSON.parse(row.response_headers ?? "{}"), body: row.response_body ?? "" } };
 }
 
-const inProgress = () =>
-  new ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is still being processed. Retry after it finishes.");
+const inProgress = () => new ApiError(409, "idempotency_in_progress", "A request with this Idempotency-Key is still being processed. Retry after it finishes.");
 const reused = () =>
   new ApiError(422, "idempotency_key_reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
 
 /** Throws a 400 unless `value` is 1–255 printable ASCII characters. */
 export function checkIdempotencyKey(value: string): string {
   if (!KEY_SHAPE.test(value)) {
-    throw errors.validation([{ field: "Idempotency-Key", message: "must be 1 to 255 printable ASCII characters." }], "The Idempotency-Key header is not valid.");
+    throw errors.validation(
+      [{ field: "Idempotency-Key", message: "must be 1 to 255 printable ASCII characters." }],
+      "The Idempotency-Key header is not valid.",
+    );
   }
   return value;
 }

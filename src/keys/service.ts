@@ -39,7 +39,11 @@ export function createKey(deps: Deps, input: { orgId: string; userId?: string; n
   if (!org) throw errors.notFound(`Organization ${input.orgId}`);
   let userId = input.userId;
   if (userId) {
-    const user = deps.db.select({ id: users.id }).from(users).where(and(eq(users.id, userId), eq(users.orgId, input.orgId))).get();
+    const user = deps.db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.id, userId), eq(users.orgId, input.orgId)))
+      .get();
     if (!user) throw errors.notFound(`User ${userId} in ${input.orgId}`);
   } else {
     const owners = deps.db.select().from(users).where(eq(users.orgId, input.orgId)).orderBy(asc(users.createdAt)).all();
@@ -124,9 +128,7 @@ export interface Principal {
   keyId: string;
 }
 
-export type Verification =
-  | { status: "valid"; principal: Principal }
-  | { status: "not_found" | "revoked" | "expired" };
+export type Verification = { status: "valid"; principal: Principal } | { status: "not_found" | "revoked" | "expired" };
 
 /** How stale `last_used_at` may get before a request writes it again (keeps auth read-only on the hot path). */
 const LAST_USED_RESOLUTION_MS = 60_000;

@@ -29,7 +29,12 @@ export function createLogger(opts: { level: LogLevel; format?: LogFormat; write?
     if (RANK[level] < min) return;
     const safe = fields ? (redact(fields) as Record<string, unknown>) : undefined;
     if (opts.format === "pretty") {
-      const extra = safe ? " " + Object.entries(safe).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ") : "";
+      const extra = safe
+        ? " " +
+          Object.entries(safe)
+            .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+            .join(" ")
+        : "";
       write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}${extra}`);
     } else {
       write(JSON.stringify({ time: new Date().toISOString(), level, msg, ...safe }));

@@ -63,7 +63,9 @@ export function textProblem(value: unknown, rule: TextRule): string | null {
   if (rule.maxLength !== undefined && length > rule.maxLength) return `must be at most ${rule.maxLength} characters.`;
   if (length < min) return `must be at least ${min} characters.`;
   if (rule.kind === "line" ? CONTROL.test(s) : CONTROL_EXCEPT_LINE_BREAKS.test(s)) {
-    return rule.kind === "line" ? "must not contain control characters (it is a single line)." : "must not contain control characters other than tabs and line breaks.";
+    return rule.kind === "line"
+      ? "must not contain control characters (it is a single line)."
+      : "must not contain control characters other than tabs and line breaks.";
   }
   return null;
 }

@@ -69,9 +69,12 @@ export function openExistingDatabase(dataDir: string, opts: { readOnly: boolean 
     sqlite.exec("PRAGMA busy_timeout = 5000");
     if (opts.readOnly) sqlite.exec("PRAGMA query_only = ON");
     const schemaVersion = readSchemaVersion(sqlite);
-    if (schemaVersion === 0) throw new OpsError(`the database in ${dir} has never been migrated; run \`clientcove migrate --data-dir ${dir}\` or start the server once`);
+    if (schemaVersion === 0)
+      throw new OpsError(`the database in ${dir} has never been migrated; run \`clientcove migrate --data-dir ${dir}\` or start the server once`);
     if (schemaVersion > SCHEMA_VERSION) {
-      throw new OpsError(`the database in ${dir} was written by a newer version of Client Cove (schema version ${schemaVersion}; this executable knows ${SCHEMA_VERSION}); use that version`);
+      throw new OpsError(
+        `the database in ${dir} was written by a newer version of Client Cove (schema version ${schemaVersion}; this executable knows ${SCHEMA_VERSION}); use that version`,
+      );
     }
     return { sqlite, path, schemaVersion, close: () => sqlite.close() };
   } catch (err) {

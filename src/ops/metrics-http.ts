@@ -71,7 +71,8 @@ export function startMetricsServer(deps: MetricsRoutesDeps & { metrics: Metrics 
     fetch(request) {
       const { pathname } = new URL(request.url);
       if (pathname !== "/metrics") return errorResponse(new ApiError(404, "not_found", "Only /metrics is served here."));
-      if (request.method !== "GET" && request.method !== "HEAD") return errorResponse(new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use GET.`, undefined, { allow: "GET, HEAD" }));
+      if (request.method !== "GET" && request.method !== "HEAD")
+        return errorResponse(new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use GET.`, undefined, { allow: "GET, HEAD" }));
       if (!hasMetricsToken(request, deps.config.metricsToken)) return unauthorized();
       return new Response(deps.metrics.render(sourcesOf(deps.db.$client)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
     },

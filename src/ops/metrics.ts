@@ -37,7 +37,9 @@ function escapeLabel(v: string): string {
 }
 
 function labels(pairs: Record<string, string>): string {
-  return `{${Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
+  return `{${Object.entries(pairs)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(",")}}`;
 }
 
 function family(lines: string[], name: string, type: "counter" | "gauge" | "histogram", help: string): void {
@@ -105,7 +107,12 @@ export function createMetrics(): Metrics {
       if (src.writes) {
         family(lines, "clientcove_db_write_batches_total", "counter", "Transactions (one fsync each) the group-commit writer committed.");
         lines.push(`clientcove_db_write_batches_total ${src.writes.batches}`);
-        family(lines, "clientcove_db_writes_total", "counter", "Writes committed through the group-commit writer; divided by the batches, the mean batch size.");
+        family(
+          lines,
+          "clientcove_db_writes_total",
+          "counter",
+          "Writes committed through the group-commit writer; divided by the batches, the mean batch size.",
+        );
         lines.push(`clientcove_db_writes_total ${src.writes.writes}`);
         family(lines, "clientcove_db_write_batch_largest", "gauge", "The most writes committed in one batch since start.");
         lines.push(`clientcove_db_write_batch_largest ${src.writes.largest}`);

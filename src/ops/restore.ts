@@ -116,7 +116,10 @@ export async function restoreBackup(opts: { archive: string; dataDir: string }):
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) throw new OpsError(`${target} is not a directory`);
     const present = readdirSync(target);
-    if (present.length) throw new OpsError(`refusing to restore into ${target}: it is not empty (${present.length} entr${present.length === 1 ? "y" : "ies"}, e.g. ${present[0]}); restore into a new or empty directory`);
+    if (present.length)
+      throw new OpsError(
+        `refusing to restore into ${target}: it is not empty (${present.length} entr${present.length === 1 ? "y" : "ies"}, e.g. ${present[0]}); restore into a new or empty directory`,
+      );
   } else {
     mkdirSync(target, { recursive: true, mode: 0o700 });
     created = true;
@@ -126,22 +129,32 @@ export async function restoreBackup(opts: { archive: string; dataDir: string }):
     try {
       unpacked = await unpack(archive, target);
     } catch (err) {
-      if (err instanceof CorruptArchive || err instanceof TarError || String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_")) throw err instanceof CorruptArchive ? err : new CorruptArchive(zlibMessage(err));
+      if (err instanceof CorruptArchive || err instanceof TarError || String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_"))
+        throw err instanceof CorruptArchive ? err : new CorruptArchive(zlibMessage(err));
       throw err;
     }
     const manifest = parseManifest(unpacked.manifestText);
     if (!manifest) throw new CorruptArchive("its manifest.json is not a Client Cove backup manifest");
-    if (manifest.format_version > BACKUP_FORMAT_VERSION) throw new OpsError(`the backup was written in a newer format (${manifest.format_version}) by Client Cove ${manifest.version}; restore it with that version`);
-    if (manifest.schema_version > SCHEMA_VERSION) throw new OpsError(`the backup holds schema version ${manifest.schema_version}, newer than this executable's ${SCHEMA_VERSION}; restore it with Client Cove ${manifest.version} or later`);
+    if (manifest.format_version > BACKUP_FORMAT_VERSION)
+      throw new OpsError(
+        `the backup was written in a newer format (${manifest.format_version}) by Client Cove ${manifest.version}; restore it with that version`,
+      );
+    if (manifest.schema_version > SCHEMA_VERSION)
+      throw new OpsError(
+        `the backup holds schema version ${manifest.schema_version}, newer than this executable's ${SCHEMA_VERSION}; restore it with Client Cove ${manifest.version} or later`,
+      );
     checkAgainstManifest(manifest, unpacked.written);
     const db = openExistingDatabase(target, { readOnly: true });
     try {
       const integrity = (db.sqlite.query("PRAGMA integrity_check").all() as { integrity_check: string }[]).map((r) => r.integrity_check);
-      if (integrity.length !== 1 || integrity[0] !== "ok") throw new CorruptArchive(`its database fails SQLite's integrity check: ${integrity.slice(0, 3).join("; ")}`);
-      if (db.schemaVersion !== manifest.schema_version) throw new CorruptArchive(`its database has schema version ${db.schemaVersion}, the manifest says ${manifest.schema_version}`);
+      if (integrity.length !== 1 || integrity[0] !== "ok")
+        throw new CorruptArchive(`its database fails SQLite's integrity check: ${integrity.slice(0, 3).join("; ")}`);
+      if (db.schemaVersion !== manifest.schema_version)
+        throw new CorruptArchive(`its database has schema version ${db.schemaVersion}, the manifest says ${manifest.schema_version}`);
       const counts = countRows(db.sqlite);
       for (const table of Object.keys(counts) as (keyof typeof counts)[]) {
-        if (counts[table] !== manifest.counts[table]) throw new CorruptArchive(`its database has ${counts[table]} ${table}, the manifest says ${manifest.counts[table]}`);
+        if (counts[table] !== manifest.counts[table])
+          throw new CorruptArchive(`its database has ${counts[table]} ${table}, the manifest says ${manifest.counts[table]}`);
       }
     } finally {
       db.close();
@@ -151,7 +164,8 @@ export async function restoreBackup(opts: { archive: string; dataDir: string }):
     return { dataDir: target, manifest, files: files.length, bytes: files.reduce((a, m) => a + m.size, 0) };
   } catch (err) {
     undo(target, created);
-    if (err instanceof CorruptArchive) throw new OpsError(`backup archive ${archive} is corrupt or not a Client Cove backup: ${err.message}; nothing was restored`);
+    if (err instanceof CorruptArchive)
+      throw new OpsError(`backup archive ${archive} is corrupt or not a Client Cove backup: ${err.message}; nothing was restored`);
     if (err instanceof OpsError) throw new OpsError(`${err.message}; nothing was restored`);
     throw err;
   }

@@ -105,9 +105,14 @@ export async function* tarFile(
 }
 
 export async function* tarBytes(path: string, data: Uint8Array, opts: { mode?: number; mtimeSeconds?: number } = {}): AsyncGenerator<Uint8Array, MemberDigest> {
-  return yield* tarFile(path, data.byteLength, (async function* () {
-    yield data;
-  })(), opts);
+  return yield* tarFile(
+    path,
+    data.byteLength,
+    (async function* () {
+      yield data;
+    })(),
+    opts,
+  );
 }
 
 export function tarDirectory(path: string, opts: { mtimeSeconds?: number } = {}): Uint8Array {

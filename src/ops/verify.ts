@@ -72,7 +72,8 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
       for (const line of integrity.slice(0, 20)) problems.push({ kind: "database", message: `integrity check: ${line}` });
     }
     const fkRows = db.sqlite.query("PRAGMA foreign_key_check").all() as { table: string; rowid: number; parent: string }[];
-    for (const r of fkRows.slice(0, 20)) problems.push({ kind: "database", message: `foreign key: row ${r.rowid} of ${r.table} points to a missing ${r.parent}` });
+    for (const r of fkRows.slice(0, 20))
+      problems.push({ kind: "database", message: `foreign key: row ${r.rowid} of ${r.table} points to a missing ${r.parent}` });
     if (fkRows.length > 20) problems.push({ kind: "database", message: `foreign key: ${fkRows.length - 20} more violations` });
 
     for (const row of iterateFileRows(db.sqlite)) {
@@ -89,7 +90,8 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
         size = statSync(path).size;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        if (fileRowById(db.sqlite, row.id)) problems.push({ kind: "missing", ...ids, path: rel, message: `bytes missing (expected ${row.size_bytes} bytes at ${rel})` });
+        if (fileRowById(db.sqlite, row.id))
+          problems.push({ kind: "missing", ...ids, path: rel, message: `bytes missing (expected ${row.size_bytes} bytes at ${rel})` });
         continue;
       }
       if (size !== row.size_bytes) {
@@ -106,7 +108,8 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
         problems.push({ kind: "missing", ...ids, path: rel, message: `bytes missing (expected ${row.size_bytes} bytes at ${rel})` });
         continue;
       }
-      if (digest !== row.sha256) problems.push({ kind: "sha256_mismatch", ...ids, path: rel, message: `sha256 on disk ${digest} differs from the row's ${row.sha256} (corrupt bytes)` });
+      if (digest !== row.sha256)
+        problems.push({ kind: "sha256_mismatch", ...ids, path: rel, message: `sha256 on disk ${digest} differs from the row's ${row.sha256} (corrupt bytes)` });
     }
 
     // Orphans: looked up after the rows, one indexed lookup each (the file id is the key's last segment).

@@ -51,7 +51,10 @@ function duplicateName(_name: string, existing: Org): ApiError {
  * Creates an organization together with its owner user, in one transaction. With `uniqueName`, a name another
  * organization already has (ignoring case) is a 409 conflict, checked in the same (immediate) transaction.
  */
-export function createOrg(deps: Deps, input: { name: string; plan?: Plan; ownerEmail?: string; ownerName?: string; uniqueName?: boolean }): { org: Org; owner: User } {
+export function createOrg(
+  deps: Deps,
+  input: { name: string; plan?: Plan; ownerEmail?: string; ownerName?: string; uniqueName?: boolean },
+): { org: Org; owner: User } {
   const plan = input.plan ?? "pro";
   if (!PLANS.includes(plan)) throw errors.validation([{ field: "plan", message: `must be one of: ${PLANS.join(", ")}.` }]);
   const name = checkName(input.name);

@@ -38,7 +38,7 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
         detail: {
           summary: "List tickets",
           description:
-            "A page of the organization's tickets, newest first (ties by id). Page with `page` (offset) or `starting_after` (keyset: flat latency at any depth). When another page follows, the `Link` header holds its absolute URL with `rel=\"next\"`, in the same mode. Unknown query parameters are ignored.",
+            'A page of the organization\'s tickets, newest first (ties by id). Page with `page` (offset) or `starting_after` (keyset: flat latency at any depth). When another page follows, the `Link` header holds its absolute URL with `rel="next"`, in the same mode. Unknown query parameters are ignored.',
           tags: ["Tickets"],
           operationId: "listTickets",
         },
@@ -48,7 +48,9 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
       "",
       ({ principal, body, idempotent }) =>
         // With an Idempotency-Key, the ticket and its stored answer commit together (crash-safe retries).
-        idempotent.commit({ status: 201, location: (ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, (writer: Writer) => createTicket({ ...deps, writer }, principal, body)),
+        idempotent.commit({ status: 201, location: (ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, (writer: Writer) =>
+          createTicket({ ...deps, writer }, principal, body),
+        ),
       {
         body: "CreateTicket",
         response: { 201: "Ticket", ...errorResponses(400, 401, 403, 413, 415) },
@@ -64,7 +66,12 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
       params: TicketIdParams,
       body: "UpdateTicket",
       response: { 200: "Ticket", ...errorResponses(400, 401, 403, 404, 413, 415) },
-      detail: { summary: "Update a ticket", description: "Changes any non-empty subset of subject, description, status and priority.", tags: ["Tickets"], operationId: "updateTicket" },
+      detail: {
+        summary: "Update a ticket",
+        description: "Changes any non-empty subset of subject, description, status and priority.",
+        tags: ["Tickets"],
+        operationId: "updateTicket",
+      },
     })
     .delete(
       "/:id",
@@ -75,8 +82,12 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
       {
         params: TicketIdParams,
         response: { 204: NoContent, ...errorResponses(401, 403, 404) },
-        detail: { summary: "Delete a ticket", description: "Deletes the ticket. Files attached to it are kept; their ticket_id is cleared.", tags: ["Tickets"], operationId: "deleteTicket" },
+        detail: {
+          summary: "Delete a ticket",
+          description: "Deletes the ticket. Files attached to it are kept; their ticket_id is cleared.",
+          tags: ["Tickets"],
+          operationId: "deleteTicket",
+        },
       },
     );
 }
-

@@ -9,7 +9,6 @@ export const TicketPriority = enumOf(TICKET_PRIORITIES, { description: "How urge
 export type TicketStatus = typeof TicketStatus.static;
 export type TicketPriority = typeof TicketPriority.static;
 
-
 export const Ticket = t.Object(
   {
     id: t.String({ examples: ["tkt_29a3b8c0d1e2f3g4"] }),
@@ -62,19 +61,22 @@ export const UpdateTicket = t.Object(
 );
 export type UpdateTicket = typeof UpdateTicket.static;
 
-export const ListTicketsQuery = t.Object({
-  status: t.Optional(TicketStatus),
-  priority: t.Optional(TicketPriority),
-  page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-  per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
-  starting_after: t.Optional(
-    t.String({
-      description:
-        "Keyset pagination: the id of the last ticket of the previous page (`tkt_…`, one of your organization's). Returns the tickets that follow it in the list order, as fast at any depth; `meta.page` is then 1 and `page`, if sent, must be 1. Same filters and order as `page`. The `Link: <…>; rel=\"next\"` response header gives the next page's URL in either mode.",
-      examples: ["tkt_29a3b8c0d1e2f3g4"],
-    }),
-  ),
-}, { additionalProperties: true }); // unknown query parameters (cache busters, tracking) are ignored, as the route documents
+export const ListTicketsQuery = t.Object(
+  {
+    status: t.Optional(TicketStatus),
+    priority: t.Optional(TicketPriority),
+    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
+    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+    starting_after: t.Optional(
+      t.String({
+        description:
+          "Keyset pagination: the id of the last ticket of the previous page (`tkt_…`, one of your organization's). Returns the tickets that follow it in the list order, as fast at any depth; `meta.page` is then 1 and `page`, if sent, must be 1. Same filters and order as `page`. The `Link: <…>; rel=\"next\"` response header gives the next page's URL in either mode.",
+        examples: ["tkt_29a3b8c0d1e2f3g4"],
+      }),
+    ),
+  },
+  { additionalProperties: true },
+); // unknown query parameters (cache busters, tracking) are ignored, as the route documents
 export type ListTicketsQuery = typeof ListTicketsQuery.static;
 
 export const TicketIdParams = t.Object({ id: t.String({ description: "A ticket id (`tkt_…`)." }) });

@@ -84,7 +84,10 @@ export function listTicketsPage(deps: Deps, orgId: string, q: ListQuery): { list
     const rows = store.pageAfter(orgId, filter, cursor, perPage + 1);
     const more = rows.length > perPage;
     if (more) rows.pop();
-    return { list: { data: rows.map(toTicket), meta: { page: 1, per_page: perPage, total } }, next: more ? { starting_after: rows[rows.length - 1]!.id } : null };
+    return {
+      list: { data: rows.map(toTicket), meta: { page: 1, per_page: perPage, total } },
+      next: more ? { starting_after: rows[rows.length - 1]!.id } : null,
+    };
   }
   const page = q.page ?? 1;
   const offset = (page - 1) * perPage;

@@ -27,7 +27,10 @@ function buildStore(db: Database) {
       const key = `${s}${p}`;
       page.set(key, db.prepare(`SELECT ${COLUMNS} FROM tickets WHERE ${filterSql(s, p)} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`));
       // Keyset: a row-value comparison on the index's trailing (created_at, id) columns is one seek, at any depth.
-      after.set(key, db.prepare(`SELECT ${COLUMNS} FROM tickets WHERE ${filterSql(s, p)} AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`));
+      after.set(
+        key,
+        db.prepare(`SELECT ${COLUMNS} FROM tickets WHERE ${filterSql(s, p)} AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?`),
+      );
       total.set(key, db.prepare(`SELECT SUM(count) AS total FROM ticket_counts WHERE ${filterSql(s, p)}`));
     }
   }

@@ -62,7 +62,18 @@ export function nextAttemptOf(d: Decision): number | null {
 
 /** One log line per attempt: debug when delivered (or gone), warn otherwise; and a warning when the endpoint got disabled. */
 export function logOutcome(log: Logger, f: Finished, d: Decision): void {
-  const outcome = d.kind === "gone" ? "deleted" : d.kind === "retry" ? "retrying" : d.kind === "give-up" ? (d.status === "failed" ? "failed" : "cancelled") : d.kind === "disable" ? "failed" : "succeeded";
+  const outcome =
+    d.kind === "gone"
+      ? "deleted"
+      : d.kind === "retry"
+        ? "retrying"
+        : d.kind === "give-up"
+          ? d.status === "failed"
+            ? "failed"
+            : "cancelled"
+          : d.kind === "disable"
+            ? "failed"
+            : "succeeded";
   const fields = {
     delivery_id: f.row.id,
     webhook_id: f.row.webhook_id,

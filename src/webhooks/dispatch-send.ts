@@ -9,9 +9,21 @@ import { sendAttempt, type AttemptResult, type TransportOptions } from "./transp
  */
 export async function sendDelivery(row: DueDelivery, attemptedAt: number, transport: TransportOptions): Promise<AttemptResult> {
   try {
-    const headers = deliveryHeaders({ deliveryId: row.id, timestampSeconds: Math.floor(attemptedAt / 1000), body: row.payload, secrets: liveSecrets(row, attemptedAt) });
+    const headers = deliveryHeaders({
+      deliveryId: row.id,
+      timestampSeconds: Math.floor(attemptedAt / 1000),
+      body: row.payload,
+      secrets: liveSecrets(row, attemptedAt),
+    });
     return await sendAttempt({ url: row.url, body: row.payload, headers }, transport);
   } catch (err) {
-    return { statusCode: null, error: `could not send: ${err instanceof Error ? err.message : String(err)}`, responseBody: null, durationMs: 0, retryAfterMs: null, aborted: false };
+    return {
+      statusCode: null,
+      error: `could not send: ${err instanceof Error ? err.message : String(err)}`,
+      responseBody: null,
+      durationMs: 0,
+      retryAfterMs: null,
+      aborted: false,
+    };
   }
 }

@@ -58,15 +58,25 @@ function queueEvent(store: WebhookStore, targets: Targets, e: EventRow, now: num
     const target = (JSON.parse(e.data) as { webhook_id?: string }).webhook_id;
     ids = targets(e.org_id).some((w) => w.id === target) ? [target!] : [];
   } else {
-    ids = targets(e.org_id).filter((w) => subscribes(w.events, e.type)).map((w) => w.id);
+    ids = targets(e.org_id)
+      .filter((w) => subscribes(w.events, e.type))
+      .map((w) => w.id);
   }
   if (ids.length === 0) return [];
   const payload = buildPayload(e);
   return ids.map((webhookId) => {
     const id = deliveryIdFor(e.id, webhookId);
     store.insertDelivery({
-      id, org_id: e.org_id, webhook_id: webhookId, event_id: e.id, event_type: e.type, payload,
-      max_attempts: MAX_ATTEMPTS, next_attempt_at: now, created_at: now, updated_at: now,
+      id,
+      org_id: e.org_id,
+      webhook_id: webhookId,
+      event_id: e.id,
+      event_type: e.type,
+      payload,
+      max_attempts: MAX_ATTEMPTS,
+      next_attempt_at: now,
+      created_at: now,
+      updated_at: now,
     });
     return { id, webhookId };
   });

@@ -54,20 +54,27 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       .get("", ({ principal, query }) => listWebhooks(deps, principal.orgId, query), {
         query: ListWebhooksQuery,
         response: { 200: "WebhookList", ...errorResponses(400, 401, 403) },
-        detail: { summary: "List webhooks", description: "The organization's endpoints, newest first. Secrets are not included.", tags, operationId: "listWebhooks" },
+        detail: {
+          summary: "List webhooks",
+          description: "The organization's endpoints, newest first. Secrets are not included.",
+          tags,
+          operationId: "listWebhooks",
+        },
       })
       .post(
         "",
         ({ principal, body, idempotent }) =>
           // The service checks the URL's addresses (DNS) before it writes: the answer is stored once it has.
-          idempotent.commit({ status: 201, location: (webhook) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` }, (writer: Writer) => createWebhook({ ...deps, writer }, principal.orgId, body)),
+          idempotent.commit({ status: 201, location: (webhook) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` }, (writer: Writer) =>
+            createWebhook({ ...deps, writer }, principal.orgId, body),
+          ),
         {
           body: "CreateWebhook",
           response: { 201: "WebhookWithSecret", ...errorResponses(400, 401, 403, 409, 413, 415) },
           detail: {
             summary: "Register a webhook",
             description:
-              "Registers an endpoint for the listed event types (or `[\"*\"]`). The response carries the signing secret; it is not shown again. The URL is stored in its normal form; a password in it is never shown again (responses show `****`). URLs that resolve to loopback, private, link-local, multicast, documentation, unspecified or reserved addresses are refused unless the server allows them. An organization has at most `--webhook-max-per-org` webhooks (409 `webhook_limit_reached`).",
+              'Registers an endpoint for the listed event types (or `["*"]`). The response carries the signing secret; it is not shown again. The URL is stored in its normal form; a password in it is never shown again (responses show `****`). URLs that resolve to loopback, private, link-local, multicast, documentation, unspecified or reserved addresses are refused unless the server allows them. An organization has at most `--webhook-max-per-org` webhooks (409 `webhook_limit_reached`).',
             tags,
             operationId: "createWebhook",
           },
@@ -99,33 +106,55 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
         {
           params: WebhookIdParams,
           response: { 204: NoContent, ...errorResponses(401, 403, 404) },
-          detail: { summary: "Delete a webhook", description: "Deletes the endpoint and its delivery log; pending deliveries are not sent.", tags, operationId: "deleteWebhook" },
+          detail: {
+            summary: "Delete a webhook",
+            description: "Deletes the endpoint and its delivery log; pending deliveries are not sent.",
+            tags,
+            operationId: "deleteWebhook",
+          },
         },
       )
-      .post("/:id/rotate-secret", ({ principal, params, idempotent }) => idempotent.commit({ status: 200 }, (writer: Writer) => rotateSecret({ ...deps, writer }, principal.orgId, params.id)), {
-        params: WebhookIdParams,
-        response: { 200: "WebhookWithSecret", ...errorResponses(401, 403, 404) },
-        detail: {
-          summary: "Rotate a webhook's secret",
-          description: "Returns a new secret. For 24 hours deliveries carry two signatures, one with the new secret and one with the previous, so receivers can switch without losing events.",
-          tags,
-          operationId: "rotateWebhookSecret",
+      .post(
+        "/:id/rotate-secret",
+        ({ principal, params, idempotent }) =>
+          idempotent.commit({ status: 200 }, (writer: Writer) => rotateSecret({ ...deps, writer }, principal.orgId, params.id)),
+        {
+          params: WebhookIdParams,
+          response: { 200: "WebhookWithSecret", ...errorResponses(401, 403, 404) },
+          detail: {
+            summary: "Rotate a webhook's secret",
+            description:
+              "Returns a new secret. For 24 hours deliveries carry two signatures, one with the new secret and one with the previous, so receivers can switch without losing events.",
+            tags,
+            operationId: "rotateWebhookSecret",
+          },
         },
-      })
+      )
       .post(
         "/:id/test",
-        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, (writer: Writer) => sendTestEvent({ ...deps, writer }, principal.orgId, params.id)),
+        ({ principal, params, idempotent }) =>
+          idempotent.commit({ status: 202 }, (writer: Writer) => sendTestEvent({ ...deps, writer }, principal.orgId, params.id)),
         {
           params: WebhookIdParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },
-          detail: { summary: "Send a test event", description: "Queues a `webhook.test` event to this endpoint alone and returns its delivery.", tags, operationId: "testWebhook" },
+          detail: {
+            summary: "Send a test event",
+            description: "Queues a `webhook.test` event to this endpoint alone and returns its delivery.",
+            tags,
+            operationId: "testWebhook",
+          },
         },
       )
       .get("/:id/deliveries", ({ principal, params, query }) => listDeliveries(deps, principal.orgId, params.id, query), {
         params: WebhookIdParams,
         query: ListDeliveriesQuery,
         response: { 200: "DeliveryList", ...errorResponses(400, 401, 403, 404) },
-        detail: { summary: "List deliveries", description: "The endpoint's delivery log, newest first; filter by `status`.", tags, operationId: "listWebhookDeliveries" },
+        detail: {
+          summary: "List deliveries",
+          description: "The endpoint's delivery log, newest first; filter by `status`.",
+          tags,
+          operationId: "listWebhookDeliveries",
+        },
       })
       .get("/:id/deliveries/:delivery_id", ({ principal, params }) => getDelivery(deps, principal.orgId, params.id, params.delivery_id), {
         params: DeliveryParams,
@@ -139,7 +168,8 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       })
       .post(
         "/:id/deliveries/:delivery_id/retry",
-        ({ principal, params, idempotent }) => idempotent.commit({ status: 202 }, (writer: Writer) => retryDelivery({ ...deps, writer }, principal.orgId, params.id, params.delivery_id)),
+        ({ principal, params, idempotent }) =>
+          idempotent.commit({ status: 202 }, (writer: Writer) => retryDelivery({ ...deps, writer }, principal.orgId, params.id, params.delivery_id)),
         {
           params: DeliveryParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },

@@ -13,13 +13,21 @@ export const EventName = enumOf([ALL_EVENTS, ...EVENT_TYPES] as const, { descrip
 export const Webhook = t.Object(
   {
     id: t.String({ examples: ["wh_3k9x0q7m2p4d8s1a"] }),
-    url: t.String({ examples: ["https://your-app.com/webhooks/clientcove"], description: "The URL in its normal form; credentials in it are shown as `user:****@`." }),
-    events: t.Array(t.String(), { description: 'Subscribed event types, or ["*"] for all.', examples: [["ticket.created", "ticket.updated", "file.uploaded"]] }),
+    url: t.String({
+      examples: ["https://your-app.com/webhooks/clientcove"],
+      description: "The URL in its normal form; credentials in it are shown as `user:****@`.",
+    }),
+    events: t.Array(t.String(), {
+      description: 'Subscribed event types, or ["*"] for all.',
+      examples: [["ticket.created", "ticket.updated", "file.uploaded"]],
+    }),
     description: t.Union([t.String(), t.Null()]),
     active: t.Boolean({ description: "False when disabled by PATCH, by a 410 Gone, or after 20 failed deliveries in a row." }),
     disabled_reason: t.Union([t.String(), t.Null()], { description: "Why the endpoint is disabled; null while active." }),
     disabled_at: NullableTimestamp,
-    previous_secret_expires_at: t.Union([Timestamp, t.Null()], { description: "Until then, deliveries are also signed with the secret before the last rotation." }),
+    previous_secret_expires_at: t.Union([Timestamp, t.Null()], {
+      description: "Until then, deliveries are also signed with the secret before the last rotation.",
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -30,7 +38,10 @@ export type Webhook = typeof Webhook.static;
 export const WebhookWithSecret = t.Object(
   {
     ...Webhook.properties,
-    secret: t.String({ description: "The signing secret (`whsec_` + base64). Shown only on creation and rotation.", examples: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwa4zg1LlRqzY="] }),
+    secret: t.String({
+      description: "The signing secret (`whsec_` + base64). Shown only on creation and rotation.",
+      examples: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwa4zg1LlRqzY="],
+    }),
   },
   { additionalProperties: false },
 );
@@ -68,7 +79,9 @@ export const UpdateWebhook = t.Object(
     url: t.Optional(Url),
     events: t.Optional(Events),
     description: t.Optional(NullableDescription),
-    active: t.Optional(t.Boolean({ description: "true re-enables a disabled endpoint (its failure count starts over); false disables it and cancels its pending deliveries." })),
+    active: t.Optional(
+      t.Boolean({ description: "true re-enables a disabled endpoint (its failure count starts over); false disables it and cancels its pending deliveries." }),
+    ),
     replay_missed: t.Optional(
       t.Boolean({
         description:
@@ -80,10 +93,13 @@ export const UpdateWebhook = t.Object(
 );
 export type UpdateWebhook = typeof UpdateWebhook.static;
 
-export const ListWebhooksQuery = t.Object({
-  page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-  per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
-}, { additionalProperties: true }); // unknown query parameters are ignored, as on every route
+export const ListWebhooksQuery = t.Object(
+  {
+    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
+    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+  },
+  { additionalProperties: true },
+); // unknown query parameters are ignored, as on every route
 
 export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "cancelled"] as const;
 export const DeliveryStatus = enumOf(DELIVERY_STATUSES, {
@@ -110,7 +126,9 @@ export const Attempt = t.Object(
   {
     attempted_at: Timestamp,
     status_code: t.Union([ResponseInteger(), t.Null()], { description: "The HTTP status, or null when no response arrived." }),
-    error: t.Union([t.String(), t.Null()], { description: "Timeout, refused address, DNS failure, connection error or redirect; null for a plain HTTP status." }),
+    error: t.Union([t.String(), t.Null()], {
+      description: "Timeout, refused address, DNS failure, connection error or redirect; null for a plain HTTP status.",
+    }),
     duration_ms: ResponseInteger({ minimum: 0 }),
     response_body: t.Union([t.String(), t.Null()], { description: "The first 1 KiB of the response body." }),
   },
@@ -140,11 +158,14 @@ export type DeliveryDetail = typeof DeliveryDetail.static;
 export const DeliveryList = t.Object({ data: t.Array(Delivery), meta: PageMeta }, { additionalProperties: false });
 export type DeliveryList = typeof DeliveryList.static;
 
-export const ListDeliveriesQuery = t.Object({
-  status: t.Optional(DeliveryStatus),
-  page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-  per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
-}, { additionalProperties: true });
+export const ListDeliveriesQuery = t.Object(
+  {
+    status: t.Optional(DeliveryStatus),
+    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
+    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+  },
+  { additionalProperties: true },
+);
 
 export const EventTypeList = t.Object(
   {

@@ -9,7 +9,18 @@ import { newId } from "../lib/ids";
 import { toIso, toIsoOrNull } from "../lib/time";
 import { ALL_EVENTS, EVENT_DESCRIPTIONS, EVENT_TYPES } from "./event-types";
 import { fanOutEvent, replayMissed } from "./fan-out";
-import { DESCRIPTION_MAX, URL_MAX, type CreateWebhook, type Delivery, type DeliveryDetail, type EventTypeList, type UpdateWebhook, type Webhook, type WebhookList, type WebhookWithSecret } from "./model";
+import {
+  DESCRIPTION_MAX,
+  URL_MAX,
+  type CreateWebhook,
+  type Delivery,
+  type DeliveryDetail,
+  type EventTypeList,
+  type UpdateWebhook,
+  type Webhook,
+  type WebhookList,
+  type WebhookWithSecret,
+} from "./model";
 import { announceQueued } from "./queue-signal";
 import { generateSecret } from "./signing";
 import { AddressRefusedError, allowHint, createAddressGuard, hostOf, ResolveError, resolveChecked, systemResolver, type Resolver } from "./ssrf";
@@ -39,7 +50,8 @@ export function toWebhook(r: WebhookRow, now: number): Webhook {
     active: r.active === 1,
     disabled_reason: r.disabled_reason,
     disabled_at: toIsoOrNull(r.disabled_at),
-    previous_secret_expires_at: r.previous_secret && r.previous_secret_expires_at !== null && r.previous_secret_expires_at > now ? toIso(r.previous_secret_expires_at) : null,
+    previous_secret_expires_at:
+      r.previous_secret && r.previous_secret_expires_at !== null && r.previous_secret_expires_at > now ? toIso(r.previous_secret_expires_at) : null,
     created_at: toIso(r.created_at),
     updated_at: toIso(r.updated_at),
   };
@@ -227,7 +239,7 @@ export function rotateSecret(deps: Deps, orgId: string, id: string): Promise<Web
 }
 
 function webhookDisabled(): ApiError {
-  return errors.conflict("The webhook is disabled; re-enable it with PATCH {\"active\": true} first.", "webhook_disabled");
+  return errors.conflict('The webhook is disabled; re-enable it with PATCH {"active": true} first.', "webhook_disabled");
 }
 
 /** Records a `webhook.test` event addressed to this endpoint alone and queues its delivery now. */
@@ -241,7 +253,11 @@ export async function sendTestEvent(deps: Deps, orgId: string, id: string): Prom
     const now = deps.clock.now();
     const data = { webhook_id: id, message: "This is a test event from Client Cove." };
     const e = record(sqlite, { type: "webhook.test", orgId, data }, now);
-    const [queued] = fanOutEvent(sqlite, { seq: e.seq, id: e.id, org_id: orgId, type: e.type, data: JSON.stringify(data), changed_fields: null, created_at: now }, now);
+    const [queued] = fanOutEvent(
+      sqlite,
+      { seq: e.seq, id: e.id, org_id: orgId, type: e.type, data: JSON.stringify(data), changed_fields: null, created_at: now },
+      now,
+    );
     const row = store.delivery(queued!.id, id, orgId)!;
     due = row.next_attempt_at!;
     // The unit's value is the answer (an Idempotency-Key stores it with the change).

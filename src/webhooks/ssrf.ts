@@ -274,7 +274,10 @@ export async function resolveChecked(host: string, guard: AddressGuard, resolve:
     const verdict = guard.check(a.address);
     if (!verdict.allowed) {
       const what = `${a.address} (${KIND_TEXT[verdict.kind]})`;
-      throw new AddressRefusedError(literal ? `${what} is not a target webhooks may use` : `${host} resolves to ${what}, not a target webhooks may use`, verdict.kind);
+      throw new AddressRefusedError(
+        literal ? `${what} is not a target webhooks may use` : `${host} resolves to ${what}, not a target webhooks may use`,
+        verdict.kind,
+      );
     }
   }
   return addresses[0]!;

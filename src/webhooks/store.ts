@@ -78,13 +78,17 @@ function buildStore(db: Database) {
     insertWebhook: db.prepare(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     webhookById: db.prepare<WebhookRow, [string, string]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ? AND org_id = ?`),
     webhookByIdAnyOrg: db.prepare<WebhookRow, [string]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?`),
-    webhookPage: db.prepare<WebhookRow, [string, number, number]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`),
+    webhookPage: db.prepare<WebhookRow, [string, number, number]>(
+      `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+    ),
     webhookCount: db.prepare<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM webhooks WHERE org_id = ?`),
     activeForOrg: db.prepare<Pick<WebhookRow, "id" | "events">, [string]>(`SELECT id, events FROM webhooks WHERE org_id = ? AND active = 1`),
     updateWebhook: db.prepare(
       `UPDATE webhooks SET url = ?, events = ?, description = ?, active = ?, disabled_reason = ?, disabled_at = ?, consecutive_failures = ?, updated_at = ? WHERE id = ? AND org_id = ?`,
     ),
-    rotateSecret: db.prepare(`UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ? WHERE id = ? AND org_id = ?`),
+    rotateSecret: db.prepare(
+      `UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ? WHERE id = ? AND org_id = ?`,
+    ),
     deleteWebhook: db.prepare(`DELETE FROM webhooks WHERE id = ? AND org_id = ?`),
     disableWebhook: db.prepare(`UPDATE webhooks SET active = 0, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ?`),
     // The guard skips the write when nothing changes (every success resets the count).
@@ -96,7 +100,9 @@ function buildStore(db: Database) {
     ),
 
     insertDelivery: db.prepare(`INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
-    deliveryById: db.prepare<DeliveryRow, [string, string, string]>(`SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND webhook_id = ? AND org_id = ?`),
+    deliveryById: db.prepare<DeliveryRow, [string, string, string]>(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND webhook_id = ? AND org_id = ?`,
+    ),
     deliveryState: db.prepare<Pick<DeliveryRow, "id" | "webhook_id" | "status" | "attempt_count" | "max_attempts">, [string]>(
       `SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries WHERE id = ?`,
     ),
@@ -121,7 +127,9 @@ function buildStore(db: Database) {
       `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at > ?`,
     ),
     finishAttempt: db.prepare(`UPDATE webhook_deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`),
-    cancelPending: db.prepare(`UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'`),
+    cancelPending: db.prepare(
+      `UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'`,
+    ),
     requeue: db.prepare(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, max_attempts = ?, updated_at = ? WHERE id = ?`),
     requeueCancelledSince: db.prepare(
       `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, max_attempts = attempt_count + ?, updated_at = ? WHERE webhook_id = ? AND status = 'cancelled' AND updated_at >= ?`,
@@ -134,7 +142,9 @@ function buildStore(db: Database) {
        ORDER BY e.seq`,
     ),
 
-    insertAttempt: db.prepare(`INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms, response_body) VALUES (?, ?, ?, ?, ?, ?)`),
+    insertAttempt: db.prepare(
+      `INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms, response_body) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
     attemptsOf: db.prepare<AttemptRow, [string]>(
       `SELECT id, delivery_id, attempted_at, status_code, error, duration_ms, response_body FROM webhook_attempts WHERE delivery_id = ? ORDER BY id`,
     ),
@@ -143,9 +153,7 @@ function buildStore(db: Database) {
       `SELECT seq, id, org_id, type, data, changed_fields, created_at FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT ?`,
     ),
     markDispatched: db.prepare(`UPDATE events SET dispatched_at = ? WHERE seq = ?`),
-    pruneEvents: db.prepare(
-      `DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE dispatched_at IS NOT NULL AND dispatched_at < ? LIMIT ?)`,
-    ),
+    pruneEvents: db.prepare(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE dispatched_at IS NOT NULL AND dispatched_at < ? LIMIT ?)`),
     pruneDeliveries: db.prepare(
       `DELETE FROM webhook_deliveries WHERE rowid IN (SELECT rowid FROM webhook_deliveries WHERE webhook_id = ? AND created_at < ? AND status != 'pending' LIMIT ?)`,
     ),
@@ -154,8 +162,20 @@ function buildStore(db: Database) {
   return {
     insertWebhook(r: WebhookRow) {
       q.insertWebhook.run(
-        r.id, r.org_id, r.url, r.events, r.description, r.secret, r.previous_secret, r.previous_secret_expires_at,
-        r.active, r.disabled_reason, r.disabled_at, r.consecutive_failures, r.created_at, r.updated_at,
+        r.id,
+        r.org_id,
+        r.url,
+        r.events,
+        r.description,
+        r.secret,
+        r.previous_secret,
+        r.previous_secret_expires_at,
+        r.active,
+        r.disabled_reason,
+        r.disabled_at,
+        r.consecutive_failures,
+        r.created_at,
+        r.updated_at,
       );
     },
     webhook: (id: string, orgId: string) => q.webhookById.get(id, orgId),
@@ -166,7 +186,8 @@ function buildStore(db: Database) {
     updateWebhook(r: WebhookRow) {
       q.updateWebhook.run(r.url, r.events, r.description, r.active, r.disabled_reason, r.disabled_at, r.consecutive_failures, r.updated_at, r.id, r.org_id);
     },
-    rotateSecret: (id: string, orgId: string, secret: string, previousExpiresAt: number, now: number) => q.rotateSecret.run(previousExpiresAt, secret, now, id, orgId),
+    rotateSecret: (id: string, orgId: string, secret: string, previousExpiresAt: number, now: number) =>
+      q.rotateSecret.run(previousExpiresAt, secret, now, id, orgId),
     deleteWebhook: (id: string, orgId: string) => q.deleteWebhook.run(id, orgId).changes > 0,
     /** Disables the endpoint and cancels its pending deliveries (call inside a transaction). */
     disableWebhook(id: string, reason: string, now: number) {

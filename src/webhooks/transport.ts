@@ -51,7 +51,9 @@ const KEEP_ALIVE_IDLE_MS = 2000;
 export function createAgents(maxFreePerHost: number): Agents {
   const opts = { keepAlive: true, maxFreeSockets: maxFreePerHost, timeout: KEEP_ALIVE_IDLE_MS };
   const a = { http: new http.Agent(opts), https: new https.Agent(opts) };
-  return { ...a, destroy: () => {
+  return {
+    ...a,
+    destroy: () => {
       a.http.destroy();
       a.https.destroy();
     },
@@ -109,13 +111,27 @@ export async function sendAttempt(req: { url: string; body: string; headers: Rec
     return result.error === null ? result : { ...result, error: scrubSecrets(result.error, req.url) };
   } catch (err) {
     const message = scrubSecrets(err instanceof Error ? `${err.name}: ${err.message}` : String(err), req.url);
-    return { statusCode: null, error: `could not send: ${message}`, responseBody: null, durationMs: Math.round(performance.now() - start), retryAfterMs: null, aborted: false };
+    return {
+      statusCode: null,
+      error: `could not send: ${message}`,
+      responseBody: null,
+      durationMs: Math.round(performance.now() - start),
+      retryAfterMs: null,
+      aborted: false,
+    };
   }
 }
 
 async function attempt(req: { url: string; body: string; headers: Record<string, string> }, opts: TransportOptions, start: number): Promise<AttemptResult> {
   const elapsed = () => Math.round(performance.now() - start);
-  const fail = (error: string, aborted = false): AttemptResult => ({ statusCode: null, error, responseBody: null, durationMs: elapsed(), retryAfterMs: null, aborted });
+  const fail = (error: string, aborted = false): AttemptResult => ({
+    statusCode: null,
+    error,
+    responseBody: null,
+    durationMs: elapsed(),
+    retryAfterMs: null,
+    aborted,
+  });
 
   // A URL stored before registration checked strictly may not be sendable: that is a failed attempt, not a throw.
   const checked = sendableUrl(req.url);

@@ -8,7 +8,9 @@ export const events = sqliteTable(
     /** Monotonic order of recording; consumers read the outbox in this order. */
     seq: integer("seq").primaryKey({ autoIncrement: true }),
     id: text("id").notNull().unique(),
-    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
     type: text("type").notNull(),
     /** JSON: the event's `data` as it will be delivered. */
     data: text("data").notNull(),

@@ -7,7 +7,9 @@ export const folders = sqliteTable(
   "folders",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
     parentId: text("parent_id").references((): AnySQLiteColumn => folders.id, { onDelete: "restrict" }),
     /** parent_id, or '' at the root: NULLs never collide in a unique index, this does. */
     parentKey: text("parent_key").notNull(),
@@ -26,7 +28,9 @@ export const files = sqliteTable(
   "files",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
     folderId: text("folder_id").references(() => folders.id, { onDelete: "restrict" }),
     /** Cleared (not cascaded) when the ticket is deleted: files outlive tickets. */
     ticketId: text("ticket_id").references(() => tickets.id, { onDelete: "set null" }),

@@ -5,7 +5,9 @@ import { apiKeys } from "./orgs";
 export const idempotencyKeys = sqliteTable(
   "idempotency_keys",
   {
-    keyId: text("key_id").notNull().references(() => apiKeys.id, { onDelete: "cascade" }),
+    keyId: text("key_id")
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: "cascade" }),
     idempotencyKey: text("idempotency_key").notNull(),
     /** SHA-256 of method, path and body (for uploads: the fields and the file's sha256). */
     fingerprint: text("fingerprint").notNull(),

@@ -9,7 +9,9 @@ export const tickets = sqliteTable(
   "tickets",
   {
     id: text("id").primaryKey(),
-    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
     subject: text("subject").notNull(),
     description: text("description"),
     status: text("status", { enum: TICKET_STATUSES }).notNull(),
@@ -30,7 +32,9 @@ export const tickets = sqliteTable(
 export const ticketCounts = sqliteTable(
   "ticket_counts",
   {
-    orgId: text("org_id").notNull().references(() => orgs.id, { onDelete: "cascade" }),
+    orgId: text("org_id")
+      .notNull()
+      .references(() => orgs.id, { onDelete: "cascade" }),
     status: text("status", { enum: TICKET_STATUSES }).notNull(),
     priority: text("priority", { enum: TICKET_PRIORITIES }).notNull(),
     count: integer("count").notNull(),
