@@ -19,7 +19,7 @@ import { runRestore } from "./cli/restore";
 import { runStatus } from "./cli/status";
 import { runVerify } from "./cli/verify";
 import { usePrivateUmask } from "./ops/data-dir-modes";
-import { InUseError, OpsError } from "./ops/layout";
+import { InUseError, OpsError } from "./ops/errors";
 
 async function main(argv: string[]): Promise<number> {
   // Before anything is created: the data dir, database, stored files and backups hold secrets (0700/0600).

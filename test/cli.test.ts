@@ -4,7 +4,7 @@ import { Database } from "bun:sqlite";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { hashSecret } from "../src/keys/api-key";
-import { DB_FILENAME } from "../src/db/client";
+import { DB_FILENAME } from "../src/storage/layout";
 import { SCHEMA_VERSION } from "../src/db/migrate";
 import pkg from "../package.json" with { type: "json" };
 import { runCli, startServerProcess, tempDir, type CliResult, type ServerProcess } from "./helpers";

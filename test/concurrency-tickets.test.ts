@@ -1,5 +1,6 @@
 // 50 concurrent clients creating, updating and deleting tickets over real HTTP: afterwards every count and event agrees.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { TICKET_STATUSES } from "../src/db/schema/tickets";
 import { createTestEnv, type TestEnv, seededRandom } from "./helpers";
 
 const CLIENTS = 50;
@@ -24,7 +25,7 @@ describe("concurrent clients", () => {
   test(`${CLIENTS} clients × ${OPS_PER_CLIENT} operations: counts, rows and outbox events match what clients were told`, async () => {
     const orgs = [env.org("Acme"), env.org("Beta")];
     const acked = { created: new Map<string, string>(), updated: 0, deleted: new Set<string>() };
-    const statuses = ["open", "in_progress", "resolved", "closed"] as const;
+    const statuses = TICKET_STATUSES;
 
     async function client(n: number) {
       const rand = seededRandom(n + 1);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { TICKET_STATUSES } from "../src/db/schema/tickets";
 import { createTestEnv, type TestEnv, seededRandom } from "./helpers";
 import {
   eventually,
@@ -59,7 +60,7 @@ describe("concurrent clients with uploads", () => {
       replays: 0,
       inProgress: 0,
     };
-    const statuses = ["open", "in_progress", "resolved", "closed"] as const;
+    const statuses = TICKET_STATUSES;
     const folderWinners: Record<string, string[]> = {};
 
     async function client(n: number) {

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { TICKET_PRIORITIES, TICKET_STATUSES } from "../src/db/schema/tickets";
 import { toIso } from "../src/lib/time";
 import { verifyDataDir } from "../src/ops/verify";
 import { runCli, seededRandom, startServerProcess, tempDir, type ServerProcess } from "./helpers";
@@ -49,8 +50,6 @@ type Unanswered =
 /** The request reached no answer (refused, reset, cut mid-body): the server died under it. */
 class NoAnswer extends Error {}
 
-const TICKET_STATUSES = ["open", "in_progress", "resolved", "closed"];
-const TICKET_PRIORITIES = ["low", "medium", "high", "urgent"];
 const pick = <T>(rand: () => number, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

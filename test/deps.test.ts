@@ -6,7 +6,7 @@ import { loadConfig } from "../src/config";
 import { openDatabase } from "../src/db/client";
 import { migrate } from "../src/db/migrate";
 import { buildDeps } from "../src/deps";
-import { DOWNLOAD_KEY_FILENAME } from "../src/files/signed-url";
+import { DOWNLOAD_KEY_FILENAME } from "../src/storage/layout";
 import { manualClock } from "../src/lib/clock";
 import { silentLogger } from "../src/lib/log";
 import { createMetrics } from "../src/ops/metrics";

@@ -6,7 +6,8 @@ import { clearIntent, removeUploadLeftovers, writeIntent, writeIntentSync } from
 import { cleanFilename, contentDisposition } from "../src/files/filename";
 import { detectMimeType, isInlineSafe } from "../src/files/mime";
 import { parseRange } from "../src/files/download";
-import { openStorage, storagePaths } from "../src/storage";
+import { openStorage } from "../src/storage";
+import { dataDirLayout } from "../src/storage/layout";
 import { NotFoundInStorage } from "../src/storage/storage";
 import { createTestEnv, tempDir, type TestEnv } from "./helpers";
 import { listObjects, listTemp, pseudoRandomBytes, sha256Hex, uploadOk } from "./files-fixtures";
@@ -33,7 +34,7 @@ describe("local storage driver", () => {
     const stat = await storage.put("org_a/file_1", chunks(data.subarray(0, 1000), data.subarray(1000)));
     expect(stat.size).toBe(data.length);
     expect(readFileSync(join(dir, "files", "org_a", "file_1"))).toEqual(Buffer.from(data));
-    expect(readdirSync(storagePaths(dir).tmpDir)).toEqual([]);
+    expect(readdirSync(dataDirLayout(dir).tmp)).toEqual([]);
     expect(sha256Hex(new Uint8Array(await (await storage.open("org_a/file_1")).arrayBuffer()))).toBe(sha256Hex(data));
     expect(new Uint8Array(await (await storage.open("org_a/file_1", { start: 10, end: 19 })).arrayBuffer())).toEqual(data.slice(10, 20));
     expect((await storage.stat("org_a/file_1"))?.size).toBe(data.length);
@@ -52,7 +53,7 @@ describe("local storage driver", () => {
     }
     await expect(storage.put("org_a/file_2", failing())).rejects.toThrow("client went away");
     expect(await storage.stat("org_a/file_2")).toBeNull();
-    expect(readdirSync(storagePaths(dir).tmpDir)).toEqual([]);
+    expect(readdirSync(dataDirLayout(dir).tmp)).toEqual([]);
   });
 
   test("a failed put does not disturb an object already stored at another key", async () => {
@@ -68,7 +69,8 @@ describe("local storage driver", () => {
 
   test("keys are ids only: traversal and odd characters are refused", async () => {
     const storage = openStorage({ dataDir: freshDir() });
-    for (const key of ["../etc/passwd", "org/../../x", "/abs", "a//b", "a/b/", "name with space", "a/.."]) {
+    // One rule (storage/layout.ts), the same verify and restore apply: exactly `<org_id>/<file_id>`, ids only.
+    for (const key of ["../etc/passwd", "org/../../x", "/abs", "a//b", "a/b/", "name with space", "a/..", "org_a", "org_a/b/c", "org.a/file_b"]) {
       await expect(storage.put(key, chunks("x"))).rejects.toThrow(/invalid storage key/);
       await expect(storage.stat(key)).rejects.toThrow(/invalid storage key/);
     }
@@ -87,7 +89,7 @@ describe("recovery: intents and the start-up sweep", () => {
     const a = env.org("Acme");
     const committed = await uploadOk(env, a.key, { content: "committed" });
     const storage = openStorage(env.config);
-    const { tmpDir } = storagePaths(env.dir);
+    const tmpDir = dataDirLayout(env.dir).tmp;
     // A crash after the rename but before the commit: bytes in place, no row, intent on disk.
     await storage.put(`${a.orgId}/file_orphan0000000000`, chunks("orphan"));
     await writeIntent(tmpDir, [{ id: "file_orphan0000000000", key: `${a.orgId}/file_orphan0000000000` }]);
@@ -109,7 +111,7 @@ describe("recovery: intents and the start-up sweep", () => {
     env = createTestEnv();
     const a = env.org("Acme");
     const file = await uploadOk(env, a.key, { content: "to delete" });
-    const { tmpDir } = storagePaths(env.dir);
+    const tmpDir = dataDirLayout(env.dir).tmp;
     writeIntentSync(tmpDir, [{ id: file.id, key: `${a.orgId}/${file.id}` }]);
     env.handle.sqlite.run("DELETE FROM files WHERE id = ?", [file.id]);
     await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) });
@@ -118,7 +120,7 @@ describe("recovery: intents and the start-up sweep", () => {
 
   test("the listing is taken when called: an upload that starts afterwards is not touched", async () => {
     env = createTestEnv();
-    const { tmpDir } = storagePaths(env.dir);
+    const tmpDir = dataDirLayout(env.dir).tmp;
     mkdirSync(tmpDir, { recursive: true });
     writeFileSync(join(tmpDir, "old.part"), "old");
     const sweeping = removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) });

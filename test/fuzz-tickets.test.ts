@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Value } from "@sinclair/typebox/value";
+import { TICKET_PRIORITIES, TICKET_STATUSES } from "../src/db/schema/tickets";
 import { Ticket, TicketList } from "../src/tickets/model";
 import { createTestEnv, type TestEnv } from "./helpers";
 
@@ -71,8 +72,8 @@ const ticketish = fc.record(
   {
     subject: fc.oneof(fc.string({ maxLength: 250 }), fc.integer(), fc.constant(null), fc.constant("   ")),
     description: fc.oneof(fc.string({ maxLength: 50 }), fc.constant(null), fc.boolean()),
-    priority: fc.oneof(fc.constantFrom("low", "medium", "high", "urgent", "URGENT", ""), fc.integer()),
-    status: fc.constantFrom("open", "in_progress", "resolved", "closed", "reopened"),
+    priority: fc.oneof(fc.constantFrom(...TICKET_PRIORITIES, "URGENT", ""), fc.integer()),
+    status: fc.constantFrom(...TICKET_STATUSES, "reopened"),
     extra: fc.anything({ maxDepth: 2 }),
   },
   { requiredKeys: [] },

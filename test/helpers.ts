@@ -11,7 +11,7 @@ import { createKey } from "../src/keys/service";
 import { systemClock, type Clock } from "../src/lib/clock";
 import { silentLogger, type Logger } from "../src/lib/log";
 import { createOrg } from "../src/orgs/service";
-import type { Plan } from "../src/orgs/model";
+import type { Plan } from "../src/db/schema/orgs";
 
 export function tempDir(label = "cc"): string {
   return mkdtempSync(join(tmpdir(), `${label}-`));

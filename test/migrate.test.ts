@@ -3,7 +3,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DB_FILENAME, openDatabase } from "../src/db/client";
+import { openDatabase } from "../src/db/client";
+import { DB_FILENAME } from "../src/storage/layout";
 import { migrate, readSchemaVersion, SCHEMA_VERSION, SchemaError } from "../src/db/migrate";
 import { runCli, tempDir } from "./helpers";
 

@@ -1,6 +1,6 @@
 // The /v1/webhooks API: registration exactly as the reference's curl, validation, reads, changes, deletion, pagination and event types (tenant isolation of every route: test/webhooks-access.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { EVENT_TYPES } from "../src/events/outbox";
+import { EVENT_TYPES } from "../src/db/schema/events";
 import { startReceiver, waitFor, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
 
 let w: WebhookEnv;

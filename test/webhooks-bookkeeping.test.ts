@@ -2,7 +2,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { DB_FILENAME } from "../src/db/client";
+import { DB_FILENAME } from "../src/storage/layout";
 import { createWriter } from "../src/db/writer";
 import { manualClock, type ManualClock } from "../src/lib/clock";
 import { createLogger, silentLogger } from "../src/lib/log";

@@ -5,7 +5,8 @@ import type { Config } from "../config";
 import { ApiError, errors } from "../errors";
 import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
 import { requestInfo } from "../http/request-context";
-import { createKeyVerifier, type Deps, type Principal } from "../keys/service";
+import type { Principal } from "../keys/principal";
+import { createKeyVerifier, type Deps } from "../keys/service";
 
 /**
  * The key of an `Authorization: Bearer <key>` header, else undefined. The scheme is case-insensitive (RFC 7235:

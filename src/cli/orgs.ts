@@ -1,5 +1,5 @@
 // `clientcove orgs create|update|list` and `clientcove users create|list`: manage tenants and their people.
-import { PLANS, ROLES, type Plan, type Role } from "../orgs/model";
+import { PLANS, type Plan, ROLES, type Role } from "../db/schema/orgs";
 import { createOrg, createUser, listOrgs, listUsers, updateOrg } from "../orgs/service";
 import { ApiError } from "../errors";
 import { CONFIG_FLAGS, optionalFlag, parseArgs, requireFlag, UsageError } from "./args";

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { loadConfig } from "../config";
 import { dataDirLockHolder } from "../ops/data-dir-lock";
-import { InUseError } from "../ops/layout";
+import { InUseError } from "../ops/errors";
 import { formatBytes } from "../lib/format-bytes";
 import { restoreBackup } from "../ops/restore";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";

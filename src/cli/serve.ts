@@ -7,7 +7,7 @@ import { ApiError, errorResponse } from "../errors";
 import { createLogger, type Logger } from "../lib/log";
 import { bootstrapIfEmpty } from "../orgs/service";
 import { removeUploadLeftovers } from "../files/recovery";
-import { InUseError } from "../ops/layout";
+import { InUseError } from "../ops/errors";
 import { startMetricsServer, type MetricsServer } from "../ops/metrics-http";
 import { createDispatcher } from "../webhooks/dispatcher";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";

@@ -2,7 +2,7 @@
 import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { closeSync, openSync } from "node:fs";
-import { join } from "node:path";
+import { dataDirLayout } from "../storage/layout";
 import * as schema from "./schema";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
@@ -14,14 +14,12 @@ export interface DbHandle {
   close(): void;
 }
 
-export const DB_FILENAME = "clientcove.db";
-
 /**
  * Opens (creating if needed) the database file. WAL with synchronous=FULL: a commit the client was
  * told about survives power loss, at ~5k single-row commits/s on this class of machine.
  */
 export function openDatabase(dataDir: string, opts: { readonly?: boolean } = {}): DbHandle {
-  const path = join(dataDir, DB_FILENAME);
+  const path = dataDirLayout(dataDir).database;
   // Created 0600 before SQLite sees it: SQLite would create it 0644 (minus the umask) and gives -wal/-shm the
   // main file's mode. The database holds webhook secrets and stored replies.
   if (!opts.readonly) closeSync(openSync(path, "a", 0o600));

@@ -1,11 +1,8 @@
 // The outbox: record(db, event) is the one way a domain change announces itself, inside the change's transaction.
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "../db/per-database";
+import type { EventType } from "../db/schema/events";
 import { newId } from "../lib/ids";
-
-/** Every event type the product emits, in one place (webhooks subscribe to these). */
-export const EVENT_TYPES = ["ticket.created", "ticket.updated", "ticket.deleted", "file.uploaded", "file.deleted", "webhook.test"] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface DomainEvent {
   type: EventType;

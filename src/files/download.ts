@@ -1,5 +1,6 @@
 // Serving stored bytes over HTTP: safe headers, conditional requests (ETag, Last-Modified), single ranges; streamed, never buffered.
 import { ApiError } from "../errors";
+import { FILES_DIRNAME } from "../storage/layout";
 import { NotFoundInStorage, type ByteRange, type Storage } from "../storage/storage";
 import { contentDisposition } from "./filename";
 import { isInlineSafe } from "./mime";
@@ -60,7 +61,7 @@ function ifRangeHolds(header: string | null, etag: string, lastModified: string)
  * level, with the cause naming the file, its organization and the path; `clientcove verify` lists every such file.
  */
 export function contentMissing(row: FileRow, cause: unknown): ApiError {
-  const detail = new Error(`stored content of ${row.id} (org ${row.org_id}) is missing at files/${row.storage_key}`, { cause });
+  const detail = new Error(`stored content of ${row.id} (org ${row.org_id}) is missing at ${FILES_DIRNAME}/${row.storage_key}`, { cause });
   detail.name = "FileContentMissing";
   return new ApiError(
     500,

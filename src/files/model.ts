@@ -1,6 +1,6 @@
 // TypeBox models of files: the single source for validation, handler types and OpenAPI (incl. the multipart upload body).
 import { t } from "elysia";
-import { pageMeta, queryInteger, ResponseInteger, Timestamp } from "../http/schema";
+import { pageMeta, pageQuery, ResponseInteger, Timestamp } from "../http/schema";
 
 export const FileMeta = t.Object(
   {
@@ -35,8 +35,7 @@ export const ListFilesQuery = t.Object(
   {
     folder_id: t.Optional(t.String({ description: "Only files in this folder; `root` for files in no folder." })),
     ticket_id: t.Optional(t.String({ description: "Only files attached to this ticket." })),
-    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+    ...pageQuery(),
   },
   { additionalProperties: true },
 ); // unknown query parameters are ignored, as on every route

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Database } from "bun:sqlite";
 import type { Logger } from "../lib/log";
 import { randomBase62 } from "../lib/ids";
-import { storagePaths } from "../storage";
+import { dataDirLayout } from "../storage/layout";
 import { syncDir } from "../storage/local";
 import type { Storage } from "../storage/storage";
 
@@ -111,7 +111,7 @@ export interface LeftoverReport {
  * so uploads that begin after the call are never touched even while the returned promise settles.
  */
 export async function removeUploadLeftovers(deps: { dataDir: string; sqlite: Database; storage: Storage; log?: Logger }): Promise<LeftoverReport> {
-  const { tmpDir } = storagePaths(deps.dataDir);
+  const tmpDir = dataDirLayout(deps.dataDir).tmp;
   let names: string[] = [];
   try {
     names = readdirSync(tmpDir);

@@ -6,11 +6,13 @@ import type { Writer } from "../db/writer";
 import { ApiError, errors } from "../errors";
 import { record } from "../events/outbox";
 import { formatBytes } from "../lib/format-bytes";
+import type { Actor } from "../keys/principal";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import type { Logger } from "../lib/log";
+import { offsetPage, type PageQuery } from "../lib/pagination";
 import { toIso } from "../lib/time";
-import { storagePaths } from "../storage";
+import { dataDirLayout, storageKeyOf } from "../storage/layout";
 import type { Storage } from "../storage/storage";
 import { cleanFilename } from "./filename";
 import { detectMimeType, SNIFF_BYTES } from "./mime";
@@ -31,20 +33,9 @@ export interface FilesDeps {
   log?: Logger;
 }
 
-/** Who is acting: the organization and user behind the API key. */
-export interface Actor {
-  orgId: string;
-  userId: string;
-}
-
 /** Room for the multipart framing and the small fields around the file, on top of the file size limit. */
 export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const UPLOAD_FIELDS = ["folder_id", "ticket_id"] as const;
-
-/** Where a file's bytes live: derived from ids only, never from the client's filename. */
-export function storageKeyOf(orgId: string, fileId: string): string {
-  return `${orgId}/${fileId}`;
-}
 
 /** The API URL of a file's metadata (the Location of a 201). */
 export function fileLocation(publicUrl: string, fileId: string): string {
@@ -182,7 +173,7 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
   const store = fileStore(sqlite);
   const id = newId("file");
   const key = storageKeyOf(actor.orgId, id);
-  const { tmpDir } = storagePaths(deps.config.dataDir);
+  const tmpDir = dataDirLayout(deps.config.dataDir).tmp;
   let intent: Intent | null = null;
   let committed = false;
   try {
@@ -286,18 +277,18 @@ export function getFileRowForLink(deps: Pick<FilesDeps, "db">, id: string): File
 export function listFiles(
   deps: Pick<FilesDeps, "db" | "signer" | "clock">,
   orgId: string,
-  q: { folder_id?: string; ticket_id?: string; page?: number; per_page?: number },
+  q: { folder_id?: string; ticket_id?: string } & PageQuery,
 ): FileList {
-  const page = q.page ?? 1;
-  const perPage = q.per_page ?? 25;
   const filter: FileFilter = {};
   if (q.folder_id !== undefined) filter.folderId = q.folder_id === "root" ? null : q.folder_id;
   if (q.ticket_id !== undefined) filter.ticketId = q.ticket_id;
   const store = fileStore(deps.db.$client);
-  const offset = (page - 1) * perPage;
-  const total = store.total(orgId, filter);
-  const rows = offset >= total ? [] : store.page(orgId, filter, perPage, offset);
-  return { data: rows.map((r) => toFileMeta(deps, r)), meta: { page, per_page: perPage, total } };
+  return offsetPage(
+    q,
+    store.total(orgId, filter),
+    (limit, offset) => store.page(orgId, filter, limit, offset),
+    (r) => toFileMeta(deps, r),
+  );
 }
 
 /**
@@ -328,7 +319,7 @@ export async function removeStoredBytes(deps: Pick<FilesDeps, "storage" | "log">
 export async function deleteFile(deps: FilesDeps, actor: Actor, id: string): Promise<void> {
   const sqlite = deps.db.$client;
   const row = getFileRow(deps, actor.orgId, id);
-  const intent = await writeIntent(storagePaths(deps.config.dataDir).tmpDir, [{ id: row.id, key: row.storage_key }]);
+  const intent = await writeIntent(dataDirLayout(deps.config.dataDir).tmp, [{ id: row.id, key: row.storage_key }]);
   let clear = true;
   try {
     const removed = await deps.writer.write(() => {

@@ -1,10 +1,8 @@
 // Signed download links: the server secret kept in the data dir, minting `download_url`s and checking them (HMAC, expiry).
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { join } from "node:path";
 import { ApiError } from "../errors";
-
-export const DOWNLOAD_KEY_FILENAME = "download-url.key";
+import { dataDirLayout } from "../storage/layout";
 const KEY_TEXT = /^[0-9a-f]{64}$/;
 
 /**
@@ -14,7 +12,7 @@ const KEY_TEXT = /^[0-9a-f]{64}$/;
  * starting at once agree on one key.
  */
 export function loadDownloadKey(dataDir: string): Buffer {
-  const path = join(dataDir, DOWNLOAD_KEY_FILENAME);
+  const path = dataDirLayout(dataDir).downloadKey;
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -1,22 +1,14 @@
 // The files data layer: every SQL statement about file rows, prepared once per database.
 import type { Database, Statement } from "bun:sqlite";
 import { perDatabase } from "../db/per-database";
+import { files } from "../db/schema/files";
+import { columnList, columnNames, placeholders, type RawRow } from "../db/schema/raw-row";
 
-export interface FileRow {
-  id: string;
-  org_id: string;
-  folder_id: string | null;
-  ticket_id: string | null;
-  filename: string;
-  size_bytes: number;
-  mime_type: string;
-  sha256: string;
-  storage_key: string;
-  uploaded_by: string | null;
-  uploaded_at: number;
-}
+/** A files row as SQL reads it, derived from the schema. */
+export type FileRow = RawRow<typeof files>;
 
-const COLUMNS = "id, org_id, folder_id, ticket_id, filename, size_bytes, mime_type, sha256, storage_key, uploaded_by, uploaded_at";
+const COLUMN_NAMES = columnNames(files);
+const COLUMNS = columnList(files);
 
 /** A list filter: a folder id, `null` for "in no folder", or undefined for "any". */
 export interface FileFilter {
@@ -37,7 +29,7 @@ function buildStore(db: Database) {
   }
   const byId = db.prepare<FileRow, [string, string]>(`SELECT ${COLUMNS} FROM files WHERE id = ? AND org_id = ?`);
   const byIdAnyOrg = db.prepare<FileRow, [string]>(`SELECT ${COLUMNS} FROM files WHERE id = ?`);
-  const insert = db.prepare(`INSERT INTO files (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insert = db.prepare(`INSERT INTO files (${COLUMNS}) VALUES (${placeholders(files)})`);
   const remove = db.prepare(`DELETE FROM files WHERE id = ? AND org_id = ?`);
   const folderExists = db.prepare<{ one: number }, [string, string]>(`SELECT 1 AS one FROM folders WHERE id = ? AND org_id = ?`);
   const ticketExists = db.prepare<{ one: number }, [string, string]>(`SELECT 1 AS one FROM tickets WHERE id = ? AND org_id = ?`);
@@ -57,7 +49,7 @@ function buildStore(db: Database) {
     /** By id alone: only for signed links, whose signature already proved the caller was given this file. */
     getAnyOrg: (id: string) => byIdAnyOrg.get(id),
     insert(r: FileRow) {
-      insert.run(r.id, r.org_id, r.folder_id, r.ticket_id, r.filename, r.size_bytes, r.mime_type, r.sha256, r.storage_key, r.uploaded_by, r.uploaded_at);
+      insert.run(...COLUMN_NAMES.map((c) => r[c]));
     },
     remove: (id: string, orgId: string) => remove.run(id, orgId).changes > 0,
     folderExists: (id: string, orgId: string) => !!folderExists.get(id, orgId),

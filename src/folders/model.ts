@@ -1,6 +1,6 @@
 // TypeBox models of shared folders: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { pageMeta, queryInteger, text, Timestamp } from "../http/schema";
+import { pageMeta, pageQuery, text, Timestamp } from "../http/schema";
 import type { TextRule } from "../lib/text";
 
 export const FOLDER_NAME_MAX = 255;
@@ -41,8 +41,7 @@ export type UpdateFolder = typeof UpdateFolder.static;
 export const ListFoldersQuery = t.Object(
   {
     parent_id: t.Optional(t.String({ description: "Only the folders directly inside this one; `root` for the top level." })),
-    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+    ...pageQuery(),
   },
   { additionalProperties: true },
 ); // unknown query parameters are ignored, as on every route

@@ -6,12 +6,14 @@ import { ApiError, errors } from "../errors";
 import { clearIntent, writeIntentSync, type Intent } from "../files/recovery";
 import { removeFileRows, removeStoredBytes } from "../files/service";
 import type { FileRow } from "../files/store";
+import type { Actor } from "../keys/principal";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { textProblem } from "../lib/text";
 import type { Logger } from "../lib/log";
+import { offsetPage, type PageQuery } from "../lib/pagination";
 import { toIso } from "../lib/time";
-import { storagePaths } from "../storage";
+import { dataDirLayout } from "../storage/layout";
 import type { Storage } from "../storage/storage";
 import { FOLDER_NAME_RULE, type CreateFolder, type Folder, type FolderList, type UpdateFolder } from "./model";
 import { folderStore, parentKeyOf, type FolderRow, type ParentFilter } from "./store";
@@ -24,11 +26,6 @@ export interface FoldersDeps {
   config: Pick<Config, "dataDir">;
   storage: Storage;
   log?: Logger;
-}
-
-export interface Actor {
-  orgId: string;
-  userId: string;
 }
 
 export function toFolder(r: FolderRow): Folder {
@@ -57,15 +54,10 @@ function requireParent(deps: Pick<FoldersDeps, "db">, orgId: string, parentId: s
   return parentId;
 }
 
-export function listFolders(deps: Pick<FoldersDeps, "db">, orgId: string, q: { parent_id?: string; page?: number; per_page?: number }): FolderList {
-  const page = q.page ?? 1;
-  const perPage = q.per_page ?? 25;
+export function listFolders(deps: Pick<FoldersDeps, "db">, orgId: string, q: { parent_id?: string } & PageQuery): FolderList {
   const parent: ParentFilter = q.parent_id === undefined ? undefined : q.parent_id === "root" ? null : q.parent_id;
   const store = folderStore(deps.db.$client);
-  const offset = (page - 1) * perPage;
-  const total = store.total(orgId, parent);
-  const rows = offset >= total ? [] : store.page(orgId, parent, perPage, offset);
-  return { data: rows.map(toFolder), meta: { page, per_page: perPage, total } };
+  return offsetPage(q, store.total(orgId, parent), (limit, offset) => store.page(orgId, parent, limit, offset), toFolder);
 }
 
 export function getFolder(deps: Pick<FoldersDeps, "db">, orgId: string, id: string): Folder {
@@ -149,7 +141,7 @@ export const folderNotEmpty = () =>
 export async function deleteFolder(deps: FoldersDeps, actor: Actor, id: string, recursive: boolean): Promise<void> {
   const sqlite = deps.db.$client;
   const store = folderStore(sqlite);
-  const { tmpDir } = storagePaths(deps.config.dataDir);
+  const tmpDir = dataDirLayout(deps.config.dataDir).tmp;
   let intent: Intent | null = null;
   let files: FileRow[] = [];
   try {

@@ -2,20 +2,15 @@
 import type { Database, Statement } from "bun:sqlite";
 import type { FileRow } from "../files/store";
 import { perDatabase } from "../db/per-database";
+import { files, folders } from "../db/schema/files";
+import { columnList, columnNames, placeholders, type RawRow } from "../db/schema/raw-row";
 
-export interface FolderRow {
-  id: string;
-  org_id: string;
-  parent_id: string | null;
-  /** parent_id, or '' at the top level: the unique sibling-name index needs a non-NULL value. */
-  parent_key: string;
-  name: string;
-  created_at: number;
-  updated_at: number;
-}
+/** A folders row as SQL reads it, derived from the schema (`parent_key`: parent_id, or '' at the top level). */
+export type FolderRow = RawRow<typeof folders>;
 
-const COLUMNS = "id, org_id, parent_id, parent_key, name, created_at, updated_at";
-const FILE_COLUMNS = "id, org_id, folder_id, ticket_id, filename, size_bytes, mime_type, sha256, storage_key, uploaded_by, uploaded_at";
+const COLUMN_NAMES = columnNames(folders);
+const COLUMNS = columnList(folders);
+const FILE_COLUMNS = columnList(files);
 
 /** The folder and everything below it, with depth from it (0). */
 const SUBTREE = `WITH RECURSIVE sub(id, depth) AS (
@@ -41,7 +36,7 @@ function buildStore(db: Database) {
     total.set(k, db.prepare(`SELECT COUNT(*) AS total FROM folders WHERE ${where}`));
   }
   const byId = db.prepare<FolderRow, [string, string]>(`SELECT ${COLUMNS} FROM folders WHERE id = ? AND org_id = ?`);
-  const insert = db.prepare(`INSERT INTO folders (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+  const insert = db.prepare(`INSERT INTO folders (${COLUMNS}) VALUES (${placeholders(folders)})`);
   const update = db.prepare(`UPDATE folders SET parent_id = ?, parent_key = ?, name = ?, updated_at = ? WHERE id = ? AND org_id = ?`);
   const remove = db.prepare(`DELETE FROM folders WHERE id = ? AND org_id = ?`);
   const sibling = db.prepare<{ id: string }, [string, string, string]>(`SELECT id FROM folders WHERE org_id = ? AND parent_key = ? AND name = ?`);
@@ -64,7 +59,7 @@ function buildStore(db: Database) {
     },
     get: (id: string, orgId: string) => byId.get(id, orgId),
     insert(r: FolderRow) {
-      insert.run(r.id, r.org_id, r.parent_id, r.parent_key, r.name, r.created_at, r.updated_at);
+      insert.run(...COLUMN_NAMES.map((c) => r[c]));
     },
     update(r: FolderRow) {
       update.run(r.parent_id, r.parent_key, r.name, r.updated_at, r.id, r.org_id);

@@ -2,6 +2,7 @@
 import { t, ValidationError } from "elysia";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { FormatRegistry, Kind, Type, TypeRegistry, type TUnsafe } from "@sinclair/typebox"; // Elysia's own TypeBox (its peer dependency)
+import { DEFAULT_PER_PAGE, MAX_PER_PAGE } from "../lib/pagination";
 import { textProblem, type TextKind, type TextRule } from "../lib/text";
 
 /**
@@ -87,12 +88,22 @@ export function ResponseInteger(opts: { minimum?: number; maximum?: number; desc
   return Type.Integer(opts);
 }
 
+/** The `page` and `per_page` query parameters of every list, to spread into its query schema (src/lib/pagination.ts pages by them). */
+export function pageQuery() {
+  return {
+    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
+    per_page: t.Optional(
+      queryInteger("per_page", { minimum: 1, maximum: MAX_PER_PAGE, default: DEFAULT_PER_PAGE, description: `Results per page, 1–${MAX_PER_PAGE}.` }),
+    ),
+  };
+}
+
 /** The `meta` of every paginated list: exactly the reference's {page, per_page, total}. */
 export function pageMeta(totalDescription: string) {
   return t.Object(
     {
       page: ResponseInteger({ minimum: 1 }),
-      per_page: ResponseInteger({ minimum: 1, maximum: 100 }),
+      per_page: ResponseInteger({ minimum: 1, maximum: MAX_PER_PAGE }),
       total: ResponseInteger({ minimum: 0, description: totalDescription }),
     },
     { additionalProperties: false },

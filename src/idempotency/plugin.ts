@@ -2,7 +2,7 @@
 import { Elysia, ElysiaCustomStatusResponse } from "elysia";
 import type { AuthPlugin } from "../auth/plugin";
 import type { Writer } from "../db/writer";
-import type { Principal } from "../keys/service";
+import type { Principal } from "../keys/principal";
 import { checkIdempotencyKey, requestFingerprint, type IdempotencyStore, type KeyScope, type StoredAnswer } from "./service";
 
 /** What a POST handler tells `commit` about its answer. */

@@ -1,5 +1,7 @@
 // Idempotency keys: the one rule that decides replay / conflict / in progress / new, and the store of answers (24 h per API key).
 import type { Database } from "bun:sqlite";
+import type { idempotencyKeys } from "../db/schema/idempotency";
+import type { RawRow } from "../db/schema/raw-row";
 import { ApiError, errors } from "../errors";
 import type { Clock } from "../lib/clock";
 
@@ -22,13 +24,10 @@ export interface StoredAnswer {
 }
 
 /** A stored key, as `decide` sees it. */
-export interface KeyRow {
-  fingerprint: string;
-  response_status: number | null;
-  response_headers: string | null;
-  response_body: string | null;
-  created_at: number;
-}
+const KEY_COLUMNS = ["fingerprint", "response_status", "response_headers", "response_body", "created_at"] as const satisfies readonly (keyof RawRow<
+  typeof idempotencyKeys
+>)[];
+export type KeyRow = Pick<RawRow<typeof idempotencyKeys>, (typeof KEY_COLUMNS)[number]>;
 
 export type Decision =
   /** No live claim or answer under the key: this request runs (and claims it). */
@@ -116,9 +115,7 @@ export interface IdempotencyStore {
 export function createIdempotencyStore(deps: { sqlite: Database; clock: Clock }): IdempotencyStore {
   const { sqlite, clock } = deps;
   const s = {
-    get: sqlite.prepare<KeyRow, [string, string]>(
-      `SELECT fingerprint, response_status, response_headers, response_body, created_at FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`,
-    ),
+    get: sqlite.prepare<KeyRow, [string, string]>(`SELECT ${KEY_COLUMNS.join(", ")} FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`),
     // REPLACE only ever meets an expired row: `decide` said "new".
     insert: sqlite.prepare(`INSERT OR REPLACE INTO idempotency_keys (key_id, idempotency_key, fingerprint, created_at) VALUES (?, ?, ?, ?)`),
     remove: sqlite.prepare(`DELETE FROM idempotency_keys WHERE key_id = ? AND idempotency_key = ?`),

@@ -7,7 +7,9 @@ import { errors } from "../errors";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { toIso, toIsoOrNull } from "../lib/time";
-import type { ApiKeyInfo, Plan, Role } from "../orgs/model";
+import type { RawRow } from "../db/schema/raw-row";
+import type { ApiKeyInfo } from "../orgs/model";
+import type { Principal } from "./principal";
 
 export interface Deps {
   db: Db;
@@ -120,14 +122,6 @@ export function rotateKey(deps: Deps, keyId: string, opts: { graceMs?: number } 
   );
 }
 
-export interface Principal {
-  orgId: string;
-  plan: Plan;
-  userId: string;
-  role: Role;
-  keyId: string;
-}
-
 export type Verification = { status: "valid"; principal: Principal } | { status: "not_found" | "revoked" | "expired" };
 
 /** How stale `last_used_at` may get before a request writes it again (keeps auth read-only on the hot path). */
@@ -139,7 +133,9 @@ const LAST_USED_RESOLUTION_MS = 60_000;
  */
 export function createKeyVerifier(deps: Deps): (secret: string) => Verification {
   const lookup = deps.db.$client.prepare<
-    { id: string; org_id: string; user_id: string; expires_at: number | null; revoked_at: number | null; last_used_at: number | null; plan: Plan; role: Role },
+    Pick<RawRow<typeof apiKeys>, "id" | "org_id" | "user_id" | "expires_at" | "revoked_at" | "last_used_at"> &
+      Pick<RawRow<typeof orgs>, "plan"> &
+      Pick<RawRow<typeof users>, "role">,
     [string]
   >(
     `SELECT k.id, k.org_id, k.user_id, k.expires_at, k.revoked_at, k.last_used_at, o.plan, u.role

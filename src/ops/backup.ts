@@ -8,7 +8,9 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { readSchemaVersion } from "../db/migrate";
 import { toIso } from "../lib/time";
-import { DOWNLOAD_KEY_FILENAME, OpsError, openExistingDatabase, storedFilePath } from "./layout";
+import { dataDirLayout, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME } from "../storage/layout";
+import { OpsError } from "./errors";
+import { openExistingDatabase, storedFilePath } from "./existing-db";
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, type BackupManifest, type ManifestMember } from "./manifest";
 import { countRows, fileRowById, iterateFileRows, storedBytes } from "./stats-store";
 import { tarBytes, tarEnd, tarFile } from "./tar";
@@ -139,20 +141,20 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
             if (!fileRowById(live.sqlite, row.id)) vanished.push(row.id);
-            else warnings.push(`file ${row.id} (org ${row.org_id}): bytes missing at files/${row.storage_key}; the row is kept without them`);
+            else warnings.push(`file ${row.id} (org ${row.org_id}): bytes missing at ${FILES_DIRNAME}/${row.storage_key}; the row is kept without them`);
             continue;
           }
           try {
             const { size } = await fh.stat();
-            const digest = yield* tarFile(`files/${row.storage_key}`, size, readHandle(fh, size), { mode: 0o600 });
-            members.push({ path: `files/${row.storage_key}`, ...digest });
+            const digest = yield* tarFile(`${FILES_DIRNAME}/${row.storage_key}`, size, readHandle(fh, size), { mode: 0o600 });
+            members.push({ path: `${FILES_DIRNAME}/${row.storage_key}`, ...digest });
             if (size !== row.size_bytes) warnings.push(`file ${row.id} (org ${row.org_id}): ${size} bytes on disk, ${row.size_bytes} in its row`);
             else if (digest.sha256 !== row.sha256) warnings.push(`file ${row.id} (org ${row.org_id}): sha256 on disk differs from its row (corrupt bytes)`);
           } finally {
             await fh.close();
           }
         }
-        const keyPath = join(dataDir, DOWNLOAD_KEY_FILENAME);
+        const keyPath = dataDirLayout(dataDir).downloadKey;
         if (existsSync(keyPath)) {
           const digest = yield* tarBytes(DOWNLOAD_KEY_FILENAME, new Uint8Array(await Bun.file(keyPath).arrayBuffer()), { mode: 0o600 });
           members.push({ path: DOWNLOAD_KEY_FILENAME, ...digest });

@@ -1,10 +1,8 @@
 // The data dir's exclusive lock: one process serves (or migrates) a data dir at a time; the kernel drops it when that process dies.
 import { Database } from "bun:sqlite";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
-import { join } from "node:path";
-import { InUseError } from "./layout";
-
-export const LOCK_FILENAME = "serve.lock";
+import { dataDirLayout } from "../storage/layout";
+import { InUseError } from "./errors";
 
 export interface DataDirLock {
   path: string;
@@ -13,7 +11,7 @@ export interface DataDirLock {
 }
 
 export function lockPath(dataDir: string): string {
-  return join(dataDir, LOCK_FILENAME);
+  return dataDirLayout(dataDir).lock;
 }
 
 /**

@@ -1,9 +1,7 @@
 // Private modes for the data dir: 0700 directories and 0600 files, for new data dirs and (tightened at start) old ones.
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { DB_FILENAME } from "../db/client";
-import { LOCK_FILENAME } from "./data-dir-lock";
-import { DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, TMP_DIRNAME } from "./layout";
+import { isLayoutEntry } from "../storage/layout";
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
@@ -16,17 +14,6 @@ export const FILE_MODE = 0o600;
  */
 export function usePrivateUmask(): void {
   process.umask(0o077);
-}
-
-/** Names in a data dir that are ours to tighten; anything else in the directory is left as it is. */
-function isOurs(name: string): boolean {
-  return (
-    name.startsWith(DB_FILENAME) || // clientcove.db, -wal, -shm, -journal
-    name.startsWith(LOCK_FILENAME) ||
-    name.startsWith(DOWNLOAD_KEY_FILENAME) ||
-    name === FILES_DIRNAME ||
-    name === TMP_DIRNAME
-  );
 }
 
 /** chmod to `mode` when group/other bits are set; returns 1 if it changed something. Never follows symlinks. */
@@ -52,7 +39,7 @@ function tightenTree(path: string): number {
 /**
  * Creates `dir` 0700 if needed and tightens an existing one: the directory itself (only when it is ours:
  * owned by this user and not a shared sticky directory such as /tmp) and, recursively, the entries of the
- * data-dir layout (database files, lock, signing key, files/, tmp/). Returns how many modes it changed.
+ * data-dir layout (database files, lock, signing key, files/, tmp/: storage/layout.ts); anything else is left as it is. Returns how many modes it changed.
  */
 export function securePrivateDataDir(dir: string): number {
   mkdirSync(dir, { recursive: true, mode: DIR_MODE });
@@ -64,6 +51,6 @@ export function securePrivateDataDir(dir: string): number {
     chmodSync(dir, DIR_MODE);
     changed++;
   }
-  for (const name of readdirSync(dir)) if (isOurs(name)) changed += tightenTree(join(dir, name));
+  for (const name of readdirSync(dir)) if (isLayoutEntry(name)) changed += tightenTree(join(dir, name));
   return changed;
 }

@@ -6,7 +6,9 @@ import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { SCHEMA_VERSION } from "../db/migrate";
-import { DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isSafeStorageKey, OpsError, openExistingDatabase } from "./layout";
+import { DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidKeySegment, isValidStorageKey } from "../storage/layout";
+import { OpsError } from "./errors";
+import { openExistingDatabase } from "./existing-db";
 import { BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, parseManifest, type BackupManifest, type ManifestMember } from "./manifest";
 import { countRows } from "./stats-store";
 import { readTar, TarError } from "./tar";
@@ -23,14 +25,14 @@ export interface RestoreResult {
 /** Members a backup may hold; anything else (absolute paths, `..`, links) means it is not ours or was tampered with. */
 function isAllowedMember(path: string): boolean {
   if (path === MANIFEST_NAME || path === DATABASE_MEMBER || path === DOWNLOAD_KEY_FILENAME) return true;
-  return path.startsWith(`${FILES_DIRNAME}/`) && isSafeStorageKey(path.slice(FILES_DIRNAME.length + 1));
+  return path.startsWith(`${FILES_DIRNAME}/`) && isValidStorageKey(path.slice(FILES_DIRNAME.length + 1));
 }
 
 function isAllowedDirectory(path: string): boolean {
   const p = path.replace(/\/+$/, "");
   if (p === FILES_DIRNAME) return true;
   const rest = p.slice(FILES_DIRNAME.length + 1);
-  return p.startsWith(`${FILES_DIRNAME}/`) && !rest.includes("/") && isSafeStorageKey(`${rest}/x`);
+  return p.startsWith(`${FILES_DIRNAME}/`) && isValidKeySegment(rest);
 }
 
 class CorruptArchive extends Error {}

@@ -1,6 +1,9 @@
 // Counting queries over the whole database (all organizations), shared by status, backup manifests and metrics.
 import type { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
+import type { files } from "../db/schema/files";
+import type { RawRow } from "../db/schema/raw-row";
+import { DELIVERY_STATUSES, type DeliveryStatus } from "../db/schema/webhooks";
 
 export interface DataCounts {
   orgs: number;
@@ -41,9 +44,6 @@ export function storedBytes(sqlite: Database): number {
   return (sqlite.query("SELECT COALESCE(SUM(size_bytes), 0) AS n FROM files").get() as { n: number }).n;
 }
 
-export type DeliveryStatus = "pending" | "succeeded" | "failed" | "cancelled";
-export const DELIVERY_STATUSES: DeliveryStatus[] = ["pending", "succeeded", "failed", "cancelled"];
-
 /** Webhook deliveries currently kept, by status (every status present, zero when none). */
 export function deliveriesByStatus(sqlite: Database): Record<DeliveryStatus, number> {
   const out = Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
@@ -63,17 +63,14 @@ export function databaseBytes(dbPath: string): number {
   return total;
 }
 
-export interface FileRow {
-  id: string;
-  org_id: string;
-  storage_key: string;
-  size_bytes: number;
-  sha256: string;
-}
+/** What verify and backup need of a file row. */
+const FILE_CHECK_COLUMNS = ["id", "org_id", "storage_key", "size_bytes", "sha256"] as const satisfies readonly (keyof RawRow<typeof files>)[];
+export type FileRow = Pick<RawRow<typeof files>, (typeof FILE_CHECK_COLUMNS)[number]>;
+const FILE_CHECK_SELECT = `SELECT ${FILE_CHECK_COLUMNS.join(", ")} FROM files`;
 
 /** File rows in id order, a page at a time (keyset), so no read transaction stays open while bytes are hashed. */
 export function* iterateFileRows(sqlite: Database, pageSize = 500): Generator<FileRow> {
-  const page = sqlite.query("SELECT id, org_id, storage_key, size_bytes, sha256 FROM files WHERE id > ? ORDER BY id LIMIT ?");
+  const page = sqlite.query(`${FILE_CHECK_SELECT} WHERE id > ? ORDER BY id LIMIT ?`);
   let after = "";
   for (;;) {
     const rows = page.all(after, pageSize) as FileRow[];
@@ -84,5 +81,5 @@ export function* iterateFileRows(sqlite: Database, pageSize = 500): Generator<Fi
 }
 
 export function fileRowById(sqlite: Database, id: string): FileRow | null {
-  return (sqlite.query("SELECT id, org_id, storage_key, size_bytes, sha256 FROM files WHERE id = ?").get(id) as FileRow | null) ?? null;
+  return (sqlite.query(`${FILE_CHECK_SELECT} WHERE id = ?`).get(id) as FileRow | null) ?? null;
 }

@@ -1,8 +1,9 @@
 // `status`: what a data dir holds, read straight from the database (no server needed, safe while one runs).
 import { resolve } from "node:path";
 import { SCHEMA_VERSION } from "../db/migrate";
-import { openExistingDatabase } from "./layout";
-import { countRows, databaseBytes, deliveriesByStatus, storedBytes, type DataCounts, type DeliveryStatus } from "./stats-store";
+import { openExistingDatabase } from "./existing-db";
+import type { DeliveryStatus } from "../db/schema/webhooks";
+import { countRows, databaseBytes, deliveriesByStatus, storedBytes, type DataCounts } from "./stats-store";
 
 export interface StatusReport {
   data_dir: string;

@@ -3,7 +3,8 @@ import { createHash } from "node:crypto";
 import { createReadStream, readdirSync, statSync, type Dirent } from "node:fs";
 import { join, resolve } from "node:path";
 import { SCHEMA_VERSION } from "../db/migrate";
-import { filesDir, isSafeStorageKey, openExistingDatabase, storedFilePath } from "./layout";
+import { dataDirLayout, FILES_DIRNAME, isValidStorageKey } from "../storage/layout";
+import { openExistingDatabase, storedFilePath } from "./existing-db";
 import { fileRowById, iterateFileRows } from "./stats-store";
 
 export type ProblemKind = "database" | "missing" | "size_mismatch" | "sha256_mismatch" | "unsafe_storage_key";
@@ -78,12 +79,12 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
 
     for (const row of iterateFileRows(db.sqlite)) {
       const ids = { file_id: row.id, org_id: row.org_id };
-      if (!isSafeStorageKey(row.storage_key)) {
+      if (!isValidStorageKey(row.storage_key)) {
         problems.push({ kind: "unsafe_storage_key", ...ids, message: `storage key ${JSON.stringify(row.storage_key)} is not <org_id>/<file_id>` });
         continue;
       }
       const path = storedFilePath(dataDir, row.storage_key);
-      const rel = `files/${row.storage_key}`;
+      const rel = `${FILES_DIRNAME}/${row.storage_key}`;
       filesChecked++;
       let size: number;
       try {
@@ -113,7 +114,7 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
     }
 
     // Orphans: looked up after the rows, one indexed lookup each (the file id is the key's last segment).
-    const root = filesDir(dataDir);
+    const root = dataDirLayout(dataDir).files;
     for (const rel of walk(root)) {
       const id = rel.split("/").at(-1)!;
       const row = fileRowById(db.sqlite, id);
@@ -124,7 +125,7 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
       } catch {
         continue;
       }
-      orphans.push({ path: `files/${rel}`, size });
+      orphans.push({ path: `${FILES_DIRNAME}/${rel}`, size });
     }
     return {
       ok: problems.length === 0,

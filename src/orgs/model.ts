@@ -1,8 +1,5 @@
 // Shapes of organizations, users and keys as the CLI prints them with --json.
-export const PLANS = ["free", "pro", "enterprise"] as const;
-export type Plan = (typeof PLANS)[number];
-export const ROLES = ["owner", "admin", "member"] as const;
-export type Role = (typeof ROLES)[number];
+import type { Plan, Role } from "../db/schema/orgs";
 
 export interface Org {
   id: string;

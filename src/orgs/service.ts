@@ -7,7 +7,8 @@ import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { toIso } from "../lib/time";
 import { createKey, type CreatedKey } from "../keys/service";
-import { PLANS, ROLES, type Org, type Plan, type Role, type User } from "./model";
+import { PLANS, type Plan, ROLES, type Role } from "../db/schema/orgs";
+import type { Org, User } from "./model";
 
 export interface Deps {
   db: Db;

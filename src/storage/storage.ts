@@ -1,4 +1,5 @@
 // The storage interface (put a stream, open a range, stat, delete): all that services see of where bytes live, so an S3 driver can replace the filesystem one.
+import { isValidStorageKey } from "./layout";
 
 export interface ObjectStat {
   size: number;
@@ -40,9 +41,7 @@ export class NotFoundInStorage extends Error {
   }
 }
 
-/** Keys are made of our own ids only (`<org_id>/<file_id>`): never a client-chosen name, never `..`. */
-const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
-
+/** Keys are made of our own ids only (`<org_id>/<file_id>`, the rule in layout.ts): never a client-chosen name, never `..`. */
 export function assertValidKey(key: string): void {
-  if (!KEY.test(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
+  if (!isValidStorageKey(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
 }

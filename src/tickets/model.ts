@@ -1,6 +1,6 @@
 // TypeBox models of tickets: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { enumOf, pageMeta, queryInteger, text, Timestamp } from "../http/schema";
+import { enumOf, pageMeta, pageQuery, text, Timestamp } from "../http/schema";
 import { TICKET_PRIORITIES, TICKET_STATUSES } from "../db/schema/tickets";
 import type { TextRule } from "../lib/text";
 
@@ -65,8 +65,7 @@ export const ListTicketsQuery = t.Object(
   {
     status: t.Optional(TicketStatus),
     priority: t.Optional(TicketPriority),
-    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+    ...pageQuery(),
     starting_after: t.Optional(
       t.String({
         description:

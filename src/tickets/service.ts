@@ -3,24 +3,20 @@ import type { Db } from "../db/client";
 import type { Writer } from "../db/writer";
 import { errors } from "../errors";
 import { record } from "../events/outbox";
+import type { Actor } from "../keys/principal";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { textProblem, type TextRule } from "../lib/text";
+import { keysetPage, nextPageNumber, offsetPage, type PageQuery } from "../lib/pagination";
 import { toIso } from "../lib/time";
 import { DESCRIPTION_RULE, SUBJECT_RULE, type CreateTicket, type Ticket, type TicketList, type UpdateTicket } from "./model";
-import { ticketStore, type TicketRow } from "./store";
+import { type TicketFilter, type TicketRow, ticketStore } from "./store";
 
 export interface Deps {
   db: Db;
   /** Every change goes through it: committed with the other writes of its batch, answered after the fsync. */
   writer: Writer;
   clock: Clock;
-}
-
-/** Who is acting: the organization and user behind the API key. */
-export interface Actor {
-  orgId: string;
-  userId: string;
 }
 
 export function toTicket(r: TicketRow): Ticket {
@@ -55,11 +51,7 @@ function checkDescription(description: string | null | undefined): string | null
   return description;
 }
 
-export interface ListQuery {
-  status?: string;
-  priority?: string;
-  page?: number;
-  per_page?: number;
+export interface ListQuery extends TicketFilter, PageQuery {
   starting_after?: string;
 }
 
@@ -72,27 +64,19 @@ export type NextPage = { page: number } | { starting_after: string };
  * depth; it must be a ticket of this organization (400 otherwise), and `page` other than 1 cannot go with it.
  */
 export function listTicketsPage(deps: Deps, orgId: string, q: ListQuery): { list: TicketList; next: NextPage | null } {
-  const perPage = q.per_page ?? 25;
   const store = ticketStore(deps.db.$client);
-  const filter = { status: q.status, priority: q.priority };
+  const filter: TicketFilter = { status: q.status, priority: q.priority };
   const total = store.total(orgId, filter);
   if (q.starting_after !== undefined) {
     if ((q.page ?? 1) !== 1) throw badCursor("cannot be combined with page; follow the Link header or send one of them.");
     const cursor = store.get(q.starting_after, orgId);
     if (!cursor) throw badCursor("must be the id of a ticket of your organization.");
-    // One row more than the page says whether another page follows, without counting.
-    const rows = store.pageAfter(orgId, filter, cursor, perPage + 1);
-    const more = rows.length > perPage;
-    if (more) rows.pop();
-    return {
-      list: { data: rows.map(toTicket), meta: { page: 1, per_page: perPage, total } },
-      next: more ? { starting_after: rows[rows.length - 1]!.id } : null,
-    };
+    const { page, last } = keysetPage(q, total, (limit) => store.pageAfter(orgId, filter, cursor, limit), toTicket);
+    return { list: page, next: last ? { starting_after: last.id } : null };
   }
-  const page = q.page ?? 1;
-  const offset = (page - 1) * perPage;
-  const rows = offset >= total ? [] : store.page(orgId, filter, perPage, offset);
-  return { list: { data: rows.map(toTicket), meta: { page, per_page: perPage, total } }, next: offset + perPage < total ? { page: page + 1 } : null };
+  const list = offsetPage(q, total, (limit, offset) => store.page(orgId, filter, limit, offset), toTicket);
+  const next = nextPageNumber(list.meta);
+  return { list, next: next === null ? null : { page: next } };
 }
 
 export function listTickets(deps: Deps, orgId: string, q: ListQuery): TicketList {

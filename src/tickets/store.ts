@@ -1,21 +1,20 @@
 // The tickets data layer: every SQL statement about tickets and their counts, prepared once per database.
 import type { Database, Statement } from "bun:sqlite";
-import type { TicketPriority, TicketStatus } from "./model";
 import { perDatabase } from "../db/per-database";
+import { type RawRow, columnList, columnNames, placeholders } from "../db/schema/raw-row";
+import { type TicketPriority, type TicketStatus, tickets } from "../db/schema/tickets";
 
-export interface TicketRow {
-  id: string;
-  org_id: string;
-  subject: string;
-  description: string | null;
-  status: TicketStatus;
-  priority: TicketPriority;
-  created_by: string | null;
-  created_at: number;
-  updated_at: number;
+/** A tickets row as SQL reads it (snake_case keys, integer times), derived from the schema. */
+export type TicketRow = RawRow<typeof tickets>;
+
+const COLUMN_NAMES = columnNames(tickets);
+const COLUMNS = columnList(tickets);
+
+/** The list filters; an absent one matches everything. */
+export interface TicketFilter {
+  status?: TicketStatus;
+  priority?: TicketPriority;
 }
-
-const COLUMNS = "id, org_id, subject, description, status, priority, created_by, created_at, updated_at";
 
 function buildStore(db: Database) {
   const page = new Map<string, Statement<TicketRow>>();
@@ -35,7 +34,7 @@ function buildStore(db: Database) {
     }
   }
   const byId = db.prepare<TicketRow, [string, string]>(`SELECT ${COLUMNS} FROM tickets WHERE id = ? AND org_id = ?`);
-  const insert = db.prepare(`INSERT INTO tickets (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const insert = db.prepare(`INSERT INTO tickets (${COLUMNS}) VALUES (${placeholders(tickets)})`);
   const update = db.prepare(`UPDATE tickets SET subject = ?, description = ?, status = ?, priority = ?, updated_at = ? WHERE id = ? AND org_id = ?`);
   const remove = db.prepare(`DELETE FROM tickets WHERE id = ? AND org_id = ?`);
   const bump = db.prepare(
@@ -44,20 +43,20 @@ function buildStore(db: Database) {
   );
 
   return {
-    page(orgId: string, f: { status?: string; priority?: string }, limit: number, offset: number): TicketRow[] {
+    page(orgId: string, f: TicketFilter, limit: number, offset: number): TicketRow[] {
       const args: (string | number)[] = [orgId];
       if (f.status) args.push(f.status);
       if (f.priority) args.push(f.priority);
       return page.get(`${!!f.status}${!!f.priority}`)!.all(...args, limit, offset);
     },
     /** The `limit` tickets that follow (created_at, id) in the list order (created_at DESC, id DESC). */
-    pageAfter(orgId: string, f: { status?: string; priority?: string }, cursor: { created_at: number; id: string }, limit: number): TicketRow[] {
+    pageAfter(orgId: string, f: TicketFilter, cursor: { created_at: number; id: string }, limit: number): TicketRow[] {
       const args: (string | number)[] = [orgId];
       if (f.status) args.push(f.status);
       if (f.priority) args.push(f.priority);
       return after.get(`${!!f.status}${!!f.priority}`)!.all(...args, cursor.created_at, cursor.id, limit);
     },
-    total(orgId: string, f: { status?: string; priority?: string }): number {
+    total(orgId: string, f: TicketFilter): number {
       const args: string[] = [orgId];
       if (f.status) args.push(f.status);
       if (f.priority) args.push(f.priority);
@@ -65,7 +64,7 @@ function buildStore(db: Database) {
     },
     get: (id: string, orgId: string) => byId.get(id, orgId),
     insert(r: TicketRow) {
-      insert.run(r.id, r.org_id, r.subject, r.description, r.status, r.priority, r.created_by, r.created_at, r.updated_at);
+      insert.run(...COLUMN_NAMES.map((c) => r[c]));
       bump.run(r.org_id, r.status, r.priority, 1);
     },
     update(before: TicketRow, after: TicketRow) {

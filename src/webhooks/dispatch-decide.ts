@@ -1,5 +1,5 @@
 // Dispatch stage 3, decide: what an attempt's result means for its delivery and endpoint. Pure: no I/O, no clock, no randomness of its own.
-import type { DeliveryStatus } from "./store";
+import type { DeliveryStatus } from "../db/schema/webhooks";
 import { retryDelay } from "./retry-policy";
 import { isSuccess, type AttemptResult } from "./transport";
 

@@ -1,7 +1,5 @@
-// The event types webhooks can subscribe to, with a sentence each; the list itself lives in the outbox (one place).
-import { EVENT_TYPES, type EventType } from "../events/outbox";
-
-export { EVENT_TYPES, type EventType };
+// The event types webhooks can subscribe to, with a sentence each; the list itself lives beside the events table (one place).
+import type { EventType } from "../db/schema/events";
 
 /** Subscribes to every event type, including ones added later. */
 export const ALL_EVENTS = "*";

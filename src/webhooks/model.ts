@@ -1,7 +1,9 @@
 // TypeBox models of webhooks, deliveries and attempts: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { enumOf, pageMeta, queryInteger, ResponseInteger, text, Timestamp } from "../http/schema";
-import { ALL_EVENTS, EVENT_TYPES } from "./event-types";
+import { enumOf, pageMeta, pageQuery, ResponseInteger, text, Timestamp } from "../http/schema";
+import { EVENT_TYPES } from "../db/schema/events";
+import { DELIVERY_STATUSES } from "../db/schema/webhooks";
+import { ALL_EVENTS } from "./event-types";
 
 const NullableTimestamp = t.Union([Timestamp, t.Null()]);
 
@@ -95,13 +97,11 @@ export type UpdateWebhook = typeof UpdateWebhook.static;
 
 export const ListWebhooksQuery = t.Object(
   {
-    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+    ...pageQuery(),
   },
   { additionalProperties: true },
 ); // unknown query parameters are ignored, as on every route
 
-export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "cancelled"] as const;
 export const DeliveryStatus = enumOf(DELIVERY_STATUSES, {
   description: "pending: waiting for its next attempt; succeeded: a 2xx arrived; failed: out of attempts (or 410 Gone); cancelled: its endpoint was disabled.",
 });
@@ -161,8 +161,7 @@ export type DeliveryList = typeof DeliveryList.static;
 export const ListDeliveriesQuery = t.Object(
   {
     status: t.Optional(DeliveryStatus),
-    page: t.Optional(queryInteger("page", { minimum: 1, default: 1, description: "Page number, from 1." })),
-    per_page: t.Optional(queryInteger("per_page", { minimum: 1, maximum: 100, default: 25, description: "Results per page, 1–100." })),
+    ...pageQuery(),
   },
   { additionalProperties: true },
 );

@@ -1,13 +1,16 @@
 // Webhooks domain: register, read, change, rotate, delete endpoints; test pings; the delivery log and manual retries. No Elysia here.
 import type { Config } from "../config";
+import type { DeliveryStatus } from "../db/schema/webhooks";
 import type { Db } from "../db/client";
 import type { Writer } from "../db/writer";
 import { type ApiError, errors } from "../errors";
 import { record } from "../events/outbox";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
+import { offsetPage, type PageQuery } from "../lib/pagination";
 import { toIso, toIsoOrNull } from "../lib/time";
-import { ALL_EVENTS, EVENT_DESCRIPTIONS, EVENT_TYPES } from "./event-types";
+import { EVENT_TYPES } from "../db/schema/events";
+import { ALL_EVENTS, EVENT_DESCRIPTIONS } from "./event-types";
 import { fanOutEvent, replayMissed } from "./fan-out";
 import {
   DESCRIPTION_MAX,
@@ -15,6 +18,7 @@ import {
   type CreateWebhook,
   type Delivery,
   type DeliveryDetail,
+  type DeliveryList,
   type EventTypeList,
   type UpdateWebhook,
   type Webhook,
@@ -151,15 +155,15 @@ export async function createWebhook(deps: Deps, orgId: string, input: CreateWebh
   });
 }
 
-export function listWebhooks(deps: Deps, orgId: string, q: { page?: number; per_page?: number }): WebhookList {
-  const page = q.page ?? 1;
-  const perPage = q.per_page ?? 25;
+export function listWebhooks(deps: Deps, orgId: string, q: PageQuery): WebhookList {
   const store = webhookStore(deps.db.$client);
-  const total = store.webhookCount(orgId);
-  const offset = (page - 1) * perPage;
   const now = deps.clock.now();
-  const rows = offset >= total ? [] : store.webhookPage(orgId, perPage, offset);
-  return { data: rows.map((r) => toWebhook(r, now)), meta: { page, per_page: perPage, total } };
+  return offsetPage(
+    q,
+    store.webhookCount(orgId),
+    (limit, offset) => store.webhookPage(orgId, limit, offset),
+    (r) => toWebhook(r, now),
+  );
 }
 
 function requireWebhook(deps: Deps, orgId: string, id: string): WebhookRow {
@@ -267,15 +271,15 @@ export async function sendTestEvent(deps: Deps, orgId: string, id: string): Prom
   return delivery;
 }
 
-export function listDeliveries(deps: Deps, orgId: string, webhookId: string, q: { status?: string; page?: number; per_page?: number }) {
+export function listDeliveries(deps: Deps, orgId: string, webhookId: string, q: { status?: DeliveryStatus } & PageQuery): DeliveryList {
   requireWebhook(deps, orgId, webhookId);
-  const page = q.page ?? 1;
-  const perPage = q.per_page ?? 25;
   const store = webhookStore(deps.db.$client);
-  const total = store.deliveryCount(webhookId, orgId, q.status);
-  const offset = (page - 1) * perPage;
-  const rows = offset >= total ? [] : store.deliveryPage(webhookId, orgId, q.status, perPage, offset);
-  return { data: rows.map(toDelivery), meta: { page, per_page: perPage, total } };
+  return offsetPage(
+    q,
+    store.deliveryCount(webhookId, orgId, q.status),
+    (limit, offset) => store.deliveryPage(webhookId, orgId, q.status, limit, offset),
+    toDelivery,
+  );
 }
 
 function requireDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): DeliveryRow {

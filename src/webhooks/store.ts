@@ -1,81 +1,39 @@
 // The webhooks data layer: every SQL statement about endpoints, deliveries, attempts and the outbox reads of fan-out, prepared once per database.
 import type { Database } from "bun:sqlite";
 import { perDatabase } from "../db/per-database";
+import { type EventType, events } from "../db/schema/events";
+import { columnList, columnNames, type RawRow } from "../db/schema/raw-row";
+import { type DeliveryStatus, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema/webhooks";
 
-export interface WebhookRow {
-  id: string;
-  org_id: string;
-  url: string;
-  /** JSON array of event types, or ["*"]. */
-  events: string;
-  description: string | null;
-  secret: string;
-  previous_secret: string | null;
-  previous_secret_expires_at: number | null;
-  active: number;
-  disabled_reason: string | null;
-  disabled_at: number | null;
-  consecutive_failures: number;
-  created_at: number;
-  updated_at: number;
-}
-
-export type DeliveryStatus = "pending" | "succeeded" | "failed" | "cancelled";
-
-export interface DeliveryRow {
-  id: string;
-  org_id: string;
-  webhook_id: string;
-  event_id: string;
-  event_type: string;
-  payload: string;
-  status: DeliveryStatus;
-  attempt_count: number;
-  max_attempts: number;
-  next_attempt_at: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export interface AttemptRow {
-  id: number;
-  delivery_id: string;
-  attempted_at: number;
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
-  response_body: string | null;
-}
-
-export interface EventRow {
-  seq: number;
-  id: string;
-  org_id: string;
-  type: string;
-  data: string;
-  changed_fields: string | null;
-  created_at: number;
-}
+/** Rows as SQL reads them (snake_case keys, integer times, `active` 0/1), derived from the schema. */
+export type WebhookRow = RawRow<typeof webhooks>;
+export type DeliveryRow = RawRow<typeof webhookDeliveries>;
+export type AttemptRow = RawRow<typeof webhookAttempts>;
+/** An outbox event as fan-out reads it: everything but its own bookkeeping (`dispatched_at`). */
+export type EventRow = Omit<RawRow<typeof events>, "dispatched_at">;
 
 /** A due delivery with what the attempt needs from its endpoint. */
-export interface DueDelivery {
-  id: string;
-  webhook_id: string;
-  org_id: string;
-  payload: string;
-  url: string;
-  secret: string;
-  previous_secret: string | null;
-  previous_secret_expires_at: number | null;
-}
+export type DueDelivery = Pick<DeliveryRow, "id" | "webhook_id" | "org_id" | "payload"> &
+  Pick<WebhookRow, "url" | "secret" | "previous_secret" | "previous_secret_expires_at">;
 
-const WEBHOOK_COLUMNS =
-  "id, org_id, url, events, description, secret, previous_secret, previous_secret_expires_at, active, disabled_reason, disabled_at, consecutive_failures, created_at, updated_at";
-const DELIVERY_COLUMNS = "id, org_id, webhook_id, event_id, event_type, payload, status, attempt_count, max_attempts, next_attempt_at, created_at, updated_at";
+const WEBHOOK_NAMES = columnNames(webhooks);
+const WEBHOOK_COLUMNS = columnList(webhooks);
+const DELIVERY_NAMES = columnNames(webhookDeliveries);
+const DELIVERY_COLUMNS = columnList(webhookDeliveries);
+const ATTEMPT_COLUMNS = columnList(webhookAttempts);
+/** The attempt's id is assigned by SQLite (autoincrement). */
+const ATTEMPT_INSERT_NAMES = columnNames(webhookAttempts).filter((c): c is Exclude<keyof AttemptRow, "id"> => c !== "id");
+const EVENT_NAMES = columnNames(events).filter((c): c is keyof EventRow => c !== "dispatched_at");
+const EVENT_COLUMNS = EVENT_NAMES.join(", ");
+const EVENT_COLUMNS_E = EVENT_NAMES.map((c) => `e.${c}`).join(", ");
+
+/** Values of the schema's closed lists as SQL literals: a typo is a type error, not a query that matches nothing. */
+const statusSql = (s: DeliveryStatus) => `'${s}'`;
+const eventTypeSql = (t: EventType) => `'${t}'`;
 
 function buildStore(db: Database) {
   const q = {
-    insertWebhook: db.prepare(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insertWebhook: db.prepare(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${WEBHOOK_NAMES.map(() => "?").join(", ")})`),
     webhookById: db.prepare<WebhookRow, [string, string]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ? AND org_id = ?`),
     webhookByIdAnyOrg: db.prepare<WebhookRow, [string]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?`),
     webhookPage: db.prepare<WebhookRow, [string, number, number]>(
@@ -96,10 +54,10 @@ function buildStore(db: Database) {
     webhookIds: db.prepare<{ id: string }, []>(`SELECT id FROM webhooks`),
     webhookOrg: db.prepare<{ org_id: string }, [string]>(`SELECT org_id FROM webhooks WHERE id = ?`),
     activeWithNextDue: db.prepare<{ id: string; next: number | null }, []>(
-      `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending') AS next FROM webhooks w WHERE w.active = 1`,
+      `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = ${statusSql("pending")}) AS next FROM webhooks w WHERE w.active = 1`,
     ),
 
-    insertDelivery: db.prepare(`INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)`),
+    insertDelivery: db.prepare(`INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) VALUES (${DELIVERY_NAMES.map(() => "?").join(", ")})`),
     deliveryById: db.prepare<DeliveryRow, [string, string, string]>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND webhook_id = ? AND org_id = ?`,
     ),
@@ -120,63 +78,42 @@ function buildStore(db: Database) {
     dueFor: db.prepare<DueDelivery, [string, number, number]>(
       `SELECT d.id, d.webhook_id, d.org_id, d.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
        FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-       WHERE d.webhook_id = ? AND d.status = 'pending' AND d.next_attempt_at <= ? AND w.active = 1
+       WHERE d.webhook_id = ? AND d.status = ${statusSql("pending")} AND d.next_attempt_at <= ? AND w.active = 1
        ORDER BY d.next_attempt_at LIMIT ?`,
     ),
     nextDueAfter: db.prepare<{ next: number | null }, [string, number]>(
-      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' AND next_attempt_at > ?`,
+      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ? AND status = ${statusSql("pending")} AND next_attempt_at > ?`,
     ),
     finishAttempt: db.prepare(`UPDATE webhook_deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`),
     cancelPending: db.prepare(
-      `UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'`,
+      `UPDATE webhook_deliveries SET status = ${statusSql("cancelled")}, next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = ${statusSql("pending")}`,
     ),
-    requeue: db.prepare(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, max_attempts = ?, updated_at = ? WHERE id = ?`),
+    requeue: db.prepare(`UPDATE webhook_deliveries SET status = ${statusSql("pending")}, next_attempt_at = ?, max_attempts = ?, updated_at = ? WHERE id = ?`),
     requeueCancelledSince: db.prepare(
-      `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, max_attempts = attempt_count + ?, updated_at = ? WHERE webhook_id = ? AND status = 'cancelled' AND updated_at >= ?`,
+      `UPDATE webhook_deliveries SET status = ${statusSql("pending")}, next_attempt_at = ?, max_attempts = attempt_count + ?, updated_at = ? WHERE webhook_id = ? AND status = ${statusSql("cancelled")} AND updated_at >= ?`,
     ),
     // Events of the org since `since` this endpoint has no delivery for (uses events_org_created and deliveries_event).
     missedEvents: db.prepare<EventRow, [string, number, string]>(
-      `SELECT e.seq, e.id, e.org_id, e.type, e.data, e.changed_fields, e.created_at FROM events e
-       WHERE e.org_id = ? AND e.created_at >= ? AND e.dispatched_at IS NOT NULL AND e.type != 'webhook.test'
+      `SELECT ${EVENT_COLUMNS_E} FROM events e
+       WHERE e.org_id = ? AND e.created_at >= ? AND e.dispatched_at IS NOT NULL AND e.type != ${eventTypeSql("webhook.test")}
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.webhook_id = ?)
        ORDER BY e.seq`,
     ),
 
-    insertAttempt: db.prepare(
-      `INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms, response_body) VALUES (?, ?, ?, ?, ?, ?)`,
-    ),
-    attemptsOf: db.prepare<AttemptRow, [string]>(
-      `SELECT id, delivery_id, attempted_at, status_code, error, duration_ms, response_body FROM webhook_attempts WHERE delivery_id = ? ORDER BY id`,
-    ),
+    insertAttempt: db.prepare(`INSERT INTO webhook_attempts (${ATTEMPT_INSERT_NAMES.join(", ")}) VALUES (${ATTEMPT_INSERT_NAMES.map(() => "?").join(", ")})`),
+    attemptsOf: db.prepare<AttemptRow, [string]>(`SELECT ${ATTEMPT_COLUMNS} FROM webhook_attempts WHERE delivery_id = ? ORDER BY id`),
 
-    undispatched: db.prepare<EventRow, [number]>(
-      `SELECT seq, id, org_id, type, data, changed_fields, created_at FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT ?`,
-    ),
+    undispatched: db.prepare<EventRow, [number]>(`SELECT ${EVENT_COLUMNS} FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT ?`),
     markDispatched: db.prepare(`UPDATE events SET dispatched_at = ? WHERE seq = ?`),
     pruneEvents: db.prepare(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE dispatched_at IS NOT NULL AND dispatched_at < ? LIMIT ?)`),
     pruneDeliveries: db.prepare(
-      `DELETE FROM webhook_deliveries WHERE rowid IN (SELECT rowid FROM webhook_deliveries WHERE webhook_id = ? AND created_at < ? AND status != 'pending' LIMIT ?)`,
+      `DELETE FROM webhook_deliveries WHERE rowid IN (SELECT rowid FROM webhook_deliveries WHERE webhook_id = ? AND created_at < ? AND status != ${statusSql("pending")} LIMIT ?)`,
     ),
   };
 
   return {
     insertWebhook(r: WebhookRow) {
-      q.insertWebhook.run(
-        r.id,
-        r.org_id,
-        r.url,
-        r.events,
-        r.description,
-        r.secret,
-        r.previous_secret,
-        r.previous_secret_expires_at,
-        r.active,
-        r.disabled_reason,
-        r.disabled_at,
-        r.consecutive_failures,
-        r.created_at,
-        r.updated_at,
-      );
+      q.insertWebhook.run(...WEBHOOK_NAMES.map((c) => r[c]));
     },
     webhook: (id: string, orgId: string) => q.webhookById.get(id, orgId),
     webhookAnyOrg: (id: string) => q.webhookByIdAnyOrg.get(id),
@@ -201,15 +138,17 @@ function buildStore(db: Database) {
     webhookOrg: (id: string) => q.webhookOrg.get(id)?.org_id ?? null,
     activeWithNextDue: () => q.activeWithNextDue.all(),
 
+    /** A new delivery: pending, not yet attempted. */
     insertDelivery(r: Omit<DeliveryRow, "status" | "attempt_count">) {
-      q.insertDelivery.run(r.id, r.org_id, r.webhook_id, r.event_id, r.event_type, r.payload, r.max_attempts, r.next_attempt_at, r.created_at, r.updated_at);
+      const row: DeliveryRow = { ...r, status: "pending", attempt_count: 0 };
+      q.insertDelivery.run(...DELIVERY_NAMES.map((c) => row[c]));
     },
     delivery: (id: string, webhookId: string, orgId: string) => q.deliveryById.get(id, webhookId, orgId),
     deliveryState: (id: string) => q.deliveryState.get(id),
-    deliveryPage(webhookId: string, orgId: string, status: string | undefined, limit: number, offset: number) {
+    deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number) {
       return status ? q.deliveryPageByStatus.all(webhookId, orgId, status, limit, offset) : q.deliveryPage.all(webhookId, orgId, limit, offset);
     },
-    deliveryCount(webhookId: string, orgId: string, status: string | undefined) {
+    deliveryCount(webhookId: string, orgId: string, status: DeliveryStatus | undefined) {
       return (status ? q.deliveryCountByStatus.get(webhookId, orgId, status) : q.deliveryCount.get(webhookId, orgId))?.n ?? 0;
     },
     dueFor: (webhookId: string, now: number, limit: number) => q.dueFor.all(webhookId, now, limit),
@@ -222,7 +161,7 @@ function buildStore(db: Database) {
     missedEvents: (webhookId: string, orgId: string, since: number) => q.missedEvents.all(orgId, since, webhookId),
 
     insertAttempt(a: Omit<AttemptRow, "id">) {
-      q.insertAttempt.run(a.delivery_id, a.attempted_at, a.status_code, a.error, a.duration_ms, a.response_body);
+      q.insertAttempt.run(...ATTEMPT_INSERT_NAMES.map((c) => a[c]));
     },
     attemptsOf: (deliveryId: string) => q.attemptsOf.all(deliveryId),
 

@@ -2,6 +2,10 @@
 import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
 import { orgs } from "./orgs";
 
+/** Every event type the product emits, in one place (webhooks subscribe to these). */
+export const EVENT_TYPES = ["ticket.created", "ticket.updated", "ticket.deleted", "file.uploaded", "file.deleted", "webhook.test"] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
 export const events = sqliteTable(
   "events",
   {
@@ -11,7 +15,7 @@ export const events = sqliteTable(
     orgId: text("org_id")
       .notNull()
       .references(() => orgs.id, { onDelete: "cascade" }),
-    type: text("type").notNull(),
+    type: text("type", { enum: EVENT_TYPES }).notNull(),
     /** JSON: the event's `data` as it will be delivered. */
     data: text("data").notNull(),
     /** JSON array of the changed field names, for `*.updated` events; null otherwise. */

@@ -1,10 +1,16 @@
 // Tables for tenants and who acts in them: organizations, users and API keys.
 import { sqliteTable, text, integer, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
+/** What an organization pays for; `free` has no API access. */
+export const PLANS = ["free", "pro", "enterprise"] as const;
+export type Plan = (typeof PLANS)[number];
+export const ROLES = ["owner", "admin", "member"] as const;
+export type Role = (typeof ROLES)[number];
+
 export const orgs = sqliteTable("orgs", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
-  plan: text("plan", { enum: ["free", "pro", "enterprise"] }).notNull(),
+  plan: text("plan", { enum: PLANS }).notNull(),
   createdAt: integer("created_at").notNull(),
 });
 
@@ -17,7 +23,7 @@ export const users = sqliteTable(
       .references(() => orgs.id, { onDelete: "cascade" }),
     email: text("email").notNull(),
     name: text("name"),
-    role: text("role", { enum: ["owner", "admin", "member"] }).notNull(),
+    role: text("role", { enum: ROLES }).notNull(),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [uniqueIndex("users_org_email").on(t.orgId, t.email)],

@@ -3,7 +3,9 @@ import { sqliteTable, text, integer, index, primaryKey } from "drizzle-orm/sqlit
 import { orgs, users } from "./orgs";
 
 export const TICKET_STATUSES = ["open", "in_progress", "resolved", "closed"] as const;
+export type TicketStatus = (typeof TICKET_STATUSES)[number];
 export const TICKET_PRIORITIES = ["low", "medium", "high", "urgent"] as const;
+export type TicketPriority = (typeof TICKET_PRIORITIES)[number];
 
 export const tickets = sqliteTable(
   "tickets",

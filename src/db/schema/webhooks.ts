@@ -1,6 +1,11 @@
 // Tables for webhook endpoints, their deliveries (one per event and endpoint) and every delivery attempt.
 import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
+import { EVENT_TYPES } from "./events";
 import { orgs } from "./orgs";
+
+/** pending: waiting for its next attempt; succeeded: a 2xx arrived; failed: out of attempts (or 410 Gone); cancelled: its endpoint was disabled. */
+export const DELIVERY_STATUSES = ["pending", "succeeded", "failed", "cancelled"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export const webhooks = sqliteTable(
   "webhooks",
@@ -40,10 +45,10 @@ export const webhookDeliveries = sqliteTable(
       .notNull()
       .references(() => webhooks.id, { onDelete: "cascade" }),
     eventId: text("event_id").notNull(),
-    eventType: text("event_type").notNull(),
+    eventType: text("event_type", { enum: EVENT_TYPES }).notNull(),
     /** The exact JSON body sent on every attempt (so retries are byte-identical). */
     payload: text("payload").notNull(),
-    status: text("status", { enum: ["pending", "succeeded", "failed", "cancelled"] }).notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull(),
     attemptCount: integer("attempt_count").notNull().default(0),
     /** The delivery ends failed once attempt_count reaches this: 4 at first; a manual retry allows one more, a replay four more. */
     maxAttempts: integer("max_attempts").notNull().default(4),

@@ -1,43 +1,15 @@
-// The data dir's layout (database, stored files, temp uploads, signing key) and opening an existing database for ops commands.
+// Opening an existing data dir's database for ops commands, and the path of a stored file; the layout itself is storage/layout.ts.
 import { Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DB_FILENAME } from "../db/client";
 import { readSchemaVersion, SCHEMA_VERSION } from "../db/migrate";
+import { DB_FILENAME, dataDirLayout, isValidStorageKey } from "../storage/layout";
+import { OpsError } from "./errors";
 
-/** A problem an ops command reports as one line (`clientcove: ...`) and exit code 1. */
-export class OpsError extends Error {
-  override name = "OpsError";
-}
-
-/** Another process holds what this command needs (the port, the data dir): one line (`clientcove: ...`) and exit code 2. */
-export class InUseError extends Error {
-  override name = "InUseError";
-}
-
-export const FILES_DIRNAME = "files";
-export const TMP_DIRNAME = "tmp";
-export const DOWNLOAD_KEY_FILENAME = "download-url.key";
-
-export function databasePath(dataDir: string): string {
-  return join(dataDir, DB_FILENAME);
-}
-
-export function filesDir(dataDir: string): string {
-  return join(dataDir, FILES_DIRNAME);
-}
-
-/** A storage key is `<org_id>/<file_id>`: two plain path segments, never anything that could leave files/. */
-const SAFE_SEGMENT = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
-export function isSafeStorageKey(key: string): boolean {
-  const parts = key.split("/");
-  return parts.length === 2 && parts.every((p) => SAFE_SEGMENT.test(p) && p !== "." && p !== "..");
-}
-
-/** Where the bytes of a stored file live; throws on a key that is not a safe relative path. */
+/** Where the bytes of a stored file live; throws on a key that breaks the storage-key rule (it could leave files/). */
 export function storedFilePath(dataDir: string, storageKey: string): string {
-  if (!isSafeStorageKey(storageKey)) throw new OpsError(`unsafe storage key ${JSON.stringify(storageKey)} in the files table`);
-  return join(dataDir, FILES_DIRNAME, storageKey);
+  if (!isValidStorageKey(storageKey)) throw new OpsError(`unsafe storage key ${JSON.stringify(storageKey)} in the files table`);
+  return join(dataDirLayout(dataDir).files, storageKey);
 }
 
 export interface ExistingDb {
@@ -56,7 +28,7 @@ export interface ExistingDb {
 export function openExistingDatabase(dataDir: string, opts: { readOnly: boolean }): ExistingDb {
   const dir = resolve(dataDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new OpsError(`data dir ${dir} does not exist`);
-  const path = databasePath(dir);
+  const path = dataDirLayout(dir).database;
   if (!existsSync(path)) throw new OpsError(`no Client Cove database in ${dir} (expected ${DB_FILENAME})`);
   let sqlite: Database;
   try {
