@@ -241,6 +241,17 @@ const SCENARIOS: HttpScenario[] = [
     against: "before",
   },
   {
+    key: "before-create-single",
+    label: () => "After vs before: POST /v1/tickets, one client at a time (wrk -c1)",
+    org: "main",
+    path: () => "/v1/tickets",
+    script: "post-ticket.lua",
+    status: 201,
+    writes: true,
+    against: "before",
+    connections: 1,
+  },
+  {
     key: "create-single",
     label: () => "POST /v1/tickets, one client at a time (wrk -c1) vs a bare commit per request",
     org: "main",
@@ -256,7 +267,7 @@ const totalTickets = (s: SeedManifest) => s.sizes.main + s.sizes.big + s.sizes.s
 
 // ---- Steps -------------------------------------------------------------------------------------------------------
 
-/** The product's group-commit counters from /metrics (the bench runs it with --metrics true), or null. */
+/** The product's group-commit counters from /metrics (a probe server started with --metrics), or null. */
 async function writerStats(url: string): Promise<{ batches: number; writes: number; largest: number } | null> {
   try {
     const text = await (await fetch(`${url}/metrics`)).text();
@@ -664,6 +675,7 @@ async function main() {
       push(httpRow("before-get", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-get", 0.95) }));
       push(httpRow("before-auth", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-auth", 0.95) }));
       push(httpRow("before-create", { target: "≥ 3× before", result: verdictOf("before-create", 3) }));
+      push(httpRow("before-create-single", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-create-single", 0.95) }));
     }
     push(httpRow("get"));
     push(httpRow("auth"));
@@ -746,7 +758,7 @@ async function main() {
   // timed rows above ran without the metrics' per-request cost.
   if (wrk && (!settings.only || settings.only.has("create") || settings.only.has("create-grouped"))) {
     const port = freePort();
-    const probe = await startServer("clientcove-metrics", appCommand(bin, pinServer, appDir, port, ["--metrics", "true"]), `http://127.0.0.1:${port}`);
+    const probe = await startServer("clientcove-metrics", appCommand(bin, pinServer, appDir, port, ["--metrics"]), `http://127.0.0.1:${port}`);
     try {
       // One client first: "largest" is a running maximum.
       for (const connections of [1, settings.connections]) {
