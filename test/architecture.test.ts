@@ -142,6 +142,13 @@ describe("architecture: imports point downward", () => {
     expect(edges.filter((e) => e.from === "errors.ts" && e.to.startsWith("http/"))).toEqual([]);
   });
 
+  test("one store idiom: only src/db/ uses drizzle (schema, migrations); stores are raw prepared statements", () => {
+    const users = files
+      .filter((f) => !rel(f).startsWith("db/") && packageImports.get(f)!.some((s) => s === "drizzle-orm" || s.startsWith("drizzle-orm/")))
+      .map(rel);
+    expect(users).toEqual([]);
+  });
+
   test("exactly one formatBytes", () => {
     const definitions = files.filter((f) => /\bfunction\s+formatBytes\b|\bformatBytes\s*=\s*\(/.test(texts.get(f)!)).map(rel);
     expect(definitions).toEqual(["lib/format-bytes.ts"]);

@@ -1,15 +1,14 @@
 // API keys: create (secret shown once), list, revoke, rotate (with a grace period), and verify a presented secret by its hash.
-import { and, asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { apiKeys, orgs, users } from "../db/schema";
 import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "./api-key";
 import { errors } from "../errors";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { toIso, toIsoOrNull } from "../lib/time";
-import type { RawRow } from "../db/schema/raw-row";
 import type { ApiKeyInfo } from "../orgs/model";
-import type { Principal } from "./principal";
+import { type ApiKeyRow, type OrgsStore, orgsStore, type Verification } from "../orgs/store";
+
+export type { Verification } from "../orgs/store";
 
 export interface Deps {
   db: Db;
@@ -21,70 +20,69 @@ export interface CreatedKey extends ApiKeyInfo {
   key: string;
 }
 
-function toInfo(row: typeof apiKeys.$inferSelect): ApiKeyInfo {
+function toInfo(row: ApiKeyRow): ApiKeyInfo {
   return {
     id: row.id,
-    org_id: row.orgId,
-    user_id: row.userId,
+    org_id: row.org_id,
+    user_id: row.user_id,
     name: row.name,
     prefix: row.prefix,
-    created_at: toIso(row.createdAt),
-    last_used_at: toIsoOrNull(row.lastUsedAt),
-    expires_at: toIsoOrNull(row.expiresAt),
-    revoked_at: toIsoOrNull(row.revokedAt),
+    created_at: toIso(row.created_at),
+    last_used_at: toIsoOrNull(row.last_used_at),
+    expires_at: toIsoOrNull(row.expires_at),
+    revoked_at: toIsoOrNull(row.revoked_at),
   };
+}
+
+/** A new key's row and its secret (the row keeps only the secret's hash). */
+function newKeyRow(input: { orgId: string; userId: string; name?: string; expiresInMs?: number }, now: number): { row: ApiKeyRow; secret: string } {
+  const secret = generateSecret();
+  const row: ApiKeyRow = {
+    id: newId("key"),
+    org_id: input.orgId,
+    user_id: input.userId,
+    name: input.name?.trim() || "API key",
+    prefix: displayPrefix(secret),
+    hash: hashSecret(secret),
+    created_at: now,
+    last_used_at: null,
+    expires_at: input.expiresInMs ? now + input.expiresInMs : null,
+    revoked_at: null,
+  };
+  return { row, secret };
+}
+
+/** The user a new key acts for: the named user of the organization, else its owner; 404 for either missing. */
+function keyUser(store: OrgsStore, orgId: string, userId: string | undefined): string {
+  if (!store.getOrg(orgId)) throw errors.notFound(`Organization ${orgId}`);
+  if (userId) {
+    if (!store.getUserInOrg(userId, orgId)) throw errors.notFound(`User ${userId} in ${orgId}`);
+    return userId;
+  }
+  const owner = store.findOwner(orgId);
+  if (!owner) throw errors.notFound(`An owner of ${orgId}`);
+  return owner.id;
 }
 
 /** Creates a key for a user of the organization (the owner when no user is named). */
 export function createKey(deps: Deps, input: { orgId: string; userId?: string; name?: string; expiresInMs?: number }): CreatedKey {
-  const org = deps.db.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, input.orgId)).get();
-  if (!org) throw errors.notFound(`Organization ${input.orgId}`);
-  let userId = input.userId;
-  if (userId) {
-    const user = deps.db
-      .select({ id: users.id })
-      .from(users)
-      .where(and(eq(users.id, userId), eq(users.orgId, input.orgId)))
-      .get();
-    if (!user) throw errors.notFound(`User ${userId} in ${input.orgId}`);
-  } else {
-    const owners = deps.db.select().from(users).where(eq(users.orgId, input.orgId)).orderBy(asc(users.createdAt)).all();
-    const owner = owners.find((u) => u.role === "owner") ?? owners[0];
-    if (!owner) throw errors.notFound(`An owner of ${input.orgId}`);
-    userId = owner.id;
-  }
-  const now = deps.clock.now();
-  const secret = generateSecret();
-  const row = {
-    id: newId("key"),
-    orgId: input.orgId,
-    userId,
-    name: input.name?.trim() || "API key",
-    prefix: displayPrefix(secret),
-    hash: hashSecret(secret),
-    createdAt: now,
-    lastUsedAt: null,
-    expiresAt: input.expiresInMs ? now + input.expiresInMs : null,
-    revokedAt: null,
-  };
-  deps.db.insert(apiKeys).values(row).run();
+  const store = orgsStore(deps.db.$client);
+  const userId = keyUser(store, input.orgId, input.userId);
+  const { row, secret } = newKeyRow({ ...input, userId }, deps.clock.now());
+  store.insertKey(row);
   return { ...toInfo(row), key: secret };
 }
 
 export function listKeys(deps: Pick<Deps, "db">, orgId: string): ApiKeyInfo[] {
-  const org = deps.db.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, orgId)).get();
-  if (!org) throw errors.notFound(`Organization ${orgId}`);
-  return deps.db.select().from(apiKeys).where(eq(apiKeys.orgId, orgId)).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id)).all().map(toInfo);
+  const store = orgsStore(deps.db.$client);
+  if (!store.getOrg(orgId)) throw errors.notFound(`Organization ${orgId}`);
+  return store.listKeys(orgId).map(toInfo);
 }
 
 /** Revokes a key at once; revoking an already revoked key keeps its first revocation time. */
 export function revokeKey(deps: Deps, keyId: string): ApiKeyInfo {
-  const row = deps.db.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get();
+  const row = orgsStore(deps.db.$client).revokeKey(keyId, deps.clock.now());
   if (!row) throw errors.notFound(`API key ${keyId}`);
-  if (row.revokedAt === null) {
-    row.revokedAt = deps.clock.now();
-    deps.db.update(apiKeys).set({ revokedAt: row.revokedAt }).where(eq(apiKeys.id, keyId)).run();
-  }
   return toInfo(row);
 }
 
@@ -105,52 +103,25 @@ export interface RotatedKey {
  */
 export function rotateKey(deps: Deps, keyId: string, opts: { graceMs?: number } = {}): RotatedKey {
   const graceMs = opts.graceMs ?? DEFAULT_ROTATION_GRACE_MS;
-  return deps.db.transaction(
-    (tx) => {
-      const row = tx.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get();
-      if (!row) throw errors.notFound(`API key ${keyId}`);
-      const now = deps.clock.now();
-      if (row.revokedAt !== null) throw errors.conflict(`API key ${keyId} is revoked; create a new key instead.`);
-      if (row.expiresAt !== null && row.expiresAt <= now) throw errors.conflict(`API key ${keyId} has expired; create a new key instead.`);
-      const lifetimeMs = row.expiresAt === null ? undefined : row.expiresAt - row.createdAt;
-      const key = createKey({ db: tx as unknown as Db, clock: deps.clock }, { orgId: row.orgId, userId: row.userId, name: row.name, expiresInMs: lifetimeMs });
-      const expiresAt = Math.min(now + graceMs, row.expiresAt ?? Number.MAX_SAFE_INTEGER);
-      tx.update(apiKeys).set({ expiresAt }).where(eq(apiKeys.id, keyId)).run();
-      return { key, previous: toInfo({ ...row, expiresAt }) };
-    },
-    { behavior: "immediate" },
-  );
+  let secret = "";
+  const rotated = orgsStore(deps.db.$client).rotateKey(keyId, (old) => {
+    const now = deps.clock.now();
+    if (old.revoked_at !== null) throw errors.conflict(`API key ${keyId} is revoked; create a new key instead.`);
+    if (old.expires_at !== null && old.expires_at <= now) throw errors.conflict(`API key ${keyId} has expired; create a new key instead.`);
+    const lifetimeMs = old.expires_at === null ? undefined : old.expires_at - old.created_at;
+    const created = newKeyRow({ orgId: old.org_id, userId: old.user_id, name: old.name, expiresInMs: lifetimeMs }, now);
+    secret = created.secret;
+    return { replacement: created.row, previousExpiresAt: Math.min(now + graceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER) };
+  });
+  if (!rotated) throw errors.notFound(`API key ${keyId}`);
+  return { key: { ...toInfo(rotated.key), key: secret }, previous: toInfo(rotated.previous) };
 }
 
-export type Verification = { status: "valid"; principal: Principal } | { status: "not_found" | "revoked" | "expired" };
-
-/** How stale `last_used_at` may get before a request writes it again (keeps auth read-only on the hot path). */
-const LAST_USED_RESOLUTION_MS = 60_000;
-
 /**
- * Builds the verifier: one indexed lookup by the secret's hash, yielding an explicit status.
- * Statements are prepared once per database.
+ * Builds the verifier: a shape check, then one indexed lookup by the secret's hash (the store's prepared statement),
+ * yielding an explicit status. Runs on every authenticated request: keep it at that.
  */
 export function createKeyVerifier(deps: Deps): (secret: string) => Verification {
-  const lookup = deps.db.$client.prepare<
-    Pick<RawRow<typeof apiKeys>, "id" | "org_id" | "user_id" | "expires_at" | "revoked_at" | "last_used_at"> &
-      Pick<RawRow<typeof orgs>, "plan"> &
-      Pick<RawRow<typeof users>, "role">,
-    [string]
-  >(
-    `SELECT k.id, k.org_id, k.user_id, k.expires_at, k.revoked_at, k.last_used_at, o.plan, u.role
-       FROM api_keys k JOIN orgs o ON o.id = k.org_id JOIN users u ON u.id = k.user_id
-      WHERE k.hash = ?`,
-  );
-  const touch = deps.db.$client.prepare<unknown, [number, string]>(`UPDATE api_keys SET last_used_at = ? WHERE id = ?`);
-  return (secret) => {
-    if (!looksLikeSecret(secret)) return { status: "not_found" };
-    const row = lookup.get(hashSecret(secret));
-    if (!row) return { status: "not_found" };
-    if (row.revoked_at !== null) return { status: "revoked" };
-    const now = deps.clock.now();
-    if (row.expires_at !== null && row.expires_at <= now) return { status: "expired" };
-    if (row.last_used_at === null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) touch.run(now, row.id);
-    return { status: "valid", principal: { orgId: row.org_id, plan: row.plan, userId: row.user_id, role: row.role, keyId: row.id } };
-  };
+  const store = orgsStore(deps.db.$client);
+  return (secret) => (looksLikeSecret(secret) ? store.verify(hashSecret(secret), deps.clock.now()) : { status: "not_found" });
 }

@@ -1,7 +1,5 @@
 // Organizations and their users: creation, update, listing, and the first-start bootstrap.
-import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { orgs, users } from "../db/schema";
 import { ApiError, errors } from "../errors";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
@@ -9,6 +7,7 @@ import { toIso } from "../lib/time";
 import { createKey, type CreatedKey } from "../keys/service";
 import { PLANS, type Plan, ROLES, type Role } from "../db/schema/orgs";
 import type { Org, User } from "./model";
+import { type OrgRow, orgsStore, type UserRow } from "./store";
 
 export interface Deps {
   db: Db;
@@ -17,12 +16,12 @@ export interface Deps {
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-function toOrg(row: typeof orgs.$inferSelect): Org {
-  return { id: row.id, name: row.name, plan: row.plan, created_at: toIso(row.createdAt) };
+function toOrg(row: OrgRow): Org {
+  return { id: row.id, name: row.name, plan: row.plan, created_at: toIso(row.created_at) };
 }
 
-function toUser(row: typeof users.$inferSelect): User {
-  return { id: row.id, org_id: row.orgId, email: row.email, name: row.name, role: row.role, created_at: toIso(row.createdAt) };
+function toUser(row: UserRow): User {
+  return { id: row.id, org_id: row.org_id, email: row.email, name: row.name, role: row.role, created_at: toIso(row.created_at) };
 }
 
 function checkName(name: string): string {
@@ -39,9 +38,7 @@ function checkEmail(email: string): string {
 
 /** Organizations whose name equals `name` ignoring case (names are trimmed when stored). */
 export function findOrgsByName(deps: Pick<Deps, "db">, name: string): Org[] {
-  const wanted = name.trim().toLowerCase();
-  // In JS, not SQL: SQLite's lower() folds ASCII only. Organizations are few (an admin makes them by hand).
-  return listOrgs(deps).filter((o) => o.name.toLowerCase() === wanted);
+  return orgsStore(deps.db.$client).orgsNamed(name).map(toOrg);
 }
 
 function duplicateName(_name: string, existing: Org): ApiError {
@@ -61,19 +58,10 @@ export function createOrg(
   const name = checkName(input.name);
   const email = checkEmail(input.ownerEmail ?? "owner@localhost");
   const now = deps.clock.now();
-  const orgRow = { id: newId("org"), name, plan, createdAt: now };
-  const userRow = { id: newId("user"), orgId: orgRow.id, email, name: input.ownerName ?? null, role: "owner" as const, createdAt: now };
-  deps.db.transaction(
-    (tx) => {
-      if (input.uniqueName) {
-        const [existing] = findOrgsByName({ db: tx as unknown as Db }, name);
-        if (existing) throw duplicateName(name, existing);
-      }
-      tx.insert(orgs).values(orgRow).run();
-      tx.insert(users).values(userRow).run();
-    },
-    { behavior: "immediate" },
-  );
+  const orgRow: OrgRow = { id: newId("org"), name, plan, created_at: now };
+  const userRow: UserRow = { id: newId("user"), org_id: orgRow.id, email, name: input.ownerName ?? null, role: "owner", created_at: now };
+  const existing = orgsStore(deps.db.$client).createOrgWithOwner(orgRow, userRow, { uniqueName: input.uniqueName });
+  if (existing) throw duplicateName(name, toOrg(existing));
   return { org: toOrg(orgRow), owner: toUser(userRow) };
 }
 
@@ -84,28 +72,18 @@ export function createOrg(
 export function updateOrg(deps: Deps, orgId: string, input: { name?: string; plan?: Plan; uniqueName?: boolean }): Org {
   if (input.plan !== undefined && !PLANS.includes(input.plan)) throw errors.validation([{ field: "plan", message: `must be one of: ${PLANS.join(", ")}.` }]);
   const name = input.name === undefined ? undefined : checkName(input.name);
-  return deps.db.transaction(
-    (tx) => {
-      const txDeps = { db: tx as unknown as Db };
-      const current = getOrg(txDeps, orgId);
-      if (name !== undefined && input.uniqueName) {
-        const other = findOrgsByName(txDeps, name).find((o) => o.id !== orgId);
-        if (other) throw duplicateName(name, other);
-      }
-      const changes = { ...(name !== undefined ? { name } : {}), ...(input.plan !== undefined ? { plan: input.plan } : {}) };
-      if (Object.keys(changes).length) tx.update(orgs).set(changes).where(eq(orgs.id, orgId)).run();
-      return { ...current, ...changes };
-    },
-    { behavior: "immediate" },
-  );
+  const result = orgsStore(deps.db.$client).updateOrg(orgId, { name, plan: input.plan }, { uniqueName: input.uniqueName });
+  if (result.status === "not_found") throw errors.notFound(`Organization ${orgId}`);
+  if (result.status === "duplicate") throw duplicateName(result.existing.name, toOrg(result.existing));
+  return toOrg(result.org);
 }
 
 export function listOrgs(deps: Pick<Deps, "db">): Org[] {
-  return deps.db.select().from(orgs).orderBy(asc(orgs.createdAt), asc(orgs.id)).all().map(toOrg);
+  return orgsStore(deps.db.$client).listOrgs().map(toOrg);
 }
 
 export function getOrg(deps: Pick<Deps, "db">, orgId: string): Org {
-  const row = deps.db.select().from(orgs).where(eq(orgs.id, orgId)).get();
+  const row = orgsStore(deps.db.$client).getOrg(orgId);
   if (!row) throw errors.notFound(`Organization ${orgId}`);
   return toOrg(row);
 }
@@ -116,34 +94,26 @@ export function createUser(deps: Deps, input: { orgId: string; email: string; na
   const role = input.role ?? "member";
   if (!ROLES.includes(role)) throw errors.validation([{ field: "role", message: `must be one of: ${ROLES.join(", ")}.` }]);
   const email = checkEmail(input.email);
-  const row = { id: newId("user"), orgId: input.orgId, email, name: input.name?.trim() || null, role, createdAt: deps.clock.now() };
-  try {
-    deps.db.insert(users).values(row).run();
-  } catch (err) {
-    if (String(err).includes("UNIQUE")) throw new ApiError(409, "conflict", `A user with email ${email} already exists in ${input.orgId}.`);
-    throw err;
-  }
+  const row: UserRow = { id: newId("user"), org_id: input.orgId, email, name: input.name?.trim() || null, role, created_at: deps.clock.now() };
+  if (!orgsStore(deps.db.$client).insertUser(row)) throw new ApiError(409, "conflict", `A user with email ${email} already exists in ${input.orgId}.`);
   return toUser(row);
 }
 
 /** Users of one organization (or of all), oldest first; an unknown organization is a 404. */
 export function listUsers(deps: Pick<Deps, "db">, orgId?: string): User[] {
   if (orgId !== undefined) getOrg(deps, orgId);
-  const q = deps.db.select().from(users);
-  const rows = (orgId === undefined ? q : q.where(eq(users.orgId, orgId))).orderBy(asc(users.createdAt), asc(users.id)).all();
-  return rows.map(toUser);
+  return orgsStore(deps.db.$client).listUsers(orgId).map(toUser);
 }
 
 /** The organization's owner (the earliest owner if there are several). */
 export function findOwner(deps: Pick<Deps, "db">, orgId: string): User {
-  const rows = deps.db.select().from(users).where(eq(users.orgId, orgId)).orderBy(asc(users.createdAt)).all();
-  const owner = rows.find((u) => u.role === "owner") ?? rows[0];
+  const owner = orgsStore(deps.db.$client).findOwner(orgId);
   if (!owner) throw errors.notFound(`An owner of ${orgId}`);
   return toUser(owner);
 }
 
 export function hasAnyOrg(deps: Pick<Deps, "db">): boolean {
-  return deps.db.select({ id: orgs.id }).from(orgs).limit(1).get() !== undefined;
+  return orgsStore(deps.db.$client).hasAnyOrg();
 }
 
 /**
