@@ -1,0 +1,190 @@
+// The folders store contract (folders, sibling-name uniqueness, subtrees), written against the interface so every engine runs it unchanged.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { FolderRow, FolderStore } from "../../src/folders/store";
+import { newId } from "../../src/lib/ids";
+import { expectSameRow, failure, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
+
+const order = newestFirst<FolderRow>((r) => r.created_at);
+
+export function describeFoldersStoreContract(engineName: string, open: Open<FolderStore>) {
+  describe(`folders store contract (${engineName})`, () => {
+    let w: Opened<FolderStore>;
+    let store: FolderStore;
+    let a: SeededOrg;
+    let b: SeededOrg;
+    beforeEach(async () => {
+      w = await open();
+      store = w.store;
+      a = await w.seed.org("A");
+      b = await w.seed.org("B");
+    });
+    afterEach(() => w.close());
+
+    const row = (org: SeededOrg, parentId: string | null, name: string, over: Partial<FolderRow> = {}): FolderRow => ({
+      id: newId("fld"),
+      org_id: org.orgId,
+      parent_id: parentId,
+      parent_key: parentId ?? "",
+      name,
+      created_at: T0,
+      updated_at: T0,
+      ...over,
+    });
+    const put = async (r: FolderRow) => {
+      await store.insert(r);
+      return r;
+    };
+    const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+
+    test("insert then get returns every field exactly, at the top level and nested, with Unicode names", async () => {
+      const top = await put(row(a, null, TEXTS[0], { created_at: T0 + 1, updated_at: T0 + 2 }));
+      const kids: FolderRow[] = [];
+      for (const [i, name] of TEXTS.slice(1).entries()) kids.push(await put(row(a, top.id, name, { created_at: T0 + 10 + i, updated_at: T0 + 20 + i })));
+      expectSameRow(await store.get(top.id, a.orgId), top);
+      for (const k of kids) expectSameRow(await store.get(k.id, a.orgId), k);
+      for (const r of await store.page(a.orgId, undefined, 100, 0)) expectSameRow(r, [top, ...kids].find((x) => x.id === r.id)!);
+    });
+
+    test("pages list all folders, the top level (null) or one parent's children: newest first, id tie-break, offset pages, exact totals", async () => {
+      const top1 = await put(row(a, null, "one", { created_at: T0 }));
+      const top2 = await put(row(a, null, "two", { created_at: T0 }));
+      const kids: FolderRow[] = [];
+      for (let i = 0; i < 9; i++) kids.push(await put(row(a, top1.id, `k${i}`, { created_at: T0 + Math.floor(i / 3) })));
+      const every = [top1, top2, ...kids];
+      const cases: [string | null | undefined, FolderRow[]][] = [
+        [undefined, every],
+        [null, [top1, top2]],
+        [top1.id, kids],
+        [top2.id, []],
+      ];
+      for (const [parent, rows] of cases) {
+        const want = ids([...rows].sort(order));
+        expect(await store.total(a.orgId, parent)).toBe(want.length);
+        expect(ids(await store.page(a.orgId, parent, 100, 0))).toEqual(want);
+        const seen: string[] = [];
+        for (let off = 0; off < want.length + 2; off += 2) seen.push(...ids(await store.page(a.orgId, parent, 2, off)));
+        expect(seen).toEqual(want);
+      }
+    });
+
+    test("a folder name is unique among its siblings: a second insert conflicts and changes nothing; elsewhere the name is free", async () => {
+      const top = await put(row(a, null, "Reports"));
+      const err = await failure(() => store.insert(row(a, null, "Reports", { created_at: T0 + 1 })));
+      expect(err).toBeInstanceOf(Error);
+      expect(await store.total(a.orgId, undefined)).toBe(1);
+      expectSameRow((await store.page(a.orgId, null, 10, 0))[0], top);
+      expect(await store.siblingNamed(a.orgId, null, "Reports")).toBe(top.id);
+      expect(await store.siblingNamed(a.orgId, null, "reports")).toBeNull();
+      expect(await store.siblingNamed(b.orgId, null, "Reports")).toBeNull();
+      // The same name under another parent, in another organization, or differing in case or normalization: no conflict.
+      const child = await put(row(a, top.id, "Reports"));
+      await put(row(b, null, "Reports"));
+      await put(row(a, null, "reports"));
+      await put(row(a, null, "Caf\u00e9"));
+      await put(row(a, null, "Cafe\u0301"));
+      expect(await store.siblingNamed(a.orgId, top.id, "Reports")).toBe(child.id);
+      expect(await failure(() => store.insert(row(a, top.id, "Reports")))).toBeInstanceOf(Error);
+      expect(await store.total(a.orgId, undefined)).toBe(5);
+    });
+
+    test("update renames and moves (parent_id and parent_key together); renaming onto a sibling's name conflicts", async () => {
+      const x = await put(row(a, null, "x"));
+      const y = await put(row(a, null, "y"));
+      const moved: FolderRow = { ...y, parent_id: x.id, parent_key: x.id, name: TEXTS[1], updated_at: T0 + 5 };
+      await store.update(moved);
+      expectSameRow(await store.get(y.id, a.orgId), moved);
+      expect(ids(await store.page(a.orgId, x.id, 10, 0))).toEqual([y.id]);
+      expect(await store.total(a.orgId, null)).toBe(1);
+      const back: FolderRow = { ...moved, parent_id: null, parent_key: "", name: "y2", updated_at: T0 + 6 };
+      await store.update(back);
+      expectSameRow(await store.get(y.id, a.orgId), back);
+      expect(await failure(() => store.update({ ...back, name: "x", updated_at: T0 + 7 }))).toBeInstanceOf(Error);
+      expectSameRow(await store.get(y.id, a.orgId), back);
+    });
+
+    test("subtree lists the folder and everything below it, deepest first, with depths; subtreeFiles the files in it", async () => {
+      const root = await put(row(a, null, "root"));
+      const a1 = await put(row(a, root.id, "a1"));
+      const a2 = await put(row(a, root.id, "a2"));
+      const b1 = await put(row(a, a1.id, "b1"));
+      const c1 = await put(row(a, b1.id, "c1"));
+      const other = await put(row(a, null, "other"));
+      const sub = await store.subtree(root.id, a.orgId);
+      expect([...sub].sort((p, q) => p.id.localeCompare(q.id))).toEqual(
+        [
+          { id: root.id, depth: 0 },
+          { id: a1.id, depth: 1 },
+          { id: a2.id, depth: 1 },
+          { id: b1.id, depth: 2 },
+          { id: c1.id, depth: 3 },
+        ].sort((p, q) => p.id.localeCompare(q.id)),
+      );
+      const depths = sub.map((s) => s.depth);
+      expect(depths).toEqual([...depths].sort((p, q) => q - p));
+      expect(await store.subtree(c1.id, a.orgId)).toEqual([{ id: c1.id, depth: 0 }]);
+      const inside = [await w.seed.file(a.orgId, root.id, T0), await w.seed.file(a.orgId, c1.id, T0 + 1), await w.seed.file(a.orgId, a2.id, T0 + 2)];
+      await w.seed.file(a.orgId, other.id, T0);
+      await w.seed.file(a.orgId, null, T0);
+      const files = await store.subtreeFiles(root.id, a.orgId);
+      expect(files.map((f) => f.id).sort()).toEqual(inside.map((f) => f.id).sort());
+      for (const f of files) expectSameRow(f, inside.find((x) => x.id === f.id)!);
+      expect(ids(await store.subtreeFiles(b1.id, a.orgId))).toEqual([inside[1]!.id]);
+      // Deepest first is an order the subtree can be deleted in (a parent never goes before its children).
+      const z = await put(row(a, null, "z"));
+      const z1 = await put(row(a, z.id, "z1"));
+      await put(row(a, z1.id, "z2"));
+      await put(row(a, z.id, "z3"));
+      for (const s of await store.subtree(z.id, a.orgId)) await store.remove(s.id, a.orgId);
+      expect(await store.get(z.id, a.orgId)).toBeNull();
+      expect(await store.total(a.orgId, undefined)).toBe(6);
+    });
+
+    test("isEmpty: false with a child folder or a file, true otherwise; a folder with children cannot be removed", async () => {
+      const p = await put(row(a, null, "p"));
+      const c = await put(row(a, p.id, "c"));
+      const f = await put(row(a, null, "f"));
+      expect(await store.isEmpty(p.id)).toBe(false);
+      expect(await store.isEmpty(c.id)).toBe(true);
+      await w.seed.file(a.orgId, f.id, T0);
+      expect(await store.isEmpty(f.id)).toBe(false);
+      expect(await failure(() => store.remove(p.id, a.orgId))).toBeInstanceOf(Error);
+      expectSameRow(await store.get(p.id, a.orgId), p);
+      await store.remove(c.id, a.orgId);
+      expect(await store.isEmpty(p.id)).toBe(true);
+      await store.remove(p.id, a.orgId);
+      expect(await store.get(p.id, a.orgId)).toBeNull();
+      expect(await store.total(a.orgId, undefined)).toBe(1);
+    });
+
+    test("isInSubtreeOf: true for the folder itself and anything below it, false above or beside it", async () => {
+      const r = await put(row(a, null, "r"));
+      const m = await put(row(a, r.id, "m"));
+      const d = await put(row(a, m.id, "d"));
+      const s = await put(row(a, r.id, "s"));
+      expect(await store.isInSubtreeOf(d.id, r.id)).toBe(true);
+      expect(await store.isInSubtreeOf(d.id, m.id)).toBe(true);
+      expect(await store.isInSubtreeOf(m.id, m.id)).toBe(true);
+      expect(await store.isInSubtreeOf(r.id, d.id)).toBe(false);
+      expect(await store.isInSubtreeOf(s.id, m.id)).toBe(false);
+      expect(await store.isInSubtreeOf(d.id, s.id)).toBe(false);
+    });
+
+    test("organizations are isolated: another organization's folders are never returned, listed, counted, walked, updated or deleted", async () => {
+      const mine = await put(row(a, null, "mine"));
+      const theirs = await put(row(b, null, "theirs"));
+      const theirChild = await put(row(b, theirs.id, "child"));
+      expect(await store.get(theirs.id, a.orgId)).toBeNull();
+      expect(ids(await store.page(a.orgId, undefined, 10, 0))).toEqual([mine.id]);
+      expect(await store.total(a.orgId, undefined)).toBe(1);
+      expect(await store.page(a.orgId, theirs.id, 10, 0)).toEqual([]);
+      expect(await store.total(a.orgId, theirs.id)).toBe(0);
+      expect(await store.subtree(theirs.id, a.orgId)).toEqual([]);
+      expect(await store.subtreeFiles(theirs.id, a.orgId)).toEqual([]);
+      await store.update({ ...theirs, org_id: a.orgId, name: "hijacked", updated_at: T0 + 9 });
+      await store.remove(theirChild.id, a.orgId);
+      expectSameRow(await store.get(theirs.id, b.orgId), theirs);
+      expectSameRow(await store.get(theirChild.id, b.orgId), theirChild);
+      expect(await store.total(b.orgId, undefined)).toBe(2);
+    });
+  });
+}

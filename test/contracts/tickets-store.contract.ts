@@ -1,0 +1,207 @@
+// The tickets store contract (tickets and their kept counts), written against the interface so every engine runs it unchanged.
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { TICKET_PRIORITIES, TICKET_STATUSES, type TicketPriority, type TicketStatus } from "../../src/db/schema/tickets";
+import { newId } from "../../src/lib/ids";
+import type { TicketFilter, TicketRow, TicketStore } from "../../src/tickets/store";
+import { seededRandom } from "../helpers";
+import { expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
+
+const order = newestFirst<TicketRow>((r) => r.created_at);
+
+/** Every filter the list offers: none, each status, each priority, and each pair. */
+const FILTERS: TicketFilter[] = [
+  {},
+  ...TICKET_STATUSES.map((status) => ({ status })),
+  ...TICKET_PRIORITIES.map((priority) => ({ priority })),
+  ...TICKET_STATUSES.flatMap((status) => TICKET_PRIORITIES.map((priority) => ({ status, priority }))),
+];
+const matches = (f: TicketFilter) => (r: TicketRow) => (!f.status || r.status === f.status) && (!f.priority || r.priority === f.priority);
+
+export function describeTicketsStoreContract(engineName: string, open: Open<TicketStore>) {
+  describe(`tickets store contract (${engineName})`, () => {
+    let w: Opened<TicketStore>;
+    let store: TicketStore;
+    let a: SeededOrg;
+    let b: SeededOrg;
+    beforeEach(async () => {
+      w = await open();
+      store = w.store;
+      a = await w.seed.org("A");
+      b = await w.seed.org("B");
+    });
+    afterEach(() => w.close());
+
+    const row = (org: SeededOrg, over: Partial<TicketRow> = {}): TicketRow => ({
+      id: newId("tkt"),
+      org_id: org.orgId,
+      subject: "Printer on fire",
+      description: null,
+      status: "open",
+      priority: "medium",
+      created_by: null,
+      created_at: T0,
+      updated_at: T0,
+      ...over,
+    });
+    const all = async (orgId: string, f: TicketFilter = {}) => await store.page(orgId, f, 10_000, 0);
+    /** Asserts every kept total equals what the pages show, for every filter. */
+    const expectCountsExact = async (orgId: string, expected: TicketRow[]) => {
+      for (const f of FILTERS) {
+        const want = expected.filter(matches(f)).sort(order);
+        expect({ f, total: await store.total(orgId, f) }).toEqual({ f, total: want.length });
+        expect((await all(orgId, f)).map((r) => r.id)).toEqual(want.map((r) => r.id));
+      }
+    };
+
+    test("insert then get returns every field exactly: Unicode text, null and set description and author, millisecond times", async () => {
+      const rows = TEXTS.map((text, i) =>
+        row(a, {
+          subject: text,
+          description: i % 2 ? null : `${text}\n\n${TEXTS[(i + 1) % TEXTS.length]}`,
+          status: TICKET_STATUSES[i % 4]!,
+          priority: TICKET_PRIORITIES[(i + 1) % 4]!,
+          created_by: i % 3 ? a.userId : null,
+          created_at: T0 + i,
+          updated_at: T0 + i * 1000 + 7,
+        }),
+      );
+      rows.push(row(a, { created_at: 0, updated_at: Date.UTC(2199, 11, 31, 23, 59, 59, 999) }));
+      for (const r of rows) await store.insert(r);
+      for (const r of rows) expectSameRow(await store.get(r.id, a.orgId), r);
+      const listed = await all(a.orgId);
+      expect(listed.length).toBe(rows.length);
+      for (const r of listed) expectSameRow(r, rows.find((x) => x.id === r.id)!);
+    });
+
+    test("get of an unknown id, or of another organization's ticket, is null", async () => {
+      const t = row(b);
+      await store.insert(t);
+      expect(await store.get(newId("tkt"), a.orgId)).toBeNull();
+      expect(await store.get(t.id, a.orgId)).toBeNull();
+      expectSameRow(await store.get(t.id, b.orgId), t);
+    });
+
+    test("pages are newest first, ties on created_at broken by id descending; offset pages tile the list", async () => {
+      const rows: TicketRow[] = [];
+      // Three tickets per millisecond: most neighbours tie on created_at.
+      for (let i = 0; i < 23; i++) rows.push(row(a, { created_at: T0 + Math.floor(i / 3) }));
+      for (const r of [...rows].reverse()) await store.insert(r);
+      const want = [...rows].sort(order).map((r) => r.id);
+      expect((await all(a.orgId)).map((r) => r.id)).toEqual(want);
+      for (const size of [1, 2, 5, 7]) {
+        const seen: string[] = [];
+        for (let off = 0; off < want.length + size; off += size) seen.push(...(await store.page(a.orgId, {}, size, off)).map((r) => r.id));
+        expect(seen).toEqual(want);
+      }
+      expect(await store.page(a.orgId, {}, 10, want.length)).toEqual([]);
+    });
+
+    test("keyset pages (pageAfter) walk the same order as offset pages, through runs of equal timestamps", async () => {
+      const rows: TicketRow[] = [];
+      for (let i = 0; i < 20; i++) rows.push(row(a, { created_at: T0 + Math.floor(i / 4), status: i % 2 ? "open" : "closed" }));
+      for (const r of rows) await store.insert(r);
+      for (const f of [{}, { status: "open" as const }]) {
+        const want = rows
+          .filter(matches(f))
+          .sort(order)
+          .map((r) => r.id);
+        for (const size of [1, 3, 4]) {
+          const seen: string[] = [];
+          let page = await store.page(a.orgId, f, size, 0);
+          while (page.length) {
+            seen.push(...page.map((r) => r.id));
+            const last = page.at(-1)!;
+            page = await store.pageAfter(a.orgId, f, { created_at: last.created_at, id: last.id }, size);
+          }
+          expect(seen).toEqual(want);
+        }
+      }
+      // After the very last row: nothing.
+      const last = [...rows].sort(order).at(-1)!;
+      expect(await store.pageAfter(a.orgId, {}, last, 5)).toEqual([]);
+    });
+
+    test("filters by status, priority and both; totals match the filtered pages", async () => {
+      const rows: TicketRow[] = [];
+      let i = 0;
+      for (const status of TICKET_STATUSES)
+        for (const priority of TICKET_PRIORITIES) for (let n = 0; n <= i % 3; n++) rows.push(row(a, { status, priority, created_at: T0 + i++ }));
+      for (const r of rows) await store.insert(r);
+      await expectCountsExact(a.orgId, rows);
+    });
+
+    test("counts stay exact through a seeded run of inserts, updates (with and without status/priority changes) and deletes", async () => {
+      const rnd = seededRandom(11);
+      const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+      const live = new Map<string, TicketRow>();
+      for (let step = 0; step < 60; step++) {
+        const r = rnd();
+        if (live.size === 0 || r < 0.45) {
+          const t = row(a, { status: pick(TICKET_STATUSES), priority: pick(TICKET_PRIORITIES), created_at: T0 + step });
+          await store.insert(t);
+          live.set(t.id, t);
+        } else if (r < 0.8) {
+          const before = (await store.get(pick([...live.keys()]), a.orgId))!;
+          const after: TicketRow = {
+            ...before,
+            subject: `${before.subject}!`,
+            status: rnd() < 0.5 ? before.status : pick(TICKET_STATUSES),
+            priority: rnd() < 0.5 ? before.priority : pick(TICKET_PRIORITIES),
+            updated_at: before.updated_at + 1,
+          };
+          await store.update(before, after);
+          live.set(after.id, after);
+        } else {
+          const before = (await store.get(pick([...live.keys()]), a.orgId))!;
+          await store.remove(before);
+          live.delete(before.id);
+          expect(await store.get(before.id, a.orgId)).toBeNull();
+        }
+        if (step % 6 === 5) await expectCountsExact(a.orgId, [...live.values()]);
+      }
+      await expectCountsExact(a.orgId, [...live.values()]);
+    });
+
+    test("update writes subject, description, status, priority and updated_at; created_at and created_by stay", async () => {
+      const before = row(a, { description: "was", created_by: a.userId });
+      await store.insert(before);
+      const after: TicketRow = { ...before, subject: TEXTS[1], description: null, status: "resolved", priority: "urgent", updated_at: T0 + 86_400_123 };
+      await store.update(before, after);
+      expectSameRow(await store.get(before.id, a.orgId), after);
+      const back: TicketRow = { ...after, description: TEXTS[2], updated_at: after.updated_at + 1 };
+      await store.update(after, back);
+      expectSameRow(await store.get(before.id, a.orgId), back);
+    });
+
+    test("organizations are isolated: another organization's tickets are never listed, counted, updated or deleted", async () => {
+      const mine = [row(a, { status: "open" }), row(a, { status: "closed", created_at: T0 + 1 })];
+      const theirs = [row(b, { status: "open", created_at: T0 + 2 }), row(b, { status: "open", priority: "high", created_at: T0 + 3 })];
+      for (const r of [...mine, ...theirs]) await store.insert(r);
+      await expectCountsExact(a.orgId, mine);
+      await expectCountsExact(b.orgId, theirs);
+      // An update or delete addressed with org A never touches B's row (the id is B's, the organization A's).
+      const victim = theirs[0]!;
+      await store.update({ ...victim, org_id: a.orgId }, { ...victim, org_id: a.orgId, subject: "hijacked", status: "open" });
+      await store.remove({ ...victim, org_id: a.orgId, status: "open" });
+      expectSameRow(await store.get(victim.id, b.orgId), victim);
+      await expectCountsExact(b.orgId, theirs);
+      // An organization with no tickets counts zero everywhere.
+      const c = await w.seed.org("C");
+      await expectCountsExact(c.orgId, []);
+    });
+
+    test("a status or priority change moves the ticket between filtered totals", async () => {
+      const t = row(a, { status: "open" as TicketStatus, priority: "low" as TicketPriority });
+      await store.insert(t);
+      const moved: TicketRow = { ...t, status: "closed", priority: "urgent", updated_at: t.updated_at + 1 };
+      await store.update(t, moved);
+      expect(await store.total(a.orgId, { status: "open" })).toBe(0);
+      expect(await store.total(a.orgId, { priority: "low" })).toBe(0);
+      expect(await store.total(a.orgId, { status: "closed", priority: "urgent" })).toBe(1);
+      expect(await store.total(a.orgId, {})).toBe(1);
+      await store.remove(moved);
+      expect(await store.total(a.orgId, {})).toBe(0);
+      expect(await store.total(a.orgId, { status: "closed" })).toBe(0);
+    });
+  });
+}
