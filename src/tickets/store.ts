@@ -67,16 +67,23 @@ function buildStore(db: Database) {
       insert.run(...COLUMN_NAMES.map((c) => r[c]));
       bump.run(r.org_id, r.status, r.priority, 1);
     },
-    update(before: TicketRow, after: TicketRow) {
-      update.run(after.subject, after.description, after.status, after.priority, after.updated_at, after.id, after.org_id);
+    /**
+     * Writes `after` over the row `before` was read as (in the same unit). The counts move only when a row of that
+     * organization was changed, so a stale or foreign row cannot skew them. True when a row was updated.
+     */
+    update(before: TicketRow, after: TicketRow): boolean {
+      if (update.run(after.subject, after.description, after.status, after.priority, after.updated_at, after.id, after.org_id).changes === 0) return false;
       if (before.status !== after.status || before.priority !== after.priority) {
         bump.run(before.org_id, before.status, before.priority, -1);
         bump.run(after.org_id, after.status, after.priority, 1);
       }
+      return true;
     },
-    remove(r: TicketRow) {
-      remove.run(r.id, r.org_id);
+    /** Deletes the row; its count moves only when a row was deleted (a second remove changes nothing). True when it was. */
+    remove(r: TicketRow): boolean {
+      if (remove.run(r.id, r.org_id).changes === 0) return false;
       bump.run(r.org_id, r.status, r.priority, -1);
+      return true;
     },
   };
 }

@@ -185,9 +185,22 @@ export function describeTicketsStoreContract(engineName: string, open: Open<Tick
       await store.remove({ ...victim, org_id: a.orgId, status: "open" });
       expectSameRow(await store.get(victim.id, b.orgId), victim);
       await expectCountsExact(b.orgId, theirs);
+      // ...and moves no count of A's either: a write that matched no row reports so and changes nothing.
+      await expectCountsExact(a.orgId, mine);
       // An organization with no tickets counts zero everywhere.
       const c = await w.seed.org("C");
       await expectCountsExact(c.orgId, []);
+    });
+
+    test("update and remove report whether a row changed; removing twice or updating a deleted ticket moves no count", async () => {
+      const t = row(a, { status: "open" });
+      const other = row(a, { status: "open", created_at: T0 + 1 });
+      await store.insert(t);
+      await store.insert(other);
+      expect(await store.remove(t)).toBe(true);
+      expect(await store.remove(t)).toBe(false);
+      expect(await store.update(t, { ...t, status: "closed", updated_at: T0 + 5 })).toBe(false);
+      await expectCountsExact(a.orgId, [other]);
     });
 
     test("a status or priority change moves the ticket between filtered totals", async () => {
