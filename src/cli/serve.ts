@@ -155,7 +155,7 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
     log.error("could not remove upload leftovers", { error: String(err) }),
   );
   // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
-  const dispatcher = createDispatcher({ config, db: deps.db, clock: deps.clock, log });
+  const dispatcher = createDispatcher({ config, db: deps.db, writer: deps.writer, clock: deps.clock, log });
   dispatcher.start();
   // The app reads the socket through app.server (client address); app.stop() stops this server.
   app.server = listener.server as unknown as typeof app.server;

@@ -1,5 +1,5 @@
 // Serving /metrics: on the API listener or a separate address, optionally behind a bearer token.
-import { writerFor } from "../db/writer";
+import type { Writer } from "../db/writer";
 import type { Database } from "bun:sqlite";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
@@ -23,9 +23,9 @@ export function hasMetricsToken(request: Request, token: string): boolean {
   return !!m && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-function sourcesOf(sqlite: Database): ScrapeSources {
+function sourcesOf(sqlite: Database, writer: Pick<Writer, "stats">): ScrapeSources {
   const { version, commit } = versionInfo();
-  return { sqlite, dbPath: sqlite.filename, writes: writerFor(sqlite).stats(), version, commit };
+  return { sqlite, dbPath: sqlite.filename, writes: writer.stats(), version, commit };
 }
 
 function unauthorized(): Response {
@@ -37,6 +37,8 @@ export interface MetricsRoutesDeps {
   config: Pick<Config, "metrics" | "metricsAddr" | "metricsToken">;
   metrics: Metrics | undefined;
   db: Db;
+  /** The group-commit writer whose counters /metrics reports. */
+  writer: Pick<Writer, "stats">;
 }
 
 /** GET /metrics on the API listener, only when metrics are on and no separate address is set. Hidden from the API docs. */
@@ -48,7 +50,7 @@ export function metricsRoutes(deps: MetricsRoutesDeps) {
     "/metrics",
     ({ request }) => {
       if (!hasMetricsToken(request, config.metricsToken)) return unauthorized();
-      return new Response(metrics.render(sourcesOf(deps.db.$client)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+      return new Response(metrics.render(sourcesOf(deps.db.$client, deps.writer)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
     },
     { detail: { hide: true } },
   );
@@ -74,7 +76,9 @@ export function startMetricsServer(deps: MetricsRoutesDeps & { metrics: Metrics 
       if (request.method !== "GET" && request.method !== "HEAD")
         return errorResponse(new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use GET.`, undefined, { allow: "GET, HEAD" }));
       if (!hasMetricsToken(request, deps.config.metricsToken)) return unauthorized();
-      return new Response(deps.metrics.render(sourcesOf(deps.db.$client)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+      return new Response(deps.metrics.render(sourcesOf(deps.db.$client, deps.writer)), {
+        headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
+      });
     },
   });
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
