@@ -318,7 +318,7 @@ function seedDir(): string {
   return join(RESULTS, `seed-${main}-${big}-${small}-${h.digest("hex").slice(0, 10)}`);
 }
 
-function ensureSeed(): { dir: string; seed: SeedManifest } {
+async function ensureSeed(): Promise<{ dir: string; seed: SeedManifest }> {
   const dir = seedDir();
   const existing = env.BENCH_RESEED === "1" ? null : readManifest(dir);
   // Events older than the 30-day retention would keep the server's pruner busy during the run: reseed after a week.
@@ -331,7 +331,7 @@ function ensureSeed(): { dir: string; seed: SeedManifest } {
   for (const old of readdirSync(RESULTS).filter((f) => f.startsWith(`seed-${main}-${big}-${small}-`)))
     rmSync(join(RESULTS, old), { recursive: true, force: true });
   say(`seeding ${main + big + small} tickets (orgs of ${main}, ${big}, ${small}) through createTicket/updateTicket — a few minutes at 1M`);
-  const seed = seedDatabase(dir, settings.sizes);
+  const seed = await seedDatabase(dir, settings.sizes);
   say(`seeded in ${seed.seconds} s`);
   return { dir, seed };
 }
@@ -569,7 +569,7 @@ async function main() {
   const load: LoadSettings = { duration: settings.duration, connections: settings.connections, threads: settings.threads, pin: pinLoad };
 
   const bin = build();
-  const { dir: seedPath, seed } = ensureSeed();
+  const { dir: seedPath, seed } = await ensureSeed();
   const rows: Row[] = [];
 
   // Start time and idle RSS: empty data dirs, then a copy of the seeded database.

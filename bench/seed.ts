@@ -8,7 +8,7 @@ import { systemClock, type Clock } from "../src/lib/clock";
 import { createOrg } from "../src/orgs/service";
 import { createTicket, updateTicket } from "../src/tickets/service";
 import type { Ticket, TicketPriority, TicketStatus } from "../src/tickets/model";
-import type { Writer } from "../src/db/writer";
+import { type Engine, sqliteEngine } from "../src/stores";
 
 export interface SeedSizes {
   /** Tickets of the organization the list/get/create rows use ("main"). */
@@ -55,44 +55,40 @@ function prng(seed: number) {
 }
 
 /**
- * Creates `count` tickets for the org through createTicket (each its own nested transaction with its count and
- * outbox rows, as the route does), BATCH at a time inside one outer transaction so a million rows take a minute,
- * not an hour of fsyncs. Time advances 0–2 s per ticket from `start`, so created_at has ties (the order's
- * tie-break by id matters).
+ * Creates `count` tickets for the org through createTicket (each a unit of the product's writer, with its count and
+ * outbox rows, as the route does), BATCH at a time: the writer commits them in batches (the seed runs with
+ * synchronous=OFF, so a million rows take a minute, not an hour of fsyncs). Time advances 0–2 s per ticket from
+ * `start`, so created_at has ties (the order's tie-break by id matters). Every random draw happens in the loop, in
+ * the same order as ever, so the same sizes seed the same data.
  */
-function seedTickets(handle: ReturnType<typeof openDatabase>, org: SeedOrg, count: number, start: number, rand: () => number, sample?: string[]) {
+async function seedTickets(engine: Engine, org: SeedOrg, count: number, start: number, rand: () => number, sample?: string[]) {
   let now = start;
-  const clock: Clock = { now: () => now, setTimer: systemClock.setTimer };
-  // The product's own service functions, writing straight into the seed's outer transaction of BATCH tickets: an
-  // inline writer runs each unit at once (no group-commit batch of its own) and keeps its value for the loop below.
-  let last: unknown;
-  const writer: Writer = {
-    write: <T>(work: () => T) => {
-      last = work();
-      return Promise.resolve(last as T);
-    },
-    flush() {},
-    stats: () => ({ batches: 0, writes: 0, largest: 0 }),
-  };
-  const deps = { db: handle.db, clock, writer };
+  const clockAt = (at: number): Clock => ({ now: () => at, setTimer: systemClock.setTimer });
   const actor = { orgId: org.orgId, userId: org.userId };
+  let sampled = sample?.length ?? 0;
   for (let done = 0; done < count; ) {
     const n = Math.min(BATCH, count - done);
-    handle.sqlite.transaction(() => {
-      for (let i = 0; i < n; i++) {
-        now += Math.floor(rand() * 3) * 1000;
-        const seq = done + i;
-        void createTicket(deps, actor, {
-          subject: `Benchmark ticket ${seq}: cannot upload files over 10MB`,
-          description: seq % 3 === 0 ? undefined : "When I try to upload a PDF larger than 10MB, the upload fails silently.",
-          priority: PRIORITIES[Math.floor(rand() * PRIORITIES.length)],
-        });
-        const t = last as Ticket;
-        const later = LATER_STATUS[Math.floor(rand() * LATER_STATUS.length)];
-        if (later) void updateTicket(deps, actor, t.id, { status: later });
-        if (sample && sample.length < 1000 && rand() < 0.05) sample.push(t.id);
-      }
-    })();
+    const pending: Promise<unknown>[] = [];
+    for (let i = 0; i < n; i++) {
+      now += Math.floor(rand() * 3) * 1000;
+      const seq = done + i;
+      const deps = { ...engine, clock: clockAt(now) };
+      const created = createTicket(deps, actor, {
+        subject: `Benchmark ticket ${seq}: cannot upload files over 10MB`,
+        description: seq % 3 === 0 ? undefined : "When I try to upload a PDF larger than 10MB, the upload fails silently.",
+        priority: PRIORITIES[Math.floor(rand() * PRIORITIES.length)],
+      });
+      const later = LATER_STATUS[Math.floor(rand() * LATER_STATUS.length)];
+      const keep = sample !== undefined && sampled < 1000 && rand() < 0.05;
+      if (keep) sampled++;
+      pending.push(
+        created.then(async (t: Ticket) => {
+          if (later) await updateTicket(deps, actor, t.id, { status: later });
+          if (keep) sample!.push(t.id);
+        }),
+      );
+    }
+    await Promise.all(pending);
     done += n;
     if (process.stderr.isTTY) process.stderr.write(`\r  ${org.orgId}: ${done}/${count}`);
   }
@@ -101,7 +97,7 @@ function seedTickets(handle: ReturnType<typeof openDatabase>, org: SeedOrg, coun
 }
 
 /** Seeds a fresh database in `dir` (replacing any). Returns the manifest, also written to dir/seed.json. */
-export function seedDatabase(dir: string, sizes: SeedSizes): SeedManifest {
+export async function seedDatabase(dir: string, sizes: SeedSizes): Promise<SeedManifest> {
   const started = performance.now();
   const tmp = `${dir}.partial`;
   rmSync(tmp, { recursive: true, force: true });
@@ -116,17 +112,19 @@ export function seedDatabase(dir: string, sizes: SeedSizes): SeedManifest {
   // so the server's retention pruner finds nothing to delete (as on a server that has been pruning all along).
   const start = Date.now() - 14 * 86_400_000;
   const sysClock: Clock = { now: () => start, setTimer: systemClock.setTimer };
-  const makeOrg = (name: string): SeedOrg => {
-    const { org, owner } = createOrg({ db: handle.db, clock: sysClock }, { name, plan: "pro", ownerEmail: `owner@${name}.bench` });
-    const key = createKey({ db: handle.db, clock: sysClock }, { orgId: org.id, name: "bench" });
+  const engine = sqliteEngine(handle.sqlite);
+  const makeOrg = async (name: string): Promise<SeedOrg> => {
+    const deps = { ...engine, clock: sysClock };
+    const { org, owner } = await createOrg(deps, { name, plan: "pro", ownerEmail: `owner@${name}.bench` });
+    const key = await createKey(deps, { orgId: org.id, name: "bench" });
     return { orgId: org.id, userId: owner.id, key: key.key, tickets: 0 };
   };
-  const orgs = { main: makeOrg("main"), big: makeOrg("big"), small: makeOrg("small") };
+  const orgs = { main: await makeOrg("main"), big: await makeOrg("big"), small: await makeOrg("small") };
   const rand = prng(7);
   const sampleIds: string[] = [];
-  seedTickets(handle, orgs.small, sizes.small, start, rand);
-  seedTickets(handle, orgs.main, sizes.main, start, rand, sampleIds);
-  seedTickets(handle, orgs.big, sizes.big, start, rand);
+  await seedTickets(engine, orgs.small, sizes.small, start, rand);
+  await seedTickets(engine, orgs.main, sizes.main, start, rand, sampleIds);
+  await seedTickets(engine, orgs.big, sizes.big, start, rand);
   // A running server's dispatcher would have fanned these out long ago; a steady-state outbox has them marked.
   handle.sqlite.exec("UPDATE events SET dispatched_at = created_at WHERE dispatched_at IS NULL");
   handle.close();
@@ -150,6 +148,6 @@ if (import.meta.main) {
     console.error("usage: bun bench/seed.ts <dir> [main] [big] [small]");
     process.exit(2);
   }
-  const m = seedDatabase(dir, { main: Number(main), big: Number(big), small: Number(small) });
+  const m = await seedDatabase(dir, { main: Number(main), big: Number(big), small: Number(small) });
   console.log(`seeded ${dir} in ${m.seconds} s`);
 }

@@ -37,7 +37,7 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, string
 export function buildApp(deps: Deps) {
   registerFormats();
   // What every /v1 module uses: authentication and rate limits, then the Idempotency-Key of POSTs.
-  const auth = idempotencyPlugin({ auth: authPlugin(deps), store: deps.idempotency, writer: deps.writer });
+  const auth = idempotencyPlugin({ auth: authPlugin(deps), store: deps.stores.idempotency, clock: deps.clock });
   const methods = createMethodTable();
   const queryRules = createQueryRules();
   const { metrics } = deps;
@@ -71,9 +71,9 @@ export function buildApp(deps: Deps) {
     .onBeforeHandle({ as: "global" }, ({ request, route }) => {
       queryRules.check(request.method, route, request.url);
     })
-    .onError({ as: "global" }, (ctx) => {
+    .onError({ as: "global" }, async (ctx) => {
       const { error, code, request, path, route, set } = ctx;
-      releaseIdempotencyKey(ctx);
+      await releaseIdempotencyKey(ctx);
       let err = toApiError(error, code);
       if (err.status === 404 && code === "NOT_FOUND") {
         const allowed = methods.allowed(path);

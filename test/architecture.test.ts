@@ -133,7 +133,7 @@ describe("architecture: imports point downward", () => {
     // The files that define a route factory (`export function xRoutes(`), and app.ts, which wires them.
     const factories = files.map(rel).filter((f) => f === "app.ts" || /export function \w+Routes\(/.test(texts.get(join(SRC, f))!));
     expect(factories.length).toBeGreaterThan(5);
-    const built = /\b(openStorage|loadDownloadKey|createDownloadSigner|createIdempotencyStore|createMetrics|openDatabase)\s*\(/;
+    const built = /\b(openStorage|loadDownloadKey|createDownloadSigner|sqliteEngine|createMetrics|openDatabase)\s*\(/;
     expect(factories.filter((f) => built.test(texts.get(join(SRC, f))!))).toEqual([]);
   });
 

@@ -5,6 +5,9 @@ import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "../s
 import { createKey, createKeyVerifier, listKeys, revokeKey } from "../src/keys/service";
 import { manualClock } from "../src/lib/clock";
 import { createUser } from "../src/orgs/service";
+import { LAST_USED_RESOLUTION_MS } from "../src/orgs/store";
+import { ReadInsideBatchError } from "../src/stores";
+import { failure } from "./contracts/fixtures";
 import { createTestEnv, type TestEnv } from "./helpers";
 import { UNAUTHORIZED_BODY } from "./route-matrix";
 
@@ -62,7 +65,7 @@ describe("verification", () => {
   let clock: ReturnType<typeof manualClock>;
   let org: ReturnType<TestEnv["org"]>;
   let verify: ReturnType<typeof createKeyVerifier>;
-  const deps = () => ({ db: env.handle.db, clock });
+  const deps = () => env.deps;
 
   beforeAll(() => {
     clock = manualClock(Date.UTC(2026, 0, 1));
@@ -72,62 +75,71 @@ describe("verification", () => {
   });
   afterAll(() => env.close());
 
-  test("a valid key yields its organization, plan, user, role and key id", () => {
-    const user = createUser(deps(), { orgId: org.orgId, email: "admin@acme.test", role: "admin" });
-    const k = createKey(deps(), { orgId: org.orgId, userId: user.id, name: "ci" });
-    expect(verify(k.key)).toEqual({ status: "valid", principal: { orgId: org.orgId, plan: "enterprise", userId: user.id, role: "admin", keyId: k.id } });
+  test("a valid key yields its organization, plan, user, role and key id", async () => {
+    const user = await createUser(deps(), { orgId: org.orgId, email: "admin@acme.test", role: "admin" });
+    const k = await createKey(deps(), { orgId: org.orgId, userId: user.id, name: "ci" });
+    expect(await verify(k.key)).toEqual({ status: "valid", principal: { orgId: org.orgId, plan: "enterprise", userId: user.id, role: "admin", keyId: k.id } });
   });
 
-  test("unknown, revoked and expired are told apart internally", () => {
-    expect(verify(generateSecret()).status).toBe("not_found");
-    expect(verify("garbage").status).toBe("not_found");
-    const revoked = createKey(deps(), { orgId: org.orgId });
-    revokeKey(deps(), revoked.id);
-    expect(verify(revoked.key).status).toBe("revoked");
+  test("unknown, revoked and expired are told apart internally", async () => {
+    expect((await verify(generateSecret())).status).toBe("not_found");
+    expect((await verify("garbage")).status).toBe("not_found");
+    const revoked = await createKey(deps(), { orgId: org.orgId });
+    await revokeKey(deps(), revoked.id);
+    expect((await verify(revoked.key)).status).toBe("revoked");
   });
 
-  test("expiry is exact: valid one millisecond before, expired at the instant", () => {
+  test("expiry is exact: valid one millisecond before, expired at the instant", async () => {
     const start = clock.now();
-    const k = createKey(deps(), { orgId: org.orgId, expiresInMs: 30 * 86_400_000 });
+    const k = await createKey(deps(), { orgId: org.orgId, expiresInMs: 30 * 86_400_000 });
     expect(k.expires_at).toBe(new Date(start + 30 * 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z"));
     clock.set(start + 30 * 86_400_000 - 1);
-    expect(verify(k.key).status).toBe("valid");
+    expect((await verify(k.key)).status).toBe("valid");
     clock.set(start + 30 * 86_400_000);
-    expect(verify(k.key).status).toBe("expired");
+    expect((await verify(k.key)).status).toBe("expired");
     clock.set(start);
   });
 
-  test("revoking twice keeps the first revocation time", () => {
-    const k = createKey(deps(), { orgId: org.orgId });
-    const first = revokeKey(deps(), k.id).revoked_at;
+  test("revoking twice keeps the first revocation time", async () => {
+    const k = await createKey(deps(), { orgId: org.orgId });
+    const first = (await revokeKey(deps(), k.id)).revoked_at;
     clock.advance(3_600_000);
-    expect(revokeKey(deps(), k.id).revoked_at).toBe(first);
+    expect((await revokeKey(deps(), k.id)).revoked_at).toBe(first);
   });
 
-  test("last_used_at is written on first use and then at most once a minute", () => {
-    const k = createKey(deps(), { orgId: org.orgId, name: "usage" });
-    const lastUsed = () => listKeys(deps(), org.orgId).find((x) => x.id === k.id)!.last_used_at;
-    expect(lastUsed()).toBeNull();
+  test("last_used_at is written on first use and then at most once a minute", async () => {
+    const k = await createKey(deps(), { orgId: org.orgId, name: "usage" });
+    const lastUsed = async () => (await listKeys(deps(), org.orgId)).find((x) => x.id === k.id)!.last_used_at;
+    expect(await lastUsed()).toBeNull();
     const t0 = clock.now();
-    verify(k.key);
-    expect(lastUsed()).toBe(new Date(t0).toISOString().replace(/\.\d{3}Z$/, "Z"));
+    await verify(k.key);
+    expect(await lastUsed()).toBe(new Date(t0).toISOString().replace(/\.\d{3}Z$/, "Z"));
     clock.advance(30_000);
-    verify(k.key);
-    expect(lastUsed()).toBe(new Date(t0).toISOString().replace(/\.\d{3}Z$/, "Z"));
+    await verify(k.key);
+    expect(await lastUsed()).toBe(new Date(t0).toISOString().replace(/\.\d{3}Z$/, "Z"));
     clock.advance(31_000);
-    verify(k.key);
-    expect(lastUsed()).toBe(new Date(t0 + 61_000).toISOString().replace(/\.\d{3}Z$/, "Z"));
+    await verify(k.key);
+    expect(await lastUsed()).toBe(new Date(t0 + 61_000).toISOString().replace(/\.\d{3}Z$/, "Z"));
   });
 
-  test("the secret itself is stored nowhere in the database", () => {
-    const k = createKey(deps(), { orgId: org.orgId });
+  test("verification (and its last-used write) refuses to run while a batch is open: it would join another request's transaction", async () => {
+    const k = await createKey(deps(), { orgId: org.orgId, name: "guarded" });
+    clock.advance(LAST_USED_RESOLUTION_MS + 1);
+    const err = await env.deps.writer.write(() => failure(() => verify(k.key)));
+    expect(err).toBeInstanceOf(ReadInsideBatchError);
+    expect((await listKeys(deps(), org.orgId)).find((x) => x.id === k.id)!.last_used_at).toBeNull();
+    expect((await verify(k.key)).status).toBe("valid");
+  });
+
+  test("the secret itself is stored nowhere in the database", async () => {
+    const k = await createKey(deps(), { orgId: org.orgId });
     const rows = env.handle.sqlite.query("SELECT * FROM api_keys").all() as Record<string, unknown>[];
     expect(JSON.stringify(rows)).not.toContain(k.key);
     expect(rows.find((r) => r.id === k.id)!.hash).toBe(hashSecret(k.key));
   });
 
   test("a key stops working when its organization's plan drops to free (403), and works again after", async () => {
-    const k = createKey(deps(), { orgId: org.orgId });
+    const k = await createKey(deps(), { orgId: org.orgId });
     env.handle.sqlite.query("UPDATE orgs SET plan = 'free' WHERE id = ?").run(org.orgId);
     const res = await env.request("/v1/tickets", { key: k.key });
     expect(res.status).toBe(403);

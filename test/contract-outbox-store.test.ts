@@ -5,5 +5,5 @@ import { describeOutboxStoreContract } from "./contracts/outbox-store.contract";
 for (const engine of ENGINES)
   describeOutboxStoreContract(
     engine.name,
-    opener(engine, (w) => w.outbox),
+    opener(engine, (w) => ({ outbox: w.outbox, signal: w.signals })),
   );

@@ -6,7 +6,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { createIdempotencyStore } from "../src/idempotency/service";
 import { verifyDataDir } from "../src/ops/verify";
 import { createTestEnv, runCli, startServerProcess, tempDir, type ServerProcess, seededRandom } from "./helpers";
 import { listTemp, pseudoRandomBytes, sha256Hex } from "./files-fixtures";
@@ -204,7 +203,7 @@ describe("Idempotency-Key: the change and its stored answer commit together", ()
         expect(env.handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
         expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events").get()).toEqual({ n: 0 });
         env.handle.sqlite.run("DROP TRIGGER refuse_answer");
-        createIdempotencyStore({ sqlite: env.handle.sqlite, clock: env.clock }).releaseAbandoned(); // as `serve` does at start
+        await env.deps.stores.idempotency.releaseAbandoned(); // as `serve` does at start
         const first = await send();
         expect(first.status).toBe(201);
         const again = await send();

@@ -103,10 +103,55 @@ describe("group commit", () => {
     expect(committedNames()).toHaveLength(10);
   });
 
-  test("an asynchronous write is refused (its work would escape the transaction)", async () => {
+  test("an asynchronous unit that awaits only settled promises runs inside the batch, in its own savepoint", async () => {
     const writer = createWriter(db);
-    await expect(writer.write(async () => 1)).rejects.toThrow(/synchronous/);
+    const ok = writer.write(async () => {
+      const row = await Promise.resolve(insert("async-a")());
+      await Promise.resolve();
+      return row;
+    });
+    const bad = writer.write(async () => {
+      insert("async-half")();
+      await Promise.resolve();
+      throw new Error("second step fails");
+    });
+    const [r1, r2] = await Promise.allSettled([ok, bad]);
+    expect(r1).toEqual({ status: "fulfilled", value: { id: 1 } });
+    expect(r2.status === "rejected" && String(r2.reason)).toMatch(/second step fails/);
+    expect(writer.stats()).toEqual({ batches: 1, writes: 2, largest: 2 });
+    expect(committedNames()).toEqual(["async-a"]);
+  });
+
+  test("a unit that awaits real I/O (a timer here) is refused and rolled back: other code could have run inside the transaction", async () => {
+    const writer = createWriter(db);
+    const escaping = writer.write(async () => {
+      insert("escaped")();
+      await new Promise((r) => setImmediate(r));
+      return "never";
+    });
+    const fine = writer.write(insert("fine"));
+    const [r1, r2] = await Promise.allSettled([escaping, fine]);
+    expect(r1.status === "rejected" && (r1.reason as Error).name).toBe("EscapedUnitError");
+    expect(r2.status).toBe("fulfilled");
+    expect(committedNames()).toEqual(["fine"]);
     expect(db.inTransaction).toBe(false);
+  });
+
+  test("inBatch is true only between BEGIN and COMMIT; flush resolves when everything queued is committed", async () => {
+    const writer = createWriter(db);
+    const seen: boolean[] = [];
+    expect(writer.inBatch()).toBe(false);
+    const pending = writer.write(async () => {
+      seen.push(writer.inBatch());
+      insert("f1")();
+    });
+    writer.write(insert("f2"));
+    await writer.flush();
+    expect(seen).toEqual([true]);
+    expect(writer.inBatch()).toBe(false);
+    expect(committedNames()).toEqual(["f1", "f2"]);
+    await pending;
+    await writer.flush(); // nothing queued: resolves at once
   });
 
   test("writes queued from a write's continuation go into the next batch", async () => {

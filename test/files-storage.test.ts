@@ -100,7 +100,7 @@ describe("recovery: intents and the start-up sweep", () => {
     writeFileSync(join(tmpDir, "torn.intent"), '{"id":"file_x","ke');
     mkdirSync(join(tmpDir, "stray-dir"));
 
-    const report = await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage });
+    const report = await removeUploadLeftovers({ dataDir: env.dir, stores: env.deps.stores, storage });
     expect(report).toEqual({ removedTemp: 5, removedObjects: 1 });
     expect(listTemp(env.dir)).toEqual([]);
     expect(listObjects(env.dir)).toEqual([`${a.orgId}/${committed.id}`]);
@@ -114,7 +114,7 @@ describe("recovery: intents and the start-up sweep", () => {
     const tmpDir = dataDirLayout(env.dir).tmp;
     writeIntentSync(tmpDir, [{ id: file.id, key: `${a.orgId}/${file.id}` }]);
     env.handle.sqlite.run("DELETE FROM files WHERE id = ?", [file.id]);
-    await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) });
+    await removeUploadLeftovers({ dataDir: env.dir, stores: env.deps.stores, storage: openStorage(env.config) });
     expect(existsSync(join(env.dir, "files", a.orgId, file.id))).toBe(false);
   });
 
@@ -123,7 +123,7 @@ describe("recovery: intents and the start-up sweep", () => {
     const tmpDir = dataDirLayout(env.dir).tmp;
     mkdirSync(tmpDir, { recursive: true });
     writeFileSync(join(tmpDir, "old.part"), "old");
-    const sweeping = removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) });
+    const sweeping = removeUploadLeftovers({ dataDir: env.dir, stores: env.deps.stores, storage: openStorage(env.config) });
     const intent = await writeIntent(tmpDir, [{ id: "file_new", key: "org_x/file_new" }]);
     await sweeping;
     expect(listTemp(env.dir)).toEqual([intent.path.slice(tmpDir.length + 1)]);
@@ -133,7 +133,7 @@ describe("recovery: intents and the start-up sweep", () => {
 
   test("no tmp dir at all is fine", async () => {
     env = createTestEnv();
-    expect(await removeUploadLeftovers({ dataDir: env.dir, sqlite: env.handle.sqlite, storage: openStorage(env.config) })).toEqual({
+    expect(await removeUploadLeftovers({ dataDir: env.dir, stores: env.deps.stores, storage: openStorage(env.config) })).toEqual({
       removedTemp: 0,
       removedObjects: 0,
     });

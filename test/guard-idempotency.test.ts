@@ -1,7 +1,7 @@
 // Idempotency-Key on POST: replay the stored result, refuse reuse with another body, refuse concurrency, expire after 24 h.
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock } from "../src/lib/clock";
-import { createIdempotencyStore, requestFingerprint } from "../src/idempotency/service";
+import { requestFingerprint } from "../src/idempotency/service";
 import { createTestEnv, startServerProcess, runCli, tempDir, type TestEnv } from "./helpers";
 
 let env: TestEnv | undefined;
@@ -50,8 +50,7 @@ describe("Idempotency-Key", () => {
     const a = env.org("Acme");
     const keyId = (env.handle.sqlite.query("SELECT id FROM api_keys").get() as { id: string }).id;
     // Claim the key exactly as a request that has not finished yet would.
-    const store = createIdempotencyStore({ sqlite: env.handle.sqlite, clock: env.clock });
-    store.claim({ keyId, idempotencyKey: "busy" }, requestFingerprint("POST", "/v1/tickets", { subject: "x" }));
+    await env.deps.stores.idempotency.claim({ keyId, idempotencyKey: "busy" }, requestFingerprint("POST", "/v1/tickets", { subject: "x" }), env.clock.now());
     const r = await create(env, a.key, { subject: "x" }, "busy");
     expect(r.status).toBe(409);
     expect(((await r.json()) as any).error).toBe("idempotency_in_progress");

@@ -7,10 +7,9 @@ import { loadConfig, type Config } from "../src/config";
 import { openDatabase, type DbHandle } from "../src/db/client";
 import { buildDeps, type Deps } from "../src/deps";
 import { migrate } from "../src/db/migrate";
-import { createKey } from "../src/keys/service";
 import { systemClock, type Clock } from "../src/lib/clock";
 import { silentLogger, type Logger } from "../src/lib/log";
-import { createOrg } from "../src/orgs/service";
+import { insertOrgWithKey } from "./orgs-fixtures";
 import type { Plan } from "../src/db/schema/orgs";
 
 export function tempDir(label = "cc"): string {
@@ -76,9 +75,7 @@ export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } 
       return app.handle(new Request(`http://localhost${path}`, { ...init, headers, body }));
     },
     org(name = "Acme", plan = "pro") {
-      const { org, owner } = createOrg({ db: handle.db, clock }, { name, plan, ownerEmail: `owner@${name.toLowerCase().replace(/\W/g, "")}.test` });
-      const key = createKey({ db: handle.db, clock }, { orgId: org.id });
-      return { orgId: org.id, userId: owner.id, key: key.key };
+      return insertOrgWithKey(handle.sqlite, clock.now(), name, plan);
     },
     close() {
       handle.close();

@@ -171,7 +171,7 @@ describe("the plugin", () => {
   test("a POST handler that returns without idempotent.commit is a 500, and its key is released", async () => {
     env = createTestEnv();
     const { key } = env.org("Acme");
-    const guard = idempotencyPlugin({ auth: authPlugin(env.deps), store: env.deps.idempotency, writer: env.deps.writer });
+    const guard = idempotencyPlugin({ auth: authPlugin(env.deps), store: env.deps.stores.idempotency, clock: env.deps.clock });
     const app = new Elysia()
       .onError((ctx) => {
         releaseIdempotencyKey(ctx);

@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { createDispatcher, type Dispatcher } from "../src/webhooks/dispatcher";
-import { silentLogger } from "../src/lib/log";
 import { createTestEnv, type TestEnv } from "./helpers";
 import { BOUNDARY, listObjects, multipartBody, sha256Hex } from "./files-fixtures";
-import { startReceiver, waitFor, type Receiver } from "./webhooks-fixtures";
+import { dispatcherDeps, startReceiver, waitFor, type Receiver } from "./webhooks-fixtures";
 
 const SEED = Number(process.env.ISOLATION_SEED ?? 7331);
 const RUNS = Number(process.env.ISOLATION_RUNS ?? 20);
@@ -21,7 +20,7 @@ let crossAttempts = 0;
 
 beforeAll(() => {
   env = createTestEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 20, webhookTimeoutMs: 2000 } });
-  dispatcher = createDispatcher({ config: env.config, db: env.handle.db, clock: env.clock, log: silentLogger });
+  dispatcher = createDispatcher(dispatcherDeps(env));
   dispatcher.start();
   receiver = startReceiver();
 });

@@ -13,7 +13,7 @@ describe("keys rotate: the grace period", () => {
   test("the old secret works until the grace period ends, then stops; the new one keeps working", async () => {
     const { key: oldSecret } = env.org("Acme");
     const oldId = env.handle.sqlite.query<{ id: string }, []>("SELECT id FROM api_keys").get()!.id;
-    const { key, previous } = rotateKey({ db: env.handle.db, clock }, oldId, { graceMs: 3600_000 });
+    const { key, previous } = await rotateKey(env.deps, oldId, { graceMs: 3600_000 });
     expect(previous.expires_at).toBe(new Date(clock.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"));
     expect(await status(oldSecret)).toBe(200);
     expect(await status(key.key)).toBe(200);
@@ -23,6 +23,6 @@ describe("keys rotate: the grace period", () => {
     expect(await status(oldSecret)).toBe(401);
     expect(await status(key.key)).toBe(200);
     // An expired key cannot be rotated again.
-    expect(() => rotateKey({ db: env.handle.db, clock }, oldId)).toThrow(/expired/);
+    await expect(rotateKey(env.deps, oldId)).rejects.toThrow(/expired/);
   });
 });

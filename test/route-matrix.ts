@@ -141,18 +141,18 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
     let expiredKey: string;
     let unknownKey: string;
 
-    beforeAll(() => {
+    beforeAll(async () => {
       const clock = manualClock(Date.UTC(2026, 1, 25, 14, 30));
       // createTestEnv turns rate limits off (they would turn a long matrix into 429s; they have tests of their own).
       const env = createTestEnv({ clock, config: spec.config });
       ctx = { env, clock, a: env.org("Org A", "pro"), b: env.org("Org B", "enterprise") };
       free = env.org("Free Org", "free");
-      const deps = { db: env.handle.db, clock };
-      const revoked = createKey(deps, { orgId: ctx.a.orgId, name: "revoked" });
-      revokeKey(deps, revoked.id);
+      const deps = env.deps;
+      const revoked = await createKey(deps, { orgId: ctx.a.orgId, name: "revoked" });
+      await revokeKey(deps, revoked.id);
       revokedKey = revoked.key;
       const ttl = 60_000;
-      expiredKey = createKey(deps, { orgId: ctx.a.orgId, name: "expiring", expiresInMs: ttl }).key;
+      expiredKey = (await createKey(deps, { orgId: ctx.a.orgId, name: "expiring", expiresInMs: ttl })).key;
       clock.advance(ttl); // expires_at == now: expired from this instant on
       unknownKey = `cc_${"Z".repeat(40)}`;
     });

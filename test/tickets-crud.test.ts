@@ -89,9 +89,9 @@ describe("POST /v1/tickets", () => {
   });
 
   test("created_by is the user behind the key, not the organization's owner", async () => {
-    const deps = { db: env.handle.db, clock };
-    const member = createUser(deps, { orgId: a.orgId, email: "member@acme.test", role: "member" });
-    const memberKey = createKey(deps, { orgId: a.orgId, userId: member.id }).key;
+    const deps = env.deps;
+    const member = await createUser(deps, { orgId: a.orgId, email: "member@acme.test", role: "member" });
+    const memberKey = (await createKey(deps, { orgId: a.orgId, userId: member.id })).key;
     const body = await create({ subject: "from a member" }, memberKey);
     expect(body.created_by).toBe(member.id);
     expect(body.created_by).not.toBe(a.userId);

@@ -3,12 +3,12 @@ import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { DB_FILENAME } from "../src/storage/layout";
-import { createWriter } from "../src/db/writer";
+import type { Writer } from "../src/db/writer";
 import { manualClock, type ManualClock } from "../src/lib/clock";
-import { createLogger, silentLogger } from "../src/lib/log";
+import { createLogger } from "../src/lib/log";
+import type { Stores } from "../src/stores";
 import { createDispatcher } from "../src/webhooks/dispatcher";
-import { announceQueued } from "../src/webhooks/queue-signal";
-import { observeDispatch, pulse, receiverPool, stopDispatcher, until, webhookEnv, type WebhookEnv } from "./webhooks-fixtures";
+import { dispatcherDeps, observeDispatch, pulse, receiverPool, stopDispatcher, until, webhookEnv, type WebhookEnv } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 let clock: ManualClock;
@@ -47,14 +47,19 @@ const undispatched = () => (sql().query("SELECT COUNT(*) AS n FROM events WHERE 
 
 test("fan-out, outcomes and retention are writes of the dispatcher's writer, committed before each step is told", async () => {
   ({ w } = env({ start: false }));
-  // A writer of its own (on the same connection), so its counts are this dispatcher's writes alone.
-  const writer = createWriter(sql());
+  // The engine's writer, counting this dispatcher's writes alone (the API's share its batches, uncounted).
+  const shared = w.env.deps.writer;
+  let writes = 0;
+  const writer: Writer<Stores> = {
+    ...shared,
+    write: (work) => {
+      writes++;
+      return shared.write(work);
+    },
+  };
   const steps: string[] = [];
   const dispatcher = createDispatcher({
-    config: w.env.config,
-    db: w.env.handle.db,
-    clock,
-    log: silentLogger,
+    ...dispatcherDeps(w.env),
     writer,
     observe: (s) => {
       // Told only after the write committed: a second connection already sees it.
@@ -70,13 +75,13 @@ test("fan-out, outcomes and retention are writes of the dispatcher's writer, com
   try {
     await dispatcher.settled();
     // At start: the prune (events, then the one endpoint's deliveries) and a fan-out that finds nothing.
-    expect(writer.stats().writes).toBe(3);
+    expect(writes).toBe(3);
     await w.createTicket();
     await until(() => steps.length === 2 && dispatcher.inFlight() === 0, "the delivery, recorded");
     await dispatcher.settled();
     expect(steps).toEqual(["fanned-out:1", "recorded:succeeded"]);
     // Then one fan-out and one outcome.
-    expect(writer.stats().writes).toBe(5);
+    expect(writes).toBe(5);
   } finally {
     await stopDispatcher(dispatcher, clock);
   }
@@ -96,7 +101,7 @@ test("an outcome whose write fails is logged and written again later; meanwhile 
   expect(deliveryRows()).toEqual([{ id: r.requests[0]!.headers["webhook-id"]!, status: "pending", attempt_count: 0 }]);
 
   // The delivery is pending and due, but a pump now must not claim it again: it still holds its slot.
-  announceQueued(sql(), hook.id, clock.now());
+  await w.env.deps.stores.webhooks.announceDue(hook.id, clock.now());
   await w.dispatcher.settled();
   expect(r.requests).toHaveLength(1);
 

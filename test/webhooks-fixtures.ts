@@ -184,24 +184,31 @@ export async function stopDispatcher(dispatcher: Dispatcher, clock: Clock, grace
 }
 
 /**
+ * A dispatcher's deps on a test env, as serve builds them: the env's config, stores, writer and clock, the engine's
+ * signals, and no log. Spread it and override what a test changes.
+ */
+export function dispatcherDeps(env: TestEnv): DispatcherDeps {
+  return {
+    config: env.config,
+    stores: env.deps.stores,
+    writer: env.deps.writer,
+    signals: env.deps.signals,
+    clock: env.clock,
+    log: silentLogger,
+  };
+}
+
+/**
  * App + dispatcher on a temp data dir, with an organization and its key. The dispatcher is started unless
  * `start: false`; `clock` (e.g. a manualClock) drives both the app and the dispatcher's timers.
  */
 export function webhookEnv(
-  opts: {
-    config?: Partial<Config>;
-    start?: boolean;
-    log?: Logger;
-    clock?: Clock;
-    dispatcher?: Partial<Omit<DispatcherDeps, "config" | "db" | "clock" | "log">>;
-  } = {},
+  opts: { config?: Partial<Config>; start?: boolean; log?: Logger; clock?: Clock; dispatcher?: Partial<Omit<DispatcherDeps, "config" | "clock" | "log">> } = {},
 ): WebhookEnv {
   const env = createTestEnv({ config: { ...WEBHOOK_TEST_CONFIG, ...opts.config }, clock: opts.clock });
   const observe = opts.dispatcher?.observe;
   const dispatcher = createDispatcher({
-    config: env.config,
-    db: env.handle.db,
-    clock: env.clock,
+    ...dispatcherDeps(env),
     log: opts.log ?? silentLogger,
     ...opts.dispatcher,
     observe: (step) => {

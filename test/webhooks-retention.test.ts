@@ -1,8 +1,7 @@
 // Retention: deliveries (with attempts) and outbox events older than the retention period are pruned; pending and undispatched work never is.
 import { afterEach, expect, test } from "bun:test";
-import { silentLogger } from "../src/lib/log";
 import { createDispatcher } from "../src/webhooks/dispatcher";
-import { observeDispatch, startReceiver, until, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
+import { dispatcherDeps, observeDispatch, startReceiver, until, webhookEnv, type Receiver, type WebhookEnv } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 let r: Receiver;
@@ -34,7 +33,7 @@ test("pruning removes ended deliveries, their attempts and dispatched events old
 
   // Stop the running dispatcher first, so the undispatched event stays that way, then prune with a fresh one.
   await w.dispatcher.stop(100);
-  const pruner = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch });
+  const pruner = createDispatcher({ ...dispatcherDeps(w.env), observe: observeDispatch });
   const removed = await pruner.prune();
   expect(removed).toEqual({ events: 3, deliveries: 2 });
 

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock, type ManualClock } from "../src/lib/clock";
 import { toIso } from "../src/lib/time";
-import { hang, startReceiver, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { hang, startReceiver, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 let clock: ManualClock;
@@ -33,14 +33,15 @@ function undispatched(): number {
 
 /**
  * Moves the clock to 1 ms before the next due attempt (nothing starts: it is never early), then onto it
- * (the dispatcher's timer fires and the attempt goes out at once), and waits until it is recorded.
+ * (the dispatcher's timer fires and the attempt goes out, its claim a read away), and waits until it is recorded.
  */
 async function stepToNextAttempt(dueAt: number) {
   expect(w.dispatcher.nextWake()).toBe(dueAt);
   clock.advance(dueAt - 1 - clock.now());
+  await w.dispatcher.settled();
   expect(w.dispatcher.inFlight()).toBe(0);
   clock.advance(1);
-  expect(w.dispatcher.inFlight()).toBe(1);
+  await until(() => w.dispatcher.inFlight() === 1, "the attempt, started at its due time");
   await w.idle();
 }
 

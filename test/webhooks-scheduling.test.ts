@@ -1,9 +1,8 @@
 // The scheduler, on a manual clock: concurrency limits (per endpoint and per organization, round-robin between organizations) keep a dead endpoint from delaying others, the per-organization webhook limit, the clock's timer sleeps until the next due attempt, graceful stop leaves the rest pending.
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock, type ManualClock } from "../src/lib/clock";
-import { silentLogger } from "../src/lib/log";
 import { createDispatcher } from "../src/webhooks/dispatcher";
-import { hang, observeDispatch, stopDispatcher, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { dispatcherDeps, hang, observeDispatch, stopDispatcher, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
 let clock: ManualClock;
@@ -69,6 +68,7 @@ describe("timers, not polling", () => {
     expect(clock.nextTimer()).toBe(row.at);
     // Time passing short of it wakes nothing.
     clock.advance(59_999);
+    await w.dispatcher.settled();
     expect(w.dispatcher.inFlight()).toBe(0);
     expect(r.requests).toHaveLength(1);
     // A manual retry wakes it early; once delivered there is nothing left to wake for.
@@ -127,7 +127,7 @@ describe("graceful stop", () => {
 
     // The next start resends the cut-off delivery (same webhook-id) and fans out what waited.
     hanging = false;
-    const next = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock, log: silentLogger, observe: observeDispatch });
+    const next = createDispatcher({ ...dispatcherDeps(w.env), clock, observe: observeDispatch });
     next.start();
     try {
       await until(() => stuck.delivered.has(stuckRow.id) && stuck.delivered.size === 2 && slow.delivered.size === 2, "resumed deliveries");

@@ -1,14 +1,12 @@
 // SSRF guard: refusals at registration and at delivery, allow-private and CIDR allowlists, and connections pinned to the checked address (HTTP and TLS).
-import { writerFor } from "../src/db/writer";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { silentLogger } from "../src/lib/log";
 import { createDispatcher, type Dispatcher } from "../src/webhooks/dispatcher";
 import { createWebhook } from "../src/webhooks/service";
 import { classifyAddress, createAddressGuard, systemResolver, type Resolver } from "../src/webhooks/ssrf";
-import { observeDispatch, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
+import { dispatcherDeps, observeDispatch, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv | undefined;
 let extra: Dispatcher | undefined;
@@ -147,13 +145,7 @@ describe("registration", () => {
 
   test("a host whose DNS answer contains any refused address is refused", async () => {
     w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
-    const deps = {
-      db: w.env.handle.db,
-      writer: writerFor(w.env.handle.sqlite),
-      clock: w.env.clock,
-      config: w.env.config,
-      resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }),
-    };
+    const deps = { ...w.env.deps, resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }) };
     await expect(createWebhook(deps, w.orgId, { url: "http://mixed.test/x", events: ["*"] })).rejects.toThrow(
       "The request body is not valid: url is not allowed: mixed.test resolves to 10.0.0.1 (a private-network address), not a target webhooks may use.",
     );
@@ -171,10 +163,8 @@ describe("delivery time", () => {
     const r = receiver();
     const hook = await w.register(r.url);
     extra = createDispatcher({
+      ...dispatcherDeps(w.env),
       config: { ...w.env.config, webhookAllowPrivate: false, webhookRetryBaseMs: 60_000 },
-      db: w.env.handle.db,
-      clock: w.env.clock,
-      log: silentLogger,
       observe: observeDispatch,
     });
     extra.start();
@@ -187,22 +177,13 @@ describe("delivery time", () => {
   test("DNS rebinding: a host that resolved to a public address at registration and to loopback now is refused", async () => {
     w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const r = receiver();
-    const registered = await createWebhook(
-      {
-        db: w.env.handle.db,
-        writer: writerFor(w.env.handle.sqlite),
-        clock: w.env.clock,
-        config: w.env.config,
-        resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }),
-      },
-      w.orgId,
-      { url: `http://rebind.test:${r.port}/hook`, events: ["*"] },
-    );
+    const registered = await createWebhook({ ...w.env.deps, resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }) }, w.orgId, {
+      url: `http://rebind.test:${r.port}/hook`,
+      events: ["*"],
+    });
     extra = createDispatcher({
+      ...dispatcherDeps(w.env),
       config: { ...w.env.config, webhookRetryBaseMs: 60_000 },
-      db: w.env.handle.db,
-      clock: w.env.clock,
-      log: silentLogger,
       observe: observeDispatch,
       resolve: fakeDns({ "rebind.test": ["93.184.215.14", "127.0.0.1"] }),
     });
@@ -217,15 +198,15 @@ describe("delivery time", () => {
     w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const dns = fakeDns({ "pinned.test": ["127.0.0.1"] });
-    const hook = await createWebhook(
-      { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns },
-      w.orgId,
-      {
-        url: `http://pinned.test:${r.port}/hook`,
-        events: ["*"],
-      },
-    );
-    extra = createDispatcher({ config: w.env.config, db: w.env.handle.db, clock: w.env.clock, log: silentLogger, observe: observeDispatch, resolve: dns });
+    const hook = await createWebhook({ ...w.env.deps, resolve: dns }, w.orgId, {
+      url: `http://pinned.test:${r.port}/hook`,
+      events: ["*"],
+    });
+    extra = createDispatcher({
+      ...dispatcherDeps(w.env),
+      observe: observeDispatch,
+      resolve: dns,
+    });
     extra.start();
     await w.createTicket();
     await until(() => r.requests.length === 1, "the delivery");
@@ -281,14 +262,11 @@ describe("HTTPS with a pinned address", () => {
     try {
       w = webhookEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 60_000 }, start: false });
       const dns = fakeDns({ "hooks.test": ["127.0.0.1"], "impostor.test": ["127.0.0.1"] });
-      const deps = { db: w.env.handle.db, writer: writerFor(w.env.handle.sqlite), clock: w.env.clock, config: w.env.config, resolve: dns };
+      const deps = { ...w.env.deps, resolve: dns };
       const good = await createWebhook(deps, w.orgId, { url: `https://hooks.test:${tls.port}/hook`, events: ["*"] });
       const wrongName = await createWebhook(deps, w.orgId, { url: `https://impostor.test:${tls.port}/hook`, events: ["*"] });
       extra = createDispatcher({
-        config: w.env.config,
-        db: w.env.handle.db,
-        clock: w.env.clock,
-        log: silentLogger,
+        ...dispatcherDeps(w.env),
         observe: observeDispatch,
         resolve: dns,
         ca: cert,

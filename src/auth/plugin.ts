@@ -6,7 +6,7 @@ import { ApiError, errors } from "../errors";
 import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
 import { requestInfo } from "../http/request-context";
 import type { Principal } from "../keys/principal";
-import { createKeyVerifier, type Deps } from "../keys/service";
+import { createKeyVerifier, type VerifierDeps } from "../keys/service";
 
 /**
  * The key of an `Authorization: Bearer <key>` header, else undefined. The scheme is case-insensitive (RFC 7235:
@@ -31,7 +31,7 @@ function rateLimitHeaders(s: BucketState): Record<string, string> {
  *   fails gets 429 instead of 401. A valid key is never refused by that limit, only by its own bucket.
  * - Each API key has a token bucket; every authenticated response carries RateLimit-Limit/-Remaining/-Reset.
  */
-export function authPlugin(deps: Deps & { config: Config }) {
+export function authPlugin(deps: VerifierDeps & { config: Config }) {
   const verify = createKeyVerifier(deps);
   const { config } = deps;
   const perKey =
@@ -45,14 +45,14 @@ export function authPlugin(deps: Deps & { config: Config }) {
 
   return new Elysia({ name: "auth" })
     .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
-    .derive({ as: "scoped" }, ({ bearer: token, request, server, set }): { principal: Principal } => {
+    .derive({ as: "scoped" }, async ({ bearer: token, request, server, set }): Promise<{ principal: Principal }> => {
       const header = request.headers.get("authorization");
       // @elysiajs/bearer extracts the usual exact `Bearer <key>`. The scheme is case-insensitive, though, and the
       // plugin would also take `Bearerx <key>` or a query parameter: every other spelling goes through bearerToken().
       const secret = header?.startsWith("Bearer ") ? token?.trim() || undefined : bearerToken(header);
       // The key is verified first: a valid key is limited only by its own bucket, so one client sending bad keys from
       // a shared address (NAT, or a proxy without --trust-proxy) cannot lock out everyone else behind it.
-      const result = secret ? verify(secret) : ({ status: "not_found" } as const);
+      const result = secret ? await verify(secret) : ({ status: "not_found" } as const);
       if (result.status !== "valid") {
         // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
         const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;

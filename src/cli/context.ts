@@ -4,9 +4,11 @@ import { resolve } from "node:path";
 import { ConfigError, loadConfig, type Config, type LoadedConfig } from "../config";
 import { openDatabase, type DbHandle } from "../db/client";
 import { migrate, SchemaError, type MigrationResult } from "../db/migrate";
+import type { Writer } from "../db/writer";
 import { systemClock, type Clock } from "../lib/clock";
 import { acquireDataDirLock, type DataDirLock } from "../ops/data-dir-lock";
 import { DIR_MODE, securePrivateDataDir } from "../ops/data-dir-modes";
+import { sqliteEngine, type Stores } from "../stores";
 import type { ParsedArgs } from "./args";
 
 export interface Io {
@@ -45,8 +47,11 @@ export interface DataContext {
   handle: DbHandle;
   clock: Clock;
   migration: MigrationResult;
-  /** What services take: the database and the clock. */
-  deps: { db: DbHandle["db"]; clock: Clock };
+  /**
+   * What services take: the stores (reads), the writer (every change, awaited: it resolves after the commit) and the
+   * clock. The engine's, so the same commands run unchanged on another engine.
+   */
+  deps: { stores: Stores; writer: Writer<Stores>; clock: Clock };
   /** Modes tightened in an existing data dir (only with `tighten`). */
   tightened: number;
   /** The data dir's exclusive lock, when one was asked for; released by `close()`. */
@@ -90,7 +95,8 @@ export function openLoadedDataContext(loaded: LoadedConfig, opts: OpenOptions = 
         lock?.release();
       }
     };
-    return { loaded, config, handle, clock: systemClock, migration, deps: { db: handle.db, clock: systemClock }, tightened, lock, close };
+    const { stores, writer } = sqliteEngine(handle.sqlite);
+    return { loaded, config, handle, clock: systemClock, migration, deps: { stores, writer, clock: systemClock }, tightened, lock, close };
   } catch (err) {
     handle.sqlite.close();
     lock?.release();

@@ -14,7 +14,7 @@ rotate prints a new secret once (same organization, user and name; the old key's
 the old secret keeps working for --grace-seconds (default ${DEFAULT_ROTATION_GRACE_MS / 1000}, i.e. 24 h; 0 stops it at once), then stops.
 Options: --data-dir and every other option of \`clientcove serve --help\`.`;
 
-export function runKeys(argv: string[], io: Io): number {
+export async function runKeys(argv: string[], io: Io): Promise<number> {
   const args = parseArgs(argv, {
     ...CONFIG_FLAGS,
     json: "boolean",
@@ -38,7 +38,7 @@ export function runKeys(argv: string[], io: Io): number {
     if (expiresInMs === null) throw new UsageError(`--expires-in: expected a duration such as 30d, 12h or 90m, got "${expiresIn}"`);
     const ctx = openDataContext(args, io);
     try {
-      const key = createKey(ctx.deps, { orgId, userId: optionalFlag(args, "user"), name: optionalFlag(args, "name"), expiresInMs });
+      const key = await createKey(ctx.deps, { orgId, userId: optionalFlag(args, "user"), name: optionalFlag(args, "name"), expiresInMs });
       print(io, args, key, () =>
         [
           `Created API key ${key.id} for ${key.user_id} in ${key.org_id}${key.expires_at ? `, expires ${key.expires_at}` : ""}.`,
@@ -55,7 +55,7 @@ export function runKeys(argv: string[], io: Io): number {
     const orgId = requireFlag(args, "org");
     const ctx = openDataContext(args, io);
     try {
-      const keys = listKeys(ctx.deps, orgId);
+      const keys = await listKeys(ctx.deps, orgId);
       print(io, args, keys, () =>
         keys.length
           ? keys
@@ -77,7 +77,7 @@ export function runKeys(argv: string[], io: Io): number {
     if (extra.length) throw new UsageError(`unexpected argument ${extra[0]}`);
     const ctx = openDataContext(args, io);
     try {
-      const key = revokeKey(ctx.deps, keyId);
+      const key = await revokeKey(ctx.deps, keyId);
       print(io, args, key, () => `Revoked API key ${key.id} (${key.prefix}…) at ${key.revoked_at}.`);
     } finally {
       ctx.close();
@@ -95,7 +95,7 @@ export function runKeys(argv: string[], io: Io): number {
     }
     const ctx = openDataContext(args, io);
     try {
-      const { key, previous } = rotateKey(ctx.deps, keyId, { graceMs: grace === undefined ? undefined : Number(grace) * 1000 });
+      const { key, previous } = await rotateKey(ctx.deps, keyId, { graceMs: grace === undefined ? undefined : Number(grace) * 1000 });
       print(io, args, { ...key, previous }, () =>
         [
           `Rotated API key ${previous.id}: new key ${key.id} for ${key.user_id} in ${key.org_id}${key.expires_at ? `, expires ${key.expires_at}` : ""}.`,

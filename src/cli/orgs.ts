@@ -28,9 +28,9 @@ function parsePlan(args: ReturnType<typeof parseArgs>): Plan | undefined {
 }
 
 /** The CLI's wording of a duplicate name: the service's message plus the flag that allows it. */
-function withDuplicateHint<T>(run: () => T): T {
+async function withDuplicateHint<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (err) {
     if (err instanceof ApiError && err.errorCode === "conflict" && err.message.startsWith("An organization named")) {
       throw new ApiError(err.status, err.errorCode, `${err.message} Pass --allow-duplicate to use it anyway.`);
@@ -39,7 +39,7 @@ function withDuplicateHint<T>(run: () => T): T {
   }
 }
 
-export function runOrgs(argv: string[], io: Io): number {
+export async function runOrgs(argv: string[], io: Io): Promise<number> {
   const args = parseArgs(argv, { ...FLAGS, name: "string", plan: "string", "owner-email": "string", "allow-duplicate": "boolean" });
   const [sub, ...rest] = args.positionals;
   if (args.flags.help || !sub) {
@@ -56,7 +56,7 @@ export function runOrgs(argv: string[], io: Io): number {
     if (name === undefined && plan === undefined) throw new UsageError("orgs update needs --name or --plan (or both)");
     const ctx = openDataContext(args, io);
     try {
-      const org = withDuplicateHint(() => updateOrg(ctx.deps, orgId, { name, plan, uniqueName }));
+      const org = await withDuplicateHint(() => updateOrg(ctx.deps, orgId, { name, plan, uniqueName }));
       print(io, args, org, () => `Updated organization ${org.id} "${org.name}" (plan ${org.plan}).`);
     } finally {
       ctx.close();
@@ -69,7 +69,7 @@ export function runOrgs(argv: string[], io: Io): number {
     const plan = parsePlan(args) ?? "pro";
     const ctx = openDataContext(args, io);
     try {
-      const { org, owner } = withDuplicateHint(() => createOrg(ctx.deps, { name, plan, ownerEmail: optionalFlag(args, "owner-email"), uniqueName }));
+      const { org, owner } = await withDuplicateHint(() => createOrg(ctx.deps, { name, plan, ownerEmail: optionalFlag(args, "owner-email"), uniqueName }));
       print(io, args, { ...org, owner }, () => `Created organization ${org.id} "${org.name}" (plan ${org.plan}) with owner ${owner.id} <${owner.email}>.`);
     } finally {
       ctx.close();
@@ -79,7 +79,7 @@ export function runOrgs(argv: string[], io: Io): number {
   if (sub === "list") {
     const ctx = openDataContext(args, io);
     try {
-      const orgs = listOrgs(ctx.deps);
+      const orgs = await listOrgs(ctx.deps);
       print(io, args, orgs, () => (orgs.length ? orgs.map((o) => `${o.id}  ${o.plan.padEnd(10)}  ${o.name}`).join("\n") : "No organizations."));
     } finally {
       ctx.close();
@@ -89,7 +89,7 @@ export function runOrgs(argv: string[], io: Io): number {
   throw new UsageError(`unknown command "orgs ${sub}"; try orgs create, orgs update or orgs list`);
 }
 
-export function runUsers(argv: string[], io: Io): number {
+export async function runUsers(argv: string[], io: Io): Promise<number> {
   const args = parseArgs(argv, { ...FLAGS, org: "string", email: "string", name: "string", role: "string" });
   const [sub, ...rest] = args.positionals;
   if (args.flags.help || !sub) {
@@ -101,7 +101,7 @@ export function runUsers(argv: string[], io: Io): number {
     const orgId = optionalFlag(args, "org");
     const ctx = openDataContext(args, io);
     try {
-      const list = listUsers(ctx.deps, orgId);
+      const list = await listUsers(ctx.deps, orgId);
       print(io, args, list, () =>
         list.length ? list.map((u) => `${u.id}  ${u.org_id}  ${u.role.padEnd(6)}  ${u.email}${u.name ? `  ${u.name}` : ""}`).join("\n") : "No users.",
       );
@@ -117,7 +117,7 @@ export function runUsers(argv: string[], io: Io): number {
   if (!(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}`);
   const ctx = openDataContext(args, io);
   try {
-    const user = createUser(ctx.deps, { orgId, email, name: optionalFlag(args, "name"), role: role as Role });
+    const user = await createUser(ctx.deps, { orgId, email, name: optionalFlag(args, "name"), role: role as Role });
     print(io, args, user, () => `Created user ${user.id} <${user.email}> (${user.role}) in ${user.org_id}.`);
   } finally {
     ctx.close();

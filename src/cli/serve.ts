@@ -141,21 +141,23 @@ export async function startServer(argv: string[], io: Io): Promise<RunningServer
 
 async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io): Promise<RunningServer> {
   const { config, log, metrics } = deps;
-  const boot = bootstrapIfEmpty(deps);
+  const boot = await bootstrapIfEmpty(deps);
   // Idempotency claims of requests that were running when a previous process died can never complete
   // (the lock guarantees no other process is running on this data dir).
-  const abandoned = deps.idempotency.releaseAbandoned();
+  const abandoned = await deps.stores.idempotency.releaseAbandoned();
   if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
   if (!config.metrics && (config.metricsAddr || config.metricsToken))
     log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
   const app = buildApp(deps);
   await app.modules;
   // Partial uploads and unfinished file writes/deletes of a previous process (listed now, before the app serves).
-  removeUploadLeftovers({ dataDir: config.dataDir, sqlite: deps.db.$client, storage: deps.storage, log }).catch((err) =>
+  removeUploadLeftovers({ dataDir: config.dataDir, stores: deps.stores, storage: deps.storage, log }).catch((err) =>
     log.error("could not remove upload leftovers", { error: String(err) }),
   );
   // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
-  const dispatcher = createDispatcher({ config, db: deps.db, writer: deps.writer, clock: deps.clock, log });
+  // (Its signals are the engine's: `deps.signals` once Deps carries them.)
+  const { signals } = deps;
+  const dispatcher = createDispatcher({ config, stores: deps.stores, writer: deps.writer, signals, clock: deps.clock, log });
   dispatcher.start();
   // The app reads the socket through app.server (client address); app.stop() stops this server.
   app.server = listener.server as unknown as typeof app.server;
@@ -204,7 +206,7 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
         await dispatcherStopped;
         metricsServer?.stop();
         // Nothing should be queued once requests and the dispatcher are done; commit whatever is, before closing.
-        deps.writer.flush();
+        await deps.writer.flush();
         // Checkpoints the WAL into the database file (TRUNCATE), closes it (a clean, single-file data dir), then
         // releases the data dir's lock.
         ctx.close();

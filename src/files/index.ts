@@ -1,11 +1,23 @@
 // Routes of /v1/files (Bearer) and of signed download links /files/:id/:filename (no Authorization): bind HTTP to the files service.
 import { Elysia } from "elysia";
 import type { Config } from "../config";
-import type { ApiGuard } from "../idempotency/plugin";
+import type { Writer } from "../db/writer";
+import type { AnsweringTx, ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import { serveDownload } from "./download";
 import { downloadResponses, FileIdParams, FileList, FileMeta, ListFilesQuery, SignedDownloadParams, SignedDownloadQuery, UPLOAD_REQUEST_BODY } from "./model";
-import { createUploadSlots, deleteFile, fileLocation, getFile, getFileRow, getFileRowForLink, listFiles, uploadFile, type FilesDeps } from "./service";
+import {
+  createUploadSlots,
+  deleteFile,
+  fileLocation,
+  getFile,
+  getFileRow,
+  getFileRowForLink,
+  listFiles,
+  uploadFile,
+  type FilesDeps,
+  type FilesTx,
+} from "./service";
 import { invalidLink } from "./signed-url";
 
 /**
@@ -25,6 +37,8 @@ export function isStreamedRoute(method: string, route: string): boolean {
  */
 export interface FileRoutesDeps extends FilesDeps {
   config: FilesDeps["config"] & Pick<Config, "maxUploadsPerKey">;
+  /** The service's writer, whose units can also store an idempotent answer. */
+  writer: Writer<FilesTx & AnsweringTx>;
 }
 
 export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
@@ -57,7 +71,8 @@ export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
             { body: request.body, contentType: request.headers.get("content-type"), contentLength: request.headers.get("content-length") },
             {
               identify: (content) => idempotent.identify(content),
-              commit: (change) => idempotent.commit({ status: 201, location: (file) => fileLocation(deps.config.publicUrl, file.id) }, change),
+              commit: (change) =>
+                idempotent.commit({ status: 201, location: (file: FileMeta) => fileLocation(deps.config.publicUrl, file.id) }, deps.writer, change),
             },
           );
         } finally {
@@ -93,8 +108,8 @@ export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
     })
     .get(
       "/:id/content",
-      ({ principal, params, request }) =>
-        serveDownload(files.storage, getFileRow(files, principal.orgId, params.id), request, { cacheControl: "private, no-store" }),
+      async ({ principal, params, request }) =>
+        serveDownload(files.storage, await getFileRow(files, principal.orgId, params.id), request, { cacheControl: "private, no-store" }),
       {
         params: FileIdParams,
         detail: {
@@ -130,9 +145,9 @@ export function fileRoutes(deps: FileRoutesDeps, auth: ApiGuard) {
 
   const links = new Elysia({ name: "file-links" }).get(
     "/files/:id/:filename",
-    ({ params, query, request }) => {
+    async ({ params, query, request }) => {
       files.signer.verify(params.id, query.expires, query.signature, files.clock.now());
-      const row = getFileRowForLink(files, params.id);
+      const row = await getFileRowForLink(files, params.id);
       // Browsers and `curl -O` name the download after the last path segment: a link renamed to `x.exe` must not
       // work, or anyone holding a link could hand out the file under a name of their choosing.
       // The router has already percent-decoded the segment (invalid encoding never equals a stored name).

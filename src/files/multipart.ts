@@ -25,8 +25,11 @@ export interface ReadUploadOptions<T> {
   /** Field names accepted besides `file`. */
   fields: readonly string[];
   limits: UploadLimits;
-  /** Called as soon as a text field arrives (may throw to refuse the upload early, e.g. an unknown folder). */
-  onField?(name: string, value: string): void;
+  /**
+   * Called as soon as a text field arrives; may throw or reject to refuse the upload early (e.g. an unknown folder).
+   * A returned promise runs while the body streams on, and the upload ends only once it has settled.
+   */
+  onField?(name: string, value: string): void | Promise<void>;
   /**
    * Consumes the file part. It must read `part.stream` to the end (or throw). When the upload fails
    * elsewhere, `signal` aborts and the stream errors; the consumer cleans up and rethrows.
@@ -98,6 +101,8 @@ export async function readUpload<T>(
 
   const fields: Record<string, string> = {};
   let filePromise: Promise<T> | null = null;
+  /** The field checks still running; each failure aborts the upload at once. */
+  const checks: Promise<void>[] = [];
 
   // Field names come from the client and are echoed in errors: keep them short.
   const label = (name: string | undefined) => (name === undefined ? "(unnamed part)" : name.length > 64 ? `${name.slice(0, 64)}…` : name);
@@ -123,7 +128,8 @@ export async function readUpload<T>(
     if (info.valueTruncated) return fail(errors.validation([{ field: name, message: `must be at most ${opts.limits.maxFieldBytes} bytes.` }]));
     fields[name] = value;
     try {
-      opts.onField?.(name, value);
+      const check = opts.onField?.(name, value);
+      if (check) checks.push(check.catch(fail));
     } catch (err) {
       fail(err);
     }
@@ -162,6 +168,8 @@ export async function readUpload<T>(
     }
     bb.end();
     await until(parsed);
+    // A field's check decides before the missing-file error, as it would have had it answered at once.
+    if (checks.length) await until(Promise.all(checks));
     if (!filePromise) throw errors.validation([{ field: FILE_FIELD, message: 'is required (curl -F "file=@path").' }]);
     const file = await until(filePromise as Promise<T>);
     if (abort.signal.aborted) throw abort.signal.reason;

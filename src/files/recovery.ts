@@ -2,12 +2,12 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Database } from "bun:sqlite";
 import type { Logger } from "../lib/log";
 import { randomBase62 } from "../lib/ids";
 import { dataDirLayout } from "../storage/layout";
 import { syncDir } from "../storage/local";
 import type { Storage } from "../storage/storage";
+import type { FileStore } from "./store";
 
 /**
  * An intent names files whose bytes are about to be stored or removed: `<dataDir>/tmp/<random>.intent`,
@@ -105,12 +105,18 @@ export interface LeftoverReport {
 }
 
 /**
- * Settles what a crash left behind, at start, before the server accepts requests: every intent is
- * checked against the `files` table (bytes without a row are deleted), then everything else in
- * `<dataDir>/tmp/` (partial uploads) is removed. The directory is listed synchronously when called,
- * so uploads that begin after the call are never touched even while the returned promise settles.
+ * Settles what a crash left behind, at start, before the server accepts requests: everything in
+ * `<dataDir>/tmp/` that is not an intent (partial uploads) is removed, then every intent is checked
+ * against the file rows (bytes without a row are deleted; rows are looked up by id alone, as intents
+ * name them). The directory is listed synchronously when called, so uploads that begin after the call
+ * are never touched even while the returned promise settles.
  */
-export async function removeUploadLeftovers(deps: { dataDir: string; sqlite: Database; storage: Storage; log?: Logger }): Promise<LeftoverReport> {
+export async function removeUploadLeftovers(deps: {
+  dataDir: string;
+  stores: { files: Pick<FileStore, "getAnyOrg"> };
+  storage: Storage;
+  log?: Logger;
+}): Promise<LeftoverReport> {
   const tmpDir = dataDirLayout(deps.dataDir).tmp;
   let names: string[] = [];
   try {
@@ -120,7 +126,6 @@ export async function removeUploadLeftovers(deps: { dataDir: string; sqlite: Dat
     throw err;
   }
   const report: LeftoverReport = { removedTemp: 0, removedObjects: 0 };
-  const hasRow = deps.sqlite.prepare<{ one: number }, [string]>("SELECT 1 AS one FROM files WHERE id = ?");
   const intents = names.filter((n) => n.endsWith(INTENT_SUFFIX));
   const others = names.filter((n) => !n.endsWith(INTENT_SUFFIX));
   // Partial uploads first and synchronously: they are garbage whatever the intents say.
@@ -131,7 +136,8 @@ export async function removeUploadLeftovers(deps: { dataDir: string; sqlite: Dat
   for (const name of intents) {
     const path = join(tmpDir, name);
     for (const entry of readIntent(path)) {
-      if (hasRow.get(entry.id)) continue;
+      // A failed lookup ends the sweep (rejects): this intent stays for the next start.
+      if (await deps.stores.files.getAnyOrg(entry.id)) continue;
       try {
         if (!(await deps.storage.stat(entry.key))) continue;
         await deps.storage.delete(entry.key);

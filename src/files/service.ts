@@ -1,10 +1,8 @@
 // Files domain: streamed all-or-nothing uploads, metadata reads and lists, deletes; every change with its outbox event in one transaction.
-import type { Database } from "bun:sqlite";
 import type { Config } from "../config";
-import type { Db } from "../db/client";
 import type { Writer } from "../db/writer";
 import { ApiError, errors } from "../errors";
-import { record } from "../events/outbox";
+import type { Outbox } from "../events/outbox";
 import { formatBytes } from "../lib/format-bytes";
 import type { Actor } from "../keys/principal";
 import type { Clock } from "../lib/clock";
@@ -20,12 +18,19 @@ import type { FileList, FileMeta } from "./model";
 import { readUpload } from "./multipart";
 import { clearIntent, writeIntent, type Intent } from "./recovery";
 import type { DownloadSigner } from "./signed-url";
-import { fileStore, type FileFilter, type FileRow } from "./store";
+import type { FileFilter, FileRow, FileStore } from "./store";
+
+/** What a files unit of work is given: the stores bound to its transaction. */
+export interface FilesTx {
+  files: FileStore;
+  outbox: Outbox;
+}
 
 export interface FilesDeps {
-  db: Db;
-  /** Every change goes through it (group commit). */
-  writer: Writer;
+  /** For reads: committed rows only. */
+  stores: { files: FileStore };
+  /** Every change goes through it (group commit): committed with the other writes of its batch, answered after the fsync. */
+  writer: Writer<FilesTx>;
   clock: Clock;
   config: Pick<Config, "dataDir" | "maxUploadBytes" | "publicUrl" | "uploadIdleTimeoutMs">;
   storage: Storage;
@@ -122,11 +127,11 @@ export function createUploadSlots(maxPerKey: number) {
 
 export type UploadSlots = ReturnType<typeof createUploadSlots>;
 
-function checkReference(db: Database, orgId: string, field: string, value: string): void {
-  const store = fileStore(db);
+/** An upload's `folder_id` or `ticket_id` must name one of the organization's folders or tickets (404 otherwise). */
+async function checkReference(store: FileStore, orgId: string, field: string, value: string): Promise<void> {
   if (value === "") throw errors.validation([{ field, message: "must not be empty; leave the field out instead." }]);
-  if (field === "folder_id" && !store.folderExists(value, orgId)) throw errors.notFound("Folder");
-  if (field === "ticket_id" && !store.ticketExists(value, orgId)) throw errors.notFound("Ticket");
+  if (field === "folder_id" && !(await store.folderExists(value, orgId))) throw errors.notFound("Folder");
+  if (field === "ticket_id" && !(await store.ticketExists(value, orgId))) throw errors.notFound("Ticket");
 }
 
 export interface UploadRequest {
@@ -141,9 +146,9 @@ export interface UploadRequest {
  */
 export interface UploadIdempotency {
   /** The body is read: "answered" if an identical upload was answered before (replay it); other content throws 422. */
-  identify(content: { filename: string; size_bytes: number; sha256: string; folder_id?: string; ticket_id?: string }): "new" | "answered";
+  identify(content: { filename: string; size_bytes: number; sha256: string; folder_id?: string; ticket_id?: string }): Promise<"new" | "answered">;
   /** Runs the change (row and event) with a writer whose unit also stores the answer. */
-  commit(change: (writer: Writer) => Promise<FileMeta>): Promise<FileMeta>;
+  commit(change: (writer: Writer<FilesTx>) => Promise<FileMeta>): Promise<FileMeta>;
 }
 
 export type UploadResult = { kind: "created"; file: FileMeta } | { kind: "answered" };
@@ -169,8 +174,6 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
   // Decided before reading a byte when the client says how much is coming.
   if (req.contentLength !== null && /^\d+$/.test(req.contentLength) && Number(req.contentLength) > maxBodyBytes) throw uploadTooLarge(limit);
 
-  const sqlite = deps.db.$client;
-  const store = fileStore(sqlite);
   const id = newId("file");
   const key = storageKeyOf(actor.orgId, id);
   const tmpDir = dataDirLayout(deps.config.dataDir).tmp;
@@ -188,7 +191,7 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
         idle: () => uploadTimedOut(deps.config.uploadIdleTimeoutMs),
       },
       // Fields sent before the file are checked at once, so a wrong folder fails before the upload.
-      onField: (name, value) => checkReference(sqlite, actor.orgId, name, value),
+      onField: (name, value) => checkReference(deps.stores.files, actor.orgId, name, value),
       async onFile(part, signal) {
         intent = await writeIntent(tmpDir, [{ id, key }]);
         const hasher = new Bun.CryptoHasher("sha256");
@@ -215,7 +218,8 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
     });
 
     // A retry of an upload already answered replays that answer (this copy of the bytes goes, in `finally`).
-    if (idempotency?.identify({ ...fields, filename: file.filename, size_bytes: file.size, sha256: file.sha256 }) === "answered") return { kind: "answered" };
+    if ((await idempotency?.identify({ ...fields, filename: file.filename, size_bytes: file.size, sha256: file.sha256 })) === "answered")
+      return { kind: "answered" };
     const now = deps.clock.now();
     const row: FileRow = {
       id,
@@ -231,12 +235,13 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
       uploaded_at: now,
     };
     const meta = toFileMeta(deps, row);
-    const change = (writer: Writer) =>
-      writer.write(() => {
+    // The bytes are durable already: the unit only checks and writes rows (it must not await storage).
+    const change = (writer: Writer<FilesTx>) =>
+      writer.write(async (tx) => {
         // Checked again here: the folder or ticket may have been deleted while the bytes streamed in.
-        for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) checkReference(sqlite, actor.orgId, field, fields[field]!);
-        store.insert(row);
-        record(sqlite, { type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
+        for (const field of UPLOAD_FIELDS) if (fields[field] !== undefined) await checkReference(tx.files, actor.orgId, field, fields[field]!);
+        await tx.files.insert(row);
+        await tx.outbox.record({ type: "file.uploaded", orgId: actor.orgId, data: toFileEventData(row) }, now);
         return meta;
       });
     // With a key, the answer commits with the row: a crash between two commits would leave the file stored but its key
@@ -256,49 +261,49 @@ export async function uploadFile(deps: FilesDeps, actor: Actor, req: UploadReque
   }
 }
 
-export function getFile(deps: Pick<FilesDeps, "db" | "signer" | "clock">, orgId: string, id: string): FileMeta {
-  return toFileMeta(deps, getFileRow(deps, orgId, id));
+export async function getFile(deps: Pick<FilesDeps, "stores" | "signer" | "clock">, orgId: string, id: string): Promise<FileMeta> {
+  return toFileMeta(deps, await getFileRow(deps, orgId, id));
 }
 
 /** The row of one of the organization's files, or a 404. */
-export function getFileRow(deps: Pick<FilesDeps, "db">, orgId: string, id: string): FileRow {
-  const row = fileStore(deps.db.$client).get(id, orgId);
+export async function getFileRow(deps: Pick<FilesDeps, "stores">, orgId: string, id: string): Promise<FileRow> {
+  const row = await deps.stores.files.get(id, orgId);
   if (!row) throw errors.notFound("File");
   return row;
 }
 
 /** A file by id alone, for signed links (the caller has verified the signature first), or a 404. */
-export function getFileRowForLink(deps: Pick<FilesDeps, "db">, id: string): FileRow {
-  const row = fileStore(deps.db.$client).getAnyOrg(id);
+export async function getFileRowForLink(deps: Pick<FilesDeps, "stores">, id: string): Promise<FileRow> {
+  const row = await deps.stores.files.getAnyOrg(id);
   if (!row) throw errors.notFound("File");
   return row;
 }
 
-export function listFiles(
-  deps: Pick<FilesDeps, "db" | "signer" | "clock">,
+export async function listFiles(
+  deps: Pick<FilesDeps, "stores" | "signer" | "clock">,
   orgId: string,
   q: { folder_id?: string; ticket_id?: string } & PageQuery,
-): FileList {
+): Promise<FileList> {
   const filter: FileFilter = {};
   if (q.folder_id !== undefined) filter.folderId = q.folder_id === "root" ? null : q.folder_id;
   if (q.ticket_id !== undefined) filter.ticketId = q.ticket_id;
-  const store = fileStore(deps.db.$client);
+  const store = deps.stores.files;
   return offsetPage(
     q,
-    store.total(orgId, filter),
+    await store.total(orgId, filter),
     (limit, offset) => store.page(orgId, filter, limit, offset),
     (r) => toFileMeta(deps, r),
   );
 }
 
 /**
- * Deletes file rows with their `file.deleted` events. Call inside the caller's transaction, after an
- * intent naming these files is durable; remove the bytes (removeStoredBytes) after the commit.
+ * Deletes file rows with their `file.deleted` events (an event only for a row that was there). Call inside a writer
+ * unit, with its `tx`, after an intent naming these files is durable; remove the bytes (removeStoredBytes) after the
+ * commit.
  */
-export function removeFileRows(sqlite: Database, rows: FileRow[], now: number): void {
-  const store = fileStore(sqlite);
+export async function removeFileRows(tx: { files: Pick<FileStore, "remove">; outbox: Outbox }, rows: FileRow[], now: number): Promise<void> {
   for (const r of rows) {
-    if (store.remove(r.id, r.org_id)) record(sqlite, { type: "file.deleted", orgId: r.org_id, data: toFileEventData(r) }, now);
+    if (await tx.files.remove(r.id, r.org_id)) await tx.outbox.record({ type: "file.deleted", orgId: r.org_id, data: toFileEventData(r) }, now);
   }
 }
 
@@ -317,15 +322,15 @@ export async function removeStoredBytes(deps: Pick<FilesDeps, "storage" | "log">
 }
 
 export async function deleteFile(deps: FilesDeps, actor: Actor, id: string): Promise<void> {
-  const sqlite = deps.db.$client;
-  const row = getFileRow(deps, actor.orgId, id);
+  const row = await getFileRow(deps, actor.orgId, id);
   const intent = await writeIntent(dataDirLayout(deps.config.dataDir).tmp, [{ id: row.id, key: row.storage_key }]);
   let clear = true;
   try {
-    const removed = await deps.writer.write(() => {
-      const current = fileStore(sqlite).get(id, actor.orgId);
+    // Read again in the unit: a concurrent delete may have taken the row since.
+    const removed = await deps.writer.write(async (tx) => {
+      const current = await tx.files.get(id, actor.orgId);
       if (!current) return null;
-      removeFileRows(sqlite, [current], deps.clock.now());
+      await removeFileRows(tx, [current], deps.clock.now());
       return current;
     });
     if (!removed) throw errors.notFound("File");

@@ -1,19 +1,46 @@
-// The files data layer: every SQL statement about file rows, prepared once per database.
+// The files store: its contract (asynchronous, what services use) and its SQLite implementation (statements prepared once per database).
 import type { Database, Statement } from "bun:sqlite";
+import { asyncStore, type Guard } from "../db/async-store";
 import { perDatabase } from "../db/per-database";
 import { files } from "../db/schema/files";
 import { columnList, columnNames, placeholders, type RawRow } from "../db/schema/raw-row";
 
-/** A files row as SQL reads it, derived from the schema. */
+/** A files row as SQL reads it (snake_case keys, integer times), derived from the schema. */
 export type FileRow = RawRow<typeof files>;
 
 const COLUMN_NAMES = columnNames(files);
 const COLUMNS = columnList(files);
 
-/** A list filter: a folder id, `null` for "in no folder", or undefined for "any". */
+/** A list filter: a folder id, `null` for "in no folder", or undefined for "any"; a ticket id, or undefined for "any". */
 export interface FileFilter {
   folderId?: string | null;
   ticketId?: string;
+}
+
+/**
+ * The file rows of every organization (the bytes live in storage, under `storage_key`). Every method takes the
+ * organization id, except `getAnyOrg`, whose two callers are documented there. Used inside a writer unit (its `tx`),
+ * calls run in that unit's transaction; used elsewhere, they see committed rows only.
+ */
+export interface FileStore {
+  /** A page in list order (uploaded_at DESC, id DESC), by offset. */
+  page(orgId: string, f: FileFilter, limit: number, offset: number): Promise<FileRow[]>;
+  /** How many files match the filter. */
+  total(orgId: string, f: FileFilter): Promise<number>;
+  get(id: string, orgId: string): Promise<FileRow | null>;
+  /**
+   * By id alone, across organizations. Only for a signed download link, whose signature already proved the holder was
+   * given this file, and for the start-up sweep, whose intents name files by id (src/files/recovery.ts).
+   */
+  getAnyOrg(id: string): Promise<FileRow | null>;
+  /** Inserts the row; its folder and ticket, if set, must exist (check with folderExists/ticketExists in the same unit). */
+  insert(r: FileRow): Promise<void>;
+  /** Deletes the row; true when a row was deleted (a second remove, or another organization's file, changes nothing). */
+  remove(id: string, orgId: string): Promise<boolean>;
+  /** Whether the organization has this folder (an upload's `folder_id`). */
+  folderExists(id: string, orgId: string): Promise<boolean>;
+  /** Whether the organization has this ticket (an upload's `ticket_id`). */
+  ticketExists(id: string, orgId: string): Promise<boolean>;
 }
 
 function buildStore(db: Database) {
@@ -45,18 +72,20 @@ function buildStore(db: Database) {
   return {
     page: (orgId: string, f: FileFilter, limit: number, offset: number): FileRow[] => page.get(key(f))!.all(...args(orgId, f), limit, offset),
     total: (orgId: string, f: FileFilter): number => total.get(key(f))!.get(...args(orgId, f))?.total ?? 0,
-    get: (id: string, orgId: string) => byId.get(id, orgId),
-    /** By id alone: only for signed links, whose signature already proved the caller was given this file. */
-    getAnyOrg: (id: string) => byIdAnyOrg.get(id),
-    insert(r: FileRow) {
+    get: (id: string, orgId: string): FileRow | null => byId.get(id, orgId),
+    getAnyOrg: (id: string): FileRow | null => byIdAnyOrg.get(id),
+    insert(r: FileRow): void {
       insert.run(...COLUMN_NAMES.map((c) => r[c]));
     },
-    remove: (id: string, orgId: string) => remove.run(id, orgId).changes > 0,
-    folderExists: (id: string, orgId: string) => !!folderExists.get(id, orgId),
-    ticketExists: (id: string, orgId: string) => !!ticketExists.get(id, orgId),
+    remove: (id: string, orgId: string): boolean => remove.run(id, orgId).changes > 0,
+    folderExists: (id: string, orgId: string): boolean => !!folderExists.get(id, orgId),
+    ticketExists: (id: string, orgId: string): boolean => !!ticketExists.get(id, orgId),
   };
 }
 
-export type FileStore = ReturnType<typeof buildStore>;
-/** The store for this database, built on first use. */
-export const fileStore: (db: Database) => FileStore = perDatabase(buildStore);
+const statements = perDatabase(buildStore);
+
+/** The SQLite implementation over one connection (its statements shared by every view of it); `guard` see async-store.ts. */
+export function sqliteFileStore(db: Database, guard?: Guard): FileStore {
+  return asyncStore(statements(db), guard) satisfies FileStore;
+}

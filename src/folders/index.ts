@@ -1,15 +1,17 @@
 // Routes of /v1/folders: bind HTTP to the folders service, nothing more.
 import { Elysia } from "elysia";
-import type { Writer } from "../db/writer";
 import type { Config } from "../config";
-import type { ApiGuard } from "../idempotency/plugin";
+import type { Writer } from "../db/writer";
+import type { AnsweringTx, ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import { CreateFolder, DeleteFolderQuery, Folder, FolderIdParams, FolderList, ListFoldersQuery, UpdateFolder } from "./model";
-import { createFolder, deleteFolder, getFolder, listFolders, updateFolder, type FoldersDeps } from "./service";
+import { createFolder, deleteFolder, getFolder, listFolders, updateFolder, type FoldersDeps, type FoldersTx } from "./service";
 
 /** What the folders routes need: the service's deps (storage from the composition root), and the public URL for Location. */
 export interface FolderRoutesDeps extends FoldersDeps {
   config: FoldersDeps["config"] & Pick<Config, "publicUrl">;
+  /** The service's writer, whose units can also store an idempotent answer. */
+  writer: Writer<FoldersTx & AnsweringTx>;
 }
 
 export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
@@ -31,7 +33,7 @@ export function folderRoutes(deps: FolderRoutesDeps, auth: ApiGuard) {
       "",
       ({ principal, body, idempotent }) =>
         // With an Idempotency-Key, the folder and its stored answer commit together (crash-safe retries).
-        idempotent.commit({ status: 201, location: (folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, (writer: Writer) =>
+        idempotent.commit({ status: 201, location: (folder: Folder) => `${deps.config.publicUrl}/v1/folders/${folder.id}` }, deps.writer, (writer) =>
           createFolder({ ...folders, writer }, principal, body),
         ),
       {

@@ -3,7 +3,9 @@ import { Elysia, ElysiaCustomStatusResponse } from "elysia";
 import type { AuthPlugin } from "../auth/plugin";
 import type { Writer } from "../db/writer";
 import type { Principal } from "../keys/principal";
-import { checkIdempotencyKey, requestFingerprint, type IdempotencyStore, type KeyScope, type StoredAnswer } from "./service";
+import type { Clock } from "../lib/clock";
+import { checkIdempotencyKey, requestFingerprint, type KeyScope, type StoredAnswer } from "./service";
+import type { IdempotencyStore } from "./store";
 
 /** What a POST handler tells `commit` about its answer. */
 export interface Answer<T> {
@@ -37,6 +39,11 @@ function replayResponse(answer: StoredAnswer): Response {
  * A request's view of its Idempotency-Key. Every POST handler under /v1 answers through `commit`, with or without a
  * key; a handler that returns without it is a bug the plugin refuses (500), as its key would stay claimed.
  */
+/** What a writer given to `commit` must give its units: the idempotency store, to store the answer in the same unit. */
+export interface AnsweringTx {
+  idempotency: IdempotencyStore;
+}
+
 export class Idempotent {
   #state: State;
   /** The placeholder of a claim made before the body was read. */
@@ -45,7 +52,7 @@ export class Idempotent {
   #replay: StoredAnswer | undefined;
   constructor(
     private readonly store: IdempotencyStore,
-    private readonly writer: Writer,
+    private readonly clock: Clock,
     private readonly set: { status?: number | string; headers: Record<string, unknown> },
     private readonly path: string,
     private readonly scope: KeyScope | null,
@@ -58,16 +65,17 @@ export class Idempotent {
 
   /**
    * Commits the handler's change together with its answer and sets the status and Location; resolves with what
-   * `change` resolves with, which the handler returns. `change` gets the writer to make its write with (its service
-   * makes exactly one `writer.write`, whose value is the answer): with a claimed key, that writer stores the answer
+   * `change` resolves with, which the handler returns. `change` gets the writer to make its write with — `writer`
+   * (the route's own, typed for what its service needs) or, with a claimed key, a wrapper of it (its service makes
+   * exactly one `writer.write`, whose value is the answer) that stores the answer
    * in the same unit of the group commit as the change, so a crash leaves both or neither. A service that made no
    * write has its answer stored in a write of its own.
    */
-  async commit<T>(answer: Answer<T>, change: (writer: Writer) => Promise<T>): Promise<T> {
+  async commit<T, Tx extends AnsweringTx>(answer: Answer<T>, writer: Writer<Tx>, change: (writer: Writer<Tx>) => Promise<T>): Promise<T> {
     const { set } = this;
     set.status = answer.status;
     if (this.#state !== "claimed") {
-      const value = await change(this.writer);
+      const value = await change(writer);
       if (answer.location) set.headers.location = answer.location(value);
       return value;
     }
@@ -78,14 +86,14 @@ export class Idempotent {
       return { status: answer.status, headers, body: v === undefined ? "" : JSON.stringify(v) };
     };
     let answered = false;
-    const base = this.writer;
-    const answering: Writer = {
+    const base = writer;
+    const answering: Writer<Tx> = {
       ...base,
-      write: <V>(work: () => V) =>
-        base.write(() => {
-          const v = work();
+      write: <V>(work: (tx: Tx) => V | Promise<V>) =>
+        base.write(async (tx) => {
+          const v = await work(tx);
           if (!answered) {
-            this.store.saveAnswer(scope, render(v as unknown as T));
+            await tx.idempotency.saveAnswer(scope, render(v as unknown as T));
             answered = true;
           }
           return v;
@@ -93,7 +101,7 @@ export class Idempotent {
     };
     // Until the answer is stored the claim stays open: a change that fails is released by the error handler.
     const value = await change(answering);
-    if (!answered) await base.write(() => this.store.saveAnswer(scope, render(value)));
+    if (!answered) await base.write((tx) => tx.idempotency.saveAnswer(scope, render(value)));
     this.#state = "done";
     if (answer.location) set.headers.location = answer.location(value);
     return value;
@@ -104,10 +112,10 @@ export class Idempotent {
    * (fields, name, sha256). "new": go on and commit. "answered": an identical request was answered already; stop
    * (discard what was read) and return `replay()`. Other content under the key throws 422.
    */
-  identify(content: unknown): "new" | "answered" {
+  async identify(content: unknown): Promise<"new" | "answered"> {
     // Without a key, or when the fingerprint was known at the claim: nothing left to decide.
     if (this.#state === "none" || (this.#state === "claimed" && this.#token === undefined)) return "new";
-    const result = this.store.identify(this.scope!, this.#token, requestFingerprint("POST", this.path, content));
+    const result = await this.store.identify(this.scope!, this.#token, requestFingerprint("POST", this.path, content), this.clock.now());
     if (result.kind === "claimed") {
       this.#state = "claimed";
       return "new";
@@ -124,15 +132,16 @@ export class Idempotent {
   }
 
   /** The request failed before it committed: frees its key, so a corrected retry can run. */
-  release(): void {
-    if (this.#state === "claimed" || (this.#state === "unknown_yet" && this.#token)) this.store.release(this.scope!);
+  async release(): Promise<void> {
+    const held = this.#state === "claimed" || (this.#state === "unknown_yet" && this.#token);
     this.#state = "done";
+    if (held) await this.store.release(this.scope!);
   }
 
   /** After the handler: a claim still open means the handler never committed. */
   finish(): void {
     if (this.#state === "none" || this.#state === "done") return;
-    this.release();
+    void this.release();
     throw new Error(`POST ${this.path} returned without idempotent.commit(): its Idempotency-Key would never be answered`);
   }
 }
@@ -146,40 +155,46 @@ const NOT_A_POST = new Idempotent(undefined as never, undefined as never, { head
  * A body the route streams itself (uploads: the parser left a marker, not a value) cannot be fingerprinted yet: the key
  * is claimed with a placeholder before a byte is read, so a twin is a 409 at once, and `identify` settles it.
  */
-function begin(
-  store: IdempotencyStore,
-  writer: Writer,
-  ctx: { request: Request; principal?: Principal; body: unknown; path: string; set: Idempotent["set"] },
-): { idempotent: Idempotent } | Response {
-  const { request, set, path } = ctx;
-  if (request.method !== "POST") return { idempotent: NOT_A_POST };
-  const header = request.headers.get("idempotency-key");
-  if (header === null) return { idempotent: new Idempotent(store, writer, set, path, null, "none") };
+async function claim(
+  deps: PluginDeps,
+  ctx: { principal?: Principal; body: unknown; path: string; set: Idempotent["set"] },
+  header: string,
+): Promise<{ idempotent: Idempotent } | Response> {
+  const { store, clock } = deps;
+  const { set, path } = ctx;
   // The auth plugin's derive has run (it throws rather than leave `principal` unset); keys are per API key.
   const scope = { keyId: ctx.principal!.keyId, idempotencyKey: checkIdempotencyKey(header) };
   const streamed = typeof ctx.body === "symbol";
-  const result = store.claim(scope, streamed ? null : requestFingerprint("POST", path, ctx.body ?? null));
+  const result = await store.claim(scope, streamed ? null : requestFingerprint("POST", path, ctx.body ?? null), clock.now());
   if (result.kind === "replay") return replayResponse(result.answer);
-  return { idempotent: new Idempotent(store, writer, set, path, scope, result.kind, result.kind === "claimed" ? result.token : undefined) };
+  return { idempotent: new Idempotent(store, clock, set, path, scope, result.kind, result.kind === "claimed" ? result.token : undefined) };
 }
 
 /** Frees the key of a request that failed (the app's error handler calls it: the error rendering runs before any plugin's). */
-export function releaseIdempotencyKey(ctx: object): void {
-  (ctx as { idempotent?: Idempotent }).idempotent?.release();
+export async function releaseIdempotencyKey(ctx: object): Promise<void> {
+  await (ctx as { idempotent?: Idempotent }).idempotent?.release();
+}
+
+interface PluginDeps {
+  auth: AuthPlugin;
+  store: IdempotencyStore;
+  clock: Clock;
 }
 
 /**
  * One instance per app, over the auth plugin; every /v1 feature module `.use()`s it, and its routes get `principal`
  * and `idempotent`. Keys are per API key and remembered 24 hours (see ./service).
  */
-export function idempotencyPlugin(deps: { auth: AuthPlugin; store: IdempotencyStore; writer: Writer }) {
-  const { store, writer } = deps;
+export function idempotencyPlugin(deps: PluginDeps) {
+  const { store, clock } = deps;
   return (
     new Elysia({ name: "idempotency" })
       .use(deps.auth)
-      // Hook bodies avoid `return f(` on purpose: Elysia takes such a hook for async and then awaits on every route.
-      .resolve({ as: "scoped" }, (ctx) => {
-        const out = begin(store, writer, ctx);
+      .resolve({ as: "scoped" }, async (ctx) => {
+        if (ctx.request.method !== "POST") return { idempotent: NOT_A_POST };
+        const header = ctx.request.headers.get("idempotency-key");
+        if (header === null) return { idempotent: new Idempotent(store, clock, ctx.set, ctx.path, null, "none") };
+        const out = await claim(deps, ctx, header);
         // A status response ends the request here (a plain Response would be merged into the context).
         if (out instanceof Response) return new ElysiaCustomStatusResponse(out.status as 200, out);
         return out;

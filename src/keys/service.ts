@@ -1,17 +1,25 @@
 // API keys: create (secret shown once), list, revoke, rotate (with a grace period), and verify a presented secret by its hash.
-import type { Db } from "../db/client";
+import type { Writer } from "../db/writer";
 import { displayPrefix, generateSecret, hashSecret, looksLikeSecret } from "./api-key";
 import { errors } from "../errors";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { toIso, toIsoOrNull } from "../lib/time";
 import type { ApiKeyInfo } from "../orgs/model";
-import { type ApiKeyRow, type OrgsStore, orgsStore, type Verification } from "../orgs/store";
+import type { ApiKeyRow, OrgsStore, Verification } from "../orgs/store";
 
 export type { Verification } from "../orgs/store";
 
+/** What a keys unit of work is given: the stores bound to its transaction. */
+export interface KeysTx {
+  orgs: OrgsStore;
+}
+
 export interface Deps {
-  db: Db;
+  /** For reads: committed rows only. */
+  stores: { orgs: OrgsStore };
+  /** Every change goes through it, answered after its batch's commit. */
+  writer: Writer<KeysTx>;
   clock: Clock;
 }
 
@@ -53,35 +61,48 @@ function newKeyRow(input: { orgId: string; userId: string; name?: string; expire
 }
 
 /** The user a new key acts for: the named user of the organization, else its owner; 404 for either missing. */
-function keyUser(store: OrgsStore, orgId: string, userId: string | undefined): string {
-  if (!store.getOrg(orgId)) throw errors.notFound(`Organization ${orgId}`);
+async function keyUser(store: OrgsStore, orgId: string, userId: string | undefined): Promise<string> {
+  if (!(await store.getOrg(orgId))) throw errors.notFound(`Organization ${orgId}`);
   if (userId) {
-    if (!store.getUserInOrg(userId, orgId)) throw errors.notFound(`User ${userId} in ${orgId}`);
+    if (!(await store.getUserInOrg(userId, orgId))) throw errors.notFound(`User ${userId} in ${orgId}`);
     return userId;
   }
-  const owner = store.findOwner(orgId);
+  const owner = await store.findOwner(orgId);
   if (!owner) throw errors.notFound(`An owner of ${orgId}`);
   return owner.id;
 }
 
-/** Creates a key for a user of the organization (the owner when no user is named). */
-export function createKey(deps: Deps, input: { orgId: string; userId?: string; name?: string; expiresInMs?: number }): CreatedKey {
-  const store = orgsStore(deps.db.$client);
-  const userId = keyUser(store, input.orgId, input.userId);
-  const { row, secret } = newKeyRow({ ...input, userId }, deps.clock.now());
-  store.insertKey(row);
+/**
+ * Inside a unit of work (`store` is its `tx.orgs`): creates a key for a user of the organization (the owner when no
+ * user is named). For a unit that does more than this (the first-start bootstrap); otherwise use createKey.
+ */
+export async function addKey(
+  store: OrgsStore,
+  input: { orgId: string; userId?: string; name?: string; expiresInMs?: number },
+  now: number,
+): Promise<CreatedKey> {
+  const userId = await keyUser(store, input.orgId, input.userId);
+  const { row, secret } = newKeyRow({ ...input, userId }, now);
+  await store.insertKey(row);
   return { ...toInfo(row), key: secret };
 }
 
-export function listKeys(deps: Pick<Deps, "db">, orgId: string): ApiKeyInfo[] {
-  const store = orgsStore(deps.db.$client);
-  if (!store.getOrg(orgId)) throw errors.notFound(`Organization ${orgId}`);
-  return store.listKeys(orgId).map(toInfo);
+/** Creates a key for a user of the organization (the owner when no user is named); the user is checked in the same unit. */
+export async function createKey(deps: Deps, input: { orgId: string; userId?: string; name?: string; expiresInMs?: number }): Promise<CreatedKey> {
+  const now = deps.clock.now();
+  return deps.writer.write((tx) => addKey(tx.orgs, input, now));
+}
+
+export async function listKeys(deps: Pick<Deps, "stores">, orgId: string): Promise<ApiKeyInfo[]> {
+  const store = deps.stores.orgs;
+  if (!(await store.getOrg(orgId))) throw errors.notFound(`Organization ${orgId}`);
+  return (await store.listKeys(orgId)).map(toInfo);
 }
 
 /** Revokes a key at once; revoking an already revoked key keeps its first revocation time. */
-export function revokeKey(deps: Deps, keyId: string): ApiKeyInfo {
-  const row = orgsStore(deps.db.$client).revokeKey(keyId, deps.clock.now());
+export async function revokeKey(deps: Deps, keyId: string): Promise<ApiKeyInfo> {
+  const now = deps.clock.now();
+  const row = await deps.writer.write((tx) => tx.orgs.revokeKey(keyId, now));
   if (!row) throw errors.notFound(`API key ${keyId}`);
   return toInfo(row);
 }
@@ -101,27 +122,37 @@ export interface RotatedKey {
  * one, counted from now) and the old one expiring after `graceMs` (0: at once; never later than it already
  * would), in one transaction. A revoked or expired key cannot be rotated: create a new one.
  */
-export function rotateKey(deps: Deps, keyId: string, opts: { graceMs?: number } = {}): RotatedKey {
+export async function rotateKey(deps: Deps, keyId: string, opts: { graceMs?: number } = {}): Promise<RotatedKey> {
   const graceMs = opts.graceMs ?? DEFAULT_ROTATION_GRACE_MS;
+  const now = deps.clock.now();
   let secret = "";
-  const rotated = orgsStore(deps.db.$client).rotateKey(keyId, (old) => {
-    const now = deps.clock.now();
-    if (old.revoked_at !== null) throw errors.conflict(`API key ${keyId} is revoked; create a new key instead.`);
-    if (old.expires_at !== null && old.expires_at <= now) throw errors.conflict(`API key ${keyId} has expired; create a new key instead.`);
-    const lifetimeMs = old.expires_at === null ? undefined : old.expires_at - old.created_at;
-    const created = newKeyRow({ orgId: old.org_id, userId: old.user_id, name: old.name, expiresInMs: lifetimeMs }, now);
-    secret = created.secret;
-    return { replacement: created.row, previousExpiresAt: Math.min(now + graceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER) };
-  });
+  const rotated = await deps.writer.write((tx) =>
+    tx.orgs.rotateKey(keyId, (old) => {
+      if (old.revoked_at !== null) throw errors.conflict(`API key ${keyId} is revoked; create a new key instead.`);
+      if (old.expires_at !== null && old.expires_at <= now) throw errors.conflict(`API key ${keyId} has expired; create a new key instead.`);
+      const lifetimeMs = old.expires_at === null ? undefined : old.expires_at - old.created_at;
+      const created = newKeyRow({ orgId: old.org_id, userId: old.user_id, name: old.name, expiresInMs: lifetimeMs }, now);
+      secret = created.secret;
+      return { replacement: created.row, previousExpiresAt: Math.min(now + graceMs, old.expires_at ?? Number.MAX_SAFE_INTEGER) };
+    }),
+  );
   if (!rotated) throw errors.notFound(`API key ${keyId}`);
   return { key: { ...toInfo(rotated.key), key: secret }, previous: toInfo(rotated.previous) };
 }
 
+/** What the verifier needs: the store's verification (read view: committed rows only) and the clock. */
+export interface VerifierDeps {
+  stores: { orgs: Pick<OrgsStore, "verify"> };
+  clock: Clock;
+}
+
 /**
  * Builds the verifier: a shape check, then one indexed lookup by the secret's hash (the store's prepared statement),
- * yielding an explicit status. Runs on every authenticated request: keep it at that.
+ * yielding an explicit status. Runs on every authenticated request: keep it at that. A valid key's last-used time is
+ * written by the store itself, throttled (LAST_USED_RESOLUTION_MS): not an acknowledged write, so not through the
+ * writer; the read view's guard keeps it out of an open batch.
  */
-export function createKeyVerifier(deps: Deps): (secret: string) => Verification {
-  const store = orgsStore(deps.db.$client);
-  return (secret) => (looksLikeSecret(secret) ? store.verify(hashSecret(secret), deps.clock.now()) : { status: "not_found" });
+export function createKeyVerifier(deps: VerifierDeps): (secret: string) => Promise<Verification> {
+  const store = deps.stores.orgs;
+  return (secret) => (looksLikeSecret(secret) ? store.verify(hashSecret(secret), deps.clock.now()) : Promise.resolve({ status: "not_found" }));
 }

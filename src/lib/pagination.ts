@@ -28,11 +28,16 @@ export interface Page<T> {
  * Page `q.page` of a list of `total` items, newest first as the store orders them. `fetch(limit, offset)` reads the
  * rows; it is not called for a page past the end, so a deep page number costs no query beyond the count.
  */
-export function offsetPage<R, T>(q: PageQuery, total: number, fetch: (limit: number, offset: number) => R[], map: (row: R) => T): Page<T> {
+export async function offsetPage<R, T>(
+  q: PageQuery,
+  total: number,
+  fetch: (limit: number, offset: number) => Promise<R[]>,
+  map: (row: R) => T,
+): Promise<Page<T>> {
   const page = q.page ?? 1;
   const perPage = q.per_page ?? DEFAULT_PER_PAGE;
   const offset = (page - 1) * perPage;
-  const rows = offset >= total ? [] : fetch(perPage, offset);
+  const rows = offset >= total ? [] : await fetch(perPage, offset);
   return { data: rows.map(map), meta: { page, per_page: perPage, total } };
 }
 
@@ -46,9 +51,14 @@ export function nextPageNumber(meta: PageMeta): number | null {
  * more than the page, which says whether another page follows without counting; `last` is then the page's last
  * row (the next cursor), null at the end. `meta.page` is 1: a keyset page has no number.
  */
-export function keysetPage<R, T>(q: PageQuery, total: number, fetch: (limit: number) => R[], map: (row: R) => T): { page: Page<T>; last: R | null } {
+export async function keysetPage<R, T>(
+  q: PageQuery,
+  total: number,
+  fetch: (limit: number) => Promise<R[]>,
+  map: (row: R) => T,
+): Promise<{ page: Page<T>; last: R | null }> {
   const perPage = q.per_page ?? DEFAULT_PER_PAGE;
-  const rows = fetch(perPage + 1);
+  const rows = await fetch(perPage + 1);
   const more = rows.length > perPage;
   if (more) rows.pop();
   return { page: { data: rows.map(map), meta: { page: 1, per_page: perPage, total } }, last: more ? rows[rows.length - 1]! : null };

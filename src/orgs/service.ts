@@ -1,16 +1,24 @@
 // Organizations and their users: creation, update, listing, and the first-start bootstrap.
-import type { Db } from "../db/client";
+import type { Writer } from "../db/writer";
 import { ApiError, errors } from "../errors";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { toIso } from "../lib/time";
-import { createKey, type CreatedKey } from "../keys/service";
+import { addKey, type CreatedKey } from "../keys/service";
 import { PLANS, type Plan, ROLES, type Role } from "../db/schema/orgs";
 import type { Org, User } from "./model";
-import { type OrgRow, orgsStore, type UserRow } from "./store";
+import type { OrgRow, OrgsStore, UserRow } from "./store";
+
+/** What an organizations unit of work is given: the stores bound to its transaction. */
+export interface OrgsTx {
+  orgs: OrgsStore;
+}
 
 export interface Deps {
-  db: Db;
+  /** For reads: committed rows only. */
+  stores: { orgs: OrgsStore };
+  /** Every change goes through it, answered after its batch's commit. */
+  writer: Writer<OrgsTx>;
   clock: Clock;
 }
 
@@ -37,92 +45,116 @@ function checkEmail(email: string): string {
 }
 
 /** Organizations whose name equals `name` ignoring case (names are trimmed when stored). */
-export function findOrgsByName(deps: Pick<Deps, "db">, name: string): Org[] {
-  return orgsStore(deps.db.$client).orgsNamed(name).map(toOrg);
+export async function findOrgsByName(deps: Pick<Deps, "stores">, name: string): Promise<Org[]> {
+  return (await deps.stores.orgs.orgsNamed(name)).map(toOrg);
 }
 
 function duplicateName(_name: string, existing: Org): ApiError {
   return new ApiError(409, "conflict", `An organization named "${existing.name}" already exists (${existing.id}); names are compared ignoring case.`);
 }
 
-/**
- * Creates an organization together with its owner user, in one transaction. With `uniqueName`, a name another
- * organization already has (ignoring case) is a 409 conflict, checked in the same (immediate) transaction.
- */
-export function createOrg(
-  deps: Deps,
-  input: { name: string; plan?: Plan; ownerEmail?: string; ownerName?: string; uniqueName?: boolean },
-): { org: Org; owner: User } {
+interface NewOrg {
+  name: string;
+  plan?: Plan;
+  ownerEmail?: string;
+  ownerName?: string;
+  uniqueName?: boolean;
+}
+
+/** Checks the input and builds the organization's and its owner's rows (nothing written). */
+function newOrgRows(input: NewOrg, now: number): { org: OrgRow; owner: UserRow } {
   const plan = input.plan ?? "pro";
   if (!PLANS.includes(plan)) throw errors.validation([{ field: "plan", message: `must be one of: ${PLANS.join(", ")}.` }]);
   const name = checkName(input.name);
   const email = checkEmail(input.ownerEmail ?? "owner@localhost");
-  const now = deps.clock.now();
-  const orgRow: OrgRow = { id: newId("org"), name, plan, created_at: now };
-  const userRow: UserRow = { id: newId("user"), org_id: orgRow.id, email, name: input.ownerName ?? null, role: "owner", created_at: now };
-  const existing = orgsStore(deps.db.$client).createOrgWithOwner(orgRow, userRow, { uniqueName: input.uniqueName });
-  if (existing) throw duplicateName(name, toOrg(existing));
-  return { org: toOrg(orgRow), owner: toUser(userRow) };
+  const org: OrgRow = { id: newId("org"), name, plan, created_at: now };
+  const owner: UserRow = { id: newId("user"), org_id: org.id, email, name: input.ownerName ?? null, role: "owner", created_at: now };
+  return { org, owner };
+}
+
+/** Inside a unit of work: writes the rows of newOrgRows; a duplicate name (with `uniqueName`) is a 409. */
+async function insertOrg(store: OrgsStore, rows: { org: OrgRow; owner: UserRow }, uniqueName: boolean | undefined): Promise<{ org: Org; owner: User }> {
+  const existing = await store.createOrgWithOwner(rows.org, rows.owner, { uniqueName });
+  if (existing) throw duplicateName(rows.org.name, toOrg(existing));
+  return { org: toOrg(rows.org), owner: toUser(rows.owner) };
+}
+
+/**
+ * Creates an organization together with its owner user, in one unit of work. With `uniqueName`, a name another
+ * organization already has (ignoring case) is a 409 conflict, checked atomically with the write (see OrgsStore).
+ */
+export async function createOrg(deps: Deps, input: NewOrg): Promise<{ org: Org; owner: User }> {
+  const rows = newOrgRows(input, deps.clock.now());
+  return deps.writer.write((tx) => insertOrg(tx.orgs, rows, input.uniqueName));
 }
 
 /**
  * Renames an organization and/or changes its plan. With `uniqueName`, a name another organization already has
  * (ignoring case) is a 409 conflict. A plan change takes effect on the next request of its keys.
  */
-export function updateOrg(deps: Deps, orgId: string, input: { name?: string; plan?: Plan; uniqueName?: boolean }): Org {
+export async function updateOrg(deps: Deps, orgId: string, input: { name?: string; plan?: Plan; uniqueName?: boolean }): Promise<Org> {
   if (input.plan !== undefined && !PLANS.includes(input.plan)) throw errors.validation([{ field: "plan", message: `must be one of: ${PLANS.join(", ")}.` }]);
   const name = input.name === undefined ? undefined : checkName(input.name);
-  const result = orgsStore(deps.db.$client).updateOrg(orgId, { name, plan: input.plan }, { uniqueName: input.uniqueName });
+  const result = await deps.writer.write((tx) => tx.orgs.updateOrg(orgId, { name, plan: input.plan }, { uniqueName: input.uniqueName }));
   if (result.status === "not_found") throw errors.notFound(`Organization ${orgId}`);
   if (result.status === "duplicate") throw duplicateName(result.existing.name, toOrg(result.existing));
   return toOrg(result.org);
 }
 
-export function listOrgs(deps: Pick<Deps, "db">): Org[] {
-  return orgsStore(deps.db.$client).listOrgs().map(toOrg);
+export async function listOrgs(deps: Pick<Deps, "stores">): Promise<Org[]> {
+  return (await deps.stores.orgs.listOrgs()).map(toOrg);
 }
 
-export function getOrg(deps: Pick<Deps, "db">, orgId: string): Org {
-  const row = orgsStore(deps.db.$client).getOrg(orgId);
+export async function getOrg(deps: Pick<Deps, "stores">, orgId: string): Promise<Org> {
+  const row = await deps.stores.orgs.getOrg(orgId);
   if (!row) throw errors.notFound(`Organization ${orgId}`);
   return toOrg(row);
 }
 
 /** Adds a user to an organization; an email already used in that organization is a conflict. */
-export function createUser(deps: Deps, input: { orgId: string; email: string; name?: string; role?: Role }): User {
-  getOrg(deps, input.orgId);
-  const role = input.role ?? "member";
-  if (!ROLES.includes(role)) throw errors.validation([{ field: "role", message: `must be one of: ${ROLES.join(", ")}.` }]);
-  const email = checkEmail(input.email);
-  const row: UserRow = { id: newId("user"), org_id: input.orgId, email, name: input.name?.trim() || null, role, created_at: deps.clock.now() };
-  if (!orgsStore(deps.db.$client).insertUser(row)) throw new ApiError(409, "conflict", `A user with email ${email} already exists in ${input.orgId}.`);
-  return toUser(row);
+export async function createUser(deps: Deps, input: { orgId: string; email: string; name?: string; role?: Role }): Promise<User> {
+  const now = deps.clock.now();
+  // The organization is checked in the unit, and first: an unknown organization is a 404 whatever else is wrong.
+  return deps.writer.write(async (tx) => {
+    if (!(await tx.orgs.getOrg(input.orgId))) throw errors.notFound(`Organization ${input.orgId}`);
+    const role = input.role ?? "member";
+    if (!ROLES.includes(role)) throw errors.validation([{ field: "role", message: `must be one of: ${ROLES.join(", ")}.` }]);
+    const email = checkEmail(input.email);
+    const row: UserRow = { id: newId("user"), org_id: input.orgId, email, name: input.name?.trim() || null, role, created_at: now };
+    if (!(await tx.orgs.insertUser(row))) throw new ApiError(409, "conflict", `A user with email ${email} already exists in ${input.orgId}.`);
+    return toUser(row);
+  });
 }
 
 /** Users of one organization (or of all), oldest first; an unknown organization is a 404. */
-export function listUsers(deps: Pick<Deps, "db">, orgId?: string): User[] {
-  if (orgId !== undefined) getOrg(deps, orgId);
-  return orgsStore(deps.db.$client).listUsers(orgId).map(toUser);
+export async function listUsers(deps: Pick<Deps, "stores">, orgId?: string): Promise<User[]> {
+  if (orgId !== undefined) await getOrg(deps, orgId);
+  return (await deps.stores.orgs.listUsers(orgId)).map(toUser);
 }
 
 /** The organization's owner (the earliest owner if there are several). */
-export function findOwner(deps: Pick<Deps, "db">, orgId: string): User {
-  const owner = orgsStore(deps.db.$client).findOwner(orgId);
+export async function findOwner(deps: Pick<Deps, "stores">, orgId: string): Promise<User> {
+  const owner = await deps.stores.orgs.findOwner(orgId);
   if (!owner) throw errors.notFound(`An owner of ${orgId}`);
   return toUser(owner);
 }
 
-export function hasAnyOrg(deps: Pick<Deps, "db">): boolean {
-  return orgsStore(deps.db.$client).hasAnyOrg();
+export function hasAnyOrg(deps: Pick<Deps, "stores">): Promise<boolean> {
+  return deps.stores.orgs.hasAnyOrg();
 }
 
 /**
- * First start: when the database has no organization, creates "Default" (plan pro), its owner and
- * one API key, and returns the key's secret so it can be printed once. Later starts return null.
+ * First start: when the database has no organization, creates "Default" (plan pro), its owner and one API key, in
+ * one unit of work (the check included), and returns the key's secret so it can be printed once. Later starts
+ * return null.
  */
-export function bootstrapIfEmpty(deps: Deps): { org: Org; owner: User; key: CreatedKey } | null {
-  if (hasAnyOrg(deps)) return null;
-  const { org, owner } = createOrg(deps, { name: "Default", plan: "pro", ownerEmail: "owner@localhost", ownerName: "Owner" });
-  const key = createKey(deps, { orgId: org.id, userId: owner.id, name: "Initial key" });
-  return { org, owner, key };
+export async function bootstrapIfEmpty(deps: Deps): Promise<{ org: Org; owner: User; key: CreatedKey } | null> {
+  const now = deps.clock.now();
+  const rows = newOrgRows({ name: "Default", plan: "pro", ownerEmail: "owner@localhost", ownerName: "Owner" }, now);
+  return deps.writer.write(async (tx) => {
+    if (await tx.orgs.hasAnyOrg()) return null;
+    const { org, owner } = await insertOrg(tx.orgs, rows, false);
+    const key = await addKey(tx.orgs, { orgId: org.id, userId: owner.id, name: "Initial key" }, now);
+    return { org, owner, key };
+  });
 }

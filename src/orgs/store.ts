@@ -1,5 +1,6 @@
-// The organizations data layer (organizations, their users and API keys: one aggregate): every SQL statement, prepared once per database.
+// The organizations store (organizations, their users and API keys: one aggregate): its contract (asynchronous, what services use) and its SQLite implementation (statements prepared once per database).
 import type { Database } from "bun:sqlite";
+import { asyncStore, type Guard } from "../db/async-store";
 import { perDatabase } from "../db/per-database";
 import { apiKeys, orgs, type Plan, users } from "../db/schema/orgs";
 import { columnList, columnNames, placeholders, type RawRow } from "../db/schema/raw-row";
@@ -24,17 +25,103 @@ export interface RotationPlan {
   previousExpiresAt: number;
 }
 
+/** What the hot-path lookup of a key by its hash reads: the key's state, its organization's plan and its user's role. */
+export type KeyLookup = Pick<ApiKeyRow, "id" | "org_id" | "user_id" | "expires_at" | "revoked_at" | "last_used_at"> &
+  Pick<OrgRow, "plan"> &
+  Pick<UserRow, "role">;
+
+/**
+ * THE verification rule, pure and shared by every engine: a revoked key is revoked (even once also expired), an
+ * expiry is exact (expired at the instant), anything else is valid.
+ */
+export function verdict(row: KeyLookup | null, now: number): Verification {
+  if (!row) return { status: "not_found" };
+  if (row.revoked_at !== null) return { status: "revoked" };
+  if (row.expires_at !== null && row.expires_at <= now) return { status: "expired" };
+  return { status: "valid", principal: { orgId: row.org_id, plan: row.plan, userId: row.user_id, role: row.role, keyId: row.id } };
+}
+
+/** Whether a valid key's `last_used_at` is due a write at `now`: unset, or older than LAST_USED_RESOLUTION_MS (never backwards). */
+export function lastUsedDue(lastUsedAt: number | null, now: number): boolean {
+  return lastUsedAt === null || now - lastUsedAt > LAST_USED_RESOLUTION_MS;
+}
+
+/** Names are compared ignoring case and surrounding spaces, in JS rather than SQL: SQLite's lower() folds ASCII only. */
+function foldName(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+/**
+ * Organizations, their users and their API keys. Used inside a writer unit (its `tx`), calls run in that unit's
+ * transaction; used elsewhere, they see committed rows only. Each compound write (createOrgWithOwner, updateOrg,
+ * rotateKey) is atomic on its own and its check cannot interleave with another write of the same kind (an engine
+ * with concurrent transactions takes the lock it needs), so a service never needs to know how.
+ *
+ * Scope: the methods that serve an organization's requests take its id. The others are cross-organization on
+ * purpose, each saying why: the operator's admin commands (the CLI) name organizations and keys by id or name across
+ * all tenants, the first-start bootstrap asks whether any organization exists, and verification finds a key by its
+ * hash alone (the organization is what it yields).
+ */
+export interface OrgsStore {
+  /** Every organization, oldest first (ties by id). Cross-organization: `orgs list`. */
+  listOrgs(): Promise<OrgRow[]>;
+  getOrg(id: string): Promise<OrgRow | null>;
+  /** Cross-organization: the first-start bootstrap creates one only in an empty database. */
+  hasAnyOrg(): Promise<boolean>;
+  /** Organizations whose name equals `name` ignoring case and surrounding spaces, oldest first. Cross-organization: names are unique across tenants. */
+  orgsNamed(name: string): Promise<OrgRow[]>;
+  /**
+   * Inserts the organization and its owner atomically. With `uniqueName`, an organization whose name equals the new
+   * one ignoring case blocks it: that organization is returned and nothing is written. Null when created. An owner
+   * that cannot be inserted (its id taken) rejects, and nothing is written.
+   */
+  createOrgWithOwner(org: OrgRow, owner: UserRow, opts?: { uniqueName?: boolean }): Promise<OrgRow | null>;
+  /**
+   * Renames and/or re-plans an organization (an absent or undefined field stays); with `uniqueName`, another
+   * organization's name (ignoring case) blocks it and nothing is written.
+   */
+  updateOrg(orgId: string, changes: { name?: string; plan?: Plan }, opts?: { uniqueName?: boolean }): Promise<OrgUpdate>;
+
+  /** Users of one organization, or (no id: `users list` without --org, cross-organization) of all; oldest first, ties by id. */
+  listUsers(orgId?: string): Promise<UserRow[]>;
+  getUserInOrg(userId: string, orgId: string): Promise<UserRow | null>;
+  /** The organization's earliest owner, else its earliest user; null for an organization without users. */
+  findOwner(orgId: string): Promise<UserRow | null>;
+  /** False (and nothing written) when the email is already used in the row's organization. */
+  insertUser(row: UserRow): Promise<boolean>;
+
+  /** Inserts a key (of `row.org_id`). A hash already stored rejects, and nothing is written. */
+  insertKey(row: ApiKeyRow): Promise<void>;
+  /** The organization's keys, oldest first (ties by id). */
+  listKeys(orgId: string): Promise<ApiKeyRow[]>;
+  /** By id alone, cross-organization: the admin commands name a key by its id (`keys revoke|rotate KEY_ID`). */
+  getKey(id: string): Promise<ApiKeyRow | null>;
+  /**
+   * Sets revoked_at unless already set (the first revocation time stays); the key as it is now, or null if unknown.
+   * By id alone, as getKey.
+   */
+  revokeKey(id: string, now: number): Promise<ApiKeyRow | null>;
+  /**
+   * Rotates a key atomically: reads it, lets `decide` (synchronous, pure: no I/O) plan the replacement, or throw to
+   * refuse with nothing written, then inserts the replacement and sets the old key's expiry. Null for an unknown key
+   * (`decide` not called). By id alone, as getKey; two rotations of one key never both read the old row.
+   */
+  rotateKey(keyId: string, decide: (old: ApiKeyRow) => RotationPlan): Promise<{ key: ApiKeyRow; previous: ApiKeyRow } | null>;
+  /**
+   * Verifies a key by the SHA-256 of its secret, on every authenticated request: one indexed lookup joined with the
+   * organization and the user, judged by `verdict`. A valid key's `last_used_at` is written when `lastUsedDue` says
+   * so, so most requests write nothing. That write is bookkeeping, not an acknowledged write: it runs on its own (not
+   * in a writer unit) and losing it is harmless. By hash alone: the organization is what it finds.
+   */
+  verify(hash: string, now: number): Promise<Verification>;
+}
+
 const ORG_COLUMN_NAMES = columnNames(orgs);
 const USER_COLUMN_NAMES = columnNames(users);
 const KEY_COLUMN_NAMES = columnNames(apiKeys);
 const ORG_COLUMNS = columnList(orgs);
 const USER_COLUMNS = columnList(users);
 const KEY_COLUMNS = columnList(apiKeys);
-
-/** Names are compared ignoring case, in JS rather than SQL: SQLite's lower() folds ASCII only. */
-function foldName(name: string): string {
-  return name.trim().toLowerCase();
-}
 
 function buildStore(db: Database) {
   const allOrgs = db.prepare<OrgRow, []>(`SELECT ${ORG_COLUMNS} FROM orgs ORDER BY created_at, id`);
@@ -59,10 +146,7 @@ function buildStore(db: Database) {
   const revoke = db.prepare<ApiKeyRow, [number, string]>(`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? RETURNING ${KEY_COLUMNS}`);
   const setKeyExpiry = db.prepare<unknown, [number, string]>(`UPDATE api_keys SET expires_at = ? WHERE id = ?`);
   // The hot path (every authenticated request): one lookup on the unique hash index, joined with the org and the user.
-  const lookup = db.prepare<
-    Pick<ApiKeyRow, "id" | "org_id" | "user_id" | "expires_at" | "revoked_at" | "last_used_at"> & Pick<OrgRow, "plan"> & Pick<UserRow, "role">,
-    [string]
-  >(
+  const lookup = db.prepare<KeyLookup, [string]>(
     `SELECT k.id, k.org_id, k.user_id, k.expires_at, k.revoked_at, k.last_used_at, o.plan, u.role
        FROM api_keys k JOIN orgs o ON o.id = k.org_id JOIN users u ON u.id = k.user_id
       WHERE k.hash = ?`,
@@ -76,9 +160,12 @@ function buildStore(db: Database) {
   };
   const insertOrg = (r: OrgRow) => insertOrgRow.run(...ORG_COLUMN_NAMES.map((c) => r[c]));
   const insertUser = (r: UserRow): boolean => insertUserRow.run(...USER_COLUMN_NAMES.map((c) => r[c])).changes === 1;
-  const insertKey = (r: ApiKeyRow) => insertKeyRow.run(...KEY_COLUMN_NAMES.map((c) => r[c]));
+  const insertKey = (r: ApiKeyRow): void => {
+    insertKeyRow.run(...KEY_COLUMN_NAMES.map((c) => r[c]));
+  };
 
-  // Immediate transactions: the name check and the write cannot interleave with another writer's.
+  // Outside a writer unit, immediate transactions: the check and the write cannot interleave with another
+  // connection's. Inside one (the batch's transaction is open), bun:sqlite makes them savepoints of the unit's.
   const createOrgTx = db.transaction((org: OrgRow, ownerRow: UserRow, uniqueName: boolean): OrgRow | null => {
     if (uniqueName) {
       const [existing] = orgsNamed(org.name);
@@ -109,58 +196,42 @@ function buildStore(db: Database) {
   });
 
   return {
-    /** Every organization, oldest first (ties by id). */
     listOrgs: (): OrgRow[] => allOrgs.all(),
     getOrg: (id: string): OrgRow | null => orgById.get(id),
     hasAnyOrg: (): boolean => anyOrg.get() !== null,
-    /** Organizations whose name equals `name` ignoring case and surrounding spaces, oldest first. */
     orgsNamed,
-    /**
-     * Inserts the organization and its owner atomically. With `uniqueName`, an organization whose name equals the new
-     * one ignoring case blocks it: that organization is returned and nothing is written. Null when created.
-     */
     createOrgWithOwner: (org: OrgRow, ownerRow: UserRow, opts: { uniqueName?: boolean } = {}): OrgRow | null =>
       createOrgTx.immediate(org, ownerRow, opts.uniqueName === true),
-    /** Renames and/or re-plans an organization; with `uniqueName`, another organization's name (ignoring case) blocks it. */
     updateOrg: (orgId: string, changes: { name?: string; plan?: Plan }, opts: { uniqueName?: boolean } = {}): OrgUpdate =>
       updateOrgTx.immediate(orgId, changes, opts.uniqueName === true),
 
-    /** Users of one organization, or of all, oldest first (ties by id). */
     listUsers: (orgId?: string): UserRow[] => (orgId === undefined ? allUsers.all() : usersOf.all(orgId)),
     getUserInOrg: (userId: string, orgId: string): UserRow | null => userInOrg.get(userId, orgId),
-    /** The organization's earliest owner, else its earliest user; null for an organization without users. */
     findOwner: (orgId: string): UserRow | null => owner.get(orgId),
-    /** False (and nothing written) when the email is already used in that organization. */
     insertUser,
 
-    insertKey(r: ApiKeyRow): void {
-      insertKey(r);
-    },
-    /** The organization's keys, oldest first (ties by id). */
+    insertKey,
     listKeys: (orgId: string): ApiKeyRow[] => keysOf.all(orgId),
     getKey: (id: string): ApiKeyRow | null => keyById.get(id),
-    /** Sets revoked_at unless already set (the first revocation time stays); the key as it is now, or null if unknown. */
     revokeKey: (id: string, now: number): ApiKeyRow | null => revoke.get(now, id),
-    /**
-     * Rotates a key atomically: reads it, lets `decide` (synchronous, no I/O) plan the replacement, or throw to refuse
-     * with nothing written, then inserts the replacement and sets the old key's expiry. Null for an unknown key.
-     */
     rotateKey: (keyId: string, decide: (old: ApiKeyRow) => RotationPlan): { key: ApiKeyRow; previous: ApiKeyRow } | null => rotateTx.immediate(keyId, decide),
-    /**
-     * Verifies a key by the SHA-256 of its secret: one indexed lookup. A valid key's `last_used_at` is written when it
-     * is unset or older than LAST_USED_RESOLUTION_MS, so most requests write nothing.
-     */
     verify(hash: string, now: number): Verification {
       const row = lookup.get(hash);
-      if (!row) return { status: "not_found" };
-      if (row.revoked_at !== null) return { status: "revoked" };
-      if (row.expires_at !== null && row.expires_at <= now) return { status: "expired" };
-      if (row.last_used_at === null || now - row.last_used_at > LAST_USED_RESOLUTION_MS) touch.run(now, row.id);
-      return { status: "valid", principal: { orgId: row.org_id, plan: row.plan, userId: row.user_id, role: row.role, keyId: row.id } };
+      const result = verdict(row, now);
+      // An autocommit UPDATE of its own, at most once per key and resolution.
+      if (result.status === "valid" && lastUsedDue(row!.last_used_at, now)) touch.run(now, row!.id);
+      return result;
     },
   };
 }
 
-export type OrgsStore = ReturnType<typeof buildStore>;
-/** The store for this database, built on first use. */
-export const orgsStore: (db: Database) => OrgsStore = perDatabase(buildStore);
+const statements = perDatabase(buildStore);
+
+/**
+ * The SQLite implementation over one connection (its statements shared by every view of it); `guard` see
+ * async-store.ts. Through the guarded view (the engine's `stores`), `verify`'s last-used write cannot run while a
+ * batch is open, so it never joins (or rolls back with) another request's transaction.
+ */
+export function sqliteOrgsStore(db: Database, guard?: Guard): OrgsStore {
+  return asyncStore(statements(db), guard) satisfies OrgsStore;
+}

@@ -1,15 +1,27 @@
 // Routes of /v1/tickets: bind HTTP to the tickets service, nothing more.
 import { Elysia } from "elysia";
 import type { Writer } from "../db/writer";
-import type { ApiGuard } from "../idempotency/plugin";
+import type { AnsweringTx, ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import type { Config } from "../config";
 import { CreateTicket, ListTicketsQuery, Ticket, TicketIdParams, TicketList, UpdateTicket } from "./model";
-import { createTicket, deleteTicket, getTicket, listTicketsPage, updateTicket, type Deps as TicketsDeps, type ListQuery, type NextPage } from "./service";
+import {
+  createTicket,
+  deleteTicket,
+  getTicket,
+  listTicketsPage,
+  updateTicket,
+  type Deps as TicketsDeps,
+  type TicketsTx,
+  type ListQuery,
+  type NextPage,
+} from "./service";
 
 /** What the tickets routes need: the service's deps, and the public URL for Location and Link headers. */
 export interface TicketRoutesDeps extends TicketsDeps {
   config: Pick<Config, "publicUrl">;
+  /** The service's writer, whose units can also store an idempotent answer. */
+  writer: Writer<TicketsTx & AnsweringTx>;
 }
 
 /** The absolute URL of the next page: the same filters and page size, in the mode the client used. */
@@ -27,8 +39,8 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
     .model({ Ticket, TicketList, CreateTicket, UpdateTicket })
     .get(
       "",
-      ({ principal, query, set }) => {
-        const { list, next } = listTicketsPage(deps, principal.orgId, query);
+      async ({ principal, query, set }) => {
+        const { list, next } = await listTicketsPage(deps, principal.orgId, query);
         if (next) set.headers.link = `<${nextPageUrl(deps.config.publicUrl, query, next)}>; rel="next"`;
         return list;
       },
@@ -48,7 +60,7 @@ export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
       "",
       ({ principal, body, idempotent }) =>
         // With an Idempotency-Key, the ticket and its stored answer commit together (crash-safe retries).
-        idempotent.commit({ status: 201, location: (ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, (writer: Writer) =>
+        idempotent.commit({ status: 201, location: (ticket: Ticket) => `${deps.config.publicUrl}/v1/tickets/${ticket.id}` }, deps.writer, (writer) =>
           createTicket({ ...deps, writer }, principal, body),
         ),
       {

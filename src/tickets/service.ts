@@ -1,8 +1,7 @@
 // Tickets domain: list, read, create, update, delete; every change with its counts and outbox event in one unit of the writer.
-import type { Db } from "../db/client";
 import type { Writer } from "../db/writer";
 import { errors } from "../errors";
-import { record } from "../events/outbox";
+import type { Outbox } from "../events/outbox";
 import type { Actor } from "../keys/principal";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
@@ -10,12 +9,19 @@ import { textProblem, type TextRule } from "../lib/text";
 import { keysetPage, nextPageNumber, offsetPage, type PageQuery } from "../lib/pagination";
 import { toIso } from "../lib/time";
 import { DESCRIPTION_RULE, SUBJECT_RULE, type CreateTicket, type Ticket, type TicketList, type UpdateTicket } from "./model";
-import { type TicketFilter, type TicketRow, ticketStore } from "./store";
+import type { TicketFilter, TicketRow, TicketStore } from "./store";
+
+/** What a tickets unit of work is given: the stores bound to its transaction. */
+export interface TicketsTx {
+  tickets: TicketStore;
+  outbox: Outbox;
+}
 
 export interface Deps {
-  db: Db;
+  /** For reads: committed rows only. */
+  stores: { tickets: TicketStore };
   /** Every change goes through it: committed with the other writes of its batch, answered after the fsync. */
-  writer: Writer;
+  writer: Writer<TicketsTx>;
   clock: Clock;
 }
 
@@ -63,32 +69,34 @@ export type NextPage = { page: number } | { starting_after: string };
  * With `starting_after` (keyset mode) the page holds the tickets after that one, found by one index seek at any
  * depth; it must be a ticket of this organization (400 otherwise), and `page` other than 1 cannot go with it.
  */
-export function listTicketsPage(deps: Deps, orgId: string, q: ListQuery): { list: TicketList; next: NextPage | null } {
-  const store = ticketStore(deps.db.$client);
+export async function listTicketsPage(deps: Deps, orgId: string, q: ListQuery): Promise<{ list: TicketList; next: NextPage | null }> {
+  const store = deps.stores.tickets;
   const filter: TicketFilter = { status: q.status, priority: q.priority };
-  const total = store.total(orgId, filter);
+  if (q.starting_after !== undefined && (q.page ?? 1) !== 1) {
+    throw badCursor("cannot be combined with page; follow the Link header or send one of them.");
+  }
+  const total = await store.total(orgId, filter);
   if (q.starting_after !== undefined) {
-    if ((q.page ?? 1) !== 1) throw badCursor("cannot be combined with page; follow the Link header or send one of them.");
-    const cursor = store.get(q.starting_after, orgId);
+    const cursor = await store.get(q.starting_after, orgId);
     if (!cursor) throw badCursor("must be the id of a ticket of your organization.");
-    const { page, last } = keysetPage(q, total, (limit) => store.pageAfter(orgId, filter, cursor, limit), toTicket);
+    const { page, last } = await keysetPage(q, total, (limit) => store.pageAfter(orgId, filter, cursor, limit), toTicket);
     return { list: page, next: last ? { starting_after: last.id } : null };
   }
-  const list = offsetPage(q, total, (limit, offset) => store.page(orgId, filter, limit, offset), toTicket);
+  const list = await offsetPage(q, total, (limit, offset) => store.page(orgId, filter, limit, offset), toTicket);
   const next = nextPageNumber(list.meta);
   return { list, next: next === null ? null : { page: next } };
 }
 
-export function listTickets(deps: Deps, orgId: string, q: ListQuery): TicketList {
-  return listTicketsPage(deps, orgId, q).list;
+export async function listTickets(deps: Deps, orgId: string, q: ListQuery): Promise<TicketList> {
+  return (await listTicketsPage(deps, orgId, q)).list;
 }
 
 function badCursor(message: string) {
   return errors.validation([{ field: "starting_after", message }], `The query is not valid: starting_after ${message}`);
 }
 
-export function getTicket(deps: Deps, orgId: string, id: string): Ticket {
-  const row = ticketStore(deps.db.$client).get(id, orgId);
+export async function getTicket(deps: Deps, orgId: string, id: string): Promise<Ticket> {
+  const row = await deps.stores.tickets.get(id, orgId);
   if (!row) throw errors.notFound("Ticket");
   return toTicket(row);
 }
@@ -107,11 +115,9 @@ export function createTicket(deps: Deps, actor: Actor, input: CreateTicket): Pro
     updated_at: now,
   };
   const ticket = toTicket(row);
-  const sqlite = deps.db.$client;
-  const store = ticketStore(sqlite);
-  return deps.writer.write(() => {
-    store.insert(row);
-    record(sqlite, { type: "ticket.created", orgId: actor.orgId, data: ticket }, now);
+  return deps.writer.write(async (tx) => {
+    await tx.tickets.insert(row);
+    await tx.outbox.record({ type: "ticket.created", orgId: actor.orgId, data: ticket }, now);
     return ticket;
   });
 }
@@ -125,31 +131,27 @@ export function updateTicket(deps: Deps, actor: Actor, id: string, input: Update
   if (input.description !== undefined) next.description = checkDescription(input.description);
   if (input.status !== undefined) next.status = input.status;
   if (input.priority !== undefined) next.priority = input.priority;
-  const sqlite = deps.db.$client;
-  const store = ticketStore(sqlite);
   // Read and written in one unit of the writer: no other write can come between.
-  return deps.writer.write(() => {
-    const before = store.get(id, actor.orgId);
+  return deps.writer.write(async (tx) => {
+    const before = await tx.tickets.get(id, actor.orgId);
     if (!before) throw errors.notFound("Ticket");
     const changed = EDITABLE.filter((f) => f in next && next[f] !== before[f]);
     if (changed.length === 0) return toTicket(before);
     const now = Math.max(deps.clock.now(), before.updated_at);
     const after: TicketRow = { ...before, ...next, updated_at: now };
-    store.update(before, after);
+    await tx.tickets.update(before, after);
     const ticket = toTicket(after);
-    record(sqlite, { type: "ticket.updated", orgId: actor.orgId, data: ticket, changedFields: changed }, now);
+    await tx.outbox.record({ type: "ticket.updated", orgId: actor.orgId, data: ticket, changedFields: changed }, now);
     return ticket;
   });
 }
 
 export function deleteTicket(deps: Deps, actor: Actor, id: string): Promise<void> {
-  const sqlite = deps.db.$client;
-  const store = ticketStore(sqlite);
-  return deps.writer.write(() => {
-    const before = store.get(id, actor.orgId);
+  return deps.writer.write(async (tx) => {
+    const before = await tx.tickets.get(id, actor.orgId);
     if (!before) throw errors.notFound("Ticket");
-    store.remove(before);
+    await tx.tickets.remove(before);
     const now = deps.clock.now();
-    record(sqlite, { type: "ticket.deleted", orgId: actor.orgId, data: toTicket(before) }, now);
+    await tx.outbox.record({ type: "ticket.deleted", orgId: actor.orgId, data: toTicket(before) }, now);
   });
 }

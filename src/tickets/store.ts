@@ -1,5 +1,6 @@
-// The tickets data layer: every SQL statement about tickets and their counts, prepared once per database.
+// The tickets store: its contract (asynchronous, what services use) and its SQLite implementation (statements prepared once per database).
 import type { Database, Statement } from "bun:sqlite";
+import { asyncStore, type Guard } from "../db/async-store";
 import { perDatabase } from "../db/per-database";
 import { type RawRow, columnList, columnNames, placeholders } from "../db/schema/raw-row";
 import { type TicketPriority, type TicketStatus, tickets } from "../db/schema/tickets";
@@ -14,6 +15,30 @@ const COLUMNS = columnList(tickets);
 export interface TicketFilter {
   status?: TicketStatus;
   priority?: TicketPriority;
+}
+
+/**
+ * The tickets of every organization and their counts per (status, priority). Every method takes the organization id:
+ * no call reaches another organization's rows. Used inside a writer unit (its `tx`), calls run in that unit's
+ * transaction; used elsewhere, they see committed rows only.
+ */
+export interface TicketStore {
+  /** A page in list order (created_at DESC, id DESC), by offset. */
+  page(orgId: string, f: TicketFilter, limit: number, offset: number): Promise<TicketRow[]>;
+  /** The `limit` tickets that follow (created_at, id) in the list order (created_at DESC, id DESC). */
+  pageAfter(orgId: string, f: TicketFilter, cursor: { created_at: number; id: string }, limit: number): Promise<TicketRow[]>;
+  /** How many tickets match, from the kept counts (not a scan). */
+  total(orgId: string, f: TicketFilter): Promise<number>;
+  get(id: string, orgId: string): Promise<TicketRow | null>;
+  /** Inserts the row and counts it. */
+  insert(r: TicketRow): Promise<void>;
+  /**
+   * Writes `after` over the row `before` was read as (in the same unit). The counts move only when a row of that
+   * organization was changed, so a stale or foreign row cannot skew them. True when a row was updated.
+   */
+  update(before: TicketRow, after: TicketRow): Promise<boolean>;
+  /** Deletes the row; its count moves only when a row was deleted (a second remove changes nothing). True when it was. */
+  remove(r: TicketRow): Promise<boolean>;
 }
 
 function buildStore(db: Database) {
@@ -49,7 +74,6 @@ function buildStore(db: Database) {
       if (f.priority) args.push(f.priority);
       return page.get(`${!!f.status}${!!f.priority}`)!.all(...args, limit, offset);
     },
-    /** The `limit` tickets that follow (created_at, id) in the list order (created_at DESC, id DESC). */
     pageAfter(orgId: string, f: TicketFilter, cursor: { created_at: number; id: string }, limit: number): TicketRow[] {
       const args: (string | number)[] = [orgId];
       if (f.status) args.push(f.status);
@@ -62,15 +86,11 @@ function buildStore(db: Database) {
       if (f.priority) args.push(f.priority);
       return total.get(`${!!f.status}${!!f.priority}`)!.get(...args)?.total ?? 0;
     },
-    get: (id: string, orgId: string) => byId.get(id, orgId),
+    get: (id: string, orgId: string): TicketRow | null => byId.get(id, orgId),
     insert(r: TicketRow) {
       insert.run(...COLUMN_NAMES.map((c) => r[c]));
       bump.run(r.org_id, r.status, r.priority, 1);
     },
-    /**
-     * Writes `after` over the row `before` was read as (in the same unit). The counts move only when a row of that
-     * organization was changed, so a stale or foreign row cannot skew them. True when a row was updated.
-     */
     update(before: TicketRow, after: TicketRow): boolean {
       if (update.run(after.subject, after.description, after.status, after.priority, after.updated_at, after.id, after.org_id).changes === 0) return false;
       if (before.status !== after.status || before.priority !== after.priority) {
@@ -79,7 +99,6 @@ function buildStore(db: Database) {
       }
       return true;
     },
-    /** Deletes the row; its count moves only when a row was deleted (a second remove changes nothing). True when it was. */
     remove(r: TicketRow): boolean {
       if (remove.run(r.id, r.org_id).changes === 0) return false;
       bump.run(r.org_id, r.status, r.priority, -1);
@@ -88,6 +107,9 @@ function buildStore(db: Database) {
   };
 }
 
-export type TicketStore = ReturnType<typeof buildStore>;
-/** The store for this database, built on first use. */
-export const ticketStore: (db: Database) => TicketStore = perDatabase(buildStore);
+const statements = perDatabase(buildStore);
+
+/** The SQLite implementation over one connection (its statements shared by every view of it); `guard` see async-store.ts. */
+export function sqliteTicketStore(db: Database, guard?: Guard): TicketStore {
+  return asyncStore(statements(db), guard) satisfies TicketStore;
+}

@@ -13,22 +13,22 @@ export interface Finished {
   result: AttemptResult;
 }
 
-type RecordStore = Pick<WebhookStore, "deliveryState" | "webhookAnyOrg" | "insertAttempt" | "finishAttempt" | "setConsecutiveFailures" | "disableWebhook">;
+type RecordStore = Pick<WebhookStore, "deliveryState" | "webhook" | "insertAttempt" | "finishAttempt" | "setConsecutiveFailures" | "disableWebhook">;
 
 /**
  * Records one finished attempt: reads the delivery and its endpoint as they are now (either may have
- * changed while it was on the wire), decides, and writes the attempt and the decision. Call inside the
- * transaction that records the batch.
+ * changed while it was on the wire), decides, and writes the attempt and the decision. `store` is the unit's
+ * (the outcome's one unit of the writer).
  */
-export function recordOutcome(store: RecordStore, f: Finished, policy: RetryPolicy): Decision {
+export async function recordOutcome(store: RecordStore, f: Finished, policy: RetryPolicy): Promise<Decision> {
   const { row, result } = f;
   const now = f.completedAt;
-  const delivery = store.deliveryState(row.id) ?? null;
+  const delivery = await store.deliveryState(row.id, row.org_id);
   // The endpoint matters only to a failed attempt of a pending delivery; a success costs no extra query.
-  const endpoint = delivery?.status === "pending" && !isSuccess(result.statusCode) ? (store.webhookAnyOrg(row.webhook_id) ?? null) : null;
+  const endpoint = delivery?.status === "pending" && !isSuccess(result.statusCode) ? await store.webhook(row.webhook_id, row.org_id) : null;
   const decision = decideOutcome(delivery, endpoint, result, now, policy);
   if (decision.kind === "gone") return decision;
-  store.insertAttempt({
+  await store.insertAttempt({
     delivery_id: row.id,
     attempted_at: f.attemptedAt,
     status_code: result.statusCode,
@@ -38,20 +38,20 @@ export function recordOutcome(store: RecordStore, f: Finished, policy: RetryPoli
   });
   switch (decision.kind) {
     case "succeeded":
-      store.finishAttempt(row.id, "succeeded", decision.attempt, null, now);
+      await store.finishAttempt(row.id, row.org_id, "succeeded", decision.attempt, null, now);
       break;
     case "retry":
-      store.finishAttempt(row.id, "pending", decision.attempt, decision.at, now);
+      await store.finishAttempt(row.id, row.org_id, "pending", decision.attempt, decision.at, now);
       break;
     case "give-up":
-      store.finishAttempt(row.id, decision.status, decision.attempt, null, now);
+      await store.finishAttempt(row.id, row.org_id, decision.status, decision.attempt, null, now);
       break;
     case "disable":
-      store.finishAttempt(row.id, "failed", decision.attempt, null, now);
-      store.disableWebhook(row.webhook_id, decision.reason, now);
+      await store.finishAttempt(row.id, row.org_id, "failed", decision.attempt, null, now);
+      await store.disableWebhook(row.webhook_id, row.org_id, decision.reason, now);
       break;
   }
-  if ("failures" in decision && decision.failures !== null) store.setConsecutiveFailures(row.webhook_id, decision.failures);
+  if ("failures" in decision && decision.failures !== null) await store.setConsecutiveFailures(row.webhook_id, row.org_id, decision.failures);
   return decision;
 }
 

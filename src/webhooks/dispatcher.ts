@@ -1,20 +1,18 @@
-// The webhook dispatcher's scheduler: wires the stages (claim → send → decide → record, in dispatch-*.ts) and sleeps on the clock's timer until the next due attempt, woken by new outbox events. No polling. Its bookkeeping commits through the group-commit writer (FULL, no NORMAL toggle: see dispatch-commit.ts).
+// The webhook dispatcher's scheduler: wires the stages (claim → send → decide → record, in dispatch-*.ts) and sleeps on the clock's timer until the next due attempt, woken by the engine's signals (events recorded, deliveries queued). No polling. Its bookkeeping is units of the group-commit writer.
 import type { Config } from "../config";
-import type { Db } from "../db/client";
-import { writerFor, type Writer } from "../db/writer";
-import { onRecorded } from "../events/outbox";
+import type { Writer } from "../db/writer";
+import type { Outbox, OutboxSignal } from "../events/outbox";
 import type { Clock, Timer } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { createClaimer } from "./dispatch-claim";
-import { writerCommit } from "./dispatch-commit";
 import { AUTO_DISABLE_AFTER, type Decision, type RetryPolicy } from "./dispatch-decide";
 import { logOutcome, nextAttemptOf, recordOutcome, type Finished } from "./dispatch-record";
 import { sendDelivery } from "./dispatch-send";
 import { fanOutPending } from "./fan-out";
-import { onQueued } from "./queue-signal";
+import type { QueueSignal } from "./queue-signal";
 import { pruneExpired } from "./retention";
 import { createAddressGuard, systemResolver, type Resolver } from "./ssrf";
-import { webhookStore, type DueDelivery } from "./store";
+import type { DueDelivery, WebhookStore } from "./store";
 import { createAgents, type TransportOptions } from "./transport";
 
 export { AUTO_DISABLE_AFTER } from "./dispatch-decide";
@@ -34,6 +32,12 @@ export type DispatchStep =
   /** Cut off by shutdown (or a fault) before its outcome was written, or its write failed while stopping: it stays pending. */
   | { step: "dropped"; deliveryId: string };
 
+/** What the dispatcher's units of work are given: the stores bound to their transaction. */
+export interface DispatchTx {
+  webhooks: WebhookStore;
+  outbox: Outbox;
+}
+
 export interface DispatcherDeps {
   config: Pick<
     Config,
@@ -46,12 +50,18 @@ export interface DispatcherDeps {
     | "webhookEndpointConcurrency"
     | "retentionDays"
   >;
-  db: Db;
+  /** For reads outside a unit (what to resume at start, claims, the endpoints retention walks): committed rows only. */
+  stores: { webhooks: WebhookStore };
   /**
-   * Commits the bookkeeping (fan-out, attempt outcomes, retention) in the batches of the connection's one writer,
-   * beside the API's writes; `writerFor(db.$client)` unless given.
+   * The bookkeeping (fan-out, attempt outcomes, retention): units of the one writer, in the batches of the API's
+   * writes, `synchronous=FULL` like them. (They once committed on their own with `synchronous=NORMAL` toggled around
+   * them to skip an fsync; a pragma cannot apply to one unit of a shared batch, and it is not needed: the outcomes and
+   * fan-outs that finish together, and whatever the API writes in the same turn, share the batch's one fsync. So a
+   * committed outcome or fan-out survives a power cut too.)
    */
-  writer?: Writer;
+  writer: Writer<DispatchTx>;
+  /** The engine's wake-ups: events recorded (fan out), deliveries queued outside fan-out (retry, test ping, replay). */
+  signals: OutboxSignal & QueueSignal;
   /** Time and the scheduler's timers (retries, error backoff, the shutdown grace period). */
   clock: Clock;
   log: Logger;
@@ -99,11 +109,8 @@ interface Flight {
 const describe = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const { config, clock, log } = deps;
+  const { config, clock, log, stores, writer, signals } = deps;
   const observe = deps.observe ?? (() => {});
-  const sqlite = deps.db.$client;
-  const store = webhookStore(sqlite);
-  const commit = writerCommit(deps.writer ?? writerFor(sqlite));
   const agents = createAgents(config.webhookEndpointConcurrency);
   const transport: Omit<TransportOptions, "signal"> = {
     timeoutMs: config.webhookTimeoutMs,
@@ -113,7 +120,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     agents,
   };
   const policy: RetryPolicy = { baseMs: config.webhookRetryBaseMs, autoDisableAfter: AUTO_DISABLE_AFTER, random: deps.random ?? Math.random };
-  const claimer = createClaimer(store, { global: config.webhookConcurrency, org: config.webhookOrgConcurrency, endpoint: config.webhookEndpointConcurrency });
+  const claimer = createClaimer(stores.webhooks, {
+    global: config.webhookConcurrency,
+    org: config.webhookOrgConcurrency,
+    endpoint: config.webhookEndpointConcurrency,
+  });
 
   let state: "new" | "running" | "stopping" | "stopped" = "new";
   let unsubscribe: (() => void)[] = [];
@@ -149,11 +160,46 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     });
   }
 
+  /** The pump running now (its reads are asynchronous), and whether something asked for another meanwhile. */
+  let pumping: Promise<void> | null = null;
+  let pumpAgain = false;
+  /** Whether the pending deliveries of the last process have been read (at the first pump; again after a failure). */
+  let resumed = false;
+
+  /** Runs the pump now, or right after the one running (claims are never concurrent). */
   function pump() {
     if (state !== "running") return;
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = (async () => {
+      try {
+        do {
+          pumpAgain = false;
+          await pumpOnce();
+        } while (pumpAgain && state === "running");
+      } finally {
+        pumping = null;
+      }
+    })();
+  }
+
+  async function pumpOnce() {
     try {
+      if (!resumed) {
+        // Whatever was pending when the last process stopped or died (in flight included) is due again.
+        for (const { id, next } of await stores.webhooks.activeWithNextDue()) if (next !== null) claimer.noteDue(id, next);
+        resumed = true;
+      }
       if (outboxDirty && !fanningOut) fanOut();
-      for (const row of claimer.claim(clock.now())) launch(row);
+      const claimed = await claimer.claim(clock.now());
+      if (state !== "running") {
+        // Stopped while claiming: the slots come back, the deliveries stay pending.
+        for (const row of claimed) claimer.release(row);
+        return;
+      }
+      for (const row of claimed) launch(row);
       armTimer();
       maybePrune();
     } catch (err) {
@@ -175,7 +221,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       const now = clock.now();
       let events: number;
       try {
-        const done = await fanOutPending(sqlite, now, FAN_OUT_BATCH, commit);
+        const done = await fanOutPending(writer, now, FAN_OUT_BATCH);
         events = done.events;
         for (const q of done.queued) claimer.noteDue(q.webhookId, now);
       } catch (err) {
@@ -253,7 +299,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     track(async () => {
       let d: Decision;
       try {
-        d = await commit(() => recordOutcome(store, f, policy));
+        d = await writer.write((tx) => recordOutcome(tx.webhooks, f, policy));
       } catch (err) {
         log.error("could not record a webhook attempt; retrying shortly", { delivery_id: f.row.id, error: describe(err) });
         if (state === "running") {
@@ -299,7 +345,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   function runPrune(): Promise<{ events: number; deliveries: number }> {
     if (pruning) return pruning;
     lastPrune = clock.now();
-    pruning = pruneExpired(sqlite, lastPrune, config.retentionDays, () => state === "running" || state === "new", commit)
+    pruning = pruneExpired(deps, lastPrune, config.retentionDays, () => state === "running" || state === "new")
       .then((removed) => {
         if (removed.events || removed.deliveries) log.info("webhook retention pruned", { ...removed, retention_days: config.retentionDays });
         return removed;
@@ -320,14 +366,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     start() {
       if (state !== "new") return;
       state = "running";
-      // Whatever was pending when the last process stopped or died (in flight included) is due again.
-      for (const { id, next } of store.activeWithNextDue()) if (next !== null) claimer.noteDue(id, next);
+      // The first pump reads what was pending when the last process stopped; listening starts first, so nothing recorded meanwhile is missed.
       unsubscribe = [
-        onRecorded(sqlite, () => {
+        signals.onRecorded(() => {
           outboxDirty = true;
           schedulePump();
         }),
-        onQueued(sqlite, (webhookId, at) => {
+        signals.onQueued((webhookId, at) => {
           claimer.noteDue(webhookId, at);
           schedulePump();
         }),
@@ -348,12 +393,15 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         timer?.cancel();
         timer = undefined;
         timerAt = Infinity;
+        // The grace period starts now, on the clock; a claim in progress ends first (what it claims from now on is
+        // released, not sent), then the attempts on the wire get what is left of it.
+        let graceOver!: () => void;
+        const graceDone = new Promise<void>((r) => (graceOver = r));
+        const grace = clock.setTimer(() => graceOver(), graceMs);
+        if (pumping) await pumping;
         const onWire = [...flights.values()].map((f) => f.done);
-        if (onWire.length) {
-          let grace: Timer | undefined;
-          await Promise.race([Promise.allSettled(onWire), new Promise<void>((r) => (grace = clock.setTimer(r, graceMs)))]);
-          grace?.cancel();
-        }
+        if (onWire.length) await Promise.race([Promise.allSettled(onWire), graceDone]);
+        grace.cancel();
         const late = [...flights.values()].filter((f) => f.onWire);
         for (const f of late) f.controller.abort();
         await Promise.allSettled(late.map((f) => f.done));
@@ -377,7 +425,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     async settled() {
       // Turns of the event loop, not time: a queued pump runs, and a writer batch commits, on setImmediate.
       do await new Promise<void>((r) => setImmediate(r));
-      while (pumpQueued || writing.size > 0 || pruning !== null);
+      while (pumpQueued || pumping !== null || writing.size > 0 || pruning !== null);
     },
   };
 }

@@ -1,12 +1,17 @@
-// Fan-out: turns outbox events into one pending delivery per matching active endpoint, in the transaction that marks them dispatched.
-import type { Database } from "bun:sqlite";
+// Fan-out: turns outbox events into one pending delivery per matching active endpoint, in the unit of work that marks them dispatched.
 import { createHash } from "node:crypto";
-import { writerFor } from "../db/writer";
+import type { Writer } from "../db/writer";
+import type { EventRow, Outbox } from "../events/outbox";
 import { toIso } from "../lib/time";
-import { writerCommit, type Commit } from "./dispatch-commit";
 import { subscribes } from "./event-types";
 import { MAX_ATTEMPTS } from "./retry-policy";
-import { webhookStore, type EventRow, type WebhookStore } from "./store";
+import type { WebhookStore } from "./store";
+
+/** What fan-out's unit of work is given: the stores bound to its transaction. */
+export interface FanOutTx {
+  webhooks: WebhookStore;
+  outbox: Outbox;
+}
 
 /**
  * The exact body every attempt of a delivery sends: `{"event", "timestamp", "data"}`. `data` is the
@@ -36,13 +41,15 @@ export interface QueuedDelivery {
   webhookId: string;
 }
 
-type Targets = (orgId: string) => { id: string; events: string[] }[];
+type Target = { id: string; events: string[] };
+type Targets = (orgId: string) => Promise<Target[]>;
 
+/** The active endpoints of each organization, read once per unit of work. */
 function cachedTargets(store: WebhookStore): Targets {
-  const cache = new Map<string, { id: string; events: string[] }[]>();
-  return (orgId) => {
+  const cache = new Map<string, Target[]>();
+  return async (orgId) => {
     let list = cache.get(orgId);
-    if (!list) cache.set(orgId, (list = store.activeWebhooksOf(orgId).map((w) => ({ id: w.id, events: JSON.parse(w.events) as string[] }))));
+    if (!list) cache.set(orgId, (list = (await store.activeWebhooksOf(orgId)).map((w) => ({ id: w.id, events: JSON.parse(w.events) as string[] }))));
     return list;
   };
 }
@@ -50,23 +57,22 @@ function cachedTargets(store: WebhookStore): Targets {
 /**
  * Creates the deliveries of one event, due now. A `webhook.test` event goes only to the endpoint named in
  * its data; every other event to each active endpoint of its organization that subscribes to it.
- * Call inside a transaction together with markDispatched.
+ * Call inside a unit of work, together with markDispatched.
  */
-function queueEvent(store: WebhookStore, targets: Targets, e: EventRow, now: number): QueuedDelivery[] {
+async function queueEvent(store: WebhookStore, targets: Targets, e: EventRow, now: number): Promise<QueuedDelivery[]> {
   let ids: string[];
   if (e.type === "webhook.test") {
     const target = (JSON.parse(e.data) as { webhook_id?: string }).webhook_id;
-    ids = targets(e.org_id).some((w) => w.id === target) ? [target!] : [];
+    ids = (await targets(e.org_id)).some((w) => w.id === target) ? [target!] : [];
   } else {
-    ids = targets(e.org_id)
-      .filter((w) => subscribes(w.events, e.type))
-      .map((w) => w.id);
+    ids = (await targets(e.org_id)).filter((w) => subscribes(w.events, e.type)).map((w) => w.id);
   }
   if (ids.length === 0) return [];
   const payload = buildPayload(e);
-  return ids.map((webhookId) => {
+  const queued: QueuedDelivery[] = [];
+  for (const webhookId of ids) {
     const id = deliveryIdFor(e.id, webhookId);
-    store.insertDelivery({
+    await store.insertDelivery({
       id,
       org_id: e.org_id,
       webhook_id: webhookId,
@@ -78,39 +84,32 @@ function queueEvent(store: WebhookStore, targets: Targets, e: EventRow, now: num
       created_at: now,
       updated_at: now,
     });
-    return { id, webhookId };
-  });
+    queued.push({ id, webhookId });
+  }
+  return queued;
 }
 
-/** Fans out one already-recorded event now (the test ping does this in its own transaction). */
-export function fanOutEvent(sqlite: Database, e: EventRow, now: number): QueuedDelivery[] {
-  const store = webhookStore(sqlite);
-  const queued = queueEvent(store, cachedTargets(store), e, now);
-  store.markDispatched(e.seq, now);
+/** Fans out one event just recorded in the same unit (the test ping does this); `tx` is the unit's. */
+export async function fanOutEvent(tx: FanOutTx, e: EventRow, now: number): Promise<QueuedDelivery[]> {
+  const queued = await queueEvent(tx.webhooks, cachedTargets(tx.webhooks), e, now);
+  await tx.outbox.markDispatched(e.seq, now);
   return queued;
 }
 
 /**
- * Fans out up to `limit` undispatched events, oldest first, as one write of the group-commit writer (`commit` runs
- * it, in its own savepoint): the deliveries exist if and only if the events are marked dispatched, so a crash can
- * neither lose nor duplicate them. Resolves once that write has committed. The events are read when the write
- * runs, in its batch, so two fan-outs queued together never take the same event (the dispatcher runs one at a time
- * all the same).
+ * Fans out up to `limit` undispatched events, oldest first, as one unit of the group-commit writer (a savepoint of
+ * its batch): the deliveries exist if and only if the events are marked dispatched, so a crash can neither lose nor
+ * duplicate them. Resolves once that unit has committed. The events are read inside the unit, so two fan-outs
+ * queued together never take the same event (the dispatcher runs one at a time all the same).
  */
-export function fanOutPending(
-  sqlite: Database,
-  now: number,
-  limit = 500,
-  commit: Commit = writerCommit(writerFor(sqlite)),
-): Promise<{ events: number; queued: QueuedDelivery[] }> {
-  const store = webhookStore(sqlite);
-  return commit(() => {
-    const events = store.undispatchedEvents(limit);
-    const targets = cachedTargets(store);
+export function fanOutPending(writer: Writer<FanOutTx>, now: number, limit: number): Promise<{ events: number; queued: QueuedDelivery[] }> {
+  return writer.write(async (tx) => {
+    const events = await tx.outbox.undispatched(limit);
+    const targets = cachedTargets(tx.webhooks);
     const queued: QueuedDelivery[] = [];
     for (const e of events) {
-      queued.push(...queueEvent(store, targets, e, now));
-      store.markDispatched(e.seq, now);
+      queued.push(...(await queueEvent(tx.webhooks, targets, e, now)));
+      await tx.outbox.markDispatched(e.seq, now);
     }
     return { events: events.length, queued };
   });
@@ -118,12 +117,16 @@ export function fanOutPending(
 
 /**
  * Queues the events an endpoint missed since `since` (it had no delivery for them) and requeues its
- * deliveries cancelled since then; used when re-enabling with replay. Call inside a transaction.
+ * deliveries cancelled since then; used when re-enabling with replay. `store` is the unit's.
  */
-export function replayMissed(sqlite: Database, webhook: { id: string; org_id: string; events: string[] }, since: number, now: number): number {
-  const store = webhookStore(sqlite);
-  let n = store.requeueCancelledSince(webhook.id, since, MAX_ATTEMPTS, now);
-  const only: Targets = () => [{ id: webhook.id, events: webhook.events }];
-  for (const e of store.missedEvents(webhook.id, webhook.org_id, since)) n += queueEvent(store, only, e, now).length;
+export async function replayMissed(
+  store: WebhookStore,
+  webhook: { id: string; org_id: string; events: string[] },
+  since: number,
+  now: number,
+): Promise<number> {
+  let n = await store.requeueCancelledSince(webhook.id, webhook.org_id, since, MAX_ATTEMPTS, now);
+  const only: Targets = async () => [{ id: webhook.id, events: webhook.events }];
+  for (const e of await store.missedEvents(webhook.id, webhook.org_id, since)) n += (await queueEvent(store, only, e, now)).length;
   return n;
 }

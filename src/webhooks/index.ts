@@ -1,8 +1,8 @@
 // Routes of /v1/webhooks: bind HTTP to the webhooks service, nothing more.
 import { Elysia } from "elysia";
-import type { Writer } from "../db/writer";
 import type { Config } from "../config";
-import type { ApiGuard } from "../idempotency/plugin";
+import type { Writer } from "../db/writer";
+import type { AnsweringTx, ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import {
   CreateWebhook,
@@ -32,6 +32,7 @@ import {
   sendTestEvent,
   updateWebhook,
   type Deps,
+  type WebhooksTx,
 } from "./service";
 
 const tags = ["Webhooks"];
@@ -39,6 +40,8 @@ const tags = ["Webhooks"];
 /** What the webhooks routes need: the service's deps, and the public URL for Location. */
 export interface WebhookRoutesDeps extends Deps {
   config: Deps["config"] & Pick<Config, "publicUrl">;
+  /** The service's writer, whose units can also store an idempotent answer. */
+  writer: Writer<WebhooksTx & AnsweringTx>;
 }
 
 export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
@@ -65,8 +68,10 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
         "",
         ({ principal, body, idempotent }) =>
           // The service checks the URL's addresses (DNS) before it writes: the answer is stored once it has.
-          idempotent.commit({ status: 201, location: (webhook) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` }, (writer: Writer) =>
-            createWebhook({ ...deps, writer }, principal.orgId, body),
+          idempotent.commit(
+            { status: 201, location: (webhook: WebhookWithSecret) => `${deps.config.publicUrl}/v1/webhooks/${webhook.id}` },
+            deps.writer,
+            (writer) => createWebhook({ ...deps, writer }, principal.orgId, body),
           ),
         {
           body: "CreateWebhook",
@@ -117,7 +122,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       .post(
         "/:id/rotate-secret",
         ({ principal, params, idempotent }) =>
-          idempotent.commit({ status: 200 }, (writer: Writer) => rotateSecret({ ...deps, writer }, principal.orgId, params.id)),
+          idempotent.commit({ status: 200 }, deps.writer, (writer) => rotateSecret({ ...deps, writer }, principal.orgId, params.id)),
         {
           params: WebhookIdParams,
           response: { 200: "WebhookWithSecret", ...errorResponses(401, 403, 404) },
@@ -133,7 +138,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       .post(
         "/:id/test",
         ({ principal, params, idempotent }) =>
-          idempotent.commit({ status: 202 }, (writer: Writer) => sendTestEvent({ ...deps, writer }, principal.orgId, params.id)),
+          idempotent.commit({ status: 202 }, deps.writer, (writer) => sendTestEvent({ ...deps, writer }, principal.orgId, params.id)),
         {
           params: WebhookIdParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },
@@ -169,7 +174,7 @@ export function webhookRoutes(deps: WebhookRoutesDeps, auth: ApiGuard) {
       .post(
         "/:id/deliveries/:delivery_id/retry",
         ({ principal, params, idempotent }) =>
-          idempotent.commit({ status: 202 }, (writer: Writer) => retryDelivery({ ...deps, writer }, principal.orgId, params.id, params.delivery_id)),
+          idempotent.commit({ status: 202 }, deps.writer, (writer) => retryDelivery({ ...deps, writer }, principal.orgId, params.id, params.delivery_id)),
         {
           params: DeliveryParams,
           response: { 202: "Delivery", ...errorResponses(401, 403, 404, 409) },

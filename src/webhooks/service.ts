@@ -1,10 +1,9 @@
 // Webhooks domain: register, read, change, rotate, delete endpoints; test pings; the delivery log and manual retries. No Elysia here.
 import type { Config } from "../config";
 import type { DeliveryStatus } from "../db/schema/webhooks";
-import type { Db } from "../db/client";
 import type { Writer } from "../db/writer";
 import { type ApiError, errors } from "../errors";
-import { record } from "../events/outbox";
+import type { Outbox } from "../events/outbox";
 import type { Clock } from "../lib/clock";
 import { newId } from "../lib/ids";
 import { offsetPage, type PageQuery } from "../lib/pagination";
@@ -25,16 +24,22 @@ import {
   type WebhookList,
   type WebhookWithSecret,
 } from "./model";
-import { announceQueued } from "./queue-signal";
 import { generateSecret } from "./signing";
 import { AddressRefusedError, allowHint, createAddressGuard, hostOf, ResolveError, resolveChecked, systemResolver, type Resolver } from "./ssrf";
-import { webhookStore, type AttemptRow, type DeliveryRow, type WebhookRow } from "./store";
+import type { AttemptRow, DeliveryRow, WebhookRow, WebhookStore } from "./store";
 import { maskUrl, normalizeWebhookUrl, restoreMaskedCredentials } from "./url";
 
+/** What a webhooks unit of work is given: the stores bound to its transaction. */
+export interface WebhooksTx {
+  webhooks: WebhookStore;
+  outbox: Outbox;
+}
+
 export interface Deps {
-  db: Db;
-  /** Every change goes through it (group commit). */
-  writer: Writer;
+  /** For reads: committed rows only. */
+  stores: { webhooks: WebhookStore };
+  /** Every change goes through it: committed with the other writes of its batch, answered after the fsync. */
+  writer: Writer<WebhooksTx>;
   clock: Clock;
   config: Pick<Config, "webhookAllowPrivate" | "webhookAllowCidrs" | "webhookMaxPerOrg">;
   /** DNS for the registration-time address check; the system resolver unless a test substitutes one. */
@@ -96,7 +101,7 @@ function normalizeEvents(events: readonly string[]): string[] {
  * every address its host resolves to allowed by the SSRF policy (the dispatcher checks again on every
  * attempt). A refusal is a 400 naming `url`; an address refusal says which setting would allow it.
  */
-export async function checkWebhookUrl(deps: Deps, raw: string): Promise<string> {
+export async function checkWebhookUrl(deps: Pick<Deps, "config" | "resolve">, raw: string): Promise<string> {
   const bad = (message: string) => errors.validation([{ field: "url", message }], `The request body is not valid: url ${message}`);
   const parsed = normalizeWebhookUrl(raw, URL_MAX);
   if (!parsed.ok) throw bad(parsed.message);
@@ -125,10 +130,9 @@ export function listEventTypes(): EventTypeList {
 
 export async function createWebhook(deps: Deps, orgId: string, input: CreateWebhook): Promise<WebhookWithSecret> {
   const description = checkDescription(input.description);
-  const store = webhookStore(deps.db.$client);
   const max = deps.config.webhookMaxPerOrg;
-  // Checked before the DNS lookup (fail fast) and again right before the insert: nothing runs in between.
-  if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
+  // Checked before the DNS lookup (fail fast) and again in the unit that inserts.
+  if ((await deps.stores.webhooks.webhookCount(orgId)) >= max) throw webhookLimitReached(max);
   const url = await checkWebhookUrl(deps, input.url);
   const now = deps.clock.now();
   const row: WebhookRow = {
@@ -148,32 +152,32 @@ export async function createWebhook(deps: Deps, orgId: string, input: CreateWebh
     updated_at: now,
   };
   // The limit is checked again in the same unit as the insert: the DNS lookup awaited, other registrations may have run.
-  return deps.writer.write(() => {
-    if (store.webhookCount(orgId) >= max) throw webhookLimitReached(max);
-    store.insertWebhook(row);
+  return deps.writer.write(async (tx) => {
+    if ((await tx.webhooks.webhookCount(orgId)) >= max) throw webhookLimitReached(max);
+    await tx.webhooks.insertWebhook(row);
     return { ...toWebhook(row, now), secret: row.secret };
   });
 }
 
-export function listWebhooks(deps: Deps, orgId: string, q: PageQuery): WebhookList {
-  const store = webhookStore(deps.db.$client);
+export async function listWebhooks(deps: Deps, orgId: string, q: PageQuery): Promise<WebhookList> {
+  const store = deps.stores.webhooks;
   const now = deps.clock.now();
   return offsetPage(
     q,
-    store.webhookCount(orgId),
+    await store.webhookCount(orgId),
     (limit, offset) => store.webhookPage(orgId, limit, offset),
     (r) => toWebhook(r, now),
   );
 }
 
-function requireWebhook(deps: Deps, orgId: string, id: string): WebhookRow {
-  const row = webhookStore(deps.db.$client).webhook(id, orgId);
+async function requireWebhook(store: WebhookStore, orgId: string, id: string): Promise<WebhookRow> {
+  const row = await store.webhook(id, orgId);
   if (!row) throw errors.notFound("Webhook");
   return row;
 }
 
-export function getWebhook(deps: Deps, orgId: string, id: string): Webhook {
-  return toWebhook(requireWebhook(deps, orgId, id), deps.clock.now());
+export async function getWebhook(deps: Deps, orgId: string, id: string): Promise<Webhook> {
+  return toWebhook(await requireWebhook(deps.stores.webhooks, orgId, id), deps.clock.now());
 }
 
 /**
@@ -181,19 +185,15 @@ export function getWebhook(deps: Deps, orgId: string, id: string): Webhook {
  * the failure count and sends only new events unless `replay_missed` asks for the backlog.
  */
 export async function updateWebhook(deps: Deps, orgId: string, id: string, input: UpdateWebhook): Promise<Webhook> {
-  const existing = requireWebhook(deps, orgId, id);
+  const existing = await requireWebhook(deps.stores.webhooks, orgId, id);
   const description = checkDescription(input.description);
   if (input.replay_missed && input.active !== true) {
     throw errors.validation([{ field: "replay_missed", message: "only applies together with active: true." }]);
   }
   const url = input.url !== undefined ? await checkWebhookUrl(deps, restoreMaskedCredentials(input.url, existing.url)) : undefined;
-  const sqlite = deps.db.$client;
-  const store = webhookStore(sqlite);
-  let replayed = 0;
-  const result = await deps.writer.write(() => {
+  const result = await deps.writer.write(async (tx) => {
     // Read again: the URL check awaited DNS, and the dispatcher may have changed the row meanwhile.
-    const before = store.webhook(id, orgId);
-    if (!before) throw errors.notFound("Webhook");
+    const before = await requireWebhook(tx.webhooks, orgId, id);
     const now = Math.max(deps.clock.now(), before.updated_at);
     const after: WebhookRow = { ...before, updated_at: now };
     if (url !== undefined) after.url = url;
@@ -210,35 +210,34 @@ export async function updateWebhook(deps: Deps, orgId: string, id: string, input
       after.disabled_at = null;
       after.consecutive_failures = 0;
     }
-    store.updateWebhook(after);
-    if (input.active === false && wasActive) store.cancelPending(id, now);
+    await tx.webhooks.updateWebhook(after);
+    if (input.active === false && wasActive) await tx.webhooks.cancelPending(id, orgId, now);
     if (input.active === true && !wasActive && input.replay_missed && before.disabled_at !== null) {
-      replayed = replayMissed(sqlite, { id, org_id: orgId, events: JSON.parse(after.events) as string[] }, before.disabled_at, now);
+      const replayed = await replayMissed(tx.webhooks, { id, org_id: orgId, events: JSON.parse(after.events) as string[] }, before.disabled_at, now);
+      if (replayed > 0) await tx.webhooks.announceDue(id, now);
     }
     return { row: after, now };
   });
-  if (replayed > 0) announceQueued(sqlite, id, result.now);
   return toWebhook(result.row, result.now);
 }
 
 /** Deletes the endpoint with its delivery log; its pending deliveries are never sent. */
 export async function deleteWebhook(deps: Deps, orgId: string, id: string): Promise<void> {
-  const store = webhookStore(deps.db.$client);
-  await deps.writer.write(() => {
-    if (!store.deleteWebhook(id, orgId)) throw errors.notFound("Webhook");
+  await deps.writer.write(async (tx) => {
+    if (!(await tx.webhooks.deleteWebhook(id, orgId))) throw errors.notFound("Webhook");
   });
 }
 
 /** A new secret; the old one keeps signing beside it for 24 hours (a second rotation drops the oldest). */
 export function rotateSecret(deps: Deps, orgId: string, id: string): Promise<WebhookWithSecret> {
-  const sqlite = deps.db.$client;
-  const store = webhookStore(sqlite);
-  return deps.writer.write(() => {
-    requireWebhook(deps, orgId, id);
+  return deps.writer.write(async (tx) => {
+    const before = await requireWebhook(tx.webhooks, orgId, id);
     const now = deps.clock.now();
     const secret = generateSecret();
-    store.rotateSecret(id, orgId, secret, now + ROTATION_OVERLAP_MS, now);
-    return { ...toWebhook(store.webhook(id, orgId)!, now), secret };
+    const expiresAt = now + ROTATION_OVERLAP_MS;
+    await tx.webhooks.rotateSecret(id, orgId, secret, expiresAt, now);
+    const after: WebhookRow = { ...before, previous_secret: before.secret, previous_secret_expires_at: expiresAt, secret, updated_at: now };
+    return { ...toWebhook(after, now), secret };
   });
 }
 
@@ -247,51 +246,47 @@ function webhookDisabled(): ApiError {
 }
 
 /** Records a `webhook.test` event addressed to this endpoint alone and queues its delivery now. */
-export async function sendTestEvent(deps: Deps, orgId: string, id: string): Promise<Delivery> {
-  const sqlite = deps.db.$client;
-  const store = webhookStore(sqlite);
-  let due = 0;
-  const delivery = await deps.writer.write(() => {
-    const w = requireWebhook(deps, orgId, id);
+export function sendTestEvent(deps: Deps, orgId: string, id: string): Promise<Delivery> {
+  return deps.writer.write(async (tx) => {
+    const w = await requireWebhook(tx.webhooks, orgId, id);
     if (w.active !== 1) throw webhookDisabled();
     const now = deps.clock.now();
     const data = { webhook_id: id, message: "This is a test event from Client Cove." };
-    const e = record(sqlite, { type: "webhook.test", orgId, data }, now);
-    const [queued] = fanOutEvent(
-      sqlite,
+    const e = await tx.outbox.record({ type: "webhook.test", orgId, data }, now);
+    const [queued] = await fanOutEvent(
+      tx,
       { seq: e.seq, id: e.id, org_id: orgId, type: e.type, data: JSON.stringify(data), changed_fields: null, created_at: now },
       now,
     );
-    const row = store.delivery(queued!.id, id, orgId)!;
-    due = row.next_attempt_at!;
+    const row = (await tx.webhooks.delivery(queued!.id, id, orgId))!;
+    await tx.webhooks.announceDue(id, row.next_attempt_at!);
     // The unit's value is the answer (an Idempotency-Key stores it with the change).
     return toDelivery(row);
   });
-  announceQueued(sqlite, id, due);
-  return delivery;
 }
 
-export function listDeliveries(deps: Deps, orgId: string, webhookId: string, q: { status?: DeliveryStatus } & PageQuery): DeliveryList {
-  requireWebhook(deps, orgId, webhookId);
-  const store = webhookStore(deps.db.$client);
+export async function listDeliveries(deps: Deps, orgId: string, webhookId: string, q: { status?: DeliveryStatus } & PageQuery): Promise<DeliveryList> {
+  const store = deps.stores.webhooks;
+  await requireWebhook(store, orgId, webhookId);
   return offsetPage(
     q,
-    store.deliveryCount(webhookId, orgId, q.status),
+    await store.deliveryCount(webhookId, orgId, q.status),
     (limit, offset) => store.deliveryPage(webhookId, orgId, q.status, limit, offset),
     toDelivery,
   );
 }
 
-function requireDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): DeliveryRow {
-  const row = webhookStore(deps.db.$client).delivery(deliveryId, webhookId, orgId);
+async function requireDelivery(store: WebhookStore, orgId: string, webhookId: string, deliveryId: string): Promise<DeliveryRow> {
+  const row = await store.delivery(deliveryId, webhookId, orgId);
   if (!row) throw errors.notFound("Delivery");
   return row;
 }
 
-export function getDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): DeliveryDetail {
-  requireWebhook(deps, orgId, webhookId);
-  const row = requireDelivery(deps, orgId, webhookId, deliveryId);
-  const attempts = webhookStore(deps.db.$client).attemptsOf(row.id).map(toAttempt);
+export async function getDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): Promise<DeliveryDetail> {
+  const store = deps.stores.webhooks;
+  await requireWebhook(store, orgId, webhookId);
+  const row = await requireDelivery(store, orgId, webhookId, deliveryId);
+  const attempts = (await store.attemptsOf(row.id, orgId)).map(toAttempt);
   return { ...toDelivery(row), payload: JSON.parse(row.payload), attempts };
 }
 
@@ -299,22 +294,17 @@ export function getDelivery(deps: Deps, orgId: string, webhookId: string, delive
  * Sends the delivery again now, as a new attempt with the same id and body. An ended delivery gets one
  * more attempt; a pending one is simply brought forward (its remaining retries still apply).
  */
-export async function retryDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): Promise<Delivery> {
-  const sqlite = deps.db.$client;
-  const store = webhookStore(sqlite);
-  let due = 0;
-  const delivery = await deps.writer.write(() => {
-    const w = requireWebhook(deps, orgId, webhookId);
-    const d = requireDelivery(deps, orgId, webhookId, deliveryId);
+export function retryDelivery(deps: Deps, orgId: string, webhookId: string, deliveryId: string): Promise<Delivery> {
+  return deps.writer.write(async (tx) => {
+    const w = await requireWebhook(tx.webhooks, orgId, webhookId);
+    const d = await requireDelivery(tx.webhooks, orgId, webhookId, deliveryId);
     if (w.active !== 1) throw webhookDisabled();
     const now = deps.clock.now();
     const maxAttempts = d.status === "pending" ? Math.max(d.max_attempts, d.attempt_count + 1) : d.attempt_count + 1;
-    store.requeue(d.id, now, maxAttempts, now);
-    const row = store.delivery(d.id, webhookId, orgId)!;
-    due = row.next_attempt_at!;
+    await tx.webhooks.requeue(d.id, orgId, now, maxAttempts, now);
+    const row = (await tx.webhooks.delivery(d.id, webhookId, orgId))!;
+    await tx.webhooks.announceDue(webhookId, row.next_attempt_at!);
     // The unit's value is the answer (an Idempotency-Key stores it with the change).
     return toDelivery(row);
   });
-  announceQueued(sqlite, webhookId, due);
-  return delivery;
 }

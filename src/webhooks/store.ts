@@ -1,31 +1,114 @@
-// The webhooks data layer: every SQL statement about endpoints, deliveries, attempts and the outbox reads of fan-out, prepared once per database.
+// The webhooks store: its contract (endpoints, deliveries, attempts; asynchronous, what the service and the dispatcher use) and its SQLite implementation (statements prepared once per database).
 import type { Database } from "bun:sqlite";
+import { asyncStore, type Guard } from "../db/async-store";
 import { perDatabase } from "../db/per-database";
 import { type EventType, events } from "../db/schema/events";
-import { columnList, columnNames, type RawRow } from "../db/schema/raw-row";
+import { columnList, columnNames, placeholders, type RawRow } from "../db/schema/raw-row";
 import { type DeliveryStatus, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema/webhooks";
+import type { EventRow } from "../events/outbox";
+import { announceOn } from "./queue-signal";
+
+export type { EventRow } from "../events/outbox";
 
 /** Rows as SQL reads them (snake_case keys, integer times, `active` 0/1), derived from the schema. */
 export type WebhookRow = RawRow<typeof webhooks>;
 export type DeliveryRow = RawRow<typeof webhookDeliveries>;
 export type AttemptRow = RawRow<typeof webhookAttempts>;
-/** An outbox event as fan-out reads it: everything but its own bookkeeping (`dispatched_at`). */
-export type EventRow = Omit<RawRow<typeof events>, "dispatched_at">;
+/** A delivery as fan-out, a test ping or a replay creates it: pending and not yet attempted. */
+export type NewDelivery = Omit<DeliveryRow, "status" | "attempt_count">;
+/** What recording an outcome needs to know of the delivery as it is now. */
+export type DeliveryState = Pick<DeliveryRow, "id" | "webhook_id" | "status" | "attempt_count" | "max_attempts">;
 
 /** A due delivery with what the attempt needs from its endpoint. */
 export type DueDelivery = Pick<DeliveryRow, "id" | "webhook_id" | "org_id" | "payload"> &
   Pick<WebhookRow, "url" | "secret" | "previous_secret" | "previous_secret_expires_at">;
 
+/**
+ * Webhook endpoints, their deliveries (one per event and endpoint) and the attempts log. Every method a request
+ * reaches takes the organization id, and no call of one organization reads or changes another's rows. The
+ * dispatcher's and retention's methods (the last group) are cross-organization by design: one background worker
+ * serves every tenant's endpoints, and it claims work by endpoint (its fairness between organizations lives in
+ * dispatch-claim.ts, not in SQL). Used inside a writer unit (its `tx`), calls run in that unit's transaction; used
+ * elsewhere, they see committed rows only.
+ */
+export interface WebhookStore {
+  // ── Endpoints.
+  insertWebhook(r: WebhookRow): Promise<void>;
+  webhook(id: string, orgId: string): Promise<WebhookRow | null>;
+  /** A page in list order (created_at DESC, id DESC), by offset. */
+  webhookPage(orgId: string, limit: number, offset: number): Promise<WebhookRow[]>;
+  webhookCount(orgId: string): Promise<number>;
+  /** The organization's active endpoints and what they subscribe to (fan-out's targets). */
+  activeWebhooksOf(orgId: string): Promise<Pick<WebhookRow, "id" | "events">[]>;
+  /** Writes the editable fields (url, events, description, active, disabled_*, consecutive_failures, updated_at). True when a row was updated. */
+  updateWebhook(r: WebhookRow): Promise<boolean>;
+  /** The current secret becomes the previous one (signing beside the new one until `previousExpiresAt`). True when a row was updated. */
+  rotateSecret(id: string, orgId: string, secret: string, previousExpiresAt: number, now: number): Promise<boolean>;
+  /** Deletes the endpoint with its deliveries and their attempts. True when it existed. */
+  deleteWebhook(id: string, orgId: string): Promise<boolean>;
+  /** Disables the endpoint with `reason` and cancels its pending deliveries (use inside one unit). True when it existed. */
+  disableWebhook(id: string, orgId: string, reason: string, now: number): Promise<boolean>;
+  setConsecutiveFailures(id: string, orgId: string, n: number): Promise<void>;
+
+  // ── Deliveries.
+  /** A new delivery: pending, not yet attempted. */
+  insertDelivery(r: NewDelivery): Promise<void>;
+  delivery(id: string, webhookId: string, orgId: string): Promise<DeliveryRow | null>;
+  deliveryState(id: string, orgId: string): Promise<DeliveryState | null>;
+  /** A page of the endpoint's deliveries (all, or of one status) in list order (created_at DESC, id DESC), by offset. */
+  deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number): Promise<DeliveryRow[]>;
+  deliveryCount(webhookId: string, orgId: string, status: DeliveryStatus | undefined): Promise<number>;
+  /** Counts an attempt: the new status, attempt count and next due time (null once it has ended). True when a row was updated. */
+  finishAttempt(id: string, orgId: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: number | null, now: number): Promise<boolean>;
+  /** Cancels the endpoint's pending deliveries; returns how many. */
+  cancelPending(webhookId: string, orgId: string, now: number): Promise<number>;
+  /** Puts the delivery back in line (pending, due at `nextAttemptAt`, with `maxAttempts`). True when a row was updated. */
+  requeue(id: string, orgId: string, nextAttemptAt: number, maxAttempts: number, now: number): Promise<boolean>;
+  /** Requeues the endpoint's deliveries cancelled at or after `since`, due now, with `extraAttempts` more than they made; returns how many. */
+  requeueCancelledSince(webhookId: string, orgId: string, since: number, extraAttempts: number, now: number): Promise<number>;
+  /** The organization's events fanned out at or after `since` (test pings aside) this endpoint has no delivery for, in record order. */
+  missedEvents(webhookId: string, orgId: string, since: number): Promise<EventRow[]>;
+  /**
+   * Tells the dispatcher (QueueSignal.onQueued) that the endpoint has a delivery due at `dueAt`, once this unit has
+   * committed: for deliveries made due outside fan-out (retry, test ping, replay).
+   */
+  announceDue(webhookId: string, dueAt: number): Promise<void>;
+
+  // ── Attempts.
+  /** Appends to the attempts log (the dispatcher's, for a delivery it claimed); the id is assigned, increasing. */
+  insertAttempt(a: Omit<AttemptRow, "id">): Promise<void>;
+  /** The delivery's attempts in the order made (by id). */
+  attemptsOf(deliveryId: string, orgId: string): Promise<AttemptRow[]>;
+
+  // ── The dispatcher and retention: cross-organization by design (see above).
+  /** The organization of an endpoint (any state), or null when it no longer exists. */
+  webhookOrg(id: string): Promise<string | null>;
+  /** Every active endpoint with its soonest pending due time (null: nothing pending): what to resume at start. */
+  activeWithNextDue(): Promise<{ id: string; next: number | null }[]>;
+  /**
+   * The claim: up to `limit` pending deliveries of an active endpoint due by `now`, soonest first and, among those due
+   * at the same moment, by id — a defined order, so every engine claims the same ones.
+   */
+  dueFor(webhookId: string, now: number, limit: number): Promise<DueDelivery[]>;
+  /** The endpoint's soonest pending due time after `now`, or null. */
+  nextDueAfter(webhookId: string, now: number): Promise<number | null>;
+  /** Every endpoint's id (retention walks them one by one). */
+  webhookIds(): Promise<string[]>;
+  /** Deletes up to `limit` of the endpoint's ended deliveries created before `cutoff` (pending ones stay); returns how many. */
+  pruneDeliveries(webhookId: string, cutoff: number, limit: number): Promise<number>;
+}
+
 const WEBHOOK_NAMES = columnNames(webhooks);
 const WEBHOOK_COLUMNS = columnList(webhooks);
 const DELIVERY_NAMES = columnNames(webhookDeliveries);
 const DELIVERY_COLUMNS = columnList(webhookDeliveries);
-const ATTEMPT_COLUMNS = columnList(webhookAttempts);
+const ATTEMPT_COLUMNS_A = columnList(webhookAttempts, "a");
 /** The attempt's id is assigned by SQLite (autoincrement). */
 const ATTEMPT_INSERT_NAMES = columnNames(webhookAttempts).filter((c): c is Exclude<keyof AttemptRow, "id"> => c !== "id");
-const EVENT_NAMES = columnNames(events).filter((c): c is keyof EventRow => c !== "dispatched_at");
-const EVENT_COLUMNS = EVENT_NAMES.join(", ");
-const EVENT_COLUMNS_E = EVENT_NAMES.map((c) => `e.${c}`).join(", ");
+const EVENT_COLUMNS_E = columnNames(events)
+  .filter((c) => c !== "dispatched_at")
+  .map((c) => `e.${c}`)
+  .join(", ");
 
 /** Values of the schema's closed lists as SQL literals: a typo is a type error, not a query that matches nothing. */
 const statusSql = (s: DeliveryStatus) => `'${s}'`;
@@ -33,9 +116,8 @@ const eventTypeSql = (t: EventType) => `'${t}'`;
 
 function buildStore(db: Database) {
   const q = {
-    insertWebhook: db.prepare(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${WEBHOOK_NAMES.map(() => "?").join(", ")})`),
+    insertWebhook: db.prepare(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (${placeholders(webhooks)})`),
     webhookById: db.prepare<WebhookRow, [string, string]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ? AND org_id = ?`),
-    webhookByIdAnyOrg: db.prepare<WebhookRow, [string]>(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE id = ?`),
     webhookPage: db.prepare<WebhookRow, [string, number, number]>(
       `SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
     ),
@@ -48,21 +130,16 @@ function buildStore(db: Database) {
       `UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?, updated_at = ? WHERE id = ? AND org_id = ?`,
     ),
     deleteWebhook: db.prepare(`DELETE FROM webhooks WHERE id = ? AND org_id = ?`),
-    disableWebhook: db.prepare(`UPDATE webhooks SET active = 0, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ?`),
+    disableWebhook: db.prepare(`UPDATE webhooks SET active = 0, disabled_reason = ?, disabled_at = ?, updated_at = ? WHERE id = ? AND org_id = ?`),
     // The guard skips the write when nothing changes (every success resets the count).
-    setFailures: db.prepare(`UPDATE webhooks SET consecutive_failures = ? WHERE id = ? AND consecutive_failures != ?`),
-    webhookIds: db.prepare<{ id: string }, []>(`SELECT id FROM webhooks`),
-    webhookOrg: db.prepare<{ org_id: string }, [string]>(`SELECT org_id FROM webhooks WHERE id = ?`),
-    activeWithNextDue: db.prepare<{ id: string; next: number | null }, []>(
-      `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = ${statusSql("pending")}) AS next FROM webhooks w WHERE w.active = 1`,
-    ),
+    setFailures: db.prepare(`UPDATE webhooks SET consecutive_failures = ? WHERE id = ? AND org_id = ? AND consecutive_failures != ?`),
 
-    insertDelivery: db.prepare(`INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) VALUES (${DELIVERY_NAMES.map(() => "?").join(", ")})`),
+    insertDelivery: db.prepare(`INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) VALUES (${placeholders(webhookDeliveries)})`),
     deliveryById: db.prepare<DeliveryRow, [string, string, string]>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND webhook_id = ? AND org_id = ?`,
     ),
-    deliveryState: db.prepare<Pick<DeliveryRow, "id" | "webhook_id" | "status" | "attempt_count" | "max_attempts">, [string]>(
-      `SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries WHERE id = ?`,
+    deliveryState: db.prepare<DeliveryState, [string, string]>(
+      `SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries WHERE id = ? AND org_id = ?`,
     ),
     deliveryPage: db.prepare<DeliveryRow, [string, string, number, number]>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND org_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
@@ -74,23 +151,15 @@ function buildStore(db: Database) {
     deliveryCountByStatus: db.prepare<{ n: number }, [string, string, string]>(
       `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND org_id = ? AND status = ?`,
     ),
-    // Uses deliveries_webhook_due (webhook_id, status, next_attempt_at): reads only this endpoint's due rows, oldest first.
-    dueFor: db.prepare<DueDelivery, [string, number, number]>(
-      `SELECT d.id, d.webhook_id, d.org_id, d.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
-       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-       WHERE d.webhook_id = ? AND d.status = ${statusSql("pending")} AND d.next_attempt_at <= ? AND w.active = 1
-       ORDER BY d.next_attempt_at LIMIT ?`,
-    ),
-    nextDueAfter: db.prepare<{ next: number | null }, [string, number]>(
-      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ? AND status = ${statusSql("pending")} AND next_attempt_at > ?`,
-    ),
-    finishAttempt: db.prepare(`UPDATE webhook_deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?`),
+    finishAttempt: db.prepare(`UPDATE webhook_deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND org_id = ?`),
     cancelPending: db.prepare(
-      `UPDATE webhook_deliveries SET status = ${statusSql("cancelled")}, next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = ${statusSql("pending")}`,
+      `UPDATE webhook_deliveries SET status = ${statusSql("cancelled")}, next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND org_id = ? AND status = ${statusSql("pending")}`,
     ),
-    requeue: db.prepare(`UPDATE webhook_deliveries SET status = ${statusSql("pending")}, next_attempt_at = ?, max_attempts = ?, updated_at = ? WHERE id = ?`),
+    requeue: db.prepare(
+      `UPDATE webhook_deliveries SET status = ${statusSql("pending")}, next_attempt_at = ?, max_attempts = ?, updated_at = ? WHERE id = ? AND org_id = ?`,
+    ),
     requeueCancelledSince: db.prepare(
-      `UPDATE webhook_deliveries SET status = ${statusSql("pending")}, next_attempt_at = ?, max_attempts = attempt_count + ?, updated_at = ? WHERE webhook_id = ? AND status = ${statusSql("cancelled")} AND updated_at >= ?`,
+      `UPDATE webhook_deliveries SET status = ${statusSql("pending")}, next_attempt_at = ?, max_attempts = attempt_count + ?, updated_at = ? WHERE webhook_id = ? AND org_id = ? AND status = ${statusSql("cancelled")} AND updated_at >= ?`,
     ),
     // Events of the org since `since` this endpoint has no delivery for (uses events_org_created and deliveries_event).
     missedEvents: db.prepare<EventRow, [string, number, string]>(
@@ -101,77 +170,95 @@ function buildStore(db: Database) {
     ),
 
     insertAttempt: db.prepare(`INSERT INTO webhook_attempts (${ATTEMPT_INSERT_NAMES.join(", ")}) VALUES (${ATTEMPT_INSERT_NAMES.map(() => "?").join(", ")})`),
-    attemptsOf: db.prepare<AttemptRow, [string]>(`SELECT ${ATTEMPT_COLUMNS} FROM webhook_attempts WHERE delivery_id = ? ORDER BY id`),
+    // Through the delivery, for its organization (attempts_delivery, then the delivery's primary key).
+    attemptsOf: db.prepare<AttemptRow, [string, string]>(
+      `SELECT ${ATTEMPT_COLUMNS_A} FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE a.delivery_id = ? AND d.org_id = ? ORDER BY a.id`,
+    ),
 
-    undispatched: db.prepare<EventRow, [number]>(`SELECT ${EVENT_COLUMNS} FROM events WHERE dispatched_at IS NULL ORDER BY seq LIMIT ?`),
-    markDispatched: db.prepare(`UPDATE events SET dispatched_at = ? WHERE seq = ?`),
-    pruneEvents: db.prepare(`DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE dispatched_at IS NOT NULL AND dispatched_at < ? LIMIT ?)`),
+    webhookOrg: db.prepare<{ org_id: string }, [string]>(`SELECT org_id FROM webhooks WHERE id = ?`),
+    activeWithNextDue: db.prepare<{ id: string; next: number | null }, []>(
+      `SELECT w.id, (SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = ${statusSql("pending")}) AS next FROM webhooks w WHERE w.active = 1`,
+    ),
+    // Uses deliveries_webhook_due (webhook_id, status, next_attempt_at): reads only this endpoint's due rows, soonest first.
+    dueFor: db.prepare<DueDelivery, [string, number, number]>(
+      `SELECT d.id, d.webhook_id, d.org_id, d.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
+       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+       WHERE d.webhook_id = ? AND d.status = ${statusSql("pending")} AND d.next_attempt_at <= ? AND w.active = 1
+       ORDER BY d.next_attempt_at, d.id LIMIT ?`,
+    ),
+    nextDueAfter: db.prepare<{ next: number | null }, [string, number]>(
+      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ? AND status = ${statusSql("pending")} AND next_attempt_at > ?`,
+    ),
+    webhookIds: db.prepare<{ id: string }, []>(`SELECT id FROM webhooks`),
     pruneDeliveries: db.prepare(
       `DELETE FROM webhook_deliveries WHERE rowid IN (SELECT rowid FROM webhook_deliveries WHERE webhook_id = ? AND created_at < ? AND status != ${statusSql("pending")} LIMIT ?)`,
     ),
   };
 
   return {
-    insertWebhook(r: WebhookRow) {
+    insertWebhook(r: WebhookRow): void {
       q.insertWebhook.run(...WEBHOOK_NAMES.map((c) => r[c]));
     },
-    webhook: (id: string, orgId: string) => q.webhookById.get(id, orgId),
-    webhookAnyOrg: (id: string) => q.webhookByIdAnyOrg.get(id),
-    webhookPage: (orgId: string, limit: number, offset: number) => q.webhookPage.all(orgId, limit, offset),
-    webhookCount: (orgId: string) => q.webhookCount.get(orgId)?.n ?? 0,
-    activeWebhooksOf: (orgId: string) => q.activeForOrg.all(orgId),
-    updateWebhook(r: WebhookRow) {
-      q.updateWebhook.run(r.url, r.events, r.description, r.active, r.disabled_reason, r.disabled_at, r.consecutive_failures, r.updated_at, r.id, r.org_id);
+    webhook: (id: string, orgId: string): WebhookRow | null => q.webhookById.get(id, orgId),
+    webhookPage: (orgId: string, limit: number, offset: number): WebhookRow[] => q.webhookPage.all(orgId, limit, offset),
+    webhookCount: (orgId: string): number => q.webhookCount.get(orgId)?.n ?? 0,
+    activeWebhooksOf: (orgId: string): Pick<WebhookRow, "id" | "events">[] => q.activeForOrg.all(orgId),
+    updateWebhook: (r: WebhookRow): boolean =>
+      q.updateWebhook.run(r.url, r.events, r.description, r.active, r.disabled_reason, r.disabled_at, r.consecutive_failures, r.updated_at, r.id, r.org_id)
+        .changes > 0,
+    rotateSecret: (id: string, orgId: string, secret: string, previousExpiresAt: number, now: number): boolean =>
+      q.rotateSecret.run(previousExpiresAt, secret, now, id, orgId).changes > 0,
+    deleteWebhook: (id: string, orgId: string): boolean => q.deleteWebhook.run(id, orgId).changes > 0,
+    disableWebhook(id: string, orgId: string, reason: string, now: number): boolean {
+      if (q.disableWebhook.run(reason, now, now, id, orgId).changes === 0) return false;
+      q.cancelPending.run(now, id, orgId);
+      return true;
     },
-    rotateSecret: (id: string, orgId: string, secret: string, previousExpiresAt: number, now: number) =>
-      q.rotateSecret.run(previousExpiresAt, secret, now, id, orgId),
-    deleteWebhook: (id: string, orgId: string) => q.deleteWebhook.run(id, orgId).changes > 0,
-    /** Disables the endpoint and cancels its pending deliveries (call inside a transaction). */
-    disableWebhook(id: string, reason: string, now: number) {
-      q.disableWebhook.run(reason, now, now, id);
-      q.cancelPending.run(now, id);
+    setConsecutiveFailures(id: string, orgId: string, n: number): void {
+      q.setFailures.run(n, id, orgId, n);
     },
-    cancelPending: (webhookId: string, now: number) => q.cancelPending.run(now, webhookId).changes,
-    setConsecutiveFailures: (id: string, n: number) => q.setFailures.run(n, id, n),
-    webhookIds: () => q.webhookIds.all().map((r) => r.id),
-    /** The organization of an endpoint (any state), or null when it no longer exists. */
-    webhookOrg: (id: string) => q.webhookOrg.get(id)?.org_id ?? null,
-    activeWithNextDue: () => q.activeWithNextDue.all(),
 
-    /** A new delivery: pending, not yet attempted. */
-    insertDelivery(r: Omit<DeliveryRow, "status" | "attempt_count">) {
+    insertDelivery(r: NewDelivery): void {
       const row: DeliveryRow = { ...r, status: "pending", attempt_count: 0 };
       q.insertDelivery.run(...DELIVERY_NAMES.map((c) => row[c]));
     },
-    delivery: (id: string, webhookId: string, orgId: string) => q.deliveryById.get(id, webhookId, orgId),
-    deliveryState: (id: string) => q.deliveryState.get(id),
-    deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number) {
+    delivery: (id: string, webhookId: string, orgId: string): DeliveryRow | null => q.deliveryById.get(id, webhookId, orgId),
+    deliveryState: (id: string, orgId: string): DeliveryState | null => q.deliveryState.get(id, orgId),
+    deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number): DeliveryRow[] {
       return status ? q.deliveryPageByStatus.all(webhookId, orgId, status, limit, offset) : q.deliveryPage.all(webhookId, orgId, limit, offset);
     },
-    deliveryCount(webhookId: string, orgId: string, status: DeliveryStatus | undefined) {
+    deliveryCount(webhookId: string, orgId: string, status: DeliveryStatus | undefined): number {
       return (status ? q.deliveryCountByStatus.get(webhookId, orgId, status) : q.deliveryCount.get(webhookId, orgId))?.n ?? 0;
     },
-    dueFor: (webhookId: string, now: number, limit: number) => q.dueFor.all(webhookId, now, limit),
-    nextDueAfter: (webhookId: string, now: number) => q.nextDueAfter.get(webhookId, now)?.next ?? null,
-    finishAttempt: (id: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: number | null, now: number) =>
-      q.finishAttempt.run(status, attemptCount, nextAttemptAt, now, id),
-    requeue: (id: string, nextAttemptAt: number, maxAttempts: number, now: number) => q.requeue.run(nextAttemptAt, maxAttempts, now, id),
-    requeueCancelledSince: (webhookId: string, since: number, extraAttempts: number, now: number) =>
-      q.requeueCancelledSince.run(now, extraAttempts, now, webhookId, since).changes,
-    missedEvents: (webhookId: string, orgId: string, since: number) => q.missedEvents.all(orgId, since, webhookId),
+    finishAttempt: (id: string, orgId: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: number | null, now: number): boolean =>
+      q.finishAttempt.run(status, attemptCount, nextAttemptAt, now, id, orgId).changes > 0,
+    cancelPending: (webhookId: string, orgId: string, now: number): number => q.cancelPending.run(now, webhookId, orgId).changes,
+    requeue: (id: string, orgId: string, nextAttemptAt: number, maxAttempts: number, now: number): boolean =>
+      q.requeue.run(nextAttemptAt, maxAttempts, now, id, orgId).changes > 0,
+    requeueCancelledSince: (webhookId: string, orgId: string, since: number, extraAttempts: number, now: number): number =>
+      q.requeueCancelledSince.run(now, extraAttempts, now, webhookId, orgId, since).changes,
+    missedEvents: (webhookId: string, orgId: string, since: number): EventRow[] => q.missedEvents.all(orgId, since, webhookId),
+    announceDue(webhookId: string, dueAt: number): void {
+      announceOn(db, webhookId, dueAt);
+    },
 
-    insertAttempt(a: Omit<AttemptRow, "id">) {
+    insertAttempt(a: Omit<AttemptRow, "id">): void {
       q.insertAttempt.run(...ATTEMPT_INSERT_NAMES.map((c) => a[c]));
     },
-    attemptsOf: (deliveryId: string) => q.attemptsOf.all(deliveryId),
+    attemptsOf: (deliveryId: string, orgId: string): AttemptRow[] => q.attemptsOf.all(deliveryId, orgId),
 
-    undispatchedEvents: (limit: number) => q.undispatched.all(limit),
-    markDispatched: (seq: number, now: number) => q.markDispatched.run(now, seq),
-    pruneEvents: (cutoff: number, limit: number) => q.pruneEvents.run(cutoff, limit).changes,
-    pruneDeliveries: (webhookId: string, cutoff: number, limit: number) => q.pruneDeliveries.run(webhookId, cutoff, limit).changes,
+    webhookOrg: (id: string): string | null => q.webhookOrg.get(id)?.org_id ?? null,
+    activeWithNextDue: (): { id: string; next: number | null }[] => q.activeWithNextDue.all(),
+    dueFor: (webhookId: string, now: number, limit: number): DueDelivery[] => q.dueFor.all(webhookId, now, limit),
+    nextDueAfter: (webhookId: string, now: number): number | null => q.nextDueAfter.get(webhookId, now)?.next ?? null,
+    webhookIds: (): string[] => q.webhookIds.all().map((r) => r.id),
+    pruneDeliveries: (webhookId: string, cutoff: number, limit: number): number => q.pruneDeliveries.run(webhookId, cutoff, limit).changes,
   };
 }
 
-export type WebhookStore = ReturnType<typeof buildStore>;
-/** The store for this database, built on first use. */
-export const webhookStore: (db: Database) => WebhookStore = perDatabase(buildStore);
+const statements = perDatabase(buildStore);
+
+/** The SQLite implementation over one connection (its statements shared by every view of it); `guard` see async-store.ts. */
+export function sqliteWebhookStore(db: Database, guard?: Guard): WebhookStore {
+  return asyncStore(statements(db), guard) satisfies WebhookStore;
+}

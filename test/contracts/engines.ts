@@ -3,19 +3,18 @@ import { rmSync } from "node:fs";
 import { migrate } from "../../src/db/migrate";
 import { openDatabase } from "../../src/db/client";
 import type { FileRow } from "../../src/files/store";
-import { fileStore } from "../../src/files/store";
-import { folderStore } from "../../src/folders/store";
-import { onRecorded, record } from "../../src/events/outbox";
-import { createIdempotencyStore, type IdempotencyStore } from "../../src/idempotency/service";
+import type { Outbox } from "../../src/events/outbox";
+import type { IdempotencyStore } from "../../src/idempotency/store";
 import { manualClock, type ManualClock } from "../../src/lib/clock";
 import { newId } from "../../src/lib/ids";
-import { ticketStore, type TicketStore } from "../../src/tickets/store";
-import { webhookStore, type WebhookStore } from "../../src/webhooks/store";
+import type { OrgsStore } from "../../src/orgs/store";
+import type { TicketStore } from "../../src/tickets/store";
+import { type Signals, sqliteEngine as sqliteStoresEngine } from "../../src/stores";
+import type { WebhookStore } from "../../src/webhooks/store";
 import type { FileStore } from "../../src/files/store";
 import type { FolderStore } from "../../src/folders/store";
 import { tempDir } from "../helpers";
 import type { Open, Seed } from "./fixtures";
-import type { OutboxStore } from "./outbox-store.contract";
 
 /** One engine's stores over one fresh database. */
 export interface EngineWorld {
@@ -23,8 +22,11 @@ export interface EngineWorld {
   folders: FolderStore;
   files: FileStore;
   webhooks: WebhookStore;
-  outbox: OutboxStore;
+  outbox: Outbox;
+  /** The engine's wake-ups (outbox recorded, deliveries queued), beside its stores. */
+  signals: Signals;
   idempotency: IdempotencyStore;
+  orgs: OrgsStore;
   seed: Seed;
   clock: ManualClock;
   close(): Promise<void> | void;
@@ -49,28 +51,40 @@ export const sqliteEngine: Engine = {
     const sqlite = handle.sqlite;
     sqlite.exec("PRAGMA synchronous = OFF");
     const clock = manualClock();
-    const tickets = ticketStore(sqlite);
-    const folders = folderStore(sqlite);
-    const files = fileStore(sqlite);
-    const webhooks = webhookStore(sqlite);
+    const engine = sqliteStoresEngine(sqlite);
+    const tickets = engine.stores.tickets;
+    const folders = engine.stores.folders;
+    const files = engine.stores.files;
+    const webhooks = engine.stores.webhooks;
     const seed: Seed = {
       async org(name = "Acme") {
         const orgId = newId("org");
         const userId = newId("user");
         const keyId = newId("key");
-        sqlite.prepare(`INSERT INTO orgs (id, name, plan, created_at) VALUES (?, ?, 'pro', ?)`).run(orgId, name, clock.now());
-        sqlite
-          .prepare(`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES (?, ?, ?, NULL, 'owner', ?)`)
-          .run(userId, orgId, `${userId}@example.test`, clock.now());
-        sqlite
-          .prepare(`INSERT INTO api_keys (id, org_id, user_id, name, prefix, hash, created_at) VALUES (?, ?, ?, 'default', 'cc_test', ?, ?)`)
-          .run(keyId, orgId, userId, keyId, clock.now());
+        const now = clock.now();
+        const orgs = engine.stores.orgs;
+        await orgs.createOrgWithOwner(
+          { id: orgId, name, plan: "pro", created_at: now },
+          { id: userId, org_id: orgId, email: `${userId}@example.test`, name: null, role: "owner", created_at: now },
+        );
+        await orgs.insertKey({
+          id: keyId,
+          org_id: orgId,
+          user_id: userId,
+          name: "default",
+          prefix: "cc_test",
+          hash: keyId,
+          created_at: now,
+          last_used_at: null,
+          expires_at: null,
+          revoked_at: null,
+        });
         return { orgId, userId, keyId };
       },
       async ticket(orgId) {
         const id = newId("tkt");
         const now = clock.now();
-        tickets.insert({
+        await tickets.insert({
           id,
           org_id: orgId,
           subject: "seed",
@@ -86,7 +100,7 @@ export const sqliteEngine: Engine = {
       async folder(orgId, parentId, name) {
         const id = newId("fld");
         const now = clock.now();
-        folders.insert({ id, org_id: orgId, parent_id: parentId, parent_key: parentId ?? "", name, created_at: now, updated_at: now });
+        await folders.insert({ id, org_id: orgId, parent_id: parentId, parent_key: parentId ?? "", name, created_at: now, updated_at: now });
         return id;
       },
       async file(orgId, folderId, uploadedAt) {
@@ -104,7 +118,7 @@ export const sqliteEngine: Engine = {
           uploaded_by: null,
           uploaded_at: uploadedAt,
         };
-        files.insert(row);
+        await files.insert(row);
         return row;
       },
       async event(e) {
@@ -120,14 +134,10 @@ export const sqliteEngine: Engine = {
       folders,
       files,
       webhooks,
-      outbox: {
-        record: (event, now) => record(sqlite, event, now),
-        undispatched: (limit) => webhooks.undispatchedEvents(limit),
-        markDispatched: (seq, now) => webhooks.markDispatched(seq, now),
-        prune: (cutoff, limit) => webhooks.pruneEvents(cutoff, limit),
-        onRecorded: (fn) => onRecorded(sqlite, fn),
-      },
-      idempotency: createIdempotencyStore({ sqlite, clock }),
+      outbox: engine.stores.outbox,
+      signals: engine.signals,
+      idempotency: engine.stores.idempotency,
+      orgs: engine.stores.orgs,
       seed,
       clock,
       close() {

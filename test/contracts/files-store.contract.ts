@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { FileFilter, FileRow, FileStore } from "../../src/files/store";
 import { newId } from "../../src/lib/ids";
-import { expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
+import { expectSameRow, failure, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const order = newestFirst<FileRow>((r) => r.uploaded_at);
 
@@ -103,6 +103,37 @@ export function describeFilesStoreContract(engineName: string, open: Open<FileSt
       expect(await store.getAnyOrg(x.id)).toBeNull();
       expect(ids(await store.page(a.orgId, {}, 10, 0))).toEqual([y.id]);
       expect(await store.total(a.orgId, {})).toBe(1);
+    });
+
+    test("getAnyOrg finds a file of any organization by id alone (signed links, the start-up sweep); an unknown id is null", async () => {
+      const theirs = await put(row(b, { filename: "theirs.txt" }));
+      expectSameRow(await store.getAnyOrg(theirs.id), theirs);
+      expect(await store.getAnyOrg(newId("file"))).toBeNull();
+      expect(await store.get(newId("file"), a.orgId)).toBeNull();
+      expect(await store.remove(newId("file"), a.orgId)).toBe(false);
+    });
+
+    test("insert refuses a second row with the same id: the call rejects (never throws) and the first row stays", async () => {
+      const first = await put(row(a));
+      let pending: Promise<void> | undefined;
+      const err = await failure(() => {
+        pending = store.insert({ ...first, filename: "second.txt", uploaded_at: T0 + 5 });
+        return pending;
+      });
+      expect(pending).toBeInstanceOf(Promise);
+      expect(err).toBeInstanceOf(Error);
+      expectSameRow(await store.get(first.id, a.orgId), first);
+      expect(await store.total(a.orgId, {})).toBe(1);
+    });
+
+    test("insert refuses a folder or ticket that does not exist (the references are enforced): nothing is stored", async () => {
+      const inMissingFolder = row(a, { folder_id: newId("fld") });
+      const onMissingTicket = row(a, { ticket_id: newId("tkt") });
+      expect(await failure(() => store.insert(inMissingFolder))).toBeInstanceOf(Error);
+      expect(await failure(() => store.insert(onMissingTicket))).toBeInstanceOf(Error);
+      expect(await store.get(inMissingFolder.id, a.orgId)).toBeNull();
+      expect(await store.get(onMissingTicket.id, a.orgId)).toBeNull();
+      expect(await store.total(a.orgId, {})).toBe(0);
     });
 
     test("folderExists and ticketExists answer for this organization only", async () => {

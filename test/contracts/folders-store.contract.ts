@@ -1,6 +1,6 @@
 // The folders store contract (folders, sibling-name uniqueness, subtrees), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import type { FolderRow, FolderStore } from "../../src/folders/store";
+import { FolderNameTaken, type FolderRow, type FolderStore } from "../../src/folders/store";
 import { newId } from "../../src/lib/ids";
 import { expectSameRow, failure, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
@@ -67,10 +67,16 @@ export function describeFoldersStoreContract(engineName: string, open: Open<Fold
       }
     });
 
-    test("a folder name is unique among its siblings: a second insert conflicts and changes nothing; elsewhere the name is free", async () => {
+    /** The store's own conflict error, naming the organization, the parent and the name (never an engine's error code). */
+    const expectNameTaken = (err: unknown, org: SeededOrg, parentId: string | null, name: string) => {
+      expect(err).toBeInstanceOf(FolderNameTaken);
+      const taken = err as FolderNameTaken;
+      expect([taken.orgId, taken.parentId, taken.folderName]).toEqual([org.orgId, parentId, name]);
+    };
+
+    test("a folder name is unique among its siblings: a second insert is FolderNameTaken and changes nothing; elsewhere the name is free", async () => {
       const top = await put(row(a, null, "Reports"));
-      const err = await failure(() => store.insert(row(a, null, "Reports", { created_at: T0 + 1 })));
-      expect(err).toBeInstanceOf(Error);
+      expectNameTaken(await failure(() => store.insert(row(a, null, "Reports", { created_at: T0 + 1 }))), a, null, "Reports");
       expect(await store.total(a.orgId, undefined)).toBe(1);
       expectSameRow((await store.page(a.orgId, null, 10, 0))[0], top);
       expect(await store.siblingNamed(a.orgId, null, "Reports")).toBe(top.id);
@@ -83,23 +89,40 @@ export function describeFoldersStoreContract(engineName: string, open: Open<Fold
       await put(row(a, null, "Caf\u00e9"));
       await put(row(a, null, "Cafe\u0301"));
       expect(await store.siblingNamed(a.orgId, top.id, "Reports")).toBe(child.id);
-      expect(await failure(() => store.insert(row(a, top.id, "Reports")))).toBeInstanceOf(Error);
+      expectNameTaken(await failure(() => store.insert(row(a, top.id, "Reports"))), a, top.id, "Reports");
       expect(await store.total(a.orgId, undefined)).toBe(5);
     });
 
-    test("update renames and moves (parent_id and parent_key together); renaming onto a sibling's name conflicts", async () => {
+    test("a duplicate id is refused, and it is not a name conflict", async () => {
+      const x = await put(row(a, null, "x"));
+      const err = await failure(() => store.insert({ ...x, name: "another name" }));
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(FolderNameTaken);
+      expectSameRow(await store.get(x.id, a.orgId), x);
+      expect(await store.total(a.orgId, undefined)).toBe(1);
+    });
+
+    test("update renames and moves (parent_id and parent_key together); renaming or moving onto a sibling's name is FolderNameTaken", async () => {
       const x = await put(row(a, null, "x"));
       const y = await put(row(a, null, "y"));
       const moved: FolderRow = { ...y, parent_id: x.id, parent_key: x.id, name: TEXTS[1], updated_at: T0 + 5 };
-      await store.update(moved);
+      expect(await store.update(moved)).toBe(true);
       expectSameRow(await store.get(y.id, a.orgId), moved);
       expect(ids(await store.page(a.orgId, x.id, 10, 0))).toEqual([y.id]);
       expect(await store.total(a.orgId, null)).toBe(1);
       const back: FolderRow = { ...moved, parent_id: null, parent_key: "", name: "y2", updated_at: T0 + 6 };
-      await store.update(back);
+      expect(await store.update(back)).toBe(true);
       expectSameRow(await store.get(y.id, a.orgId), back);
-      expect(await failure(() => store.update({ ...back, name: "x", updated_at: T0 + 7 }))).toBeInstanceOf(Error);
+      expectNameTaken(await failure(() => store.update({ ...back, name: "x", updated_at: T0 + 7 })), a, null, "x");
       expectSameRow(await store.get(y.id, a.orgId), back);
+      // A move under a parent that already holds the name.
+      const inX = await put(row(a, x.id, "y2"));
+      expectNameTaken(await failure(() => store.update({ ...back, parent_id: x.id, parent_key: x.id, updated_at: T0 + 8 })), a, x.id, "y2");
+      expectSameRow(await store.get(y.id, a.orgId), back);
+      expectSameRow(await store.get(inX.id, a.orgId), inX);
+      // A folder that is not there: nothing updated, nothing created.
+      expect(await store.update(row(a, null, "ghost"))).toBe(false);
+      expect(await store.total(a.orgId, undefined)).toBe(3);
     });
 
     test("subtree lists the folder and everything below it, deepest first, with depths; subtreeFiles the files in it", async () => {
@@ -134,24 +157,29 @@ export function describeFoldersStoreContract(engineName: string, open: Open<Fold
       const z1 = await put(row(a, z.id, "z1"));
       await put(row(a, z1.id, "z2"));
       await put(row(a, z.id, "z3"));
-      for (const s of await store.subtree(z.id, a.orgId)) await store.remove(s.id, a.orgId);
+      for (const s of await store.subtree(z.id, a.orgId)) expect(await store.remove(s.id, a.orgId)).toBe(true);
       expect(await store.get(z.id, a.orgId)).toBeNull();
       expect(await store.total(a.orgId, undefined)).toBe(6);
     });
 
-    test("isEmpty: false with a child folder or a file, true otherwise; a folder with children cannot be removed", async () => {
+    test("isEmpty: false with a child folder or a file, true otherwise; a folder with a child or a file cannot be removed; remove says whether it did", async () => {
       const p = await put(row(a, null, "p"));
       const c = await put(row(a, p.id, "c"));
       const f = await put(row(a, null, "f"));
-      expect(await store.isEmpty(p.id)).toBe(false);
-      expect(await store.isEmpty(c.id)).toBe(true);
-      await w.seed.file(a.orgId, f.id, T0);
-      expect(await store.isEmpty(f.id)).toBe(false);
+      expect(await store.isEmpty(p.id, a.orgId)).toBe(false);
+      expect(await store.isEmpty(c.id, a.orgId)).toBe(true);
+      const file = await w.seed.file(a.orgId, f.id, T0);
+      expect(await store.isEmpty(f.id, a.orgId)).toBe(false);
       expect(await failure(() => store.remove(p.id, a.orgId))).toBeInstanceOf(Error);
       expectSameRow(await store.get(p.id, a.orgId), p);
-      await store.remove(c.id, a.orgId);
-      expect(await store.isEmpty(p.id)).toBe(true);
-      await store.remove(p.id, a.orgId);
+      expect(await failure(() => store.remove(f.id, a.orgId))).toBeInstanceOf(Error);
+      expectSameRow(await store.get(f.id, a.orgId), f);
+      expect(await store.subtreeFiles(f.id, a.orgId)).toHaveLength(1);
+      expect((await store.subtreeFiles(f.id, a.orgId))[0]!.id).toBe(file.id);
+      expect(await store.remove(c.id, a.orgId)).toBe(true);
+      expect(await store.remove(c.id, a.orgId)).toBe(false);
+      expect(await store.isEmpty(p.id, a.orgId)).toBe(true);
+      expect(await store.remove(p.id, a.orgId)).toBe(true);
       expect(await store.get(p.id, a.orgId)).toBeNull();
       expect(await store.total(a.orgId, undefined)).toBe(1);
     });
@@ -161,12 +189,16 @@ export function describeFoldersStoreContract(engineName: string, open: Open<Fold
       const m = await put(row(a, r.id, "m"));
       const d = await put(row(a, m.id, "d"));
       const s = await put(row(a, r.id, "s"));
-      expect(await store.isInSubtreeOf(d.id, r.id)).toBe(true);
-      expect(await store.isInSubtreeOf(d.id, m.id)).toBe(true);
-      expect(await store.isInSubtreeOf(m.id, m.id)).toBe(true);
-      expect(await store.isInSubtreeOf(r.id, d.id)).toBe(false);
-      expect(await store.isInSubtreeOf(s.id, m.id)).toBe(false);
-      expect(await store.isInSubtreeOf(d.id, s.id)).toBe(false);
+      expect(await store.isInSubtreeOf(d.id, r.id, a.orgId)).toBe(true);
+      expect(await store.isInSubtreeOf(d.id, m.id, a.orgId)).toBe(true);
+      expect(await store.isInSubtreeOf(m.id, m.id, a.orgId)).toBe(true);
+      expect(await store.isInSubtreeOf(r.id, d.id, a.orgId)).toBe(false);
+      expect(await store.isInSubtreeOf(s.id, m.id, a.orgId)).toBe(false);
+      expect(await store.isInSubtreeOf(d.id, s.id, a.orgId)).toBe(false);
+      // A start that is no folder at all is inside nothing, not even "itself".
+      const unknown = newId("fld");
+      expect(await store.isInSubtreeOf(unknown, unknown, a.orgId)).toBe(false);
+      expect(await store.isInSubtreeOf(unknown, r.id, a.orgId)).toBe(false);
     });
 
     test("organizations are isolated: another organization's folders are never returned, listed, counted, walked, updated or deleted", async () => {
@@ -180,11 +212,22 @@ export function describeFoldersStoreContract(engineName: string, open: Open<Fold
       expect(await store.total(a.orgId, theirs.id)).toBe(0);
       expect(await store.subtree(theirs.id, a.orgId)).toEqual([]);
       expect(await store.subtreeFiles(theirs.id, a.orgId)).toEqual([]);
-      await store.update({ ...theirs, org_id: a.orgId, name: "hijacked", updated_at: T0 + 9 });
-      await store.remove(theirChild.id, a.orgId);
+      expect(await store.siblingNamed(a.orgId, theirs.id, "child")).toBeNull();
+      // Their non-empty folder holds nothing of A's, and walking up their tree as A finds nothing.
+      await w.seed.file(b.orgId, theirChild.id, T0);
+      expect(await store.isEmpty(theirs.id, b.orgId)).toBe(false);
+      expect(await store.isEmpty(theirChild.id, b.orgId)).toBe(false);
+      expect(await store.isEmpty(theirs.id, a.orgId)).toBe(true);
+      expect(await store.isEmpty(theirChild.id, a.orgId)).toBe(true);
+      expect(await store.isInSubtreeOf(theirChild.id, theirs.id, b.orgId)).toBe(true);
+      expect(await store.isInSubtreeOf(theirChild.id, theirs.id, a.orgId)).toBe(false);
+      expect(await store.isInSubtreeOf(theirChild.id, theirChild.id, a.orgId)).toBe(false);
+      expect(await store.update({ ...theirs, org_id: a.orgId, name: "hijacked", updated_at: T0 + 9 })).toBe(false);
+      expect(await store.remove(theirChild.id, a.orgId)).toBe(false);
       expectSameRow(await store.get(theirs.id, b.orgId), theirs);
       expectSameRow(await store.get(theirChild.id, b.orgId), theirChild);
       expect(await store.total(b.orgId, undefined)).toBe(2);
+      expectSameRow(await store.get(mine.id, a.orgId), mine);
     });
   });
 }

@@ -1,7 +1,8 @@
 // The idempotency store contract (claim, identify, saveAnswer, release, releaseAbandoned, 24 h expiry), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { ApiError } from "../../src/errors";
-import { IDEMPOTENCY_TTL_MS, type IdempotencyStore, type KeyScope, type StoredAnswer } from "../../src/idempotency/service";
+import { IDEMPOTENCY_TTL_MS, type KeyScope, type StoredAnswer } from "../../src/idempotency/service";
+import type { IdempotencyStore } from "../../src/idempotency/store";
 import { failure, type Open, type Opened, type SeededOrg, TEXTS } from "./fixtures";
 
 const FP1 = "a".repeat(64);
@@ -39,95 +40,98 @@ export function describeIdempotencyStoreContract(engineName: string, open: Open<
     const reused = (fn: () => unknown) => expectApiError(fn, 422, "idempotency_key_reused");
 
     test("a new key is claimed; its twin is in progress (same or other body) until the answer is saved, then replayed exactly", async () => {
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "claimed" });
-      await inProgress(() => store.claim(scope, FP1));
-      await reused(() => store.claim(scope, FP2));
-      await inProgress(() => store.claim(scope, null));
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "claimed" });
+      await inProgress(() => store.claim(scope, FP1, w.clock.now()));
+      await reused(() => store.claim(scope, FP2, w.clock.now()));
+      await inProgress(() => store.claim(scope, null, w.clock.now()));
       await store.saveAnswer(scope, ANSWER);
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "replay", answer: ANSWER });
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "replay", answer: ANSWER });
-      await reused(() => store.claim(scope, FP2));
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
+      await reused(() => store.claim(scope, FP2, w.clock.now()));
       // A body not read yet cannot be matched against the answer: decide once it is.
-      expect(await store.claim(scope, null)).toEqual({ kind: "unknown_yet" });
+      expect(await store.claim(scope, null, w.clock.now())).toEqual({ kind: "unknown_yet" });
     });
 
     test("keys are scoped to the API key: the same Idempotency-Key under another key, or another Idempotency-Key, is independent", async () => {
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "claimed" });
-      expect(await store.claim({ keyId: b.keyId, idempotencyKey: scope.idempotencyKey }, FP2)).toEqual({ kind: "claimed" });
-      expect(await store.claim({ keyId: a.keyId, idempotencyKey: "order-43" }, FP1)).toEqual({ kind: "claimed" });
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "claimed" });
+      expect(await store.claim({ keyId: b.keyId, idempotencyKey: scope.idempotencyKey }, FP2, w.clock.now())).toEqual({ kind: "claimed" });
+      expect(await store.claim({ keyId: a.keyId, idempotencyKey: "order-43" }, FP1, w.clock.now())).toEqual({ kind: "claimed" });
       await store.saveAnswer({ keyId: b.keyId, idempotencyKey: scope.idempotencyKey }, { ...ANSWER, status: 200 });
-      await inProgress(() => store.claim(scope, FP1));
-      expect(await store.claim({ keyId: b.keyId, idempotencyKey: scope.idempotencyKey }, FP2)).toEqual({ kind: "replay", answer: { ...ANSWER, status: 200 } });
+      await inProgress(() => store.claim(scope, FP1, w.clock.now()));
+      expect(await store.claim({ keyId: b.keyId, idempotencyKey: scope.idempotencyKey }, FP2, w.clock.now())).toEqual({
+        kind: "replay",
+        answer: { ...ANSWER, status: 200 },
+      });
     });
 
     test("a claim before the body is read gets a token; identify gives it its fingerprint, after which twins are matched on it", async () => {
-      const claimed = await store.claim(scope, null);
+      const claimed = await store.claim(scope, null, w.clock.now());
       expect(claimed.kind).toBe("claimed");
       const token = (claimed as { token?: string }).token;
       expect(typeof token).toBe("string");
       // While the body is still being read, any twin is in progress, whatever its fingerprint.
-      await inProgress(() => store.claim(scope, FP1));
-      await inProgress(() => store.claim(scope, FP2));
-      expect(await store.identify(scope, token, FP1)).toEqual({ kind: "claimed" });
-      await inProgress(() => store.claim(scope, FP1));
-      await reused(() => store.claim(scope, FP2));
+      await inProgress(() => store.claim(scope, FP1, w.clock.now()));
+      await inProgress(() => store.claim(scope, FP2, w.clock.now()));
+      expect(await store.identify(scope, token, FP1, w.clock.now())).toEqual({ kind: "claimed" });
+      await inProgress(() => store.claim(scope, FP1, w.clock.now()));
+      await reused(() => store.claim(scope, FP2, w.clock.now()));
       await store.saveAnswer(scope, ANSWER);
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "replay", answer: ANSWER });
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
     });
 
     test("identify after the key was answered (no token: unknown_yet before) replays for the same body and refuses another", async () => {
-      await store.claim(scope, FP1);
+      await store.claim(scope, FP1, w.clock.now());
       await store.saveAnswer(scope, ANSWER);
-      expect(await store.claim(scope, null)).toEqual({ kind: "unknown_yet" });
-      expect(await store.identify(scope, undefined, FP1)).toEqual({ kind: "replay", answer: ANSWER });
-      await reused(() => store.identify(scope, undefined, FP2));
+      expect(await store.claim(scope, null, w.clock.now())).toEqual({ kind: "unknown_yet" });
+      expect(await store.identify(scope, undefined, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
+      await reused(() => store.identify(scope, undefined, FP2, w.clock.now()));
       // A token that no longer holds the key (it was answered meanwhile) decides again.
-      expect(await store.identify(scope, "pending:stale", FP1)).toEqual({ kind: "replay", answer: ANSWER });
+      expect(await store.identify(scope, "pending:stale", FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
     });
 
     test("release frees a failed request's claim so a corrected retry (any body) runs; releasing an answered key forgets it", async () => {
-      await store.claim(scope, FP1);
+      await store.claim(scope, FP1, w.clock.now());
       await store.release(scope);
-      expect(await store.claim(scope, FP2)).toEqual({ kind: "claimed" });
+      expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "claimed" });
       await store.saveAnswer(scope, ANSWER);
       await store.release(scope);
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "claimed" });
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "claimed" });
       // Releasing a key never claimed is harmless.
       await store.release({ keyId: a.keyId, idempotencyKey: "never" });
     });
 
     test("releaseAbandoned drops every unanswered claim (returns how many) and keeps the answers", async () => {
       const answered = { keyId: a.keyId, idempotencyKey: "answered" };
-      await store.claim(answered, FP1);
+      await store.claim(answered, FP1, w.clock.now());
       await store.saveAnswer(answered, ANSWER);
-      await store.claim(scope, FP1);
-      await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, null);
+      await store.claim(scope, FP1, w.clock.now());
+      await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, null, w.clock.now());
       expect(await store.releaseAbandoned()).toBe(2);
       expect(await store.releaseAbandoned()).toBe(0);
-      expect(await store.claim(scope, FP2)).toEqual({ kind: "claimed" });
-      expect(await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, FP2)).toEqual({ kind: "claimed" });
-      expect(await store.claim(answered, FP1)).toEqual({ kind: "replay", answer: ANSWER });
+      expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "claimed" });
+      expect(await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, FP2, w.clock.now())).toEqual({ kind: "claimed" });
+      expect(await store.claim(answered, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
     });
 
     test("an answer lives 24 hours to the millisecond, then the key is new again (for any body)", async () => {
       const start = w.clock.now();
-      await store.claim(scope, FP1);
+      await store.claim(scope, FP1, w.clock.now());
       await store.saveAnswer(scope, ANSWER);
       w.clock.set(start + IDEMPOTENCY_TTL_MS);
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "replay", answer: ANSWER });
-      await reused(() => store.claim(scope, FP2));
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
+      await reused(() => store.claim(scope, FP2, w.clock.now()));
       w.clock.set(start + IDEMPOTENCY_TTL_MS + 1);
-      expect(await store.claim(scope, FP2)).toEqual({ kind: "claimed" });
-      await inProgress(() => store.claim(scope, FP2));
+      expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "claimed" });
+      await inProgress(() => store.claim(scope, FP2, w.clock.now()));
       await store.saveAnswer(scope, { ...ANSWER, status: 202 });
-      expect(await store.claim(scope, FP2)).toEqual({ kind: "replay", answer: { ...ANSWER, status: 202 } });
+      expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "replay", answer: { ...ANSWER, status: 202 } });
     });
 
     test("a claim left running for over 24 hours expires too: the key can be claimed again", async () => {
       const start = w.clock.now();
-      await store.claim(scope, FP1);
+      await store.claim(scope, FP1, w.clock.now());
       w.clock.set(start + IDEMPOTENCY_TTL_MS + 1);
-      expect(await store.claim(scope, FP1)).toEqual({ kind: "claimed" });
+      expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "claimed" });
     });
 
     test("answers round-trip exactly: empty body and headers, Unicode and large bodies, every status", async () => {
@@ -138,9 +142,9 @@ export function describeIdempotencyStoreContract(engineName: string, open: Open<
       ];
       for (const [i, answer] of answers.entries()) {
         const s = { keyId: a.keyId, idempotencyKey: `k${i}` };
-        await store.claim(s, FP1);
+        await store.claim(s, FP1, w.clock.now());
         await store.saveAnswer(s, answer);
-        expect(await store.claim(s, FP1)).toEqual({ kind: "replay", answer });
+        expect(await store.claim(s, FP1, w.clock.now())).toEqual({ kind: "replay", answer });
       }
     });
   });

@@ -1,20 +1,9 @@
-// The organizations store contract (organizations, users, API keys): what any engine's implementation must do, run unchanged against each.
+// The organizations store contract (organizations, users, API keys), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { newId } from "../../src/lib/ids";
 import { type ApiKeyRow, LAST_USED_RESOLUTION_MS, type OrgRow, type OrgsStore, type UserRow } from "../../src/orgs/store";
 import type { Plan, Role } from "../../src/db/schema/orgs";
-
-/** The store's methods with results that may also come as promises: the suite awaits every call, so an asynchronous engine runs it as is. */
-export type EventuallyOrgsStore = {
-  [K in keyof OrgsStore]: OrgsStore[K] extends (...args: infer A) => infer R ? (...args: A) => R | Promise<R> : OrgsStore[K];
-};
-
-export interface OpenedOrgsStore {
-  store: EventuallyOrgsStore;
-  close(): void | Promise<void>;
-}
-
-const T0 = Date.UTC(2026, 0, 1);
+import { failure, type Open, type Opened, T0 } from "./fixtures";
 
 function orgRow(name: string, opts: { plan?: Plan; createdAt?: number; id?: string } = {}): OrgRow {
   return { id: opts.id ?? newId("org"), name, plan: opts.plan ?? "pro", created_at: opts.createdAt ?? T0 };
@@ -42,18 +31,16 @@ function keyRow(orgId: string, userId: string, opts: { createdAt?: number; expir
   };
 }
 
-/** Runs `fn` as a promise, so a synchronous store's throw and an asynchronous store's rejection are checked alike. */
+/** Runs `fn` as a promise, so a throw and a rejection are checked alike. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
   return (async () => fn())();
 }
 
-/**
- * The contract suite. `open` gives a fresh, migrated, empty database's store for each test and `close` disposes of it.
- */
-export function describeOrgsStoreContract(name: string, open: () => OpenedOrgsStore | Promise<OpenedOrgsStore>): void {
-  describe(`orgs store contract (${name})`, () => {
-    let opened: OpenedOrgsStore;
-    let store: EventuallyOrgsStore;
+/** The contract suite. `open` gives a fresh, migrated, empty database's store for each test (the seeds are not used: this store makes the rows the others point at). */
+export function describeOrgsStoreContract(engineName: string, open: Open<OrgsStore>): void {
+  describe(`orgs store contract (${engineName})`, () => {
+    let opened: Opened<OrgsStore>;
+    let store: OrgsStore;
     beforeEach(async () => {
       opened = await open();
       store = opened.store;
@@ -72,7 +59,7 @@ export function describeOrgsStoreContract(name: string, open: () => OpenedOrgsSt
 
     async function seedKey(orgId: string, userId: string, opts: Parameters<typeof keyRow>[2] = {}): Promise<ApiKeyRow> {
       const key = keyRow(orgId, userId, opts);
-      await store.insertKey(key);
+      expect(await store.insertKey(key)).toBeUndefined();
       return key;
     }
 
@@ -293,6 +280,38 @@ export function describeOrgsStoreContract(name: string, open: () => OpenedOrgsSt
         ).rejects.toThrow();
         expect(await store.listKeys(org.id)).toEqual([old]);
       });
+      test("by id alone (the admin commands), a key of any organization is found and revoked; listing stays per organization", async () => {
+        const { org: a, owner: ownerA } = await seedOrg("A");
+        const { org: b, owner: ownerB } = await seedOrg("B");
+        const keyA = await seedKey(a.id, ownerA.id);
+        const keyB = await seedKey(b.id, ownerB.id);
+        expect(await store.getKey(keyB.id)).toEqual(keyB);
+        expect(await store.revokeKey(keyB.id, T0 + 1)).toEqual({ ...keyB, revoked_at: T0 + 1 });
+        expect(await store.getKey(keyA.id)).toEqual(keyA);
+        expect(await store.listKeys(a.id)).toEqual([keyA]);
+      });
+
+      test("a refused rotation's error reaches the caller as thrown, not wrapped", async () => {
+        const { org, owner } = await seedOrg();
+        const old = await seedKey(org.id, owner.id);
+        class Refused extends Error {}
+        const err = await failure(() =>
+          store.rotateKey(old.id, () => {
+            throw new Refused("no");
+          }),
+        );
+        expect(err).toBeInstanceOf(Refused);
+      });
+
+      test("after a rotation, the old key verifies until its new expiry and the replacement from the start", async () => {
+        const { org, owner } = await seedOrg();
+        const old = await seedKey(org.id, owner.id);
+        const replacement = keyRow(org.id, owner.id, { createdAt: T0 + 1 });
+        await store.rotateKey(old.id, () => ({ replacement, previousExpiresAt: T0 + 100 }));
+        expect((await store.verify(old.hash, T0 + 99)).status).toBe("valid");
+        expect(await store.verify(old.hash, T0 + 100)).toEqual({ status: "expired" });
+        expect(await store.verify(replacement.hash, T0 + 100)).toMatchObject({ status: "valid", principal: { keyId: replacement.id } });
+      });
     });
 
     describe("verification by hash", () => {
@@ -348,6 +367,23 @@ export function describeOrgsStoreContract(name: string, open: () => OpenedOrgsSt
         expect(await lastUsed()).toBe(T0 + 1);
         await store.verify(key.hash, T0 + 2 + LAST_USED_RESOLUTION_MS);
         expect(await lastUsed()).toBe(T0 + 2 + LAST_USED_RESOLUTION_MS);
+      });
+
+      test("last_used_at never moves backwards: a verification with an earlier clock writes nothing", async () => {
+        const { org, owner } = await seedOrg();
+        const key = await seedKey(org.id, owner.id);
+        const later = T0 + 10 * LAST_USED_RESOLUTION_MS;
+        await store.verify(key.hash, later);
+        expect((await store.verify(key.hash, T0)).status).toBe("valid");
+        expect((await store.getKey(key.id))!.last_used_at).toBe(later);
+      });
+
+      test("the hash is compared exactly: another case or a prefix is not_found", async () => {
+        const { org, owner } = await seedOrg();
+        const key = await seedKey(org.id, owner.id);
+        expect(await store.verify(key.hash.toUpperCase(), T0)).toEqual({ status: "not_found" });
+        expect(await store.verify(key.hash.slice(0, -1), T0)).toEqual({ status: "not_found" });
+        expect(await store.verify(`${key.hash} `, T0)).toEqual({ status: "not_found" });
       });
 
       test("a failed verification writes nothing", async () => {

@@ -3,21 +3,29 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { DeliveryStatus } from "../../src/db/schema/webhooks";
 import { DELIVERY_STATUSES } from "../../src/db/schema/webhooks";
 import { newId } from "../../src/lib/ids";
-import type { AttemptRow, DeliveryRow, WebhookRow, WebhookStore } from "../../src/webhooks/store";
-import { expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
+import type { QueueSignal } from "../../src/webhooks/queue-signal";
+import type { AttemptRow, DeliveryRow, NewDelivery, WebhookRow, WebhookStore } from "../../src/webhooks/store";
+import { compareIds, expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const byNewest = newestFirst<{ id: string; created_at: number }>((r) => r.created_at);
-type NewDelivery = Omit<DeliveryRow, "status" | "attempt_count">;
 
-export function describeWebhooksStoreContract(engineName: string, open: Open<WebhookStore>) {
+/** What the suite runs against: the engine's webhooks store and the signal its `announceDue` reaches. */
+export interface WebhooksUnderTest {
+  webhooks: WebhookStore;
+  queued: QueueSignal;
+}
+
+export function describeWebhooksStoreContract(engineName: string, open: Open<WebhooksUnderTest>) {
   describe(`webhooks store contract (${engineName})`, () => {
-    let w: Opened<WebhookStore>;
+    let w: Opened<WebhooksUnderTest>;
     let store: WebhookStore;
+    let queued: QueueSignal;
     let a: SeededOrg;
     let b: SeededOrg;
     beforeEach(async () => {
       w = await open();
-      store = w.store;
+      store = w.store.webhooks;
+      queued = w.store.queued;
       a = await w.seed.org("A");
       b = await w.seed.org("B");
     });
@@ -64,7 +72,7 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
     const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
 
     describe("endpoints", () => {
-      test("insert then webhook / webhookAnyOrg return every field exactly", async () => {
+      test("insert then webhook returns every field exactly", async () => {
         const rows = [
           hook(a, { description: TEXTS[1], url: "https://例え.テスト/フック?q=🎫&x=1", created_at: T0 + 1, updated_at: T0 + 2 }),
           hook(a, {
@@ -80,7 +88,6 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         for (const r of rows) await putHook(r);
         for (const r of rows) {
           expectSameRow(await store.webhook(r.id, a.orgId), r);
-          expectSameRow(await store.webhookAnyOrg(r.id), r);
         }
       });
 
@@ -110,9 +117,9 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           consecutive_failures: 3,
           updated_at: T0 + 5,
         };
-        await store.updateWebhook(edited);
+        expect(await store.updateWebhook(edited)).toBe(true);
         expectSameRow(await store.webhook(h.id, a.orgId), edited);
-        await store.rotateSecret(h.id, a.orgId, "whsec_bmV3", T0 + 86_400_000, T0 + 6);
+        expect(await store.rotateSecret(h.id, a.orgId, "whsec_bmV3", T0 + 86_400_000, T0 + 6)).toBe(true);
         expectSameRow(await store.webhook(h.id, a.orgId), {
           ...edited,
           secret: "whsec_bmV3",
@@ -120,9 +127,9 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           previous_secret_expires_at: T0 + 86_400_000,
           updated_at: T0 + 6,
         });
-        await store.setConsecutiveFailures(h.id, 0);
+        await store.setConsecutiveFailures(h.id, a.orgId, 0);
         expect((await store.webhook(h.id, a.orgId))!.consecutive_failures).toBe(0);
-        await store.setConsecutiveFailures(h.id, 7);
+        await store.setConsecutiveFailures(h.id, a.orgId, 7);
         expect((await store.webhook(h.id, a.orgId))!.consecutive_failures).toBe(7);
       });
 
@@ -136,18 +143,20 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         expect(await store.deleteWebhook(off.id, a.orgId)).toBe(true);
         expect(await store.deleteWebhook(off.id, a.orgId)).toBe(false);
         expect(await store.webhookOrg(off.id)).toBeNull();
-        expect(await store.webhookAnyOrg(off.id)).toBeNull();
+        expect(await store.webhook(off.id, a.orgId)).toBeNull();
       });
 
-      test("organizations are isolated: another organization's endpoints are never returned, listed, counted, updated, rotated or deleted", async () => {
+      test("organizations are isolated: another organization's endpoints are never returned, listed, counted, updated, rotated, disabled or deleted", async () => {
         const mine = await putHook(hook(a));
         const theirs = await putHook(hook(b, { created_at: T0 + 1 }));
         expect(await store.webhook(theirs.id, a.orgId)).toBeNull();
         expect(ids(await store.webhookPage(a.orgId, 10, 0))).toEqual([mine.id]);
         expect(await store.webhookCount(a.orgId)).toBe(1);
         expect(await store.activeWebhooksOf(a.orgId)).toEqual([{ id: mine.id, events: mine.events }]);
-        await store.updateWebhook({ ...theirs, org_id: a.orgId, url: "https://evil.example.test/" });
-        await store.rotateSecret(theirs.id, a.orgId, "whsec_ZXZpbA==", T0 + 1, T0 + 1);
+        expect(await store.updateWebhook({ ...theirs, org_id: a.orgId, url: "https://evil.example.test/" })).toBe(false);
+        expect(await store.rotateSecret(theirs.id, a.orgId, "whsec_ZXZpbA==", T0 + 1, T0 + 1)).toBe(false);
+        expect(await store.disableWebhook(theirs.id, a.orgId, "not yours", T0 + 1)).toBe(false);
+        await store.setConsecutiveFailures(theirs.id, a.orgId, 19);
         expect(await store.deleteWebhook(theirs.id, a.orgId)).toBe(false);
         expectSameRow(await store.webhook(theirs.id, b.orgId), theirs);
       });
@@ -161,10 +170,10 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           delivery(h, { payload: JSON.stringify({ text: TEXTS }), max_attempts: 9, next_attempt_at: T0 + 1, created_at: T0 + 2, updated_at: T0 + 3 }),
         );
         expectSameRow(await store.delivery(d.id, h.id, a.orgId), d);
-        expect(await store.deliveryState(d.id)).toEqual({ id: d.id, webhook_id: h.id, status: "pending", attempt_count: 0, max_attempts: 9 });
+        expect(await store.deliveryState(d.id, a.orgId)).toEqual({ id: d.id, webhook_id: h.id, status: "pending", attempt_count: 0, max_attempts: 9 });
         expect(await store.delivery(d.id, other.id, a.orgId)).toBeNull();
         expect(await store.delivery(d.id, h.id, b.orgId)).toBeNull();
-        expect(await store.deliveryState(newId("dlv"))).toBeNull();
+        expect(await store.deliveryState(newId("dlv"), a.orgId)).toBeNull();
       });
 
       test("deliveryPage is newest first with an id tie-break, per status; counts per status equal the pages through every transition", async () => {
@@ -186,7 +195,7 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         await expectPages();
         const finish = async (i: number, status: DeliveryStatus, next: number | null) => {
           const r = rows[i]!;
-          await store.finishAttempt(r.id, status, r.attempt_count + 1, next, T0 + 100);
+          await store.finishAttempt(r.id, a.orgId, status, r.attempt_count + 1, next, T0 + 100);
           rows[i] = { ...r, status, attempt_count: r.attempt_count + 1, next_attempt_at: next, updated_at: T0 + 100 };
         };
         await finish(0, "succeeded", null);
@@ -195,7 +204,7 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         await finish(3, "succeeded", null);
         await expectPages();
         for (const i of [0, 1, 2]) expectSameRow(await store.delivery(rows[i]!.id, h.id, a.orgId), rows[i]!);
-        const cancelled = await store.cancelPending(h.id, T0 + 200);
+        const cancelled = await store.cancelPending(h.id, a.orgId, T0 + 200);
         expect(cancelled).toBe(rows.filter((r) => r.status === "pending").length);
         for (const [i, r] of rows.entries()) if (r.status === "pending") rows[i] = { ...r, status: "cancelled", next_attempt_at: null, updated_at: T0 + 200 };
         await expectPages();
@@ -210,7 +219,7 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         const rows: DeliveryRow[] = [];
         for (const t of times) rows.push(await putDelivery(delivery(h, { next_attempt_at: t })));
         await putDelivery(delivery(other, { next_attempt_at: T0 }));
-        await store.finishAttempt(rows[1]!.id, "succeeded", 1, null, T0 + 11);
+        await store.finishAttempt(rows[1]!.id, a.orgId, "succeeded", 1, null, T0 + 11);
         const due = await store.dueFor(h.id, T0 + 40, 10);
         expect(ids(due)).toEqual([rows[2]!.id, rows[0]!.id, rows[3]!.id]);
         expect(due[0]).toEqual({
@@ -240,7 +249,7 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         await putDelivery(delivery(h1, { next_attempt_at: T0 + 70 }));
         await putDelivery(delivery(h1, { next_attempt_at: T0 + 60 }));
         const done = await putDelivery(delivery(h1, { next_attempt_at: T0 + 1 }));
-        await store.finishAttempt(done.id, "failed", 4, null, T0 + 2);
+        await store.finishAttempt(done.id, a.orgId, "failed", 4, null, T0 + 2);
         await putDelivery(delivery(off, { next_attempt_at: T0 }));
         const got = [...(await store.activeWithNextDue())].sort((x, y) => x.id.localeCompare(y.id));
         expect(got).toEqual(
@@ -251,12 +260,74 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         );
       });
 
+      test("dueFor has a defined order: deliveries due at the same moment come by id, whatever the order they were made in", async () => {
+        const h = await putHook(hook(a));
+        const made = Array.from({ length: 6 }, () => newId("dlv")).sort((x, y) => compareIds(y, x));
+        const rows: DeliveryRow[] = [];
+        // Made in descending id order, half of them due a moment later, one made earlier but due with the first group.
+        for (const [i, id] of made.entries()) rows.push(await putDelivery(delivery(h, { id, next_attempt_at: T0 + (i % 2), created_at: T0 + 10 - i })));
+        const want = [...rows].sort((x, y) => x.next_attempt_at! - y.next_attempt_at! || compareIds(x.id, y.id)).map((r) => r.id);
+        expect(ids(await store.dueFor(h.id, T0 + 1, 10))).toEqual(want);
+        // A limit takes the first ones of that order, so every engine claims the same deliveries.
+        expect(ids(await store.dueFor(h.id, T0 + 1, 2))).toEqual(want.slice(0, 2));
+        expect(ids(await store.dueFor(h.id, T0, 10))).toEqual(want.slice(0, 3));
+      });
+
+      test("organizations are isolated: another organization's deliveries and attempts are never read, counted or changed", async () => {
+        const h = await putHook(hook(a));
+        const d = await putDelivery(delivery(h));
+        const ended = await putDelivery(delivery(h));
+        expect(await store.finishAttempt(ended.id, a.orgId, "failed", 1, null, T0 + 1)).toBe(true);
+        await store.insertAttempt({ delivery_id: d.id, attempted_at: T0, status_code: 500, error: null, duration_ms: 1, response_body: "no" });
+        const other = b.orgId;
+        expect(await store.delivery(d.id, h.id, other)).toBeNull();
+        expect(await store.deliveryState(d.id, other)).toBeNull();
+        expect(await store.deliveryCount(h.id, other, undefined)).toBe(0);
+        expect(await store.deliveryPage(h.id, other, undefined, 10, 0)).toEqual([]);
+        expect(await store.attemptsOf(d.id, other)).toEqual([]);
+        expect(await store.finishAttempt(d.id, other, "succeeded", 1, null, T0 + 2)).toBe(false);
+        expect(await store.requeue(ended.id, other, T0 + 3, 9, T0 + 3)).toBe(false);
+        expect(await store.cancelPending(h.id, other, T0 + 4)).toBe(0);
+        expect(await store.requeueCancelledSince(h.id, other, T0, 4, T0 + 5)).toBe(0);
+        expect(await store.missedEvents(h.id, other, T0)).toEqual([]);
+        expectSameRow(await store.delivery(d.id, h.id, a.orgId), d);
+        expectSameRow(await store.delivery(ended.id, h.id, a.orgId), {
+          ...ended,
+          status: "failed",
+          attempt_count: 1,
+          next_attempt_at: null,
+          updated_at: T0 + 1,
+        });
+        expect((await store.attemptsOf(d.id, a.orgId)).length).toBe(1);
+        expect(await store.finishAttempt(newId("dlv"), a.orgId, "succeeded", 1, null, T0)).toBe(false);
+      });
+
+      test("announceDue is heard by onQueued listeners after the call, with the endpoint and the due time, until they unsubscribe", async () => {
+        const h = await putHook(hook(a));
+        const heard: [string, number][] = [];
+        let wake!: () => void;
+        const first = new Promise<void>((resolve) => (wake = resolve));
+        const off = queued.onQueued((webhookId, at) => {
+          heard.push([webhookId, at]);
+          wake();
+        });
+        await store.announceDue(h.id, T0 + 7);
+        // Never inside the call (on SQLite it would run while the unit's batch is still open).
+        expect(heard).toEqual([]);
+        await first;
+        expect(heard).toEqual([[h.id, T0 + 7]]);
+        off();
+        await store.announceDue(h.id, T0 + 8);
+        for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+        expect(heard).toEqual([[h.id, T0 + 7]]);
+      });
+
       test("requeue puts an ended delivery back in line with a new due time and attempt budget", async () => {
         const h = await putHook(hook(a));
         const d = await putDelivery(delivery(h));
-        await store.finishAttempt(d.id, "failed", 4, null, T0 + 1);
+        await store.finishAttempt(d.id, a.orgId, "failed", 4, null, T0 + 1);
         expect(await store.dueFor(h.id, T0 + 1000, 10)).toEqual([]);
-        await store.requeue(d.id, T0 + 500, 5, T0 + 2);
+        expect(await store.requeue(d.id, a.orgId, T0 + 500, 5, T0 + 2)).toBe(true);
         expectSameRow(await store.delivery(d.id, h.id, a.orgId), {
           ...d,
           status: "pending",
@@ -273,13 +344,13 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         const other = await putHook(hook(a));
         const early = await putDelivery(delivery(h, { next_attempt_at: T0 + 1 }));
         const sent = await putDelivery(delivery(h, { next_attempt_at: T0 + 2 }));
-        await store.finishAttempt(sent.id, "succeeded", 1, null, T0 + 3);
+        await store.finishAttempt(sent.id, a.orgId, "succeeded", 1, null, T0 + 3);
         const keep = await putDelivery(delivery(other));
-        expect(await store.cancelPending(h.id, T0 + 10)).toBe(1);
-        expect(await store.cancelPending(h.id, T0 + 11)).toBe(0);
+        expect(await store.cancelPending(h.id, a.orgId, T0 + 10)).toBe(1);
+        expect(await store.cancelPending(h.id, a.orgId, T0 + 11)).toBe(0);
         const late = await putDelivery(delivery(h, { next_attempt_at: T0 + 20, max_attempts: 4 }));
-        await store.finishAttempt(late.id, "pending", 2, T0 + 30, T0 + 21);
-        await store.disableWebhook(h.id, TEXTS[0], T0 + 40);
+        await store.finishAttempt(late.id, a.orgId, "pending", 2, T0 + 30, T0 + 21);
+        expect(await store.disableWebhook(h.id, a.orgId, TEXTS[0], T0 + 40)).toBe(true);
         const disabled = await store.webhook(h.id, a.orgId);
         expect({ active: disabled!.active, reason: disabled!.disabled_reason, at: disabled!.disabled_at, updated: disabled!.updated_at }).toEqual({
           active: 0,
@@ -294,12 +365,12 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           next_attempt_at: null,
           updated_at: T0 + 40,
         });
-        expect((await store.deliveryState(early.id))!.status).toBe("cancelled");
-        expect((await store.deliveryState(sent.id))!.status).toBe("succeeded");
-        expect((await store.deliveryState(keep.id))!.status).toBe("pending");
+        expect((await store.deliveryState(early.id, a.orgId))!.status).toBe("cancelled");
+        expect((await store.deliveryState(sent.id, a.orgId))!.status).toBe("succeeded");
+        expect((await store.deliveryState(keep.id, a.orgId))!.status).toBe("pending");
         // Re-enabled: the deliveries cancelled at or after T0+40 come back with `extra` attempts more than they had.
         await store.updateWebhook({ ...disabled!, active: 1, disabled_reason: null, disabled_at: null, updated_at: T0 + 50 });
-        expect(await store.requeueCancelledSince(h.id, T0 + 40, 4, T0 + 50)).toBe(1);
+        expect(await store.requeueCancelledSince(h.id, a.orgId, T0 + 40, 4, T0 + 50)).toBe(1);
         expectSameRow(await store.delivery(late.id, h.id, a.orgId), {
           ...late,
           status: "pending",
@@ -308,7 +379,7 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           next_attempt_at: T0 + 50,
           updated_at: T0 + 50,
         });
-        expect((await store.deliveryState(early.id))!.status).toBe("cancelled");
+        expect((await store.deliveryState(early.id, a.orgId))!.status).toBe("cancelled");
         expect(ids(await store.dueFor(h.id, T0 + 50, 10))).toEqual([late.id]);
       });
 
@@ -334,19 +405,19 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         const old: DeliveryRow[] = [];
         for (let i = 0; i < 4; i++) {
           const d = await putDelivery(delivery(h, { created_at: T0 + i }));
-          await store.finishAttempt(d.id, i % 2 ? "failed" : "succeeded", 1, null, T0 + 100);
+          await store.finishAttempt(d.id, a.orgId, i % 2 ? "failed" : "succeeded", 1, null, T0 + 100);
           old.push(d);
         }
         const oldPending = await putDelivery(delivery(h, { created_at: T0 }));
         const recent = await putDelivery(delivery(h, { created_at: T0 + 1000 }));
-        await store.finishAttempt(recent.id, "succeeded", 1, null, T0 + 1001);
+        await store.finishAttempt(recent.id, a.orgId, "succeeded", 1, null, T0 + 1001);
         const elsewhere = await putDelivery(delivery(other, { created_at: T0 }));
-        await store.finishAttempt(elsewhere.id, "succeeded", 1, null, T0 + 1);
+        await store.finishAttempt(elsewhere.id, a.orgId, "succeeded", 1, null, T0 + 1);
         expect(await store.pruneDeliveries(h.id, T0 + 500, 3)).toBe(3);
         expect(await store.pruneDeliveries(h.id, T0 + 500, 3)).toBe(1);
         expect(await store.pruneDeliveries(h.id, T0 + 500, 3)).toBe(0);
         expect(ids(await store.deliveryPage(h.id, a.orgId, undefined, 10, 0))).toEqual([recent.id, oldPending.id]);
-        expect((await store.deliveryState(elsewhere.id))!.status).toBe("succeeded");
+        expect((await store.deliveryState(elsewhere.id, a.orgId))!.status).toBe("succeeded");
       });
     });
 
@@ -362,19 +433,19 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           { delivery_id: d.id, attempted_at: T0 + 4, status_code: 200, error: null, duration_ms: 12, response_body: "ok" },
         ];
         for (const m of made) await store.insertAttempt(m);
-        const log = await store.attemptsOf(d.id);
+        const log = await store.attemptsOf(d.id, a.orgId);
         expect(log.map(({ id, ...rest }) => rest)).toEqual([made[0]!, made[1]!, made[3]!]);
         for (const [i, r] of log.entries()) expectSameRow(r, { ...made[[0, 1, 3][i]!]!, id: r.id });
         const attemptIds = log.map((r) => r.id);
         expect(attemptIds.every((x) => typeof x === "number")).toBe(true);
         expect(attemptIds).toEqual([...attemptIds].sort((x, y) => x - y));
-        expect((await store.attemptsOf(d2.id)).length).toBe(1);
-        expect(await store.attemptsOf(newId("dlv"))).toEqual([]);
+        expect((await store.attemptsOf(d2.id, a.orgId)).length).toBe(1);
+        expect(await store.attemptsOf(newId("dlv"), a.orgId)).toEqual([]);
         expect(await store.deleteWebhook(h.id, a.orgId)).toBe(true);
         expect(await store.delivery(d.id, h.id, a.orgId)).toBeNull();
-        expect(await store.deliveryState(d2.id)).toBeNull();
-        expect(await store.attemptsOf(d.id)).toEqual([]);
-        expect(await store.attemptsOf(d2.id)).toEqual([]);
+        expect(await store.deliveryState(d2.id, a.orgId)).toBeNull();
+        expect(await store.attemptsOf(d.id, a.orgId)).toEqual([]);
+        expect(await store.attemptsOf(d2.id, a.orgId)).toEqual([]);
       });
     });
   });

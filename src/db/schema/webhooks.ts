@@ -58,8 +58,9 @@ export const webhookDeliveries = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
-    // The dispatcher asks per endpoint for its due deliveries, so one slow endpoint's backlog is never scanned for another's.
-    index("deliveries_webhook_due").on(t.webhookId, t.status, t.nextAttemptAt),
+    // The dispatcher asks per endpoint for its due deliveries (oldest due first, ties by id), so one slow endpoint's
+    // backlog is never scanned for another's and equal due times need no sort.
+    index("deliveries_webhook_due").on(t.webhookId, t.status, t.nextAttemptAt, t.id),
     index("deliveries_webhook_created").on(t.webhookId, t.createdAt, t.id),
     index("deliveries_event").on(t.eventId),
   ],

@@ -1,0 +1,76 @@
+// The stores every service reaches the database through, and the SQLite engine: one connection, a read view and a write view of it.
+import type { Database } from "bun:sqlite";
+import type { Guard } from "./db/async-store";
+import { perDatabase } from "./db/per-database";
+import { createWriter, type Writer } from "./db/writer";
+import { type Outbox, type OutboxSignal, sqliteOutbox, sqliteOutboxSignal } from "./events/outbox";
+import { type IdempotencyStore, sqliteIdempotencyStore } from "./idempotency/store";
+import { type FileStore, sqliteFileStore } from "./files/store";
+import { type FolderStore, sqliteFolderStore } from "./folders/store";
+import { type OrgsStore, sqliteOrgsStore } from "./orgs/store";
+import { sqliteTicketStore, type TicketStore } from "./tickets/store";
+import { type QueueSignal, sqliteQueueSignal } from "./webhooks/queue-signal";
+import { sqliteWebhookStore, type WebhookStore } from "./webhooks/store";
+
+/** One store per aggregate, each an asynchronous contract with one implementation per engine. */
+export interface Stores {
+  tickets: TicketStore;
+  folders: FolderStore;
+  files: FileStore;
+  webhooks: WebhookStore;
+  outbox: Outbox;
+  orgs: OrgsStore;
+  idempotency: IdempotencyStore;
+}
+
+/**
+ * The engine's wake-ups for background work (the webhook dispatcher): events recorded in the outbox, deliveries
+ * made due outside fan-out. Engine-specific (SQLite: in process; PostgreSQL: LISTEN/NOTIFY), heard after commit.
+ */
+export interface Signals extends OutboxSignal, QueueSignal {}
+
+/**
+ * An engine: the stores for reads outside a unit of work (they see committed rows only), the writer whose units
+ * get the stores bound to their transaction, and the signals that wake background work.
+ */
+export interface Engine {
+  stores: Stores;
+  writer: Writer<Stores>;
+  signals: Signals;
+}
+
+function buildStores(db: Database, guard?: Guard): Stores {
+  return {
+    tickets: sqliteTicketStore(db, guard),
+    folders: sqliteFolderStore(db, guard),
+    files: sqliteFileStore(db, guard),
+    webhooks: sqliteWebhookStore(db, guard),
+    outbox: sqliteOutbox(db, guard),
+    orgs: sqliteOrgsStore(db, guard),
+    idempotency: sqliteIdempotencyStore(db, guard),
+  };
+}
+
+/** Thrown by a read outside the writer while a batch is open: it would have seen uncommitted rows. */
+export class ReadInsideBatchError extends Error {
+  override name = "ReadInsideBatchError";
+  constructor() {
+    super("a store was used outside the writer while a batch's transaction was open (it would see uncommitted rows)");
+  }
+}
+
+/**
+ * SQLite: one connection for everything. The writer batches units (group commit) and gives them the unguarded stores;
+ * `stores`, for everything else, is guarded: the writer's batches run on microtasks alone (see Writer.write), so no
+ * other code can call a store while a batch is open — and if some code ever did, it fails loudly instead of reading
+ * rows that may still roll back. One engine per connection, so the app, the dispatcher and the CLI share batches.
+ */
+export const sqliteEngine: (db: Database) => Engine = perDatabase((db) => {
+  const tx = buildStores(db);
+  const writer = createWriter<Stores>(db, { tx });
+  const stores = buildStores(db, () => {
+    if (writer.inBatch()) throw new ReadInsideBatchError();
+  });
+  const signals: Signals = { ...sqliteOutboxSignal(db), ...sqliteQueueSignal(db) };
+  return { stores, writer, signals };
+});
