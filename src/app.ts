@@ -1,6 +1,8 @@
 // buildApp(deps): the HTTP application — error rendering, request ids, body parsing, feature modules. No listen().
 import { Elysia, type AnyElysia } from "elysia";
 import type { Deps } from "./deps";
+import { settledValue } from "./lib/settled";
+import { settlesAtOnce } from "./stores";
 import { errorResponse, logApiError } from "./errors";
 import { toApiError } from "./http/error-render";
 import { authPlugin } from "./auth/plugin";
@@ -37,13 +39,44 @@ function carriedHeaders(headers: Record<string, unknown>): Record<string, string
 export function buildApp(deps: Deps) {
   registerFormats();
   // What every /v1 module uses: authentication and rate limits, then the Idempotency-Key of POSTs.
-  const auth = idempotencyPlugin({ auth: authPlugin(deps), store: deps.stores.idempotency, clock: deps.clock });
+  // SQLite's stores settle at once: the two hooks every request runs then stay synchronous (see lib/settled.ts).
+  const atOnce = settlesAtOnce(deps.stores);
+  const auth = idempotencyPlugin({
+    auth: authPlugin({ ...deps, settlesAtOnce: atOnce }),
+    store: deps.stores.idempotency,
+    clock: deps.clock,
+    settlesAtOnce: atOnce,
+  });
   const methods = createMethodTable();
   const queryRules = createQueryRules();
   const { metrics } = deps;
   const cors = createCors(deps.config.corsOrigins);
   // The docs module describes the finished app; it reads this after buildApp returns.
   let root: AnyElysia = undefined as unknown as AnyElysia;
+
+  /** Every error in the one shape; a path that exists with other methods is a 405. */
+  const renderError = (ctx: {
+    error: unknown;
+    code: string | number;
+    request: Request;
+    path: string;
+    route: string;
+    set: { headers: Record<string, unknown> };
+  }) => {
+    const { error, code, request, path, route, set } = ctx;
+    let err = toApiError(error, code);
+    if (err.status === 404 && code === "NOT_FOUND") {
+      const allowed = methods.allowed(path);
+      if (allowed.length) {
+        err = methodNotAllowed(request.method, allowed);
+      }
+    }
+    const info = requestInfo(request);
+    info.status = err.status;
+    // The route pattern, as the access log has it: the raw path carries ids and signed-link filenames.
+    logApiError(deps.log, err, info.id, route || null);
+    return errorResponse(err, { ...carriedHeaders(set.headers), "x-request-id": info.id });
+  };
 
   const app = new Elysia({ normalize: false })
     .onRequest(({ request, set, server }) => {
@@ -71,22 +104,21 @@ export function buildApp(deps: Deps) {
     .onBeforeHandle({ as: "global" }, ({ request, route }) => {
       queryRules.check(request.method, route, request.url);
     })
-    .onError({ as: "global" }, async (ctx) => {
-      const { error, code, request, path, route, set } = ctx;
-      await releaseIdempotencyKey(ctx);
-      let err = toApiError(error, code);
-      if (err.status === 404 && code === "NOT_FOUND") {
-        const allowed = methods.allowed(path);
-        if (allowed.length) {
-          err = methodNotAllowed(request.method, allowed);
-        }
-      }
-      const info = requestInfo(request);
-      info.status = err.status;
-      // The route pattern, as the access log has it: the raw path carries ids and signed-link filenames.
-      logApiError(deps.log, err, info.id, route || null);
-      return errorResponse(err, { ...carriedHeaders(set.headers), "x-request-id": info.id });
-    })
+    // Two forms, as the guard's hooks: synchronous when the release of a failed request's Idempotency-Key is done
+    // by the time the store returns (SQLite), awaited otherwise, so a retry never finds the key still claimed.
+    .onError(
+      { as: "global" },
+      atOnce
+        ? (ctx) => {
+            settledValue(releaseIdempotencyKey(ctx));
+            const out = renderError(ctx);
+            return out;
+          }
+        : async (ctx) => {
+            await releaseIdempotencyKey(ctx);
+            return renderError(ctx);
+          },
+    )
     .onAfterResponse({ as: "global" }, (ctx) => {
       const { request, set, route } = ctx;
       const info = requestInfo(request);

@@ -1,8 +1,18 @@
-// The stores every service reaches the database through, and the SQLite engine: one connection, a read view and a write view of it.
+// The stores every service reaches the database through, and the two engines: SQLite (one connection, a guarded read view and the writer's view) and PostgreSQL (the pool and a transaction per unit).
 import type { Database } from "bun:sqlite";
+import type { Sql, TransactionSql } from "postgres";
 import type { Guard } from "./db/async-store";
 import { perDatabase } from "./db/per-database";
+import { createPostgresWriter, type Queryable, type StoreMode } from "./db/postgres/writer";
 import { createWriter, type Writer } from "./db/writer";
+import { postgresOutbox } from "./events/outbox-postgres";
+import { postgresFileStore } from "./files/store-postgres";
+import { postgresFolderStore } from "./folders/store-postgres";
+import { postgresIdempotencyStore } from "./idempotency/store-postgres";
+import { postgresOrgsStore } from "./orgs/store-postgres";
+import { postgresTicketStore } from "./tickets/store-postgres";
+import { postgresSignals } from "./webhooks/signals-postgres";
+import { postgresWebhookStore } from "./webhooks/store-postgres";
 import { type Outbox, type OutboxSignal, sqliteOutbox, sqliteOutboxSignal } from "./events/outbox";
 import { type IdempotencyStore, sqliteIdempotencyStore } from "./idempotency/store";
 import { type FileStore, sqliteFileStore } from "./files/store";
@@ -51,6 +61,16 @@ function buildStores(db: Database, guard?: Guard): Stores {
   };
 }
 
+const atOnce = new WeakSet<Stores>();
+
+/**
+ * True for stores whose promises are already settled when returned (SQLite's): the HTTP hooks on every request can
+ * then read them synchronously (lib/settled.ts) instead of awaiting.
+ */
+export function settlesAtOnce(stores: Stores): boolean {
+  return atOnce.has(stores);
+}
+
 /** Thrown by a read outside the writer while a batch is open: it would have seen uncommitted rows. */
 export class ReadInsideBatchError extends Error {
   override name = "ReadInsideBatchError";
@@ -72,5 +92,31 @@ export const sqliteEngine: (db: Database) => Engine = perDatabase((db) => {
     if (writer.inBatch()) throw new ReadInsideBatchError();
   });
   const signals: Signals = { ...sqliteOutboxSignal(db), ...sqliteQueueSignal(db) };
+  atOnce.add(stores);
   return { stores, writer, signals };
 });
+
+function buildPostgresStores(q: Queryable, mode: StoreMode): Stores {
+  return {
+    tickets: postgresTicketStore(q, mode),
+    folders: postgresFolderStore(q, mode),
+    files: postgresFileStore(q, mode),
+    webhooks: postgresWebhookStore(q, mode),
+    outbox: postgresOutbox(q, mode),
+    orgs: postgresOrgsStore(q, mode),
+    idempotency: postgresIdempotencyStore(q, mode),
+  };
+}
+
+/**
+ * PostgreSQL: reads on the pool (committed rows only, READ COMMITTED); each unit of the writer is a transaction of
+ * its own on one pooled connection, with stores bound to it (their reads that decide a write lock their rows); the
+ * signals are LISTEN/NOTIFY, so every instance on the database hears every other's commits.
+ */
+export function postgresEngine(sql: Sql): Engine {
+  return {
+    stores: buildPostgresStores(sql, "read"),
+    writer: createPostgresWriter<Stores>(sql, (tx: TransactionSql) => buildPostgresStores(tx, "tx")),
+    signals: postgresSignals(sql),
+  };
+}

@@ -5,5 +5,5 @@ import { describeFilesStoreContract } from "./contracts/files-store.contract";
 for (const engine of ENGINES)
   describeFilesStoreContract(
     engine.name,
-    opener(engine, (w) => w.files),
+    opener(engine, (w) => ({ files: w.files, writer: w.writer })),
   );

@@ -5,5 +5,5 @@ import { describeFoldersStoreContract } from "./contracts/folders-store.contract
 for (const engine of ENGINES)
   describeFoldersStoreContract(
     engine.name,
-    opener(engine, (w) => w.folders),
+    opener(engine, (w) => ({ folders: w.folders, writer: w.writer })),
   );

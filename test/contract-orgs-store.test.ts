@@ -5,5 +5,5 @@ import { describeOrgsStoreContract } from "./contracts/orgs-store.contract";
 for (const engine of ENGINES)
   describeOrgsStoreContract(
     engine.name,
-    opener(engine, (w) => w.orgs),
+    opener(engine, (w) => ({ orgs: w.orgs, writer: w.writer })),
   );

@@ -5,5 +5,5 @@ import { describeOutboxStoreContract } from "./contracts/outbox-store.contract";
 for (const engine of ENGINES)
   describeOutboxStoreContract(
     engine.name,
-    opener(engine, (w) => ({ outbox: w.outbox, signal: w.signals })),
+    opener(engine, (w) => ({ outbox: w.outbox, signal: w.signals, writer: w.writer })),
   );

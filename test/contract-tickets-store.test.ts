@@ -5,5 +5,5 @@ import { describeTicketsStoreContract } from "./contracts/tickets-store.contract
 for (const engine of ENGINES)
   describeTicketsStoreContract(
     engine.name,
-    opener(engine, (w) => w.tickets),
+    opener(engine, (w) => ({ tickets: w.tickets, writer: w.writer })),
   );

@@ -5,5 +5,5 @@ import { describeWebhooksStoreContract } from "./contracts/webhooks-store.contra
 for (const engine of ENGINES)
   describeWebhooksStoreContract(
     engine.name,
-    opener(engine, (w) => ({ webhooks: w.webhooks, queued: w.signals })),
+    opener(engine, (w) => ({ webhooks: w.webhooks, queued: w.signals, writer: w.writer })),
   );

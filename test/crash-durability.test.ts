@@ -203,7 +203,7 @@ describe("Idempotency-Key: the change and its stored answer commit together", ()
         expect(env.handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
         expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events").get()).toEqual({ n: 0 });
         env.handle.sqlite.run("DROP TRIGGER refuse_answer");
-        await env.deps.stores.idempotency.releaseAbandoned(); // as `serve` does at start
+        await env.deps.stores.idempotency.releaseAbandoned(env.clock.now() + 1); // as `serve` does at start
         const first = await send();
         expect(first.status).toBe(201);
         const again = await send();

@@ -6,6 +6,7 @@ import { ApiError, errors } from "../errors";
 import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
 import { requestInfo } from "../http/request-context";
 import type { Principal } from "../keys/principal";
+import { settledValue } from "../lib/settled";
 import { createKeyVerifier, type VerifierDeps } from "../keys/service";
 
 /**
@@ -30,8 +31,9 @@ function rateLimitHeaders(s: BucketState): Record<string, string> {
  *   organization is a 403. Failed attempts are limited per client address: past the allowance, a request whose key
  *   fails gets 429 instead of 401. A valid key is never refused by that limit, only by its own bucket.
  * - Each API key has a token bucket; every authenticated response carries RateLimit-Limit/-Remaining/-Reset.
+ * `settlesAtOnce`: the stores' promises are settled when returned (SQLite), so the hook reads them synchronously.
  */
-export function authPlugin(deps: VerifierDeps & { config: Config }) {
+export function authPlugin(deps: VerifierDeps & { config: Config; settlesAtOnce?: boolean }) {
   const verify = createKeyVerifier(deps);
   const { config } = deps;
   const perKey =
@@ -43,40 +45,70 @@ export function authPlugin(deps: VerifierDeps & { config: Config }) {
       ? createTokenBuckets({ perMinute: config.authFailuresPerMinute, burst: config.authFailuresPerMinute, clock: deps.clock })
       : null;
 
-  return new Elysia({ name: "auth" })
-    .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
-    .derive({ as: "scoped" }, async ({ bearer: token, request, server, set }): Promise<{ principal: Principal }> => {
-      const header = request.headers.get("authorization");
-      // @elysiajs/bearer extracts the usual exact `Bearer <key>`. The scheme is case-insensitive, though, and the
-      // plugin would also take `Bearerx <key>` or a query parameter: every other spelling goes through bearerToken().
-      const secret = header?.startsWith("Bearer ") ? token?.trim() || undefined : bearerToken(header);
-      // The key is verified first: a valid key is limited only by its own bucket, so one client sending bad keys from
-      // a shared address (NAT, or a proxy without --trust-proxy) cannot lock out everyone else behind it.
-      const result = secret ? await verify(secret) : ({ status: "not_found" } as const);
-      if (result.status !== "valid") {
-        // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
-        const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
-        if (failures && address && !failures.take(address).allowed) {
-          throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, {
-            "retry-after": "60",
-          });
-        }
-        throw errors.unauthorized();
+  type Ctx = {
+    bearer: string | undefined;
+    request: Request;
+    server: { requestIP(r: Request): { address: string } | null } | null;
+    set: { headers: Record<string, unknown> };
+  };
+  type Verification = Awaited<ReturnType<typeof verify>>;
+  const NOT_FOUND: Verification = { status: "not_found" };
+
+  /** The key of the request, however the Authorization header spells the scheme. */
+  const secretOf = ({ bearer: token, request }: Ctx): string | undefined => {
+    const header = request.headers.get("authorization");
+    // @elysiajs/bearer extracts the usual exact `Bearer <key>`. The scheme is case-insensitive, though, and the
+    // plugin would also take `Bearerx <key>` or a query parameter: every other spelling goes through bearerToken().
+    return header?.startsWith("Bearer ") ? token?.trim() || undefined : bearerToken(header);
+  };
+
+  // The key is verified first: a valid key is limited only by its own bucket, so one client sending bad keys from
+  // a shared address (NAT, or a proxy without --trust-proxy) cannot lock out everyone else behind it.
+  const decide = ({ request, server, set }: Ctx, result: Verification): { principal: Principal } => {
+    if (result.status !== "valid") {
+      // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
+      const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
+      if (failures && address && !failures.take(address).allowed) {
+        throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, {
+          "retry-after": "60",
+        });
       }
-      if (result.principal.plan === "free") throw errors.planRequired();
-      set.headers["cache-control"] = "no-store";
-      if (perKey) {
-        const bucket = perKey.take(result.principal.keyId);
-        Object.assign(set.headers, rateLimitHeaders(bucket));
-        if (!bucket.allowed) {
-          throw new ApiError(429, "rate_limited", `Rate limit exceeded for this API key. Retry in ${bucket.retryAfterSeconds} s.`, undefined, {
-            ...rateLimitHeaders(bucket),
-            "retry-after": String(bucket.retryAfterSeconds),
-          });
-        }
+      throw errors.unauthorized();
+    }
+    if (result.principal.plan === "free") throw errors.planRequired();
+    set.headers["cache-control"] = "no-store";
+    if (perKey) {
+      const bucket = perKey.take(result.principal.keyId);
+      Object.assign(set.headers, rateLimitHeaders(bucket));
+      if (!bucket.allowed) {
+        throw new ApiError(429, "rate_limited", `Rate limit exceeded for this API key. Retry in ${bucket.retryAfterSeconds} s.`, undefined, {
+          ...rateLimitHeaders(bucket),
+          "retry-after": String(bucket.retryAfterSeconds),
+        });
       }
-      return { principal: result.principal };
-    });
+    }
+    return { principal: result.principal };
+  };
+
+  // Two forms of one hook. Elysia runs a hook it reads as synchronous without awaiting it (the whole request then
+  // stays on the synchronous path), so the synchronous form must not read as async: no `async`, no `return f(`.
+  const atOnce = (ctx: Ctx): { principal: Principal } => {
+    const secret = secretOf(ctx);
+    const result = secret ? settledValue(verify(secret)) : NOT_FOUND;
+    const out = decide(ctx, result);
+    return out;
+  };
+  const awaited = async (ctx: Ctx): Promise<{ principal: Principal }> => {
+    const secret = secretOf(ctx);
+    return decide(ctx, secret ? await verify(secret) : NOT_FOUND);
+  };
+
+  return (
+    new Elysia({ name: "auth" })
+      .use(bearer({ extract: { header: "Bearer", query: "", body: "" } }))
+      // Typed as the synchronous form; at run time Elysia sees which one it was given.
+      .derive({ as: "scoped" }, (deps.settlesAtOnce ? atOnce : awaited) as typeof atOnce)
+  );
 }
 
 export type AuthPlugin = ReturnType<typeof authPlugin>;

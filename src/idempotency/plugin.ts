@@ -4,7 +4,8 @@ import type { AuthPlugin } from "../auth/plugin";
 import type { Writer } from "../db/writer";
 import type { Principal } from "../keys/principal";
 import type { Clock } from "../lib/clock";
-import { checkIdempotencyKey, requestFingerprint, type KeyScope, type StoredAnswer } from "./service";
+import { settledValue } from "../lib/settled";
+import { type ClaimResult, checkIdempotencyKey, requestFingerprint, type KeyScope, type StoredAnswer } from "./service";
 import type { IdempotencyStore } from "./store";
 
 /** What a POST handler tells `commit` about its answer. */
@@ -132,16 +133,17 @@ export class Idempotent {
   }
 
   /** The request failed before it committed: frees its key, so a corrected retry can run. */
-  async release(): Promise<void> {
+  release(): Promise<void> {
     const held = this.#state === "claimed" || (this.#state === "unknown_yet" && this.#token);
     this.#state = "done";
-    if (held) await this.store.release(this.scope!);
+    // Not async: the store's call starts now (on SQLite it is done when it returns; see the app's error hook).
+    return held ? this.store.release(this.scope!) : RELEASED;
   }
 
   /** After the handler: a claim still open means the handler never committed. */
   finish(): void {
     if (this.#state === "none" || this.#state === "done") return;
-    void this.release();
+    this.release().catch(() => {}); // the error below is what the request reports
     throw new Error(`POST ${this.path} returned without idempotent.commit(): its Idempotency-Key would never be answered`);
   }
 }
@@ -149,36 +151,46 @@ export class Idempotent {
 /** Other methods: nothing to claim, and nothing to commit through. */
 const NOT_A_POST = new Idempotent(undefined as never, undefined as never, { headers: {} }, "", null, "done");
 
+type ClaimCtx = { principal?: Principal; body: unknown; path: string; set: Idempotent["set"] };
+type Begun = { idempotent: Idempotent } | ElysiaCustomStatusResponse<200, Response, 200>;
+
 /**
  * What the plugin adds before a POST's handler, after the body is validated: with a valid Idempotency-Key (else 400),
  * the key is claimed, or the request is answered with the stored replay, or refused (409 in progress, 422 reused).
  * A body the route streams itself (uploads: the parser left a marker, not a value) cannot be fingerprinted yet: the key
  * is claimed with a placeholder before a byte is read, so a twin is a 409 at once, and `identify` settles it.
  */
-async function claim(
-  deps: PluginDeps,
-  ctx: { principal?: Principal; body: unknown; path: string; set: Idempotent["set"] },
-  header: string,
-): Promise<{ idempotent: Idempotent } | Response> {
-  const { store, clock } = deps;
-  const { set, path } = ctx;
+function claimOf(deps: PluginDeps, ctx: ClaimCtx, header: string): { scope: KeyScope; claimed: Promise<ClaimResult> } {
   // The auth plugin's derive has run (it throws rather than leave `principal` unset); keys are per API key.
   const scope = { keyId: ctx.principal!.keyId, idempotencyKey: checkIdempotencyKey(header) };
   const streamed = typeof ctx.body === "symbol";
-  const result = await store.claim(scope, streamed ? null : requestFingerprint("POST", path, ctx.body ?? null), clock.now());
-  if (result.kind === "replay") return replayResponse(result.answer);
-  return { idempotent: new Idempotent(store, clock, set, path, scope, result.kind, result.kind === "claimed" ? result.token : undefined) };
+  return { scope, claimed: deps.store.claim(scope, streamed ? null : requestFingerprint("POST", ctx.path, ctx.body ?? null), deps.clock.now()) };
+}
+
+/** The claim's outcome as the resolve hook's value: the request's Idempotent, or the stored answer replayed (it ends the request). */
+function begun(deps: PluginDeps, ctx: ClaimCtx, scope: KeyScope, result: ClaimResult): Begun {
+  if (result.kind === "replay") {
+    const replay = replayResponse(result.answer);
+    // A status response ends the request here (a plain Response would be merged into the context).
+    return new ElysiaCustomStatusResponse(replay.status as 200, replay);
+  }
+  const token = result.kind === "claimed" ? result.token : undefined;
+  return { idempotent: new Idempotent(deps.store, deps.clock, ctx.set, ctx.path, scope, result.kind, token) };
 }
 
 /** Frees the key of a request that failed (the app's error handler calls it: the error rendering runs before any plugin's). */
-export async function releaseIdempotencyKey(ctx: object): Promise<void> {
-  await (ctx as { idempotent?: Idempotent }).idempotent?.release();
+export function releaseIdempotencyKey(ctx: object): Promise<void> {
+  return (ctx as { idempotent?: Idempotent }).idempotent?.release() ?? RELEASED;
 }
+
+const RELEASED: Promise<void> = Promise.resolve();
 
 interface PluginDeps {
   auth: AuthPlugin;
   store: IdempotencyStore;
   clock: Clock;
+  /** The store's promises are settled when returned (SQLite): the hook reads them synchronously. */
+  settlesAtOnce?: boolean;
 }
 
 /**
@@ -187,18 +199,32 @@ interface PluginDeps {
  */
 export function idempotencyPlugin(deps: PluginDeps) {
   const { store, clock } = deps;
+  type Ctx = ClaimCtx & { request: Request };
+  const early = (ctx: Ctx): Begun | null => {
+    if (ctx.request.method !== "POST") return { idempotent: NOT_A_POST };
+    if (!ctx.request.headers.has("idempotency-key")) return { idempotent: new Idempotent(store, clock, ctx.set, ctx.path, null, "none") };
+    return null;
+  };
+  // Two forms of one hook, as in the auth plugin: the synchronous one (stores that settle at once) must not read as
+  // async to Elysia (no `async`, no `return f(`), so requests stay on its synchronous path.
+  const atOnce = (ctx: Ctx): Begun => {
+    const known = early(ctx);
+    if (known) return known;
+    const { scope, claimed } = claimOf(deps, ctx, ctx.request.headers.get("idempotency-key")!);
+    const out = begun(deps, ctx, scope, settledValue(claimed));
+    return out;
+  };
+  const awaited = async (ctx: Ctx): Promise<Begun> => {
+    const known = early(ctx);
+    if (known) return known;
+    const { scope, claimed } = claimOf(deps, ctx, ctx.request.headers.get("idempotency-key")!);
+    return begun(deps, ctx, scope, await claimed);
+  };
   return (
     new Elysia({ name: "idempotency" })
       .use(deps.auth)
-      .resolve({ as: "scoped" }, async (ctx) => {
-        if (ctx.request.method !== "POST") return { idempotent: NOT_A_POST };
-        const header = ctx.request.headers.get("idempotency-key");
-        if (header === null) return { idempotent: new Idempotent(store, clock, ctx.set, ctx.path, null, "none") };
-        const out = await claim(deps, ctx, header);
-        // A status response ends the request here (a plain Response would be merged into the context).
-        if (out instanceof Response) return new ElysiaCustomStatusResponse(out.status as 200, out);
-        return out;
-      })
+      // Typed as the synchronous form; at run time Elysia sees which one it was given.
+      .resolve({ as: "scoped" }, (deps.settlesAtOnce ? atOnce : awaited) as typeof atOnce)
       .onAfterHandle({ as: "scoped" }, ({ idempotent }) => {
         idempotent.finish();
       })

@@ -4,6 +4,12 @@ import type { RawRow } from "../db/schema/raw-row";
 import { ApiError, errors } from "../errors";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/**
+ * On a database several instances share, how old an unanswered claim must be before an instance starting up takes it
+ * for abandoned (its request died with its instance): longer than any live request runs. Until then a retry of it gets
+ * 409 idempotency_in_progress.
+ */
+export const ABANDONED_CLAIM_MS = 3_600_000;
 const KEY_SHAPE = /^[\x20-\x7e]{1,255}$/;
 /** The fingerprint of a claim whose request body is not read yet: never a real fingerprint (those are hex). */
 export const PENDING = "pending:";

@@ -38,8 +38,13 @@ export interface IdempotencyStore {
   saveAnswer(scope: KeyScope, answer: StoredAnswer): Promise<void>;
   /** Frees a claimed key whose request failed, so a corrected retry can run. */
   release(scope: KeyScope): Promise<void>;
-  /** At start: claims left by a process that died mid-request can never complete; drops them. */
-  releaseAbandoned(): Promise<number>;
+  /**
+   * At start: claims made before `claimedBefore` and never answered belong to requests that died with their process;
+   * drops them (returns how many). One instance on the database (SQLite: the data dir's lock) passes the start time:
+   * every open claim is abandoned. Several instances pass a bound no live request reaches (ABANDONED_CLAIM_MS), since
+   * the others' claims are live.
+   */
+  releaseAbandoned(claimedBefore: number): Promise<number>;
 }
 
 function buildStore(sqlite: Database) {
@@ -55,7 +60,7 @@ function buildStore(sqlite: Database) {
       `UPDATE idempotency_keys SET fingerprint = ? WHERE key_id = ? AND idempotency_key = ? AND fingerprint = ? AND response_status IS NULL`,
     ),
     prune: sqlite.prepare(`DELETE FROM idempotency_keys WHERE created_at < ?`),
-    abandoned: sqlite.prepare(`DELETE FROM idempotency_keys WHERE response_status IS NULL`),
+    abandoned: sqlite.prepare(`DELETE FROM idempotency_keys WHERE response_status IS NULL AND created_at < ?`),
   };
   let lastPrune = 0;
 
@@ -99,8 +104,8 @@ function buildStore(sqlite: Database) {
     release(scope: KeyScope): void {
       s.remove.run(scope.keyId, scope.idempotencyKey);
     },
-    releaseAbandoned(): number {
-      return s.abandoned.run().changes;
+    releaseAbandoned(claimedBefore: number): number {
+      return s.abandoned.run(claimedBefore).changes;
     },
   };
 }

@@ -52,6 +52,7 @@ export interface WebhookStore {
 
   // ── Deliveries.
   /** A new delivery: pending, not yet attempted. */
+  /** Queues a delivery, only while its endpoint exists and is active (otherwise nothing is inserted). */
   insertDelivery(r: NewDelivery): Promise<void>;
   delivery(id: string, webhookId: string, orgId: string): Promise<DeliveryRow | null>;
   deliveryState(id: string, orgId: string): Promise<DeliveryState | null>;
@@ -134,7 +135,10 @@ function buildStore(db: Database) {
     // The guard skips the write when nothing changes (every success resets the count).
     setFailures: db.prepare(`UPDATE webhooks SET consecutive_failures = ? WHERE id = ? AND org_id = ? AND consecutive_failures != ?`),
 
-    insertDelivery: db.prepare(`INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) VALUES (${placeholders(webhookDeliveries)})`),
+    // Only while its endpoint exists and is active (as on PostgreSQL, where a fan-out can race a disable or delete).
+    insertDelivery: db.prepare(
+      `INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS}) SELECT ${placeholders(webhookDeliveries)} WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ? AND active = 1)`,
+    ),
     deliveryById: db.prepare<DeliveryRow, [string, string, string]>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND webhook_id = ? AND org_id = ?`,
     ),
@@ -220,7 +224,7 @@ function buildStore(db: Database) {
 
     insertDelivery(r: NewDelivery): void {
       const row: DeliveryRow = { ...r, status: "pending", attempt_count: 0 };
-      q.insertDelivery.run(...DELIVERY_NAMES.map((c) => row[c]));
+      q.insertDelivery.run(...DELIVERY_NAMES.map((c) => row[c]), row.webhook_id);
     },
     delivery: (id: string, webhookId: string, orgId: string): DeliveryRow | null => q.deliveryById.get(id, webhookId, orgId),
     deliveryState: (id: string, orgId: string): DeliveryState | null => q.deliveryState.get(id, orgId),

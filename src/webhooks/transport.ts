@@ -208,7 +208,8 @@ function sendOnce(
       const complete = res.complete;
       if (!complete) res.destroy();
       const status = res.statusCode ?? 0;
-      const body = Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString("utf8");
+      // U+0000 becomes U+FFFD: PostgreSQL cannot store it in text, and both engines must keep the same body.
+      const body = Buffer.concat(chunks).subarray(0, RESPONSE_BODY_LIMIT).toString("utf8").replaceAll("\u0000", "\uFFFD");
       const retryAfter = status === 429 || status === 503 ? parseRetryAfter(res.headers["retry-after"], Date.now()) : null;
       finish({ statusCode: status, error: describeStatus(status, res.headers.location), responseBody: body, retryAfterMs: retryAfter, aborted: false });
     };

@@ -9,7 +9,12 @@ import { manualClock, type ManualClock } from "../../src/lib/clock";
 import { newId } from "../../src/lib/ids";
 import type { OrgsStore } from "../../src/orgs/store";
 import type { TicketStore } from "../../src/tickets/store";
-import { type Signals, sqliteEngine as sqliteStoresEngine } from "../../src/stores";
+import { postgresEngine as postgresStoresEngine, type Signals, sqliteEngine as sqliteStoresEngine, type Stores } from "../../src/stores";
+import type { Writer } from "../../src/db/writer";
+import { openPostgres } from "../../src/db/postgres/client";
+import { migratePostgres } from "../../src/db/postgres/migrate";
+import { freshDatabase, postgresUrl } from "../services/postgres";
+import type { Sql } from "postgres";
 import type { WebhookStore } from "../../src/webhooks/store";
 import type { FileStore } from "../../src/files/store";
 import type { FolderStore } from "../../src/folders/store";
@@ -27,6 +32,8 @@ export interface EngineWorld {
   signals: Signals;
   idempotency: IdempotencyStore;
   orgs: OrgsStore;
+  /** The engine's writer: units get the stores bound to their transaction (for suites that test concurrent units). */
+  writer: Writer<Stores>;
   seed: Seed;
   clock: ManualClock;
   close(): Promise<void> | void;
@@ -138,6 +145,7 @@ export const sqliteEngine: Engine = {
       signals: engine.signals,
       idempotency: engine.stores.idempotency,
       orgs: engine.stores.orgs,
+      writer: engine.writer,
       seed,
       clock,
       close() {
@@ -148,11 +156,113 @@ export const sqliteEngine: Engine = {
   },
 };
 
+let shared: Promise<Sql> | undefined;
+/** One database for all contract suites of this process, migrated once; each open() empties it (suites run one at a time). */
+function sharedDatabase(): Promise<Sql> {
+  shared ??= (async () => {
+    const db = await freshDatabase();
+    const { sql } = openPostgres({ url: db.url, poolSize: 8, statementTimeoutMs: 30_000 });
+    await migratePostgres(sql);
+    return sql;
+  })();
+  return shared;
+}
+
+/** Every table of the schema, emptied between worlds (children first is not needed: one TRUNCATE … CASCADE). */
+const TABLES = [
+  "orgs",
+  "users",
+  "api_keys",
+  "tickets",
+  "ticket_counts",
+  "folders",
+  "files",
+  "events",
+  "webhooks",
+  "webhook_deliveries",
+  "webhook_attempts",
+  "idempotency_keys",
+];
+
 /**
- * Every engine the contracts run against. The PostgreSQL engine goes here, after SQLite: a fresh schema (or database)
- * per open, migrated with the PostgreSQL migrations, its stores built on the pool, its Seed inserting the same rows.
+ * PostgreSQL as the product uses it: the PostgreSQL migrations, the stores on a pool, a transaction per writer unit.
+ * The Seed inserts the same rows as SQLite's, with plain SQL, so a suite depends on no other store.
  */
-export const ENGINES: Engine[] = [sqliteEngine];
+export const postgresEngine: Engine = {
+  name: "postgres",
+  async open() {
+    const sql = await sharedDatabase();
+    await sql.unsafe(`TRUNCATE ${TABLES.join(", ")} RESTART IDENTITY CASCADE`);
+    const clock = manualClock();
+    const engine = postgresStoresEngine(sql);
+    const seed: Seed = {
+      async org(name = "Acme") {
+        const orgId = newId("org");
+        const userId = newId("user");
+        const keyId = newId("key");
+        const now = clock.now();
+        await sql`INSERT INTO orgs (id, name, plan, created_at) VALUES (${orgId}, ${name}, 'pro', ${now})`;
+        await sql`INSERT INTO users (id, org_id, email, name, role, created_at) VALUES (${userId}, ${orgId}, ${`${userId}@example.test`}, NULL, 'owner', ${now})`;
+        await sql`INSERT INTO api_keys (id, org_id, user_id, name, prefix, hash, created_at) VALUES (${keyId}, ${orgId}, ${userId}, 'default', 'cc_test', ${keyId}, ${now})`;
+        return { orgId, userId, keyId };
+      },
+      async ticket(orgId) {
+        const id = newId("tkt");
+        const now = clock.now();
+        await sql`INSERT INTO tickets (id, org_id, subject, description, status, priority, created_by, created_at, updated_at)
+          VALUES (${id}, ${orgId}, 'seed', NULL, 'open', 'medium', NULL, ${now}, ${now})`;
+        await sql`INSERT INTO ticket_counts (org_id, status, priority, count) VALUES (${orgId}, 'open', 'medium', 1)
+          ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + 1`;
+        return id;
+      },
+      async folder(orgId, parentId, name) {
+        const id = newId("fld");
+        const now = clock.now();
+        await sql`INSERT INTO folders (id, org_id, parent_id, parent_key, name, created_at, updated_at)
+          VALUES (${id}, ${orgId}, ${parentId}, ${parentId ?? ""}, ${name}, ${now}, ${now})`;
+        return id;
+      },
+      async file(orgId, folderId, uploadedAt) {
+        const id = newId("file");
+        const row: FileRow = {
+          id,
+          org_id: orgId,
+          folder_id: folderId,
+          ticket_id: null,
+          filename: `${id}.txt`,
+          size_bytes: 3,
+          mime_type: "text/plain",
+          sha256: "0".repeat(64),
+          storage_key: `files/${id}`,
+          uploaded_by: null,
+          uploaded_at: uploadedAt,
+        };
+        await sql`INSERT INTO files ${sql(row)}`;
+        return row;
+      },
+      async event(e) {
+        const id = newId("evt");
+        const [r] = await sql<{ seq: number }[]>`INSERT INTO events (id, org_id, type, data, changed_fields, created_at, dispatched_at)
+          VALUES (${id}, ${e.orgId}, ${e.type}, '{}', NULL, ${e.createdAt}, ${e.dispatchedAt}) RETURNING seq`;
+        return { id, seq: r!.seq };
+      },
+    };
+    return {
+      ...engine.stores,
+      signals: engine.signals,
+      writer: engine.writer,
+      seed,
+      clock,
+      close() {},
+    };
+  },
+};
+
+/**
+ * Every engine the contracts run against: SQLite always; PostgreSQL when a server is available (test/services/
+ * postgres.ts starts one, or says on stderr why not).
+ */
+export const ENGINES: Engine[] = [sqliteEngine, ...((await postgresUrl()) ? [postgresEngine] : [])];
 
 /** A suite's `open` for one engine: a new world each time, of which the suite sees one store. */
 export function opener<S>(engine: Engine, pick: (w: EngineWorld) => S): Open<S> {

@@ -1,20 +1,34 @@
 // The files store contract (file rows, their folder and ticket filters), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { Writer } from "../../src/db/writer";
 import type { FileFilter, FileRow, FileStore } from "../../src/files/store";
 import { newId } from "../../src/lib/ids";
+import type { TicketStore } from "../../src/tickets/store";
+import { CONCURRENCY, settle, warmUp } from "./concurrent";
 import { expectSameRow, failure, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const order = newestFirst<FileRow>((r) => r.uploaded_at);
 
-export function describeFilesStoreContract(engineName: string, open: Open<FileStore>) {
+/**
+ * What the suite runs against: the store outside a unit (committed rows), and the engine's writer whose units get it
+ * bound to their transaction, with the tickets store (an upload on a ticket racing the ticket's delete).
+ */
+export interface FilesUnderTest {
+  files: FileStore;
+  writer: Writer<{ files: FileStore; tickets: TicketStore }>;
+}
+
+export function describeFilesStoreContract(engineName: string, open: Open<FilesUnderTest>) {
   describe(`files store contract (${engineName})`, () => {
-    let w: Opened<FileStore>;
+    let w: Opened<FilesUnderTest>;
     let store: FileStore;
+    let writer: Writer<{ files: FileStore; tickets: TicketStore }>;
     let a: SeededOrg;
     let b: SeededOrg;
     beforeEach(async () => {
       w = await open();
-      store = w.store;
+      store = w.store.files;
+      writer = w.store.writer;
       a = await w.seed.org("A");
       b = await w.seed.org("B");
     });
@@ -161,6 +175,87 @@ export function describeFilesStoreContract(engineName: string, open: Open<FileSt
       expect(await store.remove(theirs.id, a.orgId)).toBe(false);
       expectSameRow(await store.get(theirs.id, b.orgId), theirs);
       expect(await store.total(b.orgId, {})).toBe(1);
+    });
+
+    test("a looked-up id holding U+0000 matches nothing, and is no error", async () => {
+      const x = await put(row(a));
+      for (const id of [`${x.id}\0`, "\0"]) {
+        expect(await store.get(id, a.orgId)).toBeNull();
+        expect(await store.getAnyOrg(id)).toBeNull();
+        expect(await store.remove(id, a.orgId)).toBe(false);
+        expect(await store.folderExists(id, a.orgId)).toBe(false);
+        expect(await store.ticketExists(id, a.orgId)).toBe(false);
+        expect(await store.page(a.orgId, { folderId: id }, 10, 0)).toEqual([]);
+        expect(await store.total(a.orgId, { ticketId: id })).toBe(0);
+      }
+      expect(await store.total(a.orgId, {})).toBe(1);
+    });
+
+    describe("concurrency (units as services run them: read or check, then write, in one unit)", () => {
+      beforeEach(() => warmUp(() => store.total(a.orgId, {})));
+
+      test("concurrent inserts of one id, on the pool and in units: exactly one lands, every other rejects", async () => {
+        const first = row(a);
+        const { fulfilled, rejected } = await settle(
+          Array.from({ length: CONCURRENCY }, (_, i) => {
+            const r = { ...first, filename: `copy-${i}.pdf` };
+            return i % 2 ? () => store.insert(r) : () => writer.write((tx) => tx.files.insert(r));
+          }),
+        );
+        expect(fulfilled.length).toBe(1);
+        expect(rejected.length).toBe(CONCURRENCY - 1);
+        for (const err of rejected) expect(err).toBeInstanceOf(Error);
+        expect(await store.total(a.orgId, {})).toBe(1);
+      });
+
+      test("concurrent deletes of one file (deleteFile's unit: read it, then delete it): exactly one finds and removes it, the others find it gone", async () => {
+        const x = await put(row(a));
+        const { fulfilled, rejected } = await settle(
+          Array.from(
+            { length: CONCURRENCY },
+            () => () =>
+              writer.write(async (tx) => {
+                const current = await tx.files.get(x.id, a.orgId);
+                if (!current) return "gone";
+                // Read in this unit, so no other unit can have removed it in between.
+                return (await tx.files.remove(current.id, current.org_id)) ? "removed" : "raced";
+              }),
+          ),
+        );
+        expect(rejected).toEqual([]);
+        expect([...fulfilled].sort()).toEqual([...Array(CONCURRENCY - 1).fill("gone"), "removed"]);
+        expect(await store.get(x.id, a.orgId)).toBeNull();
+      });
+
+      test("an upload on a ticket racing the ticket's delete: the file lands and loses the reference, or the upload finds no ticket; never a failure", async () => {
+        const tickets: string[] = [];
+        for (let i = 0; i < CONCURRENCY / 2; i++) tickets.push(await w.seed.ticket(a.orgId));
+        const uploads = tickets.map((t) => row(a, { ticket_id: t }));
+        const outcomes = await settle(
+          tickets.flatMap((t, i) => [
+            () =>
+              writer.write(async (tx) => {
+                if (!(await tx.files.ticketExists(t, a.orgId))) return "gone";
+                await tx.files.insert(uploads[i]!);
+                return "uploaded";
+              }),
+            () =>
+              writer.write(async (tx) => {
+                const before = await tx.tickets.get(t, a.orgId);
+                return before && (await tx.tickets.remove(before)) ? "deleted" : "gone";
+              }),
+          ]),
+        );
+        expect(outcomes.rejected).toEqual([]);
+        for (const [i, t] of tickets.entries()) {
+          const [upload, del] = outcomes.fulfilled.slice(i * 2, i * 2 + 2);
+          expect(del).toBe("deleted");
+          expect(await store.ticketExists(t, a.orgId)).toBe(false);
+          const stored = await store.get(uploads[i]!.id, a.orgId);
+          if (upload === "uploaded") expectSameRow(stored, { ...uploads[i]!, ticket_id: null });
+          else expect([upload, stored]).toEqual(["gone", null]);
+        }
+      });
     });
   });
 }

@@ -1,20 +1,34 @@
 // The folders store contract (folders, sibling-name uniqueness, subtrees), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { Writer } from "../../src/db/writer";
+import type { FileRow, FileStore } from "../../src/files/store";
 import { FolderNameTaken, type FolderRow, type FolderStore } from "../../src/folders/store";
 import { newId } from "../../src/lib/ids";
+import { CONCURRENCY, settle, warmUp } from "./concurrent";
 import { expectSameRow, failure, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const order = newestFirst<FolderRow>((r) => r.created_at);
 
-export function describeFoldersStoreContract(engineName: string, open: Open<FolderStore>) {
+/**
+ * What the suite runs against: the store outside a unit (committed rows), and the engine's writer whose units get it
+ * bound to their transaction, with the files store (a recursive delete removes file rows; an upload checks its folder).
+ */
+export interface FoldersUnderTest {
+  folders: FolderStore;
+  writer: Writer<{ folders: FolderStore; files: FileStore }>;
+}
+
+export function describeFoldersStoreContract(engineName: string, open: Open<FoldersUnderTest>) {
   describe(`folders store contract (${engineName})`, () => {
-    let w: Opened<FolderStore>;
+    let w: Opened<FoldersUnderTest>;
     let store: FolderStore;
+    let writer: Writer<{ folders: FolderStore; files: FileStore }>;
     let a: SeededOrg;
     let b: SeededOrg;
     beforeEach(async () => {
       w = await open();
-      store = w.store;
+      store = w.store.folders;
+      writer = w.store.writer;
       a = await w.seed.org("A");
       b = await w.seed.org("B");
     });
@@ -228,6 +242,193 @@ export function describeFoldersStoreContract(engineName: string, open: Open<Fold
       expectSameRow(await store.get(theirChild.id, b.orgId), theirChild);
       expect(await store.total(b.orgId, undefined)).toBe(2);
       expectSameRow(await store.get(mine.id, a.orgId), mine);
+    });
+
+    test("a looked-up id or name holding U+0000 matches nothing, and is no error", async () => {
+      const top = await put(row(a, null, "top"));
+      await put(row(a, top.id, "kid"));
+      for (const id of [`${top.id}\0`, "\0"]) {
+        expect(await store.get(id, a.orgId)).toBeNull();
+        expect(await store.page(a.orgId, id, 10, 0)).toEqual([]);
+        expect(await store.total(a.orgId, id)).toBe(0);
+        expect(await store.siblingNamed(a.orgId, id, "kid")).toBeNull();
+        expect(await store.isEmpty(id, a.orgId)).toBe(true);
+        expect(await store.subtree(id, a.orgId)).toEqual([]);
+        expect(await store.subtreeFiles(id, a.orgId)).toEqual([]);
+        expect(await store.isInSubtreeOf(id, top.id, a.orgId)).toBe(false);
+        expect(await store.isInSubtreeOf(top.id, id, a.orgId)).toBe(false);
+        expect(await store.remove(id, a.orgId)).toBe(false);
+      }
+      expect(await store.siblingNamed(a.orgId, top.id, "kid\0")).toBeNull();
+      expect(await store.total(a.orgId, undefined)).toBe(2);
+    });
+
+    describe("concurrency (units as services run them: read, check, then write, in one unit)", () => {
+      beforeEach(() => warmUp(() => store.total(a.orgId, undefined)));
+
+      /** Walks up from every folder of the organization: each reaches the top level within as many steps as there are folders. */
+      const expectNoCycle = async (orgId: string) => {
+        const rows = await store.page(orgId, undefined, 10_000, 0);
+        const parent = new Map(rows.map((r) => [r.id, r.parent_id]));
+        for (const r of rows) {
+          let at: string | null = r.id;
+          for (let steps = 0; at !== null; steps++) {
+            expect(steps).toBeLessThanOrEqual(rows.length);
+            at = parent.get(at) ?? null;
+          }
+        }
+      };
+
+      /** updateFolder's unit for a move: read the folder, refuse a move under itself or below it, write. */
+      const move = (id: string, parentId: string) =>
+        writer.write(async (tx) => {
+          const before = await tx.folders.get(id, a.orgId);
+          if (!before || !(await tx.folders.get(parentId, a.orgId))) return "gone";
+          if (await tx.folders.isInSubtreeOf(parentId, id, a.orgId)) return "cycle";
+          expect(await tx.folders.update({ ...before, parent_id: parentId, parent_key: parentId, updated_at: before.updated_at + 1 })).toBe(true);
+          return "moved";
+        });
+
+      /** deleteFolder's unit with recursive=true: the subtree's file rows, then its folders deepest first. */
+      const deleteTree = (id: string) =>
+        writer.write(async (tx) => {
+          if (!(await tx.folders.get(id, a.orgId))) return "gone";
+          const subtree = await tx.folders.subtree(id, a.orgId);
+          for (const f of await tx.folders.subtreeFiles(id, a.orgId)) await tx.files.remove(f.id, f.org_id);
+          for (const f of subtree) expect(await tx.folders.remove(f.id, a.orgId)).toBe(true);
+          return "deleted";
+        });
+
+      const fileIn = (folderId: string): FileRow => {
+        const id = newId("file");
+        return {
+          id,
+          org_id: a.orgId,
+          folder_id: folderId,
+          ticket_id: null,
+          filename: "f.txt",
+          size_bytes: 1,
+          mime_type: "text/plain",
+          sha256: "0".repeat(64),
+          storage_key: `files/${id}`,
+          uploaded_by: null,
+          uploaded_at: T0,
+        };
+      };
+
+      test("concurrent inserts of one name under one parent, on the pool and in units: exactly one lands, every other is FolderNameTaken", async () => {
+        const top = await put(row(a, null, "top"));
+        for (const parentId of [null, top.id]) {
+          const rows = Array.from({ length: CONCURRENCY }, (_, i) => row(a, parentId, "Same", { created_at: T0 + i }));
+          const { fulfilled, rejected } = await settle(rows.map((r, i) => (i % 2 ? () => store.insert(r) : () => writer.write((tx) => tx.folders.insert(r)))));
+          expect(fulfilled.length).toBe(1);
+          expect(rejected.length).toBe(CONCURRENCY - 1);
+          for (const err of rejected) expectNameTaken(err, a, parentId, "Same");
+          const winner = await store.siblingNamed(a.orgId, parentId, "Same");
+          expect(rows.filter((r) => r.id === winner).length).toBe(1);
+        }
+        expect(await store.total(a.orgId, undefined)).toBe(3);
+      });
+
+      test("concurrent renames onto one name among siblings: exactly one is renamed, the others are FolderNameTaken and keep their name", async () => {
+        const rows: FolderRow[] = [];
+        for (let i = 0; i < CONCURRENCY; i++) rows.push(await put(row(a, null, `n${i}`, { created_at: T0 + i })));
+        const { fulfilled, rejected } = await settle(
+          rows.map(
+            (r) => () =>
+              writer.write(async (tx) => {
+                const before = (await tx.folders.get(r.id, a.orgId))!;
+                if (await tx.folders.siblingNamed(a.orgId, null, "Target")) return false;
+                return await tx.folders.update({ ...before, name: "Target", updated_at: before.updated_at + 1 });
+              }),
+          ),
+        );
+        expect(fulfilled.filter(Boolean).length).toBe(1);
+        // A unit that saw the name free may still lose to one that took it first: the index refuses it.
+        for (const err of rejected) expectNameTaken(err, a, null, "Target");
+        const names = (await store.page(a.orgId, null, 100, 0)).map((r) => r.name).sort();
+        expect(names.filter((n) => n === "Target").length).toBe(1);
+        expect(names.length).toBe(CONCURRENCY);
+      });
+
+      test("two concurrent moves that would together make a cycle: one moves, the other is refused; never a cycle, never a deadlock", async () => {
+        for (let round = 0; round < 4; round++) {
+          // x/x1/x2 and y/y1/y2: x under y2 and y under x2 are each fine alone, and a cycle together.
+          const x = await put(row(a, null, `x${round}`));
+          const x2 = await put(row(a, (await put(row(a, x.id, "x1"))).id, "x2"));
+          const y = await put(row(a, null, `y${round}`));
+          const y2 = await put(row(a, (await put(row(a, y.id, "y1"))).id, "y2"));
+          // And the direct case: p under q and q under p.
+          const p = await put(row(a, null, `p${round}`));
+          const q = await put(row(a, null, `q${round}`));
+          const { fulfilled, rejected } = await settle([() => move(x.id, y2.id), () => move(y.id, x2.id), () => move(p.id, q.id), () => move(q.id, p.id)]);
+          expect(rejected).toEqual([]);
+          expect([...fulfilled.slice(0, 2)].sort()).toEqual(["cycle", "moved"]);
+          expect([...fulfilled.slice(2)].sort()).toEqual(["cycle", "moved"]);
+          await expectNoCycle(a.orgId);
+        }
+      });
+
+      test("a recursive delete racing a create inside the subtree and an upload into it: each runs wholly before or after it, nothing is left behind", async () => {
+        for (let round = 0; round < 4; round++) {
+          const root = await put(row(a, null, `root${round}`));
+          const mid = await put(row(a, root.id, "mid"));
+          const leaf = await put(row(a, mid.id, "leaf"));
+          const create = () =>
+            writer.write(async (tx) => {
+              if (!(await tx.folders.get(leaf.id, a.orgId))) return "gone";
+              if (await tx.folders.siblingNamed(a.orgId, leaf.id, "new")) return "taken";
+              await tx.folders.insert(row(a, leaf.id, "new"));
+              return "created";
+            });
+          const upload = () =>
+            writer.write(async (tx) => {
+              if (!(await tx.files.folderExists(mid.id, a.orgId))) return "gone";
+              await tx.files.insert(fileIn(mid.id));
+              return "uploaded";
+            });
+          const { fulfilled, rejected } = await settle([create, upload, () => deleteTree(root.id), create, upload]);
+          expect(rejected).toEqual([]);
+          expect(fulfilled[2]).toBe("deleted");
+          expect(await store.get(root.id, a.orgId)).toBeNull();
+          expect(await store.total(a.orgId, undefined)).toBe(0);
+        }
+      });
+
+      test("an upload into a folder racing the folder's delete when empty: the file lands and the folder stays, or the folder goes and the upload finds none", async () => {
+        const targets: FolderRow[] = [];
+        for (let i = 0; i < CONCURRENCY / 2; i++) targets.push(await put(row(a, null, `t${i}`, { created_at: T0 + i })));
+        const outcomes = await settle(
+          targets.flatMap((f) => [
+            () =>
+              writer.write(async (tx) => {
+                if (!(await tx.files.folderExists(f.id, a.orgId))) return "gone";
+                await tx.files.insert(fileIn(f.id));
+                return "uploaded";
+              }),
+            () =>
+              writer.write(async (tx) => {
+                if (!(await tx.folders.get(f.id, a.orgId))) return "gone";
+                if (!(await tx.folders.isEmpty(f.id, a.orgId))) return "not empty";
+                expect(await tx.folders.remove(f.id, a.orgId)).toBe(true);
+                return "deleted";
+              }),
+          ]),
+        );
+        expect(outcomes.rejected).toEqual([]);
+        for (const [i, f] of targets.entries()) {
+          const pair = outcomes.fulfilled.slice(i * 2, i * 2 + 2);
+          const still = await store.get(f.id, a.orgId);
+          if (pair[0] === "uploaded") {
+            expect(pair[1]).toBe("not empty");
+            expect(still).not.toBeNull();
+            expect(await store.subtreeFiles(f.id, a.orgId)).toHaveLength(1);
+          } else {
+            expect(pair).toEqual(["gone", "deleted"]);
+            expect(still).toBeNull();
+          }
+        }
+      });
     });
   });
 }

@@ -106,8 +106,8 @@ export function describeIdempotencyStoreContract(engineName: string, open: Open<
       await store.saveAnswer(answered, ANSWER);
       await store.claim(scope, FP1, w.clock.now());
       await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, null, w.clock.now());
-      expect(await store.releaseAbandoned()).toBe(2);
-      expect(await store.releaseAbandoned()).toBe(0);
+      expect(await store.releaseAbandoned(w.clock.now() + 1)).toBe(2);
+      expect(await store.releaseAbandoned(w.clock.now() + 1)).toBe(0);
       expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "claimed" });
       expect(await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, FP2, w.clock.now())).toEqual({ kind: "claimed" });
       expect(await store.claim(answered, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
@@ -132,6 +132,69 @@ export function describeIdempotencyStoreContract(engineName: string, open: Open<
       await store.claim(scope, FP1, w.clock.now());
       w.clock.set(start + IDEMPOTENCY_TTL_MS + 1);
       expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "claimed" });
+    });
+
+    describe("concurrent claims of one key (twins arriving at once, on any instance)", () => {
+      const CONCURRENCY = 8;
+      /** Runs every claim at once; the index of each one claimed, and what every other one was refused with. */
+      async function claimAll(fingerprints: (string | null)[]): Promise<{ claimed: number[]; results: PromiseSettledResult<unknown>[] }> {
+        const results = await Promise.allSettled(fingerprints.map((fp) => (async () => store.claim(scope, fp, w.clock.now()))()));
+        const claimed = results.flatMap((r, i) => (r.status === "fulfilled" && (r.value as { kind: string }).kind === "claimed" ? [i] : []));
+        return { claimed, results };
+      }
+      const refusal = (r: PromiseSettledResult<unknown>) =>
+        r.status === "rejected" && r.reason instanceof ApiError ? { status: r.reason.status, code: r.reason.errorCode } : r;
+      const IN_PROGRESS = { status: 409, code: "idempotency_in_progress" };
+      const REUSED = { status: 422, code: "idempotency_key_reused" };
+
+      // As many calls at once first, so that an engine with a pool has opened that many connections: the claims
+      // then really run side by side.
+      beforeEach(async () => {
+        await Promise.all(Array.from({ length: CONCURRENCY }, (_, i) => store.release({ keyId: a.keyId, idempotencyKey: `warm-${i}` })));
+      });
+
+      test("the same request: exactly one is claimed, every other is in progress", async () => {
+        const { claimed, results } = await claimAll(Array(CONCURRENCY).fill(FP1));
+        expect(claimed.length).toBe(1);
+        expect(results.filter((_, i) => i !== claimed[0]).map(refusal)).toEqual(Array(CONCURRENCY - 1).fill(IN_PROGRESS));
+        await store.saveAnswer(scope, ANSWER);
+        expect(await store.claim(scope, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
+      });
+
+      test("different bodies: exactly one is claimed; twins of its body are in progress, the others reused", async () => {
+        const fps = Array.from({ length: CONCURRENCY }, (_, i) => (i % 2 ? FP1 : FP2));
+        const { claimed, results } = await claimAll(fps);
+        expect(claimed.length).toBe(1);
+        const winner = fps[claimed[0]!];
+        expect(results.map(refusal)).toEqual(fps.map((fp, i) => (i === claimed[0] ? results[i] : fp === winner ? IN_PROGRESS : REUSED)));
+      });
+
+      test("bodies not read yet (uploads): exactly one gets the key and a token", async () => {
+        const { claimed, results } = await claimAll(Array(CONCURRENCY).fill(null));
+        expect(claimed.length).toBe(1);
+        expect(typeof (results[claimed[0]!] as PromiseFulfilledResult<{ token?: string }>).value.token).toBe("string");
+        expect(results.filter((_, i) => i !== claimed[0]).map(refusal)).toEqual(Array(CONCURRENCY - 1).fill(IN_PROGRESS));
+      });
+
+      test("an expired key: exactly one replaces it, every other is in progress", async () => {
+        const start = w.clock.now();
+        await store.claim(scope, FP1, start);
+        await store.saveAnswer(scope, ANSWER);
+        w.clock.set(start + IDEMPOTENCY_TTL_MS + 1);
+        const { claimed, results } = await claimAll(Array(CONCURRENCY).fill(FP2));
+        expect(claimed.length).toBe(1);
+        expect(results.filter((_, i) => i !== claimed[0]).map(refusal)).toEqual(Array(CONCURRENCY - 1).fill(IN_PROGRESS));
+        await store.saveAnswer(scope, { ...ANSWER, status: 202 });
+        expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "replay", answer: { ...ANSWER, status: 202 } });
+      });
+
+      test("an answered key: every twin gets the replay", async () => {
+        await store.claim(scope, FP1, w.clock.now());
+        await store.saveAnswer(scope, ANSWER);
+        const { claimed, results } = await claimAll(Array(CONCURRENCY).fill(FP1));
+        expect(claimed).toEqual([]);
+        expect(results).toEqual(Array(CONCURRENCY).fill({ status: "fulfilled", value: { kind: "replay", answer: ANSWER } }));
+      });
     });
 
     test("answers round-trip exactly: empty body and headers, Unicode and large bodies, every status", async () => {

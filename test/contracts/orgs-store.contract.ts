@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { newId } from "../../src/lib/ids";
 import { type ApiKeyRow, LAST_USED_RESOLUTION_MS, type OrgRow, type OrgsStore, type UserRow } from "../../src/orgs/store";
 import type { Plan, Role } from "../../src/db/schema/orgs";
+import type { Writer } from "../../src/db/writer";
 import { failure, type Open, type Opened, T0 } from "./fixtures";
 
 function orgRow(name: string, opts: { plan?: Plan; createdAt?: number; id?: string } = {}): OrgRow {
@@ -36,14 +37,37 @@ function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
   return (async () => fn())();
 }
 
-/** The contract suite. `open` gives a fresh, migrated, empty database's store for each test (the seeds are not used: this store makes the rows the others point at). */
-export function describeOrgsStoreContract(engineName: string, open: Open<OrgsStore>): void {
+/** What the suite runs against: the store outside a unit (committed rows), and the engine's writer whose units get it bound to their transaction. */
+export interface OrgsUnderTest {
+  orgs: OrgsStore;
+  writer: Writer<{ orgs: OrgsStore }>;
+}
+
+/** Runs every call at once and sorts the outcomes: what was fulfilled (in call order) and what was rejected. */
+async function all<T>(calls: (() => Promise<T>)[]): Promise<{ fulfilled: T[]; rejected: unknown[] }> {
+  const settled = await Promise.allSettled(calls.map((c) => attempt(c)));
+  return {
+    fulfilled: settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : [])),
+    rejected: settled.flatMap((s) => (s.status === "rejected" ? [s.reason] : [])),
+  };
+}
+
+/** How many calls each concurrency case makes at once (an engine with a pool spreads them over its connections). */
+const CONCURRENCY = 8;
+
+/**
+ * The contract suite. `open` gives a fresh, migrated, empty database's store and writer for each test (the seeds are
+ * not used: this store makes the rows the others point at).
+ */
+export function describeOrgsStoreContract(engineName: string, open: Open<OrgsUnderTest>): void {
   describe(`orgs store contract (${engineName})`, () => {
-    let opened: Opened<OrgsStore>;
+    let opened: Opened<OrgsUnderTest>;
     let store: OrgsStore;
+    let writer: Writer<{ orgs: OrgsStore }>;
     beforeEach(async () => {
       opened = await open();
-      store = opened.store;
+      store = opened.store.orgs;
+      writer = opened.store.writer;
     });
     afterEach(async () => {
       await opened.close();
@@ -394,6 +418,118 @@ export function describeOrgsStoreContract(engineName: string, open: Open<OrgsSto
         await store.verify(revoked.hash, T0 + 1);
         await store.verify(expired.hash, T0 + 1);
         expect((await store.listKeys(org.id)).map((k) => k.last_used_at)).toEqual([null, null]);
+      });
+    });
+
+    describe("concurrent writes (each outcome is one that running them one after another could give)", () => {
+      // As many reads at once first, so that an engine with a pool has opened that many connections: the calls of
+      // each case then really run side by side.
+      beforeEach(async () => {
+        await Promise.all(Array.from({ length: CONCURRENCY }, () => store.listOrgs()));
+      });
+
+      test("creates of one name (any case) with uniqueName, on the pool and in units at once: exactly one is created, the others get it", async () => {
+        const rows = Array.from({ length: CONCURRENCY }, (_, i) => orgRow(i % 2 ? "Acme" : "ACME", { createdAt: T0 + i }));
+        const create = (o: OrgRow) => (s: OrgsStore) => s.createOrgWithOwner(o, userRow(o.id, { role: "owner" }), { uniqueName: true });
+        const { fulfilled, rejected } = await all(rows.map((o, i) => (i % 2 ? () => create(o)(store) : () => writer.write((tx) => create(o)(tx.orgs)))));
+        expect(rejected).toEqual([]);
+        const created = rows.filter((_, i) => fulfilled[i] === null);
+        expect(created.length).toBe(1);
+        expect(fulfilled.filter((r) => r !== null)).toEqual(Array(CONCURRENCY - 1).fill(created[0]));
+        expect(await store.listOrgs()).toEqual(created);
+        expect((await store.listUsers()).map((u) => u.org_id)).toEqual([created[0]!.id]);
+      });
+
+      test("renames of several organizations to one name with uniqueName: exactly one is renamed, the others are told which", async () => {
+        const seeded: OrgRow[] = [];
+        for (let i = 0; i < CONCURRENCY; i++) seeded.push((await seedOrg(`Org ${i}`, { createdAt: T0 + i })).org);
+        const { fulfilled, rejected } = await all(
+          seeded.map((o, i) => () => writer.write((tx) => tx.orgs.updateOrg(o.id, { name: i % 2 ? "Same" : "SAME" }, { uniqueName: true }))),
+        );
+        expect(rejected).toEqual([]);
+        const renamed = fulfilled.flatMap((r) => (r.status === "updated" ? [r.org] : []));
+        expect(renamed.length).toBe(1);
+        expect(fulfilled.filter((r) => r.status === "duplicate")).toEqual(Array(CONCURRENCY - 1).fill({ status: "duplicate", existing: renamed[0] }));
+        expect((await store.orgsNamed("same")).map((o) => o.id)).toEqual([renamed[0]!.id]);
+      });
+
+      test("the first-start check in units (no organization yet? create one) creates exactly one between them", async () => {
+        const { fulfilled, rejected } = await all(
+          Array.from(
+            { length: CONCURRENCY },
+            () => () =>
+              writer.write(async (tx) => {
+                if (await tx.orgs.hasAnyOrg()) return false;
+                const o = orgRow("Default");
+                expect(await tx.orgs.createOrgWithOwner(o, userRow(o.id, { role: "owner" }))).toBeNull();
+                return true;
+              }),
+          ),
+        );
+        expect(rejected).toEqual([]);
+        expect(fulfilled.filter(Boolean).length).toBe(1);
+        expect((await store.listOrgs()).length).toBe(1);
+      });
+
+      test("rotations of one key, on the pool and in units at once, each read the key as the previous one left it", async () => {
+        const { org, owner } = await seedOrg();
+        const old = await seedKey(org.id, owner.id, { expiresAt: T0 + 1_000_000 });
+        const seen: (number | null)[] = [];
+        const rotate = (i: number) => (s: OrgsStore) =>
+          s.rotateKey(old.id, (row) => {
+            seen.push(row.expires_at);
+            return { replacement: keyRow(org.id, owner.id, { createdAt: T0 + 1 + i }), previousExpiresAt: row.expires_at! - 1 };
+          });
+        const { fulfilled, rejected } = await all(
+          Array.from({ length: CONCURRENCY }, (_, i) => (i % 2 ? () => rotate(i)(store) : () => writer.write((tx) => rotate(i)(tx.orgs)))),
+        );
+        expect(rejected).toEqual([]);
+        expect(fulfilled.length).toBe(CONCURRENCY);
+        expect([...seen].sort((x, y) => x! - y!)).toEqual(Array.from({ length: CONCURRENCY }, (_, i) => T0 + 1_000_000 - CONCURRENCY + 1 + i));
+        expect((await store.getKey(old.id))!.expires_at).toBe(T0 + 1_000_000 - CONCURRENCY);
+        expect((await store.listKeys(org.id)).length).toBe(CONCURRENCY + 1);
+      });
+
+      test("revocations of one key at once keep one revocation time, the one every call returns", async () => {
+        const { org, owner } = await seedOrg();
+        const key = await seedKey(org.id, owner.id);
+        const { fulfilled } = await all(
+          Array.from({ length: CONCURRENCY }, (_, i) =>
+            i % 2 ? () => store.revokeKey(key.id, T0 + i) : () => writer.write((tx) => tx.orgs.revokeKey(key.id, T0 + i)),
+          ),
+        );
+        const stored = (await store.getKey(key.id))!.revoked_at;
+        expect(stored).not.toBeNull();
+        expect(fulfilled.map((r) => r!.revoked_at)).toEqual(Array(CONCURRENCY).fill(stored));
+      });
+
+      test("verifications of one key at once: last_used_at ends at the latest due time, never an earlier one written over it", async () => {
+        const { org, owner } = await seedOrg();
+        const key = await seedKey(org.id, owner.id);
+        const latest = T0 + 10 * LAST_USED_RESOLUTION_MS;
+        const times = Array.from({ length: CONCURRENCY }, (_, i) => (i === 3 ? latest : T0 + i));
+        const { fulfilled, rejected } = await all(times.map((t) => () => store.verify(key.hash, t)));
+        expect(rejected).toEqual([]);
+        expect(fulfilled.map((v) => v.status)).toEqual(Array(CONCURRENCY).fill("valid"));
+        expect((await store.getKey(key.id))!.last_used_at).toBe(latest);
+      });
+
+      test("users with one email in one organization at once: exactly one is inserted", async () => {
+        const { org } = await seedOrg();
+        const rows = Array.from({ length: CONCURRENCY }, () => userRow(org.id, { email: "sam@example.test" }));
+        const { fulfilled, rejected } = await all(rows.map((u, i) => (i % 2 ? () => store.insertUser(u) : () => writer.write((tx) => tx.orgs.insertUser(u)))));
+        expect(rejected).toEqual([]);
+        expect(fulfilled.filter(Boolean).length).toBe(1);
+        expect((await store.listUsers(org.id)).filter((u) => u.email === "sam@example.test").length).toBe(1);
+      });
+
+      test("keys with one hash at once: exactly one is inserted, every other rejects", async () => {
+        const { org, owner } = await seedOrg();
+        const rows = Array.from({ length: CONCURRENCY }, () => ({ ...keyRow(org.id, owner.id), hash: "hash-shared" }));
+        const { fulfilled, rejected } = await all(rows.map((k, i) => (i % 2 ? () => store.insertKey(k) : () => writer.write((tx) => tx.orgs.insertKey(k)))));
+        expect(fulfilled.length).toBe(1);
+        expect(rejected.length).toBe(CONCURRENCY - 1);
+        expect((await store.listKeys(org.id)).map((k) => k.hash)).toEqual(["hash-shared"]);
       });
     });
 

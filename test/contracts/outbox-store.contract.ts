@@ -1,12 +1,15 @@
 // The outbox store contract (record, read in record order, mark dispatched, prune, wake listeners), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import type { Writer } from "../../src/db/writer";
 import type { DomainEvent, EventRow, Outbox, OutboxSignal, RecordedEvent } from "../../src/events/outbox";
 import { expectSameRow, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
-/** What the suite runs against: the engine's outbox (record; read, mark, prune) and its wake-up signal. */
+/** What the suite runs against: the engine's outbox (record; read, mark, prune), its wake-up signal and its writer. */
 export interface OutboxUnderTest {
   outbox: Outbox;
   signal: OutboxSignal;
+  /** Units whose `tx.outbox` runs in their transaction (the signal's timing, concurrent fan-outs). */
+  writer: Writer<{ outbox: Outbox }>;
 }
 
 export function describeOutboxStoreContract(engineName: string, open: Open<OutboxUnderTest>) {
@@ -14,12 +17,14 @@ export function describeOutboxStoreContract(engineName: string, open: Open<Outbo
     let w: Opened<OutboxUnderTest>;
     let store: Outbox;
     let signal: OutboxSignal;
+    let writer: Writer<{ outbox: Outbox }>;
     let a: SeededOrg;
     let b: SeededOrg;
     beforeEach(async () => {
       w = await open();
       store = w.store.outbox;
       signal = w.store.signal;
+      writer = w.store.writer;
       a = await w.seed.org("A");
       b = await w.seed.org("B");
     });
@@ -93,7 +98,9 @@ export function describeOutboxStoreContract(engineName: string, open: Open<Outbo
       expect((await store.undispatched(100)).map((r) => r.id)).toEqual([recorded[4]!.id, recorded[5]!.id]);
     });
 
-    test("listeners hear that events were recorded, until they unsubscribe", async () => {
+    test("listeners hear that events were recorded once the unit has committed, never while it is open, until they unsubscribe", async () => {
+      // The signal is a hint (a listener reads the outbox): an engine may call more than once, but never before the
+      // unit that recorded has committed (its event could still roll back), and never after unsubscribing.
       let calls = 0;
       let heard!: () => void;
       const first = new Promise<void>((resolve) => (heard = resolve));
@@ -101,18 +108,61 @@ export function describeOutboxStoreContract(engineName: string, open: Open<Outbo
         calls++;
         heard();
       });
-      await store.record({ type: "webhook.test", orgId: a.orgId, data: {} }, T0);
-      // Never inside the call (on SQLite it would run while the unit's batch is still open).
-      expect(calls).toBe(0);
+      const e = await writer.write(async (tx) => {
+        const recorded = await tx.outbox.record({ type: "webhook.test", orgId: a.orgId, data: {} }, T0);
+        expect(calls).toBe(0);
+        return recorded;
+      });
       await first;
       expect(calls).toBeGreaterThanOrEqual(1);
+      expect((await store.undispatched(10)).map((r) => r.id)).toEqual([e.id]);
       off();
       const before = calls;
-      await store.record({ type: "webhook.test", orgId: a.orgId, data: {} }, T0);
+      await writer.write((tx) => tx.outbox.record({ type: "webhook.test", orgId: a.orgId, data: {} }, T0));
       // A few turns of the event loop: a call the record scheduled has run by then.
       for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
       await new Promise((r) => setTimeout(r, 0));
       expect(calls).toBe(before);
+    });
+
+    test("events are recorded by many concurrent units, each with its own seq; a unit that fails records nothing", async () => {
+      const made = await Promise.all(
+        Array.from({ length: 24 }, (_, i) =>
+          writer
+            .write(async (tx) => {
+              const e = await tx.outbox.record({ type: "ticket.created", orgId: i % 2 ? a.orgId : b.orgId, data: { i } }, T0 + i);
+              if (i % 6 === 5) throw new Error("rolled back");
+              return e;
+            })
+            .catch(() => null),
+        ),
+      );
+      const kept = made.filter((e): e is RecordedEvent => e !== null);
+      expect(kept.length).toBe(20);
+      expect(new Set(kept.map((e) => e.seq)).size).toBe(20);
+      const rows = await store.undispatched(100);
+      expect(rows.map((r) => r.id).sort()).toEqual(kept.map((e) => e.id).sort());
+      // Record order is seq order.
+      expect(rows.map((r) => r.seq)).toEqual(rows.map((r) => r.seq).sort((x, y) => x - y));
+    });
+
+    test("concurrent fan-out units never take the same event: each waiting event is taken exactly once", async () => {
+      const recorded: RecordedEvent[] = [];
+      for (let i = 0; i < 10; i++) recorded.push(await store.record({ type: "ticket.updated", orgId: a.orgId, data: { i } }, T0 + i));
+      // Each unit reads up to 3 waiting events and marks them, as fan-out does in one unit.
+      const taken = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          writer.write(async (tx) => {
+            const rows = await tx.outbox.undispatched(3);
+            for (const r of rows) await tx.outbox.markDispatched(r.seq, T0 + 100);
+            return rows.map((r) => r.seq);
+          }),
+        ),
+      );
+      const all = taken.flat();
+      expect(all.length).toBe(recorded.length);
+      expect([...all].sort((x, y) => x - y)).toEqual(recorded.map((e) => e.seq));
+      expect(await store.undispatched(100)).toEqual([]);
     });
   });
 }

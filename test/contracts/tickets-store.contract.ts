@@ -3,7 +3,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { TICKET_PRIORITIES, TICKET_STATUSES, type TicketPriority, type TicketStatus } from "../../src/db/schema/tickets";
 import { newId } from "../../src/lib/ids";
 import type { TicketFilter, TicketRow, TicketStore } from "../../src/tickets/store";
+import type { Writer } from "../../src/db/writer";
 import { seededRandom } from "../helpers";
+import { CONCURRENCY, settle, warmUp } from "./concurrent";
 import { expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const order = newestFirst<TicketRow>((r) => r.created_at);
@@ -17,15 +19,23 @@ const FILTERS: TicketFilter[] = [
 ];
 const matches = (f: TicketFilter) => (r: TicketRow) => (!f.status || r.status === f.status) && (!f.priority || r.priority === f.priority);
 
-export function describeTicketsStoreContract(engineName: string, open: Open<TicketStore>) {
+/** What the suite runs against: the store outside a unit (committed rows), and the engine's writer whose units get it bound to their transaction. */
+export interface TicketsUnderTest {
+  tickets: TicketStore;
+  writer: Writer<{ tickets: TicketStore }>;
+}
+
+export function describeTicketsStoreContract(engineName: string, open: Open<TicketsUnderTest>) {
   describe(`tickets store contract (${engineName})`, () => {
-    let w: Opened<TicketStore>;
+    let w: Opened<TicketsUnderTest>;
     let store: TicketStore;
+    let writer: Writer<{ tickets: TicketStore }>;
     let a: SeededOrg;
     let b: SeededOrg;
     beforeEach(async () => {
       w = await open();
-      store = w.store;
+      store = w.store.tickets;
+      writer = w.store.writer;
       a = await w.seed.org("A");
       b = await w.seed.org("B");
     });
@@ -215,6 +225,121 @@ export function describeTicketsStoreContract(engineName: string, open: Open<Tick
       await store.remove(moved);
       expect(await store.total(a.orgId, {})).toBe(0);
       expect(await store.total(a.orgId, { status: "closed" })).toBe(0);
+    });
+
+    test("a looked-up id holding U+0000 (or a lone surrogate) matches nothing, and is no error", async () => {
+      const t = row(a);
+      await store.insert(t);
+      for (const id of [`${t.id}\0`, "tkt_\0", "\0", "tkt_\uD800"]) expect(await store.get(id, a.orgId)).toBeNull();
+      expectSameRow(await store.get(t.id, a.orgId), t);
+    });
+
+    describe("concurrency (units as services run them: read, then write, in one unit)", () => {
+      beforeEach(() => warmUp(() => store.total(a.orgId, {})));
+
+      /** updateTicket's unit: read the row, write the change over it. Null when the ticket is gone. */
+      const edit = (id: string, change: (before: TicketRow) => Partial<TicketRow>) =>
+        writer.write(async (tx) => {
+          const before = await tx.tickets.get(id, a.orgId);
+          if (!before) return null;
+          const after: TicketRow = { ...before, ...change(before), updated_at: before.updated_at + 1 };
+          expect(await tx.tickets.update(before, after)).toBe(true);
+          return after;
+        });
+
+      test("concurrent units editing one ticket: each reads the row the previous one left, no edit is lost, every count stays exact", async () => {
+        const t = row(a);
+        const other = row(a, { status: "closed", priority: "high", created_at: T0 + 1 });
+        await store.insert(t);
+        await store.insert(other);
+        const { fulfilled, rejected } = await settle(
+          Array.from(
+            { length: CONCURRENCY * 2 },
+            (_, i) => () =>
+              edit(t.id, (before) => ({
+                subject: `${before.subject}|${i}`,
+                status: TICKET_STATUSES[i % TICKET_STATUSES.length]!,
+                priority: TICKET_PRIORITIES[(i * 3) % TICKET_PRIORITIES.length]!,
+              })),
+          ),
+        );
+        expect(rejected).toEqual([]);
+        expect(fulfilled.every((r) => r !== null)).toBe(true);
+        const final = (await store.get(t.id, a.orgId))!;
+        // Every edit appended its mark to what it read, so all of them are there, once each.
+        const marks = final.subject.split("|").slice(1).map(Number);
+        expect([...marks].sort((x, y) => x - y)).toEqual(Array.from({ length: CONCURRENCY * 2 }, (_, i) => i));
+        expect(final.updated_at).toBe(T0 + CONCURRENCY * 2);
+        await expectCountsExact(a.orgId, [final, other]);
+      });
+
+      test("concurrent opposite moves between the same two counts neither deadlock nor skew them, on the pool and in units", async () => {
+        const rows: TicketRow[] = [];
+        for (let i = 0; i < CONCURRENCY; i++) {
+          rows.push(row(a, i % 2 ? { status: "open", priority: "low", created_at: T0 + i } : { status: "closed", priority: "urgent", created_at: T0 + i }));
+        }
+        for (const r of rows) await store.insert(r);
+        const flip = (r: TicketRow): Partial<TicketRow> =>
+          r.status === "open" ? { status: "closed", priority: "urgent" } : { status: "open", priority: "low" };
+        for (let round = 0; round < 6; round++) {
+          const { rejected } = await settle<unknown>(
+            rows.map((r, i) =>
+              i % 3 === 0
+                ? async () => {
+                    // On the pool: a read, then the update on its own (no unit around them).
+                    const before = (await store.get(r.id, a.orgId))!;
+                    expect(await store.update(before, { ...before, ...flip(before), updated_at: before.updated_at + 1 })).toBe(true);
+                  }
+                : () => edit(r.id, flip),
+            ),
+          );
+          expect(rejected).toEqual([]);
+        }
+        const now = await all(a.orgId);
+        expect(now.filter((r) => r.status === "open").length).toBe(CONCURRENCY / 2);
+        await expectCountsExact(a.orgId, now);
+      });
+
+      test("concurrent deletes of one ticket: exactly one removes it and its count moves once; the others find it gone", async () => {
+        const t = row(a);
+        const other = row(a, { created_at: T0 + 1 });
+        await store.insert(t);
+        await store.insert(other);
+        const { fulfilled, rejected } = await settle(
+          Array.from({ length: CONCURRENCY }, (_, i) =>
+            i % 2
+              ? () => store.remove(t)
+              : () =>
+                  writer.write(async (tx) => {
+                    const before = await tx.tickets.get(t.id, a.orgId);
+                    return before ? await tx.tickets.remove(before) : false;
+                  }),
+          ),
+        );
+        expect(rejected).toEqual([]);
+        expect(fulfilled.filter(Boolean).length).toBe(1);
+        await expectCountsExact(a.orgId, [other]);
+      });
+
+      test("concurrent inserts into two organizations, on the pool and in units: every ticket is counted once", async () => {
+        const rows = Array.from({ length: CONCURRENCY * 2 }, (_, i) =>
+          row(i % 3 ? a : b, {
+            status: TICKET_STATUSES[i % TICKET_STATUSES.length]!,
+            priority: TICKET_PRIORITIES[Math.floor(i / 4) % TICKET_PRIORITIES.length]!,
+            created_at: T0 + i,
+          }),
+        );
+        const { rejected } = await settle(rows.map((r, i) => (i % 2 ? () => store.insert(r) : () => writer.write((tx) => tx.tickets.insert(r)))));
+        expect(rejected).toEqual([]);
+        await expectCountsExact(
+          a.orgId,
+          rows.filter((r) => r.org_id === a.orgId),
+        );
+        await expectCountsExact(
+          b.orgId,
+          rows.filter((r) => r.org_id === b.orgId),
+        );
+      });
     });
   });
 }

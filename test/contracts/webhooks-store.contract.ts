@@ -1,18 +1,25 @@
 // The webhooks store contract (endpoints, deliveries and their attempts log), written against the interface so every engine runs it unchanged.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import type { DeliveryStatus } from "../../src/db/schema/webhooks";
+import type { Writer } from "../../src/db/writer";
+import { AUTO_DISABLE_AFTER, type RetryPolicy } from "../../src/webhooks/dispatch-decide";
+import { recordOutcome } from "../../src/webhooks/dispatch-record";
+import type { DispatchTx } from "../../src/webhooks/dispatcher";
+import { fanOutEvent, fanOutPending } from "../../src/webhooks/fan-out";
 import { DELIVERY_STATUSES } from "../../src/db/schema/webhooks";
 import { newId } from "../../src/lib/ids";
 import type { QueueSignal } from "../../src/webhooks/queue-signal";
-import type { AttemptRow, DeliveryRow, NewDelivery, WebhookRow, WebhookStore } from "../../src/webhooks/store";
+import type { AttemptRow, DeliveryRow, DueDelivery, NewDelivery, WebhookRow, WebhookStore } from "../../src/webhooks/store";
 import { compareIds, expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const byNewest = newestFirst<{ id: string; created_at: number }>((r) => r.created_at);
 
-/** What the suite runs against: the engine's webhooks store and the signal its `announceDue` reaches. */
+/** What the suite runs against: the engine's webhooks store, the signal its `announceDue` reaches, and its writer. */
 export interface WebhooksUnderTest {
   webhooks: WebhookStore;
   queued: QueueSignal;
+  /** Units whose `tx` stores run in their transaction (the signal's timing, concurrent units). */
+  writer: Writer<DispatchTx>;
 }
 
 export function describeWebhooksStoreContract(engineName: string, open: Open<WebhooksUnderTest>) {
@@ -20,12 +27,14 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
     let w: Opened<WebhooksUnderTest>;
     let store: WebhookStore;
     let queued: QueueSignal;
+    let writer: Writer<DispatchTx>;
     let a: SeededOrg;
     let b: SeededOrg;
     beforeEach(async () => {
       w = await open();
       store = w.store.webhooks;
       queued = w.store.queued;
+      writer = w.store.writer;
       a = await w.seed.org("A");
       b = await w.seed.org("B");
     });
@@ -176,6 +185,20 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         expect(await store.deliveryState(newId("dlv"), a.orgId)).toBeNull();
       });
 
+      test("insertDelivery inserts nothing for a disabled or deleted endpoint", async () => {
+        const off = await putHook(hook(a));
+        const gone = await putHook(hook(a));
+        expect(await store.disableWebhook(off.id, a.orgId, "disabled for the test", T0 + 1)).toBe(true);
+        expect(await store.deleteWebhook(gone.id, a.orgId)).toBe(true);
+        const d1 = delivery(off);
+        const d2 = delivery(gone);
+        await store.insertDelivery(d1);
+        await store.insertDelivery(d2);
+        expect(await store.delivery(d1.id, off.id, a.orgId)).toBeNull();
+        expect(await store.delivery(d2.id, gone.id, a.orgId)).toBeNull();
+        expect(await store.deliveryCount(off.id, a.orgId, undefined)).toBe(0);
+      });
+
       test("deliveryPage is newest first with an id tie-break, per status; counts per status equal the pages through every transition", async () => {
         const h = await putHook(hook(a));
         const other = await putHook(hook(a));
@@ -302,7 +325,9 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         expect(await store.finishAttempt(newId("dlv"), a.orgId, "succeeded", 1, null, T0)).toBe(false);
       });
 
-      test("announceDue is heard by onQueued listeners after the call, with the endpoint and the due time, until they unsubscribe", async () => {
+      test("announceDue is heard by onQueued listeners once its unit has committed, with the endpoint and the due time, until they unsubscribe", async () => {
+        // The signal is a hint (the dispatcher reads the table): an engine may tell a due time more than once, but
+        // never before the unit that made the delivery due has committed, and never after unsubscribing.
         const h = await putHook(hook(a));
         const heard: [string, number][] = [];
         let wake!: () => void;
@@ -311,15 +336,21 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           heard.push([webhookId, at]);
           wake();
         });
-        await store.announceDue(h.id, T0 + 7);
-        // Never inside the call (on SQLite it would run while the unit's batch is still open).
-        expect(heard).toEqual([]);
+        // As its callers do: the delivery is made due and announced in one unit.
+        await writer.write(async (tx) => {
+          await tx.webhooks.insertDelivery(delivery(h, { next_attempt_at: T0 + 7 }));
+          await tx.webhooks.announceDue(h.id, T0 + 7);
+          expect(heard).toEqual([]);
+        });
         await first;
-        expect(heard).toEqual([[h.id, T0 + 7]]);
+        expect(heard.length).toBeGreaterThanOrEqual(1);
+        expect(new Set(heard.map(([id, at]) => `${id}@${at}`))).toEqual(new Set([`${h.id}@${T0 + 7}`]));
         off();
-        await store.announceDue(h.id, T0 + 8);
+        const before = heard.length;
+        await writer.write((tx) => tx.webhooks.announceDue(h.id, T0 + 8));
         for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-        expect(heard).toEqual([[h.id, T0 + 7]]);
+        await new Promise((r) => setTimeout(r, 0));
+        expect(heard.length).toBe(before);
       });
 
       test("requeue puts an ended delivery back in line with a new due time and attempt budget", async () => {
@@ -446,6 +477,206 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         expect(await store.deliveryState(d2.id, a.orgId)).toBeNull();
         expect(await store.attemptsOf(d.id, a.orgId)).toEqual([]);
         expect(await store.attemptsOf(d2.id, a.orgId)).toEqual([]);
+      });
+    });
+
+    describe("attempts from outside", () => {
+      test("an attempt whose response body holds U+0000 (a receiver's raw bytes) is recorded with the rest of its text intact", async () => {
+        // PostgreSQL refuses U+0000 in text; the attempt must be recorded all the same (its unit carries the outcome).
+        // An engine may store U+0000 as U+FFFD (the transport is the place that makes both engines store the same).
+        const h = await putHook(hook(a));
+        const d = await putDelivery(delivery(h));
+        const body = `a\u0000b ${TEXTS[0]} \u0000`;
+        await store.insertAttempt({ delivery_id: d.id, attempted_at: T0, status_code: 500, error: "x\u0000y", duration_ms: 1, response_body: body });
+        const [got] = await store.attemptsOf(d.id, a.orgId);
+        const same = (stored: string | null, sent: string) => stored?.replaceAll("\u0000", "\uFFFD") === sent.replaceAll("\u0000", "\uFFFD");
+        expect(same(got!.response_body, body)).toBe(true);
+        expect(same(got!.error, "x\u0000y")).toBe(true);
+      });
+    });
+
+    // Units that overlap: on SQLite they run one after the other; on PostgreSQL at once (READ COMMITTED). Each case
+    // runs what the service or the dispatcher runs in its unit, and checks what any serial order would leave.
+    describe("concurrent units", () => {
+      const policy: RetryPolicy = { baseMs: 1000, autoDisableAfter: AUTO_DISABLE_AFTER, random: () => 0.5 };
+      const due = (h: WebhookRow, d: { id: string; payload: string }): DueDelivery => ({
+        id: d.id,
+        webhook_id: h.id,
+        org_id: h.org_id,
+        payload: d.payload,
+        url: h.url,
+        secret: h.secret,
+        previous_secret: null,
+        previous_secret_expires_at: null,
+      });
+      /** One attempt's outcome recorded in its own unit, as the dispatcher does. */
+      const record = (h: WebhookRow, d: { id: string; payload: string }, statusCode: number, at = T0 + 1000) =>
+        writer.write((tx) =>
+          recordOutcome(
+            tx.webhooks,
+            {
+              row: due(h, d),
+              attemptedAt: at,
+              completedAt: at + 5,
+              result: { statusCode, error: null, responseBody: `HTTP ${statusCode}`, durationMs: 5, retryAfterMs: null, aborted: false },
+            },
+            policy,
+          ),
+        );
+      /** A test ping's unit (sendTestEvent): the endpoint read, an event recorded and fanned out to it alone. */
+      const ping = (h: WebhookRow, now: number) =>
+        writer.write(async (tx) => {
+          const w = await tx.webhooks.webhook(h.id, h.org_id);
+          if (w?.active !== 1) return 0;
+          const data = { webhook_id: h.id };
+          const e = await tx.outbox.record({ type: "webhook.test", orgId: h.org_id, data }, now);
+          const row = { seq: e.seq, id: e.id, org_id: h.org_id, type: e.type, data: JSON.stringify(data), changed_fields: null, created_at: now };
+          return (await fanOutEvent(tx, row, now)).length;
+        });
+      const recordEvents = (org: SeededOrg, n: number) =>
+        writer.write(async (tx) => {
+          for (let i = 0; i < n; i++) await tx.outbox.record({ type: "ticket.created", orgId: org.orgId, data: { i } }, T0 + i);
+        });
+
+      test("the limit of endpoints per organization holds when many units count and insert at once", async () => {
+        const max = 3;
+        for (let round = 0; round < 4; round++) {
+          const org = await w.seed.org(`limit ${round}`);
+          const results = await Promise.allSettled(
+            Array.from({ length: 10 }, () =>
+              writer.write(async (tx) => {
+                if ((await tx.webhooks.webhookCount(org.orgId)) >= max) throw new Error("limit reached");
+                await tx.webhooks.insertWebhook(hook(org));
+              }),
+            ),
+          );
+          expect({ round, inserted: results.filter((r) => r.status === "fulfilled").length }).toEqual({ round, inserted: max });
+          expect(results.filter((r) => r.status === "rejected").every((r) => (r as PromiseRejectedResult).reason.message === "limit reached")).toBe(true);
+          expect(await store.webhookCount(org.orgId)).toBe(max);
+        }
+      });
+
+      test("outcomes recorded at once for one endpoint count every failed delivery; outcomes of one delivery count every attempt", async () => {
+        const h = await putHook(hook(a));
+        const ending = [];
+        for (let i = 0; i < 12; i++) ending.push(await putDelivery(delivery(h, { max_attempts: 1 })));
+        const retried = await putDelivery(delivery(h, { max_attempts: 100 }));
+        const decisions = await Promise.all([...ending.map((d) => record(h, d, 500)), ...Array.from({ length: 10 }, () => record(h, retried, 503))]);
+        expect(decisions.filter((d) => d.kind === "give-up").length).toBe(12);
+        expect(decisions.filter((d) => d.kind === "retry").length).toBe(10);
+        expect((await store.webhook(h.id, a.orgId))!.consecutive_failures).toBe(12);
+        expect(await store.deliveryCount(h.id, a.orgId, "failed")).toBe(12);
+        const state = await store.deliveryState(retried.id, a.orgId);
+        expect({ status: state!.status, attempts: state!.attempt_count }).toEqual({ status: "pending", attempts: 10 });
+        expect((await store.attemptsOf(retried.id, a.orgId)).length).toBe(10);
+        // Each attempt got its own number.
+        expect(
+          decisions
+            .filter((d) => d.kind === "retry")
+            .map((d) => (d as { attempt: number }).attempt)
+            .sort((x, y) => x - y),
+        ).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+      });
+
+      test("disabling an endpoint while its outcomes are recorded and events fanned out leaves none of its deliveries pending", async () => {
+        for (let round = 0; round < 4; round++) {
+          const h = await putHook(hook(a, { events: JSON.stringify(["*"]) }));
+          const pending: DeliveryRow[] = [];
+          for (let i = 0; i < 6; i++) pending.push(await putDelivery(delivery(h)));
+          await recordEvents(a, 3);
+          const units: Promise<unknown>[] = [
+            // A 410 disables the endpoint and cancels its pending deliveries (when round is odd, a PATCH does).
+            round % 2
+              ? writer.write(async (tx) => {
+                  const w = (await tx.webhooks.webhook(h.id, a.orgId))!;
+                  await tx.webhooks.updateWebhook({ ...w, active: 0, disabled_reason: "by PATCH", disabled_at: T0 + 2000, updated_at: T0 + 2000 });
+                  await tx.webhooks.cancelPending(h.id, a.orgId, T0 + 2000);
+                })
+              : record(h, pending[0]!, 410),
+            ...pending.slice(1, 4).map((d) => record(h, d, 500)),
+            fanOutPending(writer, T0 + 1500, 10),
+            ping(h, T0 + 1600),
+          ];
+          await Promise.all(units);
+          expect((await store.webhook(h.id, a.orgId))!.active).toBe(0);
+          expect({ round, pending: await store.deliveryCount(h.id, a.orgId, "pending") }).toEqual({ round, pending: 0 });
+          expect(await store.dueFor(h.id, Number.MAX_SAFE_INTEGER, 100)).toEqual([]);
+        }
+      });
+
+      test("test pings to several endpoints of one organization at once all succeed, each delivered to its endpoint alone", async () => {
+        const hooks: WebhookRow[] = [];
+        for (let i = 0; i < 4; i++) hooks.push(await putHook(hook(a, { events: JSON.stringify(["*"]) })));
+        for (let round = 0; round < 3; round++) {
+          await recordEvents(a, 2);
+          const [queued] = await Promise.all([Promise.all(hooks.map((h) => ping(h, T0 + round))), fanOutPending(writer, T0 + round, 10)]);
+          expect(queued).toEqual([1, 1, 1, 1]);
+        }
+        // Per endpoint: 3 pings, and the 6 ticket events fanned out to every endpoint.
+        for (const h of hooks) expect(await store.deliveryCount(h.id, a.orgId, undefined)).toBe(3 + 6);
+        expect(await w.store.writer.write((tx) => tx.outbox.undispatched(10))).toEqual([]);
+      });
+
+      test("deleting an endpoint while its outcomes are recorded and events fanned out: every unit succeeds and nothing of it is left", async () => {
+        for (let round = 0; round < 3; round++) {
+          const h = await putHook(hook(a, { events: JSON.stringify(["*"]) }));
+          const pending: DeliveryRow[] = [];
+          for (let i = 0; i < 5; i++) pending.push(await putDelivery(delivery(h)));
+          await recordEvents(a, 3);
+          const [deleted, ...rest] = await Promise.all([
+            writer.write((tx) => tx.webhooks.deleteWebhook(h.id, a.orgId)),
+            ...pending.map((d, i) => record(h, d, i % 2 ? 500 : 200)),
+            fanOutPending(writer, T0 + 1500, 10),
+          ]);
+          expect(deleted).toBe(true);
+          expect(rest.length).toBe(6);
+          expect(await store.webhook(h.id, a.orgId)).toBeNull();
+          for (const d of pending) {
+            expect(await store.deliveryState(d.id, a.orgId)).toBeNull();
+            expect(await store.attemptsOf(d.id, a.orgId)).toEqual([]);
+          }
+        }
+      });
+
+      test("retention and manual retries of the same ended deliveries at once: a retried delivery is never pruned", async () => {
+        for (let round = 0; round < 5; round++) {
+          const h = await putHook(hook(a));
+          const ended: DeliveryRow[] = [];
+          for (let i = 0; i < 8; i++) {
+            const d = await putDelivery(delivery(h, { created_at: T0 + i }));
+            await store.finishAttempt(d.id, a.orgId, "failed", 4, null, T0 + 100);
+            ended.push(d);
+          }
+          const retried = ended.filter((_, i) => i % 2 === round % 2);
+          // A manual retry's unit (retryDelivery): the endpoint, the delivery, then requeue.
+          const retry = (d: DeliveryRow) =>
+            writer.write(async (tx) => {
+              await tx.webhooks.webhook(h.id, a.orgId);
+              if (await tx.webhooks.delivery(d.id, h.id, a.orgId)) await tx.webhooks.requeue(d.id, a.orgId, T0 + 600, 5, T0 + 600);
+            });
+          await Promise.all([...retried.map(retry), writer.write((tx) => tx.webhooks.pruneDeliveries(h.id, T0 + 500, 100))]);
+          // Whichever came first, every delivery left is one that was put back in line (pending), and nothing ended is.
+          const left = await store.deliveryPage(h.id, a.orgId, undefined, 100, 0);
+          expect(left.every((r) => r.status === "pending" && retried.some((d) => d.id === r.id))).toBe(true);
+          await writer.write((tx) => tx.webhooks.pruneDeliveries(h.id, T0 + 500, 100));
+          expect((await store.deliveryPage(h.id, a.orgId, undefined, 100, 0)).map((r) => r.id).sort()).toEqual(left.map((r) => r.id).sort());
+        }
+      });
+
+      test("a PATCH of an endpoint while its outcomes are recorded keeps every failure counted", async () => {
+        const h = await putHook(hook(a));
+        const ending: DeliveryRow[] = [];
+        for (let i = 0; i < 10; i++) ending.push(await putDelivery(delivery(h, { max_attempts: 1 })));
+        // updateWebhook (the service's PATCH): the endpoint read in the unit, written back with one field changed.
+        const patch = (i: number) =>
+          writer.write(async (tx) => {
+            const row = (await tx.webhooks.webhook(h.id, a.orgId))!;
+            await tx.webhooks.updateWebhook({ ...row, description: `edit ${i}`, updated_at: T0 + 3000 + i });
+          });
+        await Promise.all([...ending.map((d) => record(h, d, 500)), ...Array.from({ length: 6 }, (_, i) => patch(i))]);
+        const after = (await store.webhook(h.id, a.orgId))!;
+        expect(after.consecutive_failures).toBe(10);
+        expect(after.description).toMatch(/^edit \d$/);
       });
     });
   });

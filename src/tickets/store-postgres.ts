@@ -1,0 +1,95 @@
+// The tickets store on PostgreSQL: the TicketStore contract over postgres.js, one statement (one round trip) per call, counts kept in the same statement.
+import type { Sql } from "postgres";
+import type { Queryable, StoreMode } from "../db/postgres/writer";
+import { columnNames } from "../db/schema/raw-row";
+import { tickets } from "../db/schema/tickets";
+import type { TicketFilter, TicketRow, TicketStore } from "./store";
+
+/** Every column of `tickets`, in schema order: the one column list of the table (SELECTs and the INSERT). */
+const COLUMNS = columnNames(tickets);
+
+/**
+ * True when a value looked up contains U+0000, which PostgreSQL text cannot hold (it refuses the statement): no row
+ * has it (SQLite stores none either, the services refuse control characters), so the call answers "no match" without
+ * a statement, as SQLite does (`GET /v1/tickets/tkt_%00` is a 404 on both, not a 500 on one).
+ */
+const nul = (value: string) => value.includes("\0");
+
+/**
+ * The PostgreSQL implementation on `q` (the pool, or a unit's transaction: see StoreMode).
+ *
+ * - `get` in a unit locks the row (`FOR UPDATE`): updateTicket and deleteTicket read it to decide their write, so a
+ *   concurrent unit waits for this one's COMMIT and then reads the row as it left it (or finds it gone).
+ * - `insert`, `update` and `remove` change the row and its count in one statement. The count moves by the row's own
+ *   old and new (status, priority) as the statement found them (it locks the row first), and only when a row of that
+ *   organization was changed — the same numbers SQLite's `before` gives inside a unit, and exact even against a
+ *   stale `before`. An update moving a ticket between two counts bumps both in one INSERT, in (status, priority)
+ *   order, so two opposite moves lock the two count rows in the same order and cannot deadlock.
+ * - The bump is SQLite's upsert (`count + excluded.count`, no floor): both engines keep the same numbers.
+ */
+export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore {
+  const sql = q as Sql;
+  const columns = sql(COLUMNS);
+  const none = () => sql``;
+  const where = (orgId: string, f: TicketFilter) =>
+    sql`org_id = ${orgId}${f.status ? sql` AND status = ${f.status}` : none()}${f.priority ? sql` AND priority = ${f.priority}` : none()}`;
+  const lock = () => (mode === "tx" ? sql` FOR UPDATE` : none());
+
+  return {
+    async page(orgId, f, limit, offset) {
+      const rows = await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE ${where(orgId, f)}
+        ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`;
+      return [...rows];
+    },
+    async pageAfter(orgId, f, cursor, limit) {
+      // Keyset: the row-value comparison on the index's trailing (created_at, id) columns is one index seek at any depth.
+      const rows = await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE ${where(orgId, f)}
+        AND (created_at, id) < (${cursor.created_at}, ${cursor.id})
+        ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
+      return [...rows];
+    },
+    async total(orgId, f) {
+      const [row] = await sql<{ total: number }[]>`SELECT COALESCE(SUM(count), 0) AS total FROM ticket_counts WHERE ${where(orgId, f)}`;
+      return row?.total ?? 0;
+    },
+    async get(id, orgId) {
+      if (nul(id)) return null;
+      const [row] = await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE id = ${id} AND org_id = ${orgId}${lock()}`;
+      return row ?? null;
+    },
+    async insert(r) {
+      await sql`WITH t AS (INSERT INTO tickets ${sql(r, COLUMNS)} RETURNING org_id, status, priority)
+        INSERT INTO ticket_counts (org_id, status, priority, count) SELECT org_id, status, priority, 1 FROM t
+        ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + excluded.count`;
+    },
+    async update(_before, after) {
+      const [row] = await sql<{ n: number }[]>`WITH old AS (
+          SELECT id, status, priority FROM tickets WHERE id = ${after.id} AND org_id = ${after.org_id} FOR UPDATE
+        ), changed AS (
+          UPDATE tickets t SET subject = ${after.subject}, description = ${after.description}, status = ${after.status},
+            priority = ${after.priority}, updated_at = ${after.updated_at}
+          FROM old WHERE t.id = old.id
+          RETURNING t.org_id, old.status AS old_status, old.priority AS old_priority, t.status, t.priority
+        ), moved AS (
+          INSERT INTO ticket_counts (org_id, status, priority, count)
+          SELECT c.org_id, v.status, v.priority, v.delta
+          FROM changed c CROSS JOIN LATERAL (VALUES (c.old_status, c.old_priority, -1), (c.status, c.priority, 1)) AS v(status, priority, delta)
+          WHERE c.old_status <> c.status OR c.old_priority <> c.priority
+          ORDER BY v.status, v.priority
+          ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + excluded.count
+        )
+        SELECT COUNT(*) AS n FROM changed`;
+      return (row?.n ?? 0) > 0;
+    },
+    async remove(r) {
+      const [row] = await sql<{ n: number }[]>`WITH gone AS (
+          DELETE FROM tickets WHERE id = ${r.id} AND org_id = ${r.org_id} RETURNING org_id, status, priority
+        ), moved AS (
+          INSERT INTO ticket_counts (org_id, status, priority, count) SELECT org_id, status, priority, -1 FROM gone
+          ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + excluded.count
+        )
+        SELECT COUNT(*) AS n FROM gone`;
+      return (row?.n ?? 0) > 0;
+    },
+  };
+}
