@@ -1,14 +1,19 @@
 // Benchmark: peak RSS growth of the real server while it receives a 1 GiB upload (curl -F), sampled from /proc/<pid>/status.
 //
-//   node_modules/.bin/bun bench/upload-rss.ts [--size-mib 1024] [--binary dist/clientcove] [--runs 3]
+//   node_modules/.bin/bun bench/upload-rss.ts [--size-mib 1024] [--binary dist/clientcove] [--runs 3] [--storage disk|s3]
 //
 // Starts `clientcove serve` as a child process (from source, or the compiled binary with --binary) on a fresh data
 // dir, warms it up, uploads a file of pseudo-random bytes with `curl -F file=@…`, and samples the server's VmRSS every
 // 5 ms during the upload; the kernel's VmHWM (peak resident set) is read too. Growth = peak − RSS just before the
 // upload. The issue's bar is < 64 MiB for 1 GiB; the process exits 1 if any run exceeds it.
+// With `--storage s3` the server stores into a bucket of the tests' S3-compatible server (test/services/s3.ts: a local
+// OpenStack Swift, or the one CLIENTCOVE_TEST_S3_* name), a fresh prefix per run.
+import { randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createS3Storage, type S3Storage } from "../src/storage/s3";
+import { s3Server, type S3TestServer } from "../test/services/s3";
 
 const MiB = 1024 * 1024;
 const REPO = join(import.meta.dir, "..");
@@ -22,7 +27,25 @@ function arg(name: string, fallback: string): string {
 const sizeMiB = Number(arg("size-mib", "1024"));
 const runs = Number(arg("runs", "3"));
 const binary = arg("binary", "");
+const storageKind = arg("storage", "disk");
+if (storageKind !== "disk" && storageKind !== "s3") throw new Error(`--storage must be disk or s3, got ${storageKind}`);
 const LIMIT_MIB = 64;
+
+/** The S3 server and bucket of `--storage s3`, set up once. */
+let s3: { server: S3TestServer; bucket: string } | undefined;
+if (storageKind === "s3") {
+  const server = await s3Server();
+  if (!server) throw new Error("--storage s3: no S3-compatible server (see the line above)");
+  const bucket = `bench-upload-${randomBytes(4).toString("hex")}`;
+  await server.createBucket(bucket);
+  s3 = { server, bucket };
+}
+
+function bucketView(prefix: string): S3Storage {
+  const { server, bucket } = s3!;
+  const { endpoint, region, accessKeyId, secretAccessKey } = server;
+  return createS3Storage({ bucket, prefix, endpoint, region, pathStyle: true, accessKeyId, secretAccessKey });
+}
 
 function status(pid: number): { rss: number; hwm: number } {
   const text = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -45,13 +68,20 @@ function makeFile(path: string, size: number): string {
   return hasher.digest("hex");
 }
 
-async function startServer(dataDir: string) {
+async function startServer(dataDir: string, prefix: string) {
   const cmd = binary ? [binary] : [BUN, join(REPO, "src", "main.ts")];
+  const storageEnv: Record<string, string> = s3
+    ? {
+        CLIENTCOVE_STORAGE_URL: `s3://${s3.bucket}/${prefix}?endpoint=${s3.server.endpoint}&region=${s3.server.region}`,
+        CLIENTCOVE_S3_ACCESS_KEY_ID: s3.server.accessKeyId,
+        CLIENTCOVE_S3_SECRET_ACCESS_KEY: s3.server.secretAccessKey,
+      }
+    : {};
   const proc = Bun.spawn([...cmd, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--max-upload-bytes", String(sizeMiB * MiB + MiB)], {
     cwd: dataDir,
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, CLIENTCOVE_LOG_LEVEL: "info" },
+    env: { ...process.env, CLIENTCOVE_LOG_LEVEL: "info", ...storageEnv },
   });
   let out = "";
   let err = "";
@@ -79,7 +109,8 @@ async function startServer(dataDir: string) {
 
 async function oneRun(file: string, sha256: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "cc-bench-upload-"));
-  const { proc, url, key } = await startServer(dataDir);
+  const prefix = `run-${randomBytes(4).toString("hex")}`;
+  const { proc, url, key } = await startServer(dataDir, prefix);
   try {
     // Warm-up: a small upload, so lazily loaded code paths are resident before the baseline.
     const warm = Bun.spawnSync([
@@ -119,8 +150,17 @@ async function oneRun(file: string, sha256: string) {
     const after = status(proc.pid);
     const meta = JSON.parse(body);
     if (meta.sha256 !== sha256 || meta.size_bytes !== sizeMiB * MiB) throw new Error(`upload did not round-trip: ${body.slice(0, 300)}`);
-    const [orgDir] = readdirSync(join(dataDir, "files"));
-    if (statSync(join(dataDir, "files", orgDir!, meta.id)).size !== sizeMiB * MiB) throw new Error("stored size differs");
+    if (s3) {
+      const view = bucketView(prefix);
+      const keys: string[] = [];
+      for await (const o of view.list()) keys.push(o.key);
+      const stored = keys.find((k) => k.endsWith(`/${meta.id}`));
+      if (!stored || (await view.stat(stored))?.size !== sizeMiB * MiB) throw new Error("stored size differs");
+      for (const k of keys) await view.delete(k);
+    } else {
+      const [orgDir] = readdirSync(join(dataDir, "files"));
+      if (statSync(join(dataDir, "files", orgDir!, meta.id)).size !== sizeMiB * MiB) throw new Error("stored size differs");
+    }
     // VmHWM is the kernel's exact peak; it only says something about the upload if it rose during it.
     const peakRss = after.hwm > before.hwm ? Math.max(after.hwm, peak) : peak;
     return { baseline: before.rss, peak: peakRss, growth: peakRss - before.rss, seconds };
@@ -137,7 +177,9 @@ try {
   const file = join(work, "upload.bin");
   console.log(`writing a ${sizeMiB} MiB test file...`);
   const sha256 = makeFile(file, sizeMiB * MiB);
-  console.log(`server: ${binary || "bun src/main.ts"}; ${runs} run(s); upload with curl -F`);
+  console.log(
+    `server: ${binary || "bun src/main.ts"}; storage: ${s3 ? `${s3.server.description} at ${s3.server.endpoint}` : "data dir"}; ${runs} run(s); upload with curl -F`,
+  );
   const results = [];
   for (let i = 0; i < runs; i++) {
     const r = await oneRun(file, sha256);
@@ -150,4 +192,7 @@ try {
   if (worst >= LIMIT_MIB * MiB) process.exitCode = 1;
 } finally {
   rmSync(work, { recursive: true, force: true });
+  if (s3) await s3.server.deleteBucket(s3.bucket).catch(() => {});
 }
+// The S3 test server's processes end with this one.
+process.exit(process.exitCode ?? 0);

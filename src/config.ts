@@ -1,12 +1,18 @@
 // Configuration: flags > environment > config file > defaults, merged into one typed, validated Config.
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
+import { parseDatabaseUrl, redactDatabaseUrl } from "./db/postgres/client";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./lib/log";
+import { parseStorageUrl, storageCredentialsProblem } from "./storage/s3-url";
 
 export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL URL; "" = SQLite in the data dir. */
+  databaseUrl: string;
+  databasePoolSize: number;
+  databaseStatementTimeoutMs: number;
   publicUrl: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -26,6 +32,11 @@ export interface Config {
   maxUploadsPerKey: number;
   retentionDays: number;
   configFile: string;
+  /** S3-compatible storage (`s3://bucket/prefix?…`); "" = files in the data dir. */
+  storageUrl: string;
+  s3AccessKeyId: string;
+  s3SecretAccessKey: string;
+  s3SessionToken: string;
   metrics: boolean;
   metricsAddr: string;
   metricsToken: string;
@@ -56,6 +67,8 @@ interface OptionSpec<K extends ConfigKey = ConfigKey> {
   parse: (raw: string, name: string) => Config[K];
   /** Masked wherever configuration is printed (`clientcove config`). */
   secret?: boolean;
+  /** How the value is shown wherever configuration is printed, when not as it is (a URL with its password masked). */
+  display?: (value: Config[K]) => unknown;
 }
 
 function integer(min: number, max: number) {
@@ -96,6 +109,28 @@ function url(raw: string, name: string): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") throw new ConfigError(`${name}: expected an http or https URL, got "${raw}"`);
   return raw.replace(/\/+$/, "");
+}
+
+/** A PostgreSQL URL checked by parseDatabaseUrl (its messages never show the password); "" keeps SQLite. */
+function databaseUrl(raw: string, name: string): string {
+  if (raw.trim() === "") return "";
+  try {
+    parseDatabaseUrl(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+  return raw.trim();
+}
+
+/** An S3 storage URL checked by parseStorageUrl (one line, never a credential); "" keeps files in the data dir. */
+function storageUrl(raw: string, name: string): string {
+  if (raw.trim() === "") return "";
+  try {
+    parseStorageUrl(raw);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+  return raw.trim();
 }
 
 function cidrList(raw: string, name: string): string[] {
@@ -165,6 +200,34 @@ export const OPTIONS: OptionSpec[] = [
     parse: text,
   },
   {
+    key: "databaseUrl",
+    flag: "database-url",
+    env: ["CLIENTCOVE_DATABASE_URL"],
+    help: "PostgreSQL database (postgres://user:password@host:5432/db?sslmode=require) instead of SQLite in the data dir",
+    defaultText: "(none: SQLite in the data dir)",
+    default: () => "",
+    parse: databaseUrl,
+    display: (v) => redactDatabaseUrl(String(v)),
+  },
+  {
+    key: "databasePoolSize",
+    flag: "database-pool-size",
+    env: ["CLIENTCOVE_DATABASE_POOL_SIZE"],
+    help: "PostgreSQL connections this process opens at most",
+    defaultText: "10",
+    default: () => 10,
+    parse: integer(1, 1000),
+  },
+  {
+    key: "databaseStatementTimeoutMs",
+    flag: "database-statement-timeout-ms",
+    env: ["CLIENTCOVE_DATABASE_STATEMENT_TIMEOUT_MS"],
+    help: "PostgreSQL cancels a statement that runs longer, in ms (0: no limit)",
+    defaultText: "30000",
+    default: () => 30_000,
+    parse: integer(0, 86_400_000),
+  },
+  {
     key: "configFile",
     flag: "config",
     env: ["CLIENTCOVE_CONFIG"],
@@ -172,6 +235,45 @@ export const OPTIONS: OptionSpec[] = [
     defaultText: "(none)",
     default: () => "",
     parse: text,
+  },
+  {
+    key: "storageUrl",
+    flag: "storage-url",
+    env: ["CLIENTCOVE_STORAGE_URL"],
+    help: "S3-compatible storage for files (s3://bucket/prefix?endpoint=https://host&region=name&path_style=true) instead of the data dir",
+    defaultText: "(none: files in the data dir)",
+    default: () => "",
+    parse: storageUrl,
+  },
+  {
+    key: "s3AccessKeyId",
+    flag: "s3-access-key-id",
+    env: ["CLIENTCOVE_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"],
+    help: "Access key id for --storage-url",
+    defaultText: "(none)",
+    default: () => "",
+    parse: text,
+    secret: true,
+  },
+  {
+    key: "s3SecretAccessKey",
+    flag: "s3-secret-access-key",
+    env: ["CLIENTCOVE_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"],
+    help: "Secret access key for --storage-url",
+    defaultText: "(none)",
+    default: () => "",
+    parse: text,
+    secret: true,
+  },
+  {
+    key: "s3SessionToken",
+    flag: "s3-session-token",
+    env: ["CLIENTCOVE_S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"],
+    help: "Session token of temporary S3 credentials, for --storage-url",
+    defaultText: "(none)",
+    default: () => "",
+    parse: text,
+    secret: true,
   },
   {
     key: "publicUrl",
@@ -505,6 +607,8 @@ export function loadConfig(flags: Record<string, string | boolean | undefined>, 
     sources[opt.key] = "default";
     origins[opt.key] = "default";
   }
+  const storageProblem = storageCredentialsProblem(partial as Config, origins, env);
+  if (storageProblem) throw new ConfigError(storageProblem);
   return { config: partial as Config, sources, origins };
 }
 

@@ -1,4 +1,4 @@
-// The storage driver contract (put a stream all or nothing, open whole or a range, stat, delete, key rules), run unchanged against every driver.
+// The storage driver contract (put a stream all or nothing, open whole or a range, read, stat, list, delete, key rules), run unchanged against every driver.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { NotFoundInStorage, type Storage } from "../src/storage/storage";
 import { pseudoRandomBytes, sha256Hex } from "./files-fixtures";
@@ -124,6 +124,72 @@ export function describeStorageContract(driverName: string, open: () => Promise<
       expect(await (await storage.open("org_a/keep")).text()).toBe("keep me");
     });
 
+    test("read: the whole object with its size, at once; null for a missing key; an empty object is empty", async () => {
+      const data = pseudoRandomBytes(w.largeSize, 11);
+      await storage.put("org_a/whole", pieces(data));
+      const read = await storage.read("org_a/whole");
+      expect(read?.size).toBe(data.length);
+      const hash = new Bun.CryptoHasher("sha256");
+      let length = 0;
+      for await (const chunk of read!.body) {
+        hash.update(chunk);
+        length += chunk.byteLength;
+      }
+      expect(length).toBe(data.length);
+      expect(hash.digest("hex")).toBe(sha256Hex(data));
+      expect(await storage.read("org_a/never")).toBeNull();
+      await storage.put("org_a/none", chunks());
+      const empty = await storage.read("org_a/none");
+      expect(empty?.size).toBe(0);
+      for await (const _ of empty!.body) throw new Error("an empty object yielded bytes");
+    });
+
+    test("read: once opened, the bytes stay readable to the end though the object is deleted meanwhile", async () => {
+      const data = pseudoRandomBytes(300_000, 13);
+      await storage.put("org_a/going", chunks(data));
+      const read = await storage.read("org_a/going");
+      await storage.delete("org_a/going");
+      expect(await storage.stat("org_a/going")).toBeNull();
+      const got: Uint8Array[] = [];
+      for await (const chunk of read!.body) got.push(chunk);
+      expect(sha256Hex(Buffer.concat(got))).toBe(sha256Hex(data));
+    });
+
+    test("list: every object with its size, keys as put takes them, in key order; a prefix narrows it; deletes show", async () => {
+      if (!storage.list) return;
+      const listed = async (prefix?: string) => {
+        const out: { key: string; size: number }[] = [];
+        for await (const o of storage.list!(prefix)) {
+          expect(Number.isFinite(o.modifiedAt)).toBe(true);
+          out.push({ key: o.key, size: o.size });
+        }
+        return out;
+      };
+      expect(await listed()).toEqual([]);
+      // "org_a" < "org_a-b" as org directories, but "org_a-b/…" < "org_a/…" as keys: the order is the keys'.
+      for (const [key, size] of [
+        ["org_b/file_2", 3],
+        ["org_a/file_9", 1],
+        ["org_a-b/file_1", 4],
+        ["org_a/file_10", 2],
+      ] as const)
+        await storage.put(key, chunks(new Uint8Array(size)));
+      expect(await listed()).toEqual([
+        { key: "org_a-b/file_1", size: 4 },
+        { key: "org_a/file_10", size: 2 },
+        { key: "org_a/file_9", size: 1 },
+        { key: "org_b/file_2", size: 3 },
+      ]);
+      expect((await listed("org_a/")).map((o) => o.key)).toEqual(["org_a/file_10", "org_a/file_9"]);
+      expect((await listed("org_a")).map((o) => o.key)).toEqual(["org_a-b/file_1", "org_a/file_10", "org_a/file_9"]);
+      await storage.delete("org_a/file_9");
+      expect((await listed("org_a/")).map((o) => o.key)).toEqual(["org_a/file_10"]);
+    });
+
+    test("locate names where a key's bytes are, for messages", () => {
+      expect(storage.locate("org_a/file_1")).toEndWith("/org_a/file_1");
+    });
+
     test("keys are ids only: traversal and odd characters are refused", async () => {
       // One rule (storage/layout.ts), the same verify and restore apply: exactly `<org_id>/<file_id>`, ids only.
       for (const key of ["../etc/passwd", "org/../../x", "/abs", "a//b", "a/b/", "name with space", "a/..", "org_a", "org_a/b/c", "org.a/file_b"]) {
@@ -131,6 +197,7 @@ export function describeStorageContract(driverName: string, open: () => Promise<
         await expect(storage.stat(key)).rejects.toThrow(/invalid storage key/);
         await expect(storage.open(key)).rejects.toThrow(/invalid storage key/);
         await expect(storage.delete(key)).rejects.toThrow(/invalid storage key/);
+        await expect(storage.read(key)).rejects.toThrow(/invalid storage key/);
       }
     });
   });

@@ -1,16 +1,18 @@
 // `clientcove backup`: write a consistent backup archive of a data dir, online.
-import { loadConfig } from "../config";
+import { ConfigError, loadConfig } from "../config";
 import { createBackup } from "../ops/backup";
 import { formatBytes } from "../lib/format-bytes";
 import { CONFIG_FLAGS, parseArgs, requireFlag, UsageError } from "./args";
-import { print, type Io } from "./context";
+import { print, refuseOnPostgres, type Io } from "./context";
 import { versionInfo } from "../version";
+import { openReachableStorage } from "../storage";
 
 export const BACKUP_HELP = `Usage: clientcove backup --out FILE.tar.gz [--data-dir DIR] [--force] [--json]
 Writes a backup while the server keeps running: a consistent snapshot of the database, every stored
 file it references, the download-link signing key, and a manifest with the sha256 of every member.
 The archive holds secrets (webhook secrets, the signing key): keep it as safe as the data dir. It and
 its temporary files are 0600; temporary files an interrupted backup left beside FILE are removed.
+With --storage-url, the files are read from that bucket; the archive is the same either way.
   --out FILE    Where to write the archive (appears only once complete)
   --force       Replace FILE if it exists`;
 
@@ -23,8 +25,10 @@ export async function runBackup(argv: string[], io: Io): Promise<number> {
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const out = requireFlag(args, "out");
   const { config } = loadConfig(args.flags, io.env);
+  refuseOnPostgres(config, "backup");
+  const storage = await openReachableStorage(config, (message) => new ConfigError(message));
   const { version, commit } = versionInfo();
-  const result = await createBackup({ dataDir: config.dataDir, out, force: args.flags.force === true, producer: { version, commit } });
+  const result = await createBackup({ dataDir: config.dataDir, out, force: args.flags.force === true, producer: { version, commit }, storage });
   const m = result.manifest;
   for (const w of m.warnings) io.err(`warning: ${w}`);
   const files = m.members.filter((x) => x.path.startsWith("files/")).length;

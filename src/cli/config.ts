@@ -10,9 +10,9 @@ flags > environment > config file > defaults.`;
 
 const MASK = "********";
 
-function display(value: Config[keyof Config], secret: boolean | undefined): unknown {
-  if (secret) return value === "" ? "" : MASK;
-  return value;
+function display(value: Config[keyof Config], option: (typeof OPTIONS)[number]): unknown {
+  if (option.secret) return value === "" ? "" : MASK;
+  return option.display ? option.display(value) : value;
 }
 
 export function runConfig(argv: string[], io: Io): number {
@@ -25,7 +25,7 @@ export function runConfig(argv: string[], io: Io): number {
   const loaded = loadConfig(args.flags, io.env);
   const settings = OPTIONS.map((o) => ({
     key: o.flag,
-    value: display(loaded.config[o.key], o.secret),
+    value: display(loaded.config[o.key], o),
     source: loaded.sources[o.key],
     from: loaded.origins[o.key],
   }));
@@ -40,9 +40,9 @@ export function runConfig(argv: string[], io: Io): number {
     () => {
       const width = Math.max(...settings.map((s) => s.key.length)) + 2;
       const valueWidth = Math.min(40, Math.max(...settings.map((s) => text(s.value).length)) + 2);
-      return settings
-        .map((s) => `${s.key.padEnd(width)}${text(s.value).padEnd(valueWidth)}${s.source === "default" ? "default" : `${s.source} (${s.from})`}`)
-        .join("\n");
+      // A value longer than the column (a database URL) still keeps two spaces before its source.
+      const cell = (v: string) => (v.length + 2 <= valueWidth ? v.padEnd(valueWidth) : `${v}  `);
+      return settings.map((s) => `${s.key.padEnd(width)}${cell(text(s.value))}${s.source === "default" ? "default" : `${s.source} (${s.from})`}`).join("\n");
     },
   );
   return 0;

@@ -1,19 +1,21 @@
 // `clientcove restore`: unpack a backup archive into a new, empty data dir after checking it.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { loadConfig } from "../config";
+import { ConfigError, loadConfig } from "../config";
 import { dataDirLockHolder } from "../ops/data-dir-lock";
 import { InUseError } from "../ops/errors";
 import { formatBytes } from "../lib/format-bytes";
 import { restoreBackup } from "../ops/restore";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
-import { print, type Io } from "./context";
+import { print, refuseOnPostgres, type Io } from "./context";
+import { openReachableStorage } from "../storage";
 
 export const RESTORE_HELP = `Usage: clientcove restore FILE.tar.gz --data-dir EMPTY_DIR [--json]
 Restores a backup into a data dir that is new or empty; refuses anything else. Checks every member
 against the manifest (size and sha256), the database's integrity and row counts; on any failure it
 removes what it wrote. Refused for a data dir a server is running on. Run it as the user the server runs
-as, then start the server on that dir.`;
+as, then start the server on that dir. With --storage-url, the files go into that bucket (nothing may be
+stored under its prefix yet) and the database into the data dir; without it, into the data dir's files/.`;
 
 export async function runRestore(argv: string[], io: Io): Promise<number> {
   const args = parseArgs(argv, { ...CONFIG_FLAGS, json: "boolean", help: "boolean" });
@@ -25,6 +27,8 @@ export async function runRestore(argv: string[], io: Io): Promise<number> {
   if (!archive) throw new UsageError("restore needs the backup file: clientcove restore FILE.tar.gz --data-dir EMPTY_DIR");
   if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
   const { config } = loadConfig(args.flags, io.env);
+  refuseOnPostgres(config, "restore");
+  const storage = await openReachableStorage(config, (message) => new ConfigError(message));
   const target = resolve(config.dataDir);
   // A clear refusal before the emptiness check (which would refuse too, less helpfully).
   const holder = existsSync(target) ? dataDirLockHolder(target) : null;
@@ -32,7 +36,7 @@ export async function runRestore(argv: string[], io: Io): Promise<number> {
     throw new InUseError(
       `data dir ${target} is being served by a running Client Cove process${holder ? ` (pid ${holder})` : ""}; restore into a new, empty directory instead`,
     );
-  const r = await restoreBackup({ archive, dataDir: config.dataDir });
+  const r = await restoreBackup({ archive, dataDir: config.dataDir, storage });
   for (const w of r.manifest.warnings) io.err(`warning (recorded at backup time): ${w}`);
   print(
     io,

@@ -1,15 +1,19 @@
-// `clientcove serve`: bind the port, lock and open the data dir, migrate, bootstrap on first start, serve, and shut down gracefully.
+// `clientcove serve`: bind the port, lock and open the data dir, open and migrate the database (SQLite or PostgreSQL), bootstrap on first start, serve, and shut down gracefully.
 import type { Server } from "bun";
 import { buildApp } from "../app";
-import { loadConfig, optionsHelp, type Config, type LoadedConfig } from "../config";
+import { ConfigError, loadConfig, optionsHelp, type Config, type LoadedConfig } from "../config";
+import { openPostgres } from "../db/postgres/client";
 import { buildDeps, type Deps } from "../deps";
+import { loadDatabaseDownloadKey } from "../files/signed-url";
 import { ApiError, errorResponse } from "../errors";
 import { createLogger, type Logger } from "../lib/log";
 import { bootstrapIfEmpty } from "../orgs/service";
 import { removeUploadLeftovers } from "../files/recovery";
 import { InUseError } from "../ops/errors";
 import { startMetricsServer, type MetricsServer } from "../ops/metrics-http";
+import { checkStorage } from "../storage";
 import { createDispatcher } from "../webhooks/dispatcher";
+import { ABANDONED_CLAIM_MS } from "../idempotency/service";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { openLoadedDataContext, type DataContext, type Io } from "./context";
 
@@ -119,7 +123,7 @@ export async function startServer(argv: string[], io: Io): Promise<RunningServer
   let ctx: DataContext | undefined;
   try {
     // Lock (before migrating, sweeping or bootstrapping), tighten modes, open and migrate.
-    ctx = openLoadedDataContext(loaded, { lock: "serve", tighten: true });
+    ctx = await openLoadedDataContext(loaded, { lock: "serve", tighten: true });
     if (ctx.tightened) log.warn("tightened data dir permissions (directories 0700, files 0600)", { changed: ctx.tightened, data_dir: ctx.config.dataDir });
     if (ctx.migration.applied.length) log.info("database migrated", { applied: ctx.migration.applied, schema_version: ctx.migration.schemaVersion });
 
@@ -131,20 +135,53 @@ export async function startServer(argv: string[], io: Io): Promise<RunningServer
       publicUrl: loaded.sources.publicUrl === "default" ? `http://localhost:${listener.port}` : ctx.config.publicUrl,
     });
     // Every dependency, once: the app, the upload sweep, the dispatcher and the metrics listener share these.
-    return await serveOn(buildDeps({ config, db: ctx.handle.db, clock: ctx.clock, log }), ctx, listener, io);
+    const { database } = ctx;
+    const deps =
+      database.kind === "sqlite"
+        ? buildDeps({ config, db: database.handle.db, clock: ctx.clock, log })
+        : buildDeps({ config, postgres: { sql: database.handle.sql, downloadKey: await loadDatabaseDownloadKey(database.handle.sql) }, clock: ctx.clock, log });
+    // An unreachable bucket is a configuration problem: one line, exit 2 (the data dir is always reachable here).
+    const storageDown = await checkStorage(deps.storage);
+    if (storageDown) throw new ConfigError(storageDown);
+    return await serveOn(deps, ctx, listener, io);
   } catch (err) {
     listener.server.stop(true);
-    ctx?.close();
+    await ctx?.close();
     throw err;
+  }
+}
+
+/** The advisory lock instances starting together on one PostgreSQL database take around the first-start bootstrap. */
+const BOOTSTRAP_LOCK_KEY = "4846520378591064642"; // beside the migration lock's key
+
+/**
+ * The first organization and key, when the database has none. On PostgreSQL several instances may start at once: the
+ * check and the insert run under a session advisory lock (on a connection of its own, so that a pool of one cannot
+ * deadlock), and the lock is released only after the unit committed, so exactly one instance bootstraps.
+ */
+async function bootstrapOnce(deps: Deps): Promise<Awaited<ReturnType<typeof bootstrapIfEmpty>>> {
+  if (deps.database.kind === "sqlite") return bootstrapIfEmpty(deps);
+  const { config } = deps;
+  const lock = openPostgres({ url: config.databaseUrl, poolSize: 1, statementTimeoutMs: 0, applicationName: "clientcove (start-up)" });
+  try {
+    await lock.sql`SELECT pg_advisory_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`;
+    return await bootstrapIfEmpty(deps);
+  } finally {
+    // Ending the session releases the lock (also if the unlock is never sent).
+    await lock.sql`SELECT pg_advisory_unlock(${BOOTSTRAP_LOCK_KEY}::bigint)`.catch(() => {});
+    await lock.close();
   }
 }
 
 async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io): Promise<RunningServer> {
   const { config, log, metrics } = deps;
-  const boot = await bootstrapIfEmpty(deps);
-  // Idempotency claims of requests that were running when a previous process died can never complete
-  // (the lock guarantees no other process is running on this data dir).
-  const abandoned = await deps.stores.idempotency.releaseAbandoned();
+  const boot = await bootstrapOnce(deps);
+  // Idempotency claims of requests that were running when a previous process died can never complete. On SQLite the
+  // data dir's lock guarantees no other process runs: every open claim is abandoned. On PostgreSQL other instances may
+  // be running and their claims are live: only claims older than any live request (ABANDONED_CLAIM_MS) are dropped.
+  const now = deps.clock.now();
+  const claimedBefore = deps.database.kind === "sqlite" ? now + 1 : now - ABANDONED_CLAIM_MS;
+  const abandoned = await deps.stores.idempotency.releaseAbandoned(claimedBefore);
   if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
   if (!config.metrics && (config.metricsAddr || config.metricsToken))
     log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
@@ -166,7 +203,8 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
   const { port } = listener;
   const url = connectableUrl(listener.host, port);
   const address = `http://${hostInUrl(listener.host)}:${port}`;
-  log.info("listening", { url, address, data_dir: config.dataDir, public_url: config.publicUrl });
+  const database = ctx.database.kind === "sqlite" ? ctx.database.handle.path : ctx.database.url;
+  log.info("listening", { url, address, data_dir: config.dataDir, database, public_url: config.publicUrl });
   let metricsServer: MetricsServer | undefined;
   if (metrics && config.metricsAddr) {
     metricsServer = startMetricsServer({ ...deps, metrics });
@@ -207,9 +245,9 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
         metricsServer?.stop();
         // Nothing should be queued once requests and the dispatcher are done; commit whatever is, before closing.
         await deps.writer.flush();
-        // Checkpoints the WAL into the database file (TRUNCATE), closes it (a clean, single-file data dir), then
-        // releases the data dir's lock.
-        ctx.close();
+        // SQLite: checkpoints the WAL into the database file (TRUNCATE), closes it (a clean, single-file data dir).
+        // PostgreSQL: ends the pool (running queries get up to 5 s). Then releases the data dir's lock.
+        await ctx.close();
         log.info("stopped");
       })();
       return stopping;

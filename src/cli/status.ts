@@ -3,7 +3,7 @@ import { loadConfig } from "../config";
 import { formatBytes } from "../lib/format-bytes";
 import { readStatus } from "../ops/status";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
-import { print, type Io } from "./context";
+import { print, refuseOnPostgres, type Io } from "./context";
 
 export const STATUS_HELP = `Usage: clientcove status [--data-dir DIR] [--json]
 Prints the schema version and what the data dir holds: organizations, tickets, files and stored bytes,
@@ -17,6 +17,7 @@ export function runStatus(argv: string[], io: Io): number {
   }
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const { config } = loadConfig(args.flags, io.env);
+  refuseOnPostgres(config, "status");
   const s = readStatus(config.dataDir);
   const d = s.deliveries;
   print(io, args, s, () =>

@@ -1,6 +1,5 @@
-// Serving stored bytes over HTTP: safe headers, conditional requests (ETag, Last-Modified), single ranges; streamed, never buffered.
+// Serving stored bytes over HTTP: safe headers, conditional requests (ETag, Last-Modified), single ranges; streamed, never buffered, from disk or S3.
 import { ApiError } from "../errors";
-import { FILES_DIRNAME } from "../storage/layout";
 import { NotFoundInStorage, type ByteRange, type Storage } from "../storage/storage";
 import { contentDisposition } from "./filename";
 import { isInlineSafe } from "./mime";
@@ -60,8 +59,8 @@ function ifRangeHolds(header: string | null, etag: string, lastModified: string)
  * 500 in the error shape rather than a bare one. The app's error handler logs it once per request at error
  * level, with the cause naming the file, its organization and the path; `clientcove verify` lists every such file.
  */
-export function contentMissing(row: FileRow, cause: unknown): ApiError {
-  const detail = new Error(`stored content of ${row.id} (org ${row.org_id}) is missing at ${FILES_DIRNAME}/${row.storage_key}`, { cause });
+export function contentMissing(row: FileRow, cause: unknown, where = `files/${row.storage_key}`): ApiError {
+  const detail = new Error(`stored content of ${row.id} (org ${row.org_id}) is missing at ${where}`, { cause });
   detail.name = "FileContentMissing";
   return new ApiError(
     500,
@@ -77,9 +76,39 @@ async function openContent(storage: Storage, row: FileRow, range?: ByteRange): P
   try {
     return await storage.open(row.storage_key, range);
   } catch (err) {
-    if (err instanceof NotFoundInStorage) throw contentMissing(row, err);
+    if (err instanceof NotFoundInStorage) throw contentMissing(row, err, storage.locate(row.storage_key));
     throw err;
   }
+}
+
+const ZEROS = new Uint8Array(64 * 1024);
+
+/**
+ * `length` bytes of nothing, as a body only counted, never sent: Elysia answers a HEAD by running the GET handler and
+ * reading its whole body to set Content-Length, so a HEAD of an S3 object costs no GET of it this way.
+ */
+function countedOnly(length: number): ReadableStream<Uint8Array> {
+  let left = length;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (left <= 0) return controller.close();
+      const n = Math.min(left, ZEROS.byteLength);
+      controller.enqueue(n === ZEROS.byteLength ? ZEROS : ZEROS.subarray(0, n));
+      left -= n;
+    },
+  });
+}
+
+/**
+ * A Blob Bun sends itself goes as it is (a file on disk: sendfile, with its Content-Length). An S3-backed Blob (it has
+ * `presign`) goes as a stream of its bytes: Bun answers a Response whose body is one with a 302 to a presigned URL of the
+ * whole object, range or not. Bun 1.4 drops a Content-Length set beside a stream body (oven-sh/bun#10507) and sends it
+ * chunked; the header is set anyway, for when Bun keeps it. HEAD: see countedOnly.
+ */
+function respond(blob: Blob, length: number, status: number, headers: Record<string, string>, method: string | undefined): Response {
+  if (typeof (blob as { presign?: unknown }).presign !== "function") return new Response(blob, { status, headers });
+  const withLength = { ...headers, "content-length": String(length) };
+  return new Response(method === "HEAD" ? countedOnly(length) : blob.stream(), { status, headers: withLength });
 }
 
 /**
@@ -87,7 +116,12 @@ async function openContent(storage: Storage, row: FileRow, range?: ByteRange): P
  * `X-Content-Type-Options: nosniff` and `Content-Security-Policy: sandbox`, and only types in the
  * inline allow-list are `inline`, so an uploaded HTML or SVG file never runs as a page of our origin.
  */
-export async function serveDownload(storage: Storage, row: FileRow, request: { headers: Headers }, opts: { cacheControl: string }): Promise<Response> {
+export async function serveDownload(
+  storage: Storage,
+  row: FileRow,
+  request: { headers: Headers; method?: string },
+  opts: { cacheControl: string },
+): Promise<Response> {
   const etag = `"${row.sha256}"`;
   const lastModified = httpDate(row.uploaded_at);
   const common: Record<string, string> = {
@@ -121,7 +155,7 @@ export async function serveDownload(storage: Storage, row: FileRow, request: { h
   if (range.kind === "range") {
     const body = await openContent(storage, row, range);
     headers["content-range"] = `bytes ${range.start}-${range.end}/${row.size_bytes}`;
-    return new Response(body, { status: 206, headers });
+    return respond(body, range.end - range.start + 1, 206, headers, request.method);
   }
-  return new Response(await openContent(storage, row), { status: 200, headers });
+  return respond(await openContent(storage, row), row.size_bytes, 200, headers, request.method);
 }

@@ -1,7 +1,8 @@
-// Crash safety of stored bytes: intent records written before bytes and rows change, and the start-up sweep that settles them.
+// Crash safety of stored bytes: intent records written before bytes and rows change, and the start-up sweep that settles them (and a bucket's stale multipart uploads).
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { open, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { systemClock, type Clock } from "../lib/clock";
 import type { Logger } from "../lib/log";
 import { randomBase62 } from "../lib/ids";
 import { dataDirLayout } from "../storage/layout";
@@ -102,30 +103,40 @@ export interface LeftoverReport {
   removedTemp: number;
   /** Stored objects deleted because no row claims them (upload cut short, or delete not finished). */
   removedObjects: number;
+  /** Unfinished multipart uploads aborted in the bucket (S3 storage only): begun over STALE_UPLOAD_MS ago. */
+  abortedUploads: number;
 }
+
+/**
+ * A multipart upload begun this long ago is a crash's leftover: the bucket may be shared by other instances, whose
+ * uploads in progress must be left alone, and no upload takes a day (the idle timeout ends a stalled one long before).
+ */
+export const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Settles what a crash left behind, at start, before the server accepts requests: everything in
  * `<dataDir>/tmp/` that is not an intent (partial uploads) is removed, then every intent is checked
  * against the file rows (bytes without a row are deleted; rows are looked up by id alone, as intents
- * name them). The directory is listed synchronously when called, so uploads that begin after the call
- * are never touched even while the returned promise settles.
+ * name them; on S3 too, the intents of this data dir naming objects in the bucket). The directory is listed
+ * synchronously when called, so uploads that begin after the call are never touched even while the returned promise
+ * settles. Storage with multipart uploads (S3) then has those begun over STALE_UPLOAD_MS ago aborted.
  */
 export async function removeUploadLeftovers(deps: {
   dataDir: string;
   stores: { files: Pick<FileStore, "getAnyOrg"> };
   storage: Storage;
   log?: Logger;
+  clock?: Clock;
 }): Promise<LeftoverReport> {
   const tmpDir = dataDirLayout(deps.dataDir).tmp;
+  const staleBefore = (deps.clock ?? systemClock).now() - STALE_UPLOAD_MS;
   let names: string[] = [];
   try {
     names = readdirSync(tmpDir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { removedTemp: 0, removedObjects: 0 };
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   }
-  const report: LeftoverReport = { removedTemp: 0, removedObjects: 0 };
+  const report: LeftoverReport = { removedTemp: 0, removedObjects: 0, abortedUploads: 0 };
   const intents = names.filter((n) => n.endsWith(INTENT_SUFFIX));
   const others = names.filter((n) => !n.endsWith(INTENT_SUFFIX));
   // Partial uploads first and synchronously: they are garbage whatever the intents say.
@@ -149,7 +160,19 @@ export async function removeUploadLeftovers(deps: {
     rmSync(path, { force: true });
     report.removedTemp++;
   }
-  if (report.removedTemp || report.removedObjects)
-    deps.log?.info("removed upload leftovers", { removed_temp: report.removedTemp, removed_objects: report.removedObjects });
+  // S3: parts of uploads a crashed process (this one's predecessor, or another instance) never completed nor aborted.
+  if (deps.storage.abortUploadsBefore) {
+    try {
+      report.abortedUploads = await deps.storage.abortUploadsBefore(staleBefore);
+    } catch (err) {
+      deps.log?.warn("could not abort stale multipart uploads", { storage: deps.storage.description, error: String(err) });
+    }
+  }
+  if (report.removedTemp || report.removedObjects || report.abortedUploads)
+    deps.log?.info("removed upload leftovers", {
+      removed_temp: report.removedTemp,
+      removed_objects: report.removedObjects,
+      aborted_uploads: report.abortedUploads,
+    });
   return report;
 }

@@ -1,6 +1,7 @@
-// Signed download links: the server secret kept in the data dir, minting `download_url`s and checking them (HMAC, expiry).
+// Signed download links: the server secret (in the data dir on SQLite, in the database on PostgreSQL), minting `download_url`s and checking them (HMAC, expiry).
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Sql } from "postgres";
 import { ApiError } from "../errors";
 import { dataDirLayout } from "../storage/layout";
 const KEY_TEXT = /^[0-9a-f]{64}$/;
@@ -44,6 +45,26 @@ export function loadDownloadKey(dataDir: string): Buffer {
   const hex = text.trim();
   if (!KEY_TEXT.test(hex))
     throw new Error(`${path} is not a download signing key (64 hex characters); remove it to generate a new one (old links stop working)`);
+  return Buffer.from(hex, "hex");
+}
+
+/** The row of the PostgreSQL `settings` table (migration 0001_settings) that holds the signing key, as hex. */
+export const DOWNLOAD_KEY_SETTING = "download_url_key";
+
+/**
+ * The signing secret on PostgreSQL: every instance on the database must accept every other's links, so the key lives
+ * in the `settings` table. The first start offers a random key (`ON CONFLICT DO NOTHING`) and every start reads back
+ * the one stored, so instances starting at once agree on the first offer that committed.
+ */
+export async function loadDatabaseDownloadKey(sql: Sql): Promise<Buffer> {
+  const offer = randomBytes(32).toString("hex");
+  await sql`INSERT INTO settings (name, value) VALUES (${DOWNLOAD_KEY_SETTING}, ${offer}) ON CONFLICT (name) DO NOTHING`;
+  const [row] = await sql`SELECT value FROM settings WHERE name = ${DOWNLOAD_KEY_SETTING}`;
+  const hex = String(row?.value ?? "").trim();
+  if (!KEY_TEXT.test(hex))
+    throw new Error(
+      `the database's download signing key (settings row "${DOWNLOAD_KEY_SETTING}") is not 64 hex characters; delete that row to generate a new one (old links stop working)`,
+    );
   return Buffer.from(hex, "hex");
 }
 

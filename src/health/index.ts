@@ -1,15 +1,25 @@
-// Unauthenticated probes: /healthz (the process answers) and /readyz (it can serve: database, schema, writable data dir).
+// Unauthenticated probes: /healthz (the process answers) and /readyz (it can serve: database, schema, writable data dir, storage).
 import { Elysia, t } from "elysia";
 import type { Config } from "../config";
-import type { Db } from "../db/client";
-import { checkReadiness } from "../ops/readiness";
+import type { DatabaseRef } from "../ops/database";
+import { checkAllReadiness } from "../ops/readiness";
 
-const Checks = t.Object({ database: t.String(), migrations: t.String(), data_dir: t.String() }, { description: 'Each check: "ok", or why it fails.' });
+const Checks = t.Object(
+  {
+    database: t.String(),
+    migrations: t.String(),
+    data_dir: t.String(),
+    storage: t.Optional(t.String({ description: "Only when the files are in an S3-compatible bucket." })),
+  },
+  { description: 'Each check: "ok", or why it fails.' },
+);
 
-/** What the probes need: the database to ask, and the data dir to prove writable. */
+/** What the probes need: the database to ask (either engine), the data dir to prove writable, the storage to ask. */
 export interface HealthRoutesDeps {
-  db: Db;
+  database: DatabaseRef;
   config: Pick<Config, "dataDir">;
+  /** Asked too when it has a `check` method (the S3 driver). */
+  storage: object;
 }
 
 export function healthRoutes(deps: HealthRoutesDeps) {
@@ -26,8 +36,13 @@ export function healthRoutes(deps: HealthRoutesDeps) {
     })
     .get(
       "/readyz",
-      ({ set }) => {
-        const r = checkReadiness({ sqlite: deps.db.$client, dataDir: deps.config.dataDir });
+      async ({ set }) => {
+        const { database } = deps;
+        const r = await checkAllReadiness({
+          database: database.kind === "sqlite" ? { kind: "sqlite", sqlite: database.db.$client } : database,
+          dataDir: deps.config.dataDir,
+          storage: deps.storage,
+        });
         if (r.ready) return { status: "ready" as const, checks: r.checks };
         set.status = 503;
         set.headers["cache-control"] = "no-store";
@@ -42,7 +57,7 @@ export function healthRoutes(deps: HealthRoutesDeps) {
         detail: {
           summary: "Readiness",
           description:
-            "200 when the database answers, its schema is current and the data dir accepts writes; 503 with the failing check otherwise. No authentication.",
+            "200 when the database answers, its schema is current, the data dir accepts writes and the storage answers; 503 with the failing check otherwise. No authentication.",
           tags: ["Health"],
           security: [],
           operationId: "getReadiness",

@@ -1,4 +1,4 @@
-// `backup`: a consistent online snapshot (VACUUM INTO) plus every referenced stored file and a manifest, as one tar.gz.
+// `backup`: a consistent online snapshot (VACUUM INTO) plus every referenced stored file (from disk or a bucket) and a manifest, as one tar.gz.
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { closeSync, createWriteStream, existsSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -8,9 +8,10 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import { readSchemaVersion } from "../db/migrate";
 import { toIso } from "../lib/time";
-import { dataDirLayout, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME } from "../storage/layout";
+import { openStorage, type Storage } from "../storage";
+import { dataDirLayout, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidStorageKey } from "../storage/layout";
 import { OpsError } from "./errors";
-import { openExistingDatabase, storedFilePath } from "./existing-db";
+import { openExistingDatabase } from "./existing-db";
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, type BackupManifest, type ManifestMember } from "./manifest";
 import { countRows, fileRowById, iterateFileRows, storedBytes } from "./stats-store";
 import { tarBytes, tarEnd, tarFile } from "./tar";
@@ -24,6 +25,8 @@ export interface BackupOptions {
   force?: boolean;
   /** The executable writing the backup, recorded in the manifest. */
   producer: { version: string; commit: string };
+  /** Where the stored files are read from; by default files/ in the data dir. */
+  storage?: Storage;
 }
 
 export interface BackupResult {
@@ -100,7 +103,7 @@ export function removeBackupLeftovers(dir: string): string[] {
 /**
  * Writes a backup of a data dir, safe while the server runs and writes:
  * 1. `VACUUM INTO` a private snapshot (a consistent read of the live WAL database, never a file copy);
- * 2. every file its rows reference, each opened and then streamed from the open descriptor;
+ * 2. every file its rows reference, each opened (a descriptor on disk, a GET on S3) and then streamed;
  * 3. the snapshot, minus rows of files deleted meanwhile; then the manifest (sizes and sha256 of every member).
  * Stored files are immutable, so bytes read after the snapshot are the bytes it refers to.
  * The archive appears at `out` only when complete (written beside it, fsynced, renamed). Every temporary file
@@ -108,6 +111,7 @@ export function removeBackupLeftovers(dir: string): string[] {
  */
 export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const dataDir = resolve(opts.dataDir);
+  const storage = opts.storage ?? openStorage({ dataDir });
   const out = resolve(opts.out);
   if (existsSync(out) && !opts.force) throw new OpsError(`${out} already exists; choose another name or pass --force`);
   if (!existsSync(dirname(out))) throw new OpsError(`directory ${dirname(out)} does not exist`);
@@ -134,25 +138,19 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
     try {
       const archive = async function* (): AsyncGenerator<Uint8Array> {
         for (const row of iterateFileRows(snapshot)) {
-          const path = storedFilePath(dataDir, row.storage_key);
-          let fh: FileHandle;
-          try {
-            fh = await open(path, "r");
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          if (!isValidStorageKey(row.storage_key)) throw new OpsError(`unsafe storage key ${JSON.stringify(row.storage_key)} in the files table`);
+          const member = `${FILES_DIRNAME}/${row.storage_key}`;
+          const read = await storage.read(row.storage_key);
+          if (!read) {
             if (!fileRowById(live.sqlite, row.id)) vanished.push(row.id);
-            else warnings.push(`file ${row.id} (org ${row.org_id}): bytes missing at ${FILES_DIRNAME}/${row.storage_key}; the row is kept without them`);
+            else warnings.push(`file ${row.id} (org ${row.org_id}): bytes missing at ${storage.locate(row.storage_key)}; the row is kept without them`);
             continue;
           }
-          try {
-            const { size } = await fh.stat();
-            const digest = yield* tarFile(`${FILES_DIRNAME}/${row.storage_key}`, size, readHandle(fh, size), { mode: 0o600 });
-            members.push({ path: `${FILES_DIRNAME}/${row.storage_key}`, ...digest });
-            if (size !== row.size_bytes) warnings.push(`file ${row.id} (org ${row.org_id}): ${size} bytes on disk, ${row.size_bytes} in its row`);
-            else if (digest.sha256 !== row.sha256) warnings.push(`file ${row.id} (org ${row.org_id}): sha256 on disk differs from its row (corrupt bytes)`);
-          } finally {
-            await fh.close();
-          }
+          const digest = yield* tarFile(member, read.size, read.body, { mode: 0o600 });
+          members.push({ path: member, ...digest });
+          if (read.size !== row.size_bytes) warnings.push(`file ${row.id} (org ${row.org_id}): ${read.size} bytes stored, ${row.size_bytes} in its row`);
+          else if (digest.sha256 !== row.sha256)
+            warnings.push(`file ${row.id} (org ${row.org_id}): sha256 of the stored bytes differs from its row (corrupt bytes)`);
         }
         const keyPath = dataDirLayout(dataDir).downloadKey;
         if (existsSync(keyPath)) {

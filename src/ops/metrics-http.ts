@@ -1,11 +1,11 @@
 // Serving /metrics: on the API listener or a separate address, optionally behind a bearer token.
 import type { Writer } from "../db/writer";
-import type { Database } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { versionInfo } from "../version";
 import type { Config } from "../config";
-import type { Db } from "../db/client";
+import type { DatabaseRef } from "./database";
 import { ApiError, errorResponse } from "../errors";
 import type { Metrics, ScrapeSources } from "./metrics";
 
@@ -23,9 +23,21 @@ export function hasMetricsToken(request: Request, token: string): boolean {
   return !!m && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-function sourcesOf(sqlite: Database, writer: Pick<Writer, "stats">): ScrapeSources {
+let noTables: Database | undefined;
+
+/**
+ * What a scrape reports on. The data gauges (deliveries, outbox, stored files, database size) are read from SQLite
+ * at scrape time; on PostgreSQL they are left out for now: the renderer queries SQLite synchronously, so it is given an
+ * empty in-memory database, whose queries fail and are skipped as for a closing database (docs/operations.md).
+ */
+function sourcesOf(database: DatabaseRef, writer: Pick<Writer, "stats">): ScrapeSources {
   const { version, commit } = versionInfo();
-  return { sqlite, dbPath: sqlite.filename, writes: writer.stats(), version, commit };
+  if (database.kind === "sqlite") {
+    const sqlite = database.db.$client;
+    return { sqlite, dbPath: sqlite.filename, writes: writer.stats(), version, commit };
+  }
+  noTables ??= new Database(":memory:");
+  return { sqlite: noTables, dbPath: "", writes: writer.stats(), version, commit };
 }
 
 function unauthorized(): Response {
@@ -36,7 +48,7 @@ function unauthorized(): Response {
 export interface MetricsRoutesDeps {
   config: Pick<Config, "metrics" | "metricsAddr" | "metricsToken">;
   metrics: Metrics | undefined;
-  db: Db;
+  database: DatabaseRef;
   /** The group-commit writer whose counters /metrics reports. */
   writer: Pick<Writer, "stats">;
 }
@@ -50,7 +62,7 @@ export function metricsRoutes(deps: MetricsRoutesDeps) {
     "/metrics",
     ({ request }) => {
       if (!hasMetricsToken(request, config.metricsToken)) return unauthorized();
-      return new Response(metrics.render(sourcesOf(deps.db.$client, deps.writer)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+      return new Response(metrics.render(sourcesOf(deps.database, deps.writer)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
     },
     { detail: { hide: true } },
   );
@@ -76,7 +88,7 @@ export function startMetricsServer(deps: MetricsRoutesDeps & { metrics: Metrics 
       if (request.method !== "GET" && request.method !== "HEAD")
         return errorResponse(new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use GET.`, undefined, { allow: "GET, HEAD" }));
       if (!hasMetricsToken(request, deps.config.metricsToken)) return unauthorized();
-      return new Response(deps.metrics.render(sourcesOf(deps.db.$client, deps.writer)), {
+      return new Response(deps.metrics.render(sourcesOf(deps.database, deps.writer)), {
         headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
       });
     },

@@ -1,12 +1,13 @@
-// `restore`: unpack a backup archive into an empty data dir, checking every member against the manifest.
+// `restore`: unpack a backup archive into an empty data dir (and its files into the configured storage), checking every member against the manifest.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { SCHEMA_VERSION } from "../db/migrate";
-import { DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidKeySegment, isValidStorageKey } from "../storage/layout";
+import { openStorage, type Storage } from "../storage";
+import { dataDirLayout, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidKeySegment, isValidStorageKey } from "../storage/layout";
 import { OpsError } from "./errors";
 import { openExistingDatabase } from "./existing-db";
 import { BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, parseManifest, type BackupManifest, type ManifestMember } from "./manifest";
@@ -37,8 +38,25 @@ function isAllowedDirectory(path: string): boolean {
 
 class CorruptArchive extends Error {}
 
-/** Unpacks every member into `target`, returning each one's size and sha256, and the manifest's text. */
-async function unpack(archive: string, target: string): Promise<{ written: Map<string, ManifestMember>; manifestText: string }> {
+/** Member bytes, hashed and counted on their way to wherever they are written. */
+async function* hashed(body: AsyncIterable<Uint8Array>, into: { hash: ReturnType<typeof createHash>; size: number }): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    into.hash.update(chunk);
+    into.size += chunk.byteLength;
+    yield chunk;
+  }
+}
+
+/**
+ * Unpacks every member: stored files into `storage` (their keys recorded in `stored` as they land, for undo), the
+ * rest into `target`. Returns each member's size and sha256, and the manifest's text.
+ */
+async function unpack(
+  archive: string,
+  target: string,
+  storage: Storage,
+  stored: string[],
+): Promise<{ written: Map<string, ManifestMember>; manifestText: string }> {
   const written = new Map<string, ManifestMember>();
   let manifestText: string | undefined;
   // Callback pipeline: a read error or a gzip error destroys the gunzip stream, which ends the loop below with it.
@@ -58,24 +76,28 @@ async function unpack(archive: string, target: string): Promise<{ written: Map<s
       manifestText = Buffer.concat(chunks).toString("utf8");
       continue;
     }
-    const dest = join(target, entry.path);
-    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
-    const fh = await open(dest, "wx", 0o600);
-    const hash = createHash("sha256");
-    let size = 0;
-    try {
-      for await (const chunk of entry.body) {
-        hash.update(chunk);
-        size += chunk.byteLength;
-        let off = 0;
-        while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+    const into = { hash: createHash("sha256"), size: 0 };
+    if (entry.path.startsWith(`${FILES_DIRNAME}/`)) {
+      // Durable once put resolves (fsync and rename on disk, a completed upload on S3); all or nothing.
+      const key = entry.path.slice(FILES_DIRNAME.length + 1);
+      stored.push(key);
+      await storage.put(key, hashed(entry.body, into));
+    } else {
+      const dest = join(target, entry.path);
+      mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
+      const fh = await open(dest, "wx", 0o600);
+      try {
+        for await (const chunk of hashed(entry.body, into)) {
+          let off = 0;
+          while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
+        }
+        // A restore is rare and must survive a crash right after it: make every member durable.
+        await fh.sync();
+      } finally {
+        await fh.close();
       }
-      // A restore is rare and must survive a crash right after it: make every member durable.
-      await fh.sync();
-    } finally {
-      await fh.close();
     }
-    written.set(entry.path, { path: entry.path, size, sha256: hash.digest("hex") });
+    written.set(entry.path, { path: entry.path, size: into.size, sha256: into.hash.digest("hex") });
   }
   if (manifestText === undefined) throw new CorruptArchive("it has no manifest.json (not a Client Cove backup)");
   return { written, manifestText };
@@ -95,8 +117,9 @@ function checkAgainstManifest(manifest: BackupManifest, written: Map<string, Man
   if (!listed.has(DATABASE_MEMBER)) throw new CorruptArchive("it holds no database");
 }
 
-/** Removes what a failed restore wrote, leaving the target as it was (absent, or empty). */
-function undo(target: string, created: boolean): void {
+/** Removes what a failed restore wrote, leaving the target as it was (absent, or empty), and the objects it stored. */
+async function undo(target: string, created: boolean, storage: Storage, stored: string[]): Promise<void> {
+  if (storage.kind !== "local") for (const key of stored) await storage.delete(key).catch(() => {});
   if (created) {
     rmSync(target, { recursive: true, force: true });
     return;
@@ -105,14 +128,16 @@ function undo(target: string, created: boolean): void {
 }
 
 /**
- * Restores `archive` into `dataDir`, which must be absent or empty. Nothing is left behind on failure.
+ * Restores `archive` into `dataDir`, which must be absent or empty, and its files into `storage` (by default files/
+ * in `dataDir`; a bucket must hold nothing under its prefix). Nothing is left behind on failure.
  * Checks, in order: the gzip and tar framing, the member names, the manifest (every member's size and
  * sha256, nothing unlisted), the schema version, SQLite's integrity check, and the row counts.
  * The database is not migrated here; `serve` (or `migrate`) does that.
  */
-export async function restoreBackup(opts: { archive: string; dataDir: string }): Promise<RestoreResult> {
+export async function restoreBackup(opts: { archive: string; dataDir: string; storage?: Storage }): Promise<RestoreResult> {
   const archive = resolve(opts.archive);
   const target = resolve(opts.dataDir);
+  const storage = opts.storage ?? openStorage({ dataDir: target });
   if (!existsSync(archive) || !statSync(archive).isFile()) throw new OpsError(`backup archive ${archive} does not exist`);
   let created = false;
   if (existsSync(target)) {
@@ -122,14 +147,21 @@ export async function restoreBackup(opts: { archive: string; dataDir: string }):
       throw new OpsError(
         `refusing to restore into ${target}: it is not empty (${present.length} entr${present.length === 1 ? "y" : "ies"}, e.g. ${present[0]}); restore into a new or empty directory`,
       );
-  } else {
+  }
+  if (storage.kind !== "local" && storage.list) {
+    for await (const object of storage.list()) {
+      throw new OpsError(`refusing to restore into ${storage.description}: it is not empty (e.g. ${object.key}); restore into an empty bucket or prefix`);
+    }
+  }
+  if (!existsSync(target)) {
     mkdirSync(target, { recursive: true, mode: 0o700 });
     created = true;
   }
+  const stored: string[] = [];
   try {
     let unpacked: Awaited<ReturnType<typeof unpack>>;
     try {
-      unpacked = await unpack(archive, target);
+      unpacked = await unpack(archive, target, storage, stored);
     } catch (err) {
       if (err instanceof CorruptArchive || err instanceof TarError || String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_"))
         throw err instanceof CorruptArchive ? err : new CorruptArchive(zlibMessage(err));
@@ -161,11 +193,15 @@ export async function restoreBackup(opts: { archive: string; dataDir: string }):
     } finally {
       db.close();
     }
+    // The data dir as serve expects it: files/ even when empty (or unused, with S3); no tmp/ left by the uploads.
     mkdirSync(join(target, FILES_DIRNAME), { recursive: true, mode: 0o700 });
+    try {
+      rmdirSync(dataDirLayout(target).tmp);
+    } catch {}
     const files = manifest.members.filter((m) => m.path.startsWith(`${FILES_DIRNAME}/`));
     return { dataDir: target, manifest, files: files.length, bytes: files.reduce((a, m) => a + m.size, 0) };
   } catch (err) {
-    undo(target, created);
+    await undo(target, created, storage, stored);
     if (err instanceof CorruptArchive)
       throw new OpsError(`backup archive ${archive} is corrupt or not a Client Cove backup: ${err.message}; nothing was restored`);
     if (err instanceof OpsError) throw new OpsError(`${err.message}; nothing was restored`);

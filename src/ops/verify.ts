@@ -1,10 +1,10 @@
-// `verify`: the database's integrity, every file row's bytes (present, right size, right sha256), and orphaned bytes.
+// `verify`: the database's integrity, every file row's bytes (present, right size, right sha256), and orphaned bytes, on disk or in a bucket.
 import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, statSync, type Dirent } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { SCHEMA_VERSION } from "../db/migrate";
-import { dataDirLayout, FILES_DIRNAME, isValidStorageKey } from "../storage/layout";
-import { openExistingDatabase, storedFilePath } from "./existing-db";
+import { openStorage, type Storage } from "../storage";
+import { isValidStorageKey } from "../storage/layout";
+import { openExistingDatabase } from "./existing-db";
 import { fileRowById, iterateFileRows } from "./stats-store";
 
 export type ProblemKind = "database" | "missing" | "size_mismatch" | "sha256_mismatch" | "unsafe_storage_key";
@@ -20,6 +20,8 @@ export interface VerifyProblem {
 export interface VerifyReport {
   ok: boolean;
   data_dir: string;
+  /** Where the bytes are: the data dir's files/ directory, or `s3://bucket/prefix`. */
+  storage: string;
   schema_version: number;
   /** True when `serve` will migrate this database forward at its next start. */
   migration_pending: boolean;
@@ -28,40 +30,27 @@ export interface VerifyReport {
   /** Whether sha256 was computed (false with --quick: presence and size only). */
   hashed: boolean;
   problems: VerifyProblem[];
-  /** Bytes under files/ that no file row references: wasted space, not data loss. */
+  /** Stored bytes (under files/, or in the bucket's prefix) that no file row references: wasted space, not data loss. */
   orphans: { path: string; size: number }[];
 }
 
-async function sha256File(path: string): Promise<string> {
+/** The sha256 of an object's bytes, or null when it is gone (deleted since it was listed). */
+async function sha256Object(storage: Storage, key: string): Promise<string | null> {
+  const read = await storage.read(key);
+  if (!read) return null;
   const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  for await (const chunk of read.body) hash.update(chunk);
   return hash.digest("hex");
 }
 
-/** Relative paths of every regular file under `root` (non-files such as symlinks are listed too: nothing else belongs there). */
-function walk(root: string, rel = ""): string[] {
-  let entries: Dirent[];
-  try {
-    entries = readdirSync(join(root, rel), { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-  const out: string[] = [];
-  for (const e of entries) {
-    const path = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) out.push(...walk(root, path));
-    else out.push(path);
-  }
-  return out;
-}
-
 /**
- * Checks a data dir; safe while the server runs (read-only, short reads). A file that disappears while
- * being checked is only a problem if its row still exists afterwards (a concurrent delete is not).
+ * Checks a data dir's database and the stored bytes of every file row (files/ in the data dir, or the bucket of
+ * `storage`); safe while the server runs (read-only, short reads). A file that disappears while being checked is
+ * only a problem if its row still exists afterwards (a concurrent delete is not).
  */
-export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }): Promise<VerifyReport> {
+export async function verifyDataDir(opts: { dataDir: string; quick?: boolean; storage?: Storage }): Promise<VerifyReport> {
   const dataDir = resolve(opts.dataDir);
+  const storage = opts.storage ?? openStorage({ dataDir });
   const db = openExistingDatabase(dataDir, { readOnly: true });
   const problems: VerifyProblem[] = [];
   const orphans: VerifyReport["orphans"] = [];
@@ -83,53 +72,50 @@ export async function verifyDataDir(opts: { dataDir: string; quick?: boolean }):
         problems.push({ kind: "unsafe_storage_key", ...ids, message: `storage key ${JSON.stringify(row.storage_key)} is not <org_id>/<file_id>` });
         continue;
       }
-      const path = storedFilePath(dataDir, row.storage_key);
-      const rel = `${FILES_DIRNAME}/${row.storage_key}`;
-      filesChecked++;
-      let size: number;
-      try {
-        size = statSync(path).size;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      const rel = storage.locate(row.storage_key);
+      const missing = () => {
         if (fileRowById(db.sqlite, row.id))
           problems.push({ kind: "missing", ...ids, path: rel, message: `bytes missing (expected ${row.size_bytes} bytes at ${rel})` });
+      };
+      filesChecked++;
+      const stat = await storage.stat(row.storage_key);
+      if (!stat) {
+        missing();
         continue;
       }
-      if (size !== row.size_bytes) {
-        problems.push({ kind: "size_mismatch", ...ids, path: rel, message: `${size} bytes on disk, ${row.size_bytes} expected` });
+      if (stat.size !== row.size_bytes) {
+        problems.push({ kind: "size_mismatch", ...ids, path: rel, message: `${stat.size} bytes stored, ${row.size_bytes} expected` });
         continue;
       }
-      bytesChecked += size;
+      bytesChecked += stat.size;
       if (opts.quick) continue;
-      let digest: string;
-      try {
-        digest = await sha256File(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !fileRowById(db.sqlite, row.id)) continue;
-        problems.push({ kind: "missing", ...ids, path: rel, message: `bytes missing (expected ${row.size_bytes} bytes at ${rel})` });
+      const digest = await sha256Object(storage, row.storage_key);
+      if (digest === null) {
+        missing();
         continue;
       }
       if (digest !== row.sha256)
-        problems.push({ kind: "sha256_mismatch", ...ids, path: rel, message: `sha256 on disk ${digest} differs from the row's ${row.sha256} (corrupt bytes)` });
+        problems.push({
+          kind: "sha256_mismatch",
+          ...ids,
+          path: rel,
+          message: `sha256 of the stored bytes ${digest} differs from the row's ${row.sha256} (corrupt bytes)`,
+        });
     }
 
     // Orphans: looked up after the rows, one indexed lookup each (the file id is the key's last segment).
-    const root = dataDirLayout(dataDir).files;
-    for (const rel of walk(root)) {
-      const id = rel.split("/").at(-1)!;
-      const row = fileRowById(db.sqlite, id);
-      if (row && row.storage_key === rel) continue;
-      let size = 0;
-      try {
-        size = statSync(join(root, rel)).size;
-      } catch {
-        continue;
+    if (storage.list) {
+      for await (const object of storage.list()) {
+        const id = object.key.split("/").at(-1)!;
+        const row = fileRowById(db.sqlite, id);
+        if (row && row.storage_key === object.key) continue;
+        orphans.push({ path: storage.locate(object.key), size: object.size });
       }
-      orphans.push({ path: `${FILES_DIRNAME}/${rel}`, size });
     }
     return {
       ok: problems.length === 0,
       data_dir: dataDir,
+      storage: storage.description,
       schema_version: db.schemaVersion,
       migration_pending: db.schemaVersion < SCHEMA_VERSION,
       files_checked: filesChecked,

@@ -1,4 +1,4 @@
-// The --storage-url for S3-compatible storage: `s3://bucket/optional/prefix?endpoint=https://…&region=…&path_style=true`, checked with one-line errors.
+// The --storage-url for S3-compatible storage (`s3://bucket/optional/prefix?endpoint=https://…&region=…&path_style=true`) and its credentials, checked with one-line errors.
 
 /** Where the objects live; credentials come separately (never in the URL). */
 export interface S3Location {
@@ -101,4 +101,36 @@ export function parseStorageUrl(raw: string): S3Location {
   if (!pathStyle && (bucket.includes(".") || bucket.includes("_") || bucket !== bucket.toLowerCase()))
     fail(`bucket ${JSON.stringify(bucket)} cannot be a host name (dots, underscores or capitals); add path_style=true`);
   return { bucket, prefix, endpoint, region, pathStyle };
+}
+
+/** The storage settings as loadConfig resolved them, and where each came from (`--flag`, a variable's name, a file, "default"). */
+export interface StorageCredentialSettings {
+  storageUrl: string;
+  s3AccessKeyId: string;
+  s3SecretAccessKey: string;
+  s3SessionToken: string;
+}
+
+/**
+ * With S3 storage: both keys present, taken from one place (both AWS_* or neither), and a session token only with the
+ * keys it belongs to. Bun's S3 client sends a session token from S3_SESSION_TOKEN or AWS_SESSION_TOKEN even when it is
+ * given none, so a stray one fails every request with keys it does not go with. Null when fine, else one line.
+ */
+export function storageCredentialsProblem(
+  values: StorageCredentialSettings,
+  origins: Record<keyof StorageCredentialSettings, string>,
+  env: Record<string, string | undefined>,
+): string | null {
+  if (!values.storageUrl) return null;
+  const missing = [!values.s3AccessKeyId && "access key id", !values.s3SecretAccessKey && "secret access key"].filter(Boolean);
+  if (missing.length)
+    return `--storage-url is set but the S3 ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} missing; set CLIENTCOVE_S3_ACCESS_KEY_ID and CLIENTCOVE_S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)`;
+  const fromAws = (origin: string) => origin.startsWith("AWS_");
+  if (fromAws(origins.s3AccessKeyId) !== fromAws(origins.s3SecretAccessKey))
+    return `the S3 access key id comes from ${origins.s3AccessKeyId} but the secret access key from ${origins.s3SecretAccessKey}; take both from one place`;
+  if (origins.s3SessionToken === "AWS_SESSION_TOKEN" && !fromAws(origins.s3AccessKeyId))
+    return `AWS_SESSION_TOKEN is set but the S3 keys come from ${origins.s3AccessKeyId}, and a session token only goes with the keys it was issued with; unset AWS_SESSION_TOKEN, or set CLIENTCOVE_S3_SESSION_TOKEN to those keys' token`;
+  if (!values.s3SessionToken && env.S3_SESSION_TOKEN)
+    return "S3_SESSION_TOKEN is set but the S3 credentials given have no session token (Bun's S3 client would send it with them); unset it, or set CLIENTCOVE_S3_SESSION_TOKEN";
+  return null;
 }
