@@ -29,7 +29,7 @@ function watch(stream: ReadableStream<Uint8Array>) {
   };
 }
 
-async function startServer(dir: string): Promise<Child & { firstKey: string | null }> {
+async function startServer(dir: string, firstStart: boolean): Promise<Child & { firstKey: string | null }> {
   const proc = Bun.spawn([BUN, "src/main.ts", "serve", "--data-dir", dir, "--port", "0", "--host", "127.0.0.1"], {
     cwd: ROOT,
     env: {
@@ -47,7 +47,9 @@ async function startServer(dir: string): Promise<Child & { firstKey: string | nu
   const out = watch(proc.stdout as ReadableStream<Uint8Array>);
   const err = watch(proc.stderr as ReadableStream<Uint8Array>);
   const listening = await out.until(/"msg":"listening".*?"url":"(http:\/\/127\.0\.0\.1:\d+)"/, "the server to listen");
-  const key = /API key \(shown once, store it now\): (cc_\S+)/.exec(err.text());
+  // The first start's key is printed on stderr after "listening" on stdout: wait for it rather than race it.
+  const KEY = /API key \(shown once, store it now\): (cc_\S+)/;
+  const key = firstStart ? await err.until(KEY, "the first start's API key") : KEY.exec(err.text());
   return { proc, url: listening[1]!, stderr: err.text, firstKey: key ? key[1]! : null };
 }
 
@@ -67,7 +69,7 @@ test("after SIGKILL with deliveries pending, waiting for a retry and in flight, 
   let phase = 1;
   receiver = startReceiver((_, n) => (phase === 2 ? new Response(null, { status: 204 }) : n <= 3 ? new Response(null, { status: 500 }) : hang()));
 
-  const first = await startServer(dir);
+  const first = await startServer(dir, true);
   children.push(first);
   const key = first.firstKey!;
   expect(key).toStartWith("cc_");
@@ -113,7 +115,7 @@ test("after SIGKILL with deliveries pending, waiting for a retry and in flight, 
   expect(states.reduce((sum, s) => sum + s.n, 0) + waiting).toBe(20);
 
   phase = 2;
-  const second = await startServer(dir);
+  const second = await startServer(dir, false);
   children.push(second);
   expect(second.firstKey).toBeNull();
 
