@@ -1,4 +1,4 @@
-// The dispatcher's bookkeeping (fan-out, claims, outcomes, retention) goes through the group-commit writer: slots held until an outcome commits, failed writes logged and retried, stop waits for the writes. Manual clock; failures are real SQLite errors (a TEMP trigger).
+// The dispatcher's bookkeeping goes through the group-commit writer: slots held until an outcome commits, failed writes logged and retried, stop waits for the writes. Manual clock; failures are real SQLite errors (a TEMP trigger).
 import { afterEach, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
@@ -80,8 +80,8 @@ test("fan-out, outcomes and retention are writes of the dispatcher's writer, com
     await until(() => steps.length === 2 && dispatcher.inFlight() === 0, "the delivery, recorded");
     await dispatcher.settled();
     expect(steps).toEqual(["fanned-out:1", "recorded:succeeded"]);
-    // Then one fan-out, one claim (the delivery's lease) and one outcome.
-    expect(writes).toBe(6);
+    // Then one fan-out and one outcome.
+    expect(writes).toBe(5);
   } finally {
     await stopDispatcher(dispatcher, clock);
   }

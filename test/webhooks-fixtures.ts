@@ -2,7 +2,7 @@
 import type { Config } from "../src/config";
 import type { Clock, ManualClock } from "../src/lib/clock";
 import { silentLogger, type Logger } from "../src/lib/log";
-import { createDispatcher, type Dispatcher, type DispatcherDeps, type DispatchStep, SQLITE_INSTANCE_ID } from "../src/webhooks/dispatcher";
+import { createDispatcher, type Dispatcher, type DispatcherDeps, type DispatchStep } from "../src/webhooks/dispatcher";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 export interface Received {
@@ -185,7 +185,7 @@ export async function stopDispatcher(dispatcher: Dispatcher, clock: Clock, grace
 
 /**
  * A dispatcher's deps on a test env, as serve builds them: the env's config, stores, writer and clock, the engine's
- * signals, SQLite's fixed instance id, and no log. Spread it and override what a test changes.
+ * signals, and no log. Spread it and override what a test changes.
  */
 export function dispatcherDeps(env: TestEnv): DispatcherDeps {
   return {
@@ -195,8 +195,6 @@ export function dispatcherDeps(env: TestEnv): DispatcherDeps {
     signals: env.deps.signals,
     clock: env.clock,
     log: silentLogger,
-    // A SQLite env: the one process of its data dir, as serve runs it.
-    instanceId: SQLITE_INSTANCE_ID,
   };
 }
 

@@ -12,7 +12,7 @@ import { removeUploadLeftovers } from "../files/recovery";
 import { InUseError } from "../ops/errors";
 import { startMetricsServer, type MetricsServer } from "../ops/metrics-http";
 import { checkStorage } from "../storage";
-import { createDispatcher, newInstanceId, SQLITE_INSTANCE_ID } from "../webhooks/dispatcher";
+import { createDispatcher } from "../webhooks/dispatcher";
 import { ABANDONED_CLAIM_MS } from "../idempotency/service";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { openLoadedDataContext, type DataContext, type Io } from "./context";
@@ -192,10 +192,9 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
     log.error("could not remove upload leftovers", { error: String(err) }),
   );
   // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
+  // (Its signals are the engine's: `deps.signals` once Deps carries them.)
   const { signals } = deps;
-  // Its claims are leases under an instance id: random on PostgreSQL (instances share the database), fixed on SQLite.
-  const instanceId = deps.database.kind === "postgres" ? newInstanceId() : SQLITE_INSTANCE_ID;
-  const dispatcher = createDispatcher({ config, stores: deps.stores, writer: deps.writer, signals, clock: deps.clock, log, instanceId });
+  const dispatcher = createDispatcher({ config, stores: deps.stores, writer: deps.writer, signals, clock: deps.clock, log });
   dispatcher.start();
   // The app reads the socket through app.server (client address); app.stop() stops this server.
   app.server = listener.server as unknown as typeof app.server;

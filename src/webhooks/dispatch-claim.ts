@@ -1,6 +1,5 @@
-// Dispatch stage 1, claim: which due deliveries may start now under the global, per-organization and per-endpoint caps, round-robin between organizations, each claimed in the database as a lease so no other instance attempts it meanwhile.
-import type { Writer } from "../db/writer";
-import type { ClaimedDelivery, DueDelivery, WebhookStore } from "./store";
+// Dispatch stage 1, claim: which due deliveries may start now under the global, per-organization and per-endpoint caps, round-robin between organizations.
+import type { DueDelivery, WebhookStore } from "./store";
 
 export interface Caps {
   /** Attempts in flight in all (webhookConcurrency). */
@@ -9,12 +8,6 @@ export interface Caps {
   org: number;
   /** Per endpoint (webhookEndpointConcurrency). */
   endpoint: number;
-}
-
-/** Who claims, and for how long a claim holds off every other instance. */
-export interface Lease {
-  instanceId: string;
-  leaseMs: number;
 }
 
 export interface Claimer {
@@ -26,13 +19,8 @@ export interface Claimer {
    * between its endpoints; no organization holds more than `caps.org` and no endpoint more than
    * `caps.endpoint`. So one tenant's dead endpoints cannot take the slots another tenant's deliveries need.
    * One claim at a time (the scheduler's pump serializes them); `noteDue` and `release` may come while one runs.
-   *
-   * The slots are planned on committed rows (`dueFor`), then claimed in one writer unit (`claimDue`, endpoints in id
-   * order): each delivery comes back with this instance's lease on it. On a shared database another instance may
-   * hold some of the planned ones, or the endpoint's limit across instances; then fewer come back, the endpoint is
-   * next due when those leases end, and `short` is set so the scheduler plans once more for the slots left.
    */
-  claim(now: number): Promise<{ claimed: ClaimedDelivery[]; short: boolean }>;
+  claim(now: number): Promise<DueDelivery[]>;
   /** Gives a claimed delivery's slot back (its outcome is recorded, or it was dropped and stays pending). */
   release(row: Pick<DueDelivery, "id" | "webhook_id" | "org_id">): void;
   /** Deliveries holding a slot (on the wire or awaiting their write). */
@@ -63,19 +51,13 @@ function counter() {
 
 /**
  * The claimer over the store's cross-organization reads (`dueFor`, `nextDueAfter`, `webhookOrg`: committed rows,
- * outside any unit of work) and its claims (`claimDue`, one writer unit per claim). Its slots and due hints live in
- * memory; the leases in the database keep other instances (and the per-endpoint limit across them) in line.
+ * outside any unit of work). Its slots and due hints live in memory: one dispatcher per database.
  */
-export function createClaimer(
-  store: Pick<WebhookStore, "webhookOrg" | "dueFor" | "nextDueAfter">,
-  writer: Writer<{ webhooks: Pick<WebhookStore, "claimDue"> }>,
-  caps: Caps,
-  lease: Lease,
-): Claimer {
+export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" | "nextDueAfter">, caps: Caps): Claimer {
   /** Endpoint → earliest time it may have a due delivery. */
   const due = new Map<string, number>();
-  /** Delivery ids holding a slot (→ their endpoint), so a row read again while on the wire is not started twice. */
-  const taken = new Map<string, string>();
+  /** Delivery ids holding a slot, so a row read again while on the wire is not started twice. */
+  const taken = new Set<string>();
   const perEndpoint = counter();
   const perOrg = counter();
   /** Endpoint → its organization (it never changes), so claiming needs no query per endpoint and pass. */
@@ -90,9 +72,7 @@ export function createClaimer(
    */
   let claiming = false;
   const lateHints: [string, number][] = [];
-  const releasedMeanwhile = new Map<string, string>();
-  /** Endpoints whose last claim fell short because of other instances' leases: due again when a slot of ours there comes back. */
-  const blocked = new Set<string>();
+  const releasedMeanwhile = new Set<string>();
 
   async function orgFor(webhookId: string): Promise<string | null> {
     let org = orgOf.get(webhookId);
@@ -115,17 +95,10 @@ export function createClaimer(
 
   const unavailable = (id: string) => taken.has(id) || releasedMeanwhile.has(id);
 
-  function take(row: Pick<DueDelivery, "id" | "webhook_id" | "org_id">) {
-    taken.set(row.id, row.webhook_id);
+  function take(row: DueDelivery) {
+    taken.add(row.id);
     perEndpoint.add(row.webhook_id, 1);
     perOrg.add(row.org_id, 1);
-  }
-
-  /** Gives back a planned slot that was not claimed (not a release: no outcome or drop behind it). */
-  function untake(row: Pick<DueDelivery, "id" | "webhook_id" | "org_id">) {
-    if (!taken.delete(row.id)) return;
-    perEndpoint.add(row.webhook_id, -1);
-    perOrg.add(row.org_id, -1);
   }
 
   /** Claims one delivery of this organization, from the first of its endpoints that can take one; null when none can. */
@@ -160,8 +133,8 @@ export function createClaimer(
     return null;
   }
 
-  /** One claim's plan: the endpoints due by `now`, grouped by organization, served round-robin until the caps or the rows run out. */
-  async function plan(now: number): Promise<DueDelivery[]> {
+  /** One claim: the endpoints due by `now`, grouped by organization, served round-robin until the caps or the rows run out. */
+  async function claimAll(now: number): Promise<DueDelivery[]> {
     const claimed: DueDelivery[] = [];
     const byOrg = new Map<string, string[]>();
     for (const [webhookId, at] of [...due].sort((a, b) => a[1] - b[1])) {
@@ -192,7 +165,7 @@ export function createClaimer(
     for (const [webhookId, b] of batches) {
       if (b.rows.length < b.limit && b.used >= b.rows.length) {
         // Everything due now is claimed; remember only the endpoint's next future attempt.
-        const next = await store.nextDueAfter(webhookId, now, lease.instanceId);
+        const next = await store.nextDueAfter(webhookId, now);
         if (next === null) due.delete(webhookId);
         else due.set(webhookId, next);
       }
@@ -200,84 +173,14 @@ export function createClaimer(
     return claimed;
   }
 
-  /**
-   * Claims what was planned, per endpoint as many as planned (which ones is the database's answer: on SQLite exactly
-   * the planned ones), and puts the claimed rows in the planned rows' places; slots planned but not claimed come back.
-   */
-  async function claimPlanned(planned: DueDelivery[], now: number): Promise<{ claimed: ClaimedDelivery[]; short: boolean }> {
-    if (planned.length === 0) return { claimed: [], short: false };
-    const perHook = new Map<string, DueDelivery[]>();
-    for (const row of planned) {
-      const list = perHook.get(row.webhook_id);
-      if (list) list.push(row);
-      else perHook.set(row.webhook_id, [row]);
-    }
-    let got: Map<string, ClaimedDelivery[]>;
-    try {
-      got = await writer.write(async (tx) => {
-        const out = new Map<string, ClaimedDelivery[]>();
-        // In id order: on PostgreSQL each endpoint's claim takes its advisory lock until commit, so every claim unit
-        // (any instance's) takes them in the same order.
-        for (const webhookId of [...perHook.keys()].sort()) {
-          const mine = perHook.get(webhookId)!;
-          // This instance's own attempts on the endpoint (its slots, less the planned ones) use its limit first.
-          const running = perEndpoint.get(webhookId) - mine.length;
-          // What this instance holds of the endpoint now (read when the unit runs): never claimed twice.
-          const except = [...taken, ...releasedMeanwhile].filter(([id, hook]) => hook === webhookId && !mine.some((r) => r.id === id)).map(([id]) => id);
-          out.set(
-            webhookId,
-            await tx.webhooks.claimDue(webhookId, {
-              instanceId: lease.instanceId,
-              now,
-              leaseMs: lease.leaseMs,
-              endpointCap: caps.endpoint - running,
-              limit: mine.length,
-              except,
-            }),
-          );
-        }
-        return out;
-      });
-    } catch (err) {
-      for (const row of planned) untake(row);
-      throw err;
-    }
-    const claimed: ClaimedDelivery[] = [];
-    let short = false;
-    const used = new Map<string, number>();
-    // Every planned slot back first: a claimed row may be one planned in another place.
-    for (const row of planned) untake(row);
-    for (const row of planned) {
-      const rows = got.get(row.webhook_id) ?? [];
-      const i = used.get(row.webhook_id) ?? 0;
-      used.set(row.webhook_id, i + 1);
-      const c = rows[i];
-      if (c) {
-        take(c);
-        claimed.push(c);
-      }
-    }
-    for (const [webhookId, rows] of perHook) {
-      if ((got.get(webhookId)?.length ?? 0) >= rows.length) continue;
-      // Held elsewhere (or the endpoint's limit is used by other instances): next due when a lease ends, or a due time;
-      // and as soon as one of this instance's own attempts there ends (release), since the limit then has room.
-      short = true;
-      blocked.add(webhookId);
-      const next = await store.nextDueAfter(webhookId, now, lease.instanceId);
-      if (next === null) due.delete(webhookId);
-      else due.set(webhookId, next);
-    }
-    return { claimed, short };
-  }
-
   return {
     noteDue,
 
     async claim(now) {
-      if (taken.size >= caps.global) return { claimed: [], short: false };
+      if (taken.size >= caps.global) return [];
       claiming = true;
       try {
-        return await claimPlanned(await plan(now), now);
+        return await claimAll(now);
       } finally {
         claiming = false;
         releasedMeanwhile.clear();
@@ -287,11 +190,9 @@ export function createClaimer(
 
     release(row) {
       if (!taken.delete(row.id)) return;
-      if (claiming) releasedMeanwhile.set(row.id, row.webhook_id);
+      if (claiming) releasedMeanwhile.add(row.id);
       perEndpoint.add(row.webhook_id, -1);
       perOrg.add(row.org_id, -1);
-      // Other instances hold the rest of the endpoint's limit: this slot is the room the next claim there needs.
-      if (blocked.delete(row.webhook_id)) noteDue(row.webhook_id, 0);
     },
 
     held: () => taken.size,

@@ -4,7 +4,7 @@ import { events } from "../db/schema/events";
 import { columnNames } from "../db/schema/raw-row";
 import { type DeliveryStatus, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema/webhooks";
 import type { EventRow } from "../events/outbox";
-import type { AttemptRow, ClaimedDelivery, ClaimRequest, DeliveryRow, DeliveryState, DueDelivery, NewDelivery, WebhookRow, WebhookStore } from "./store";
+import type { AttemptRow, DeliveryRow, DeliveryState, DueDelivery, NewDelivery, WebhookRow, WebhookStore } from "./store";
 
 /** The channel announceDue notifies on; the payload is `{"webhook_id":…,"due_at":…}`. Heard by postgresSignals. */
 export const QUEUE_CHANNEL = "clientcove_queue";
@@ -39,9 +39,6 @@ const withoutNul = (s: string | null): string | null => (s === null || !s.includ
  *   of endpoints per organization) sees every endpoint a concurrent unit inserted.
  * - `insertDelivery` inserts only for an endpoint that is active at that moment, share-locking it (see there).
  * - `pruneDeliveries` skips deliveries another unit holds (as the outbox's `undispatched` skips events).
- * - `claimDue` takes a per-endpoint advisory lock (claims of one endpoint, from any instance, one at a time, so the
- *   count of live leases it checks the limit against is exact) and skips delivery rows another unit has locked; it
- *   waits on nothing else, so the endpoints of one claim unit, locked in id order by the dispatcher, cannot deadlock.
  */
 export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStore {
   const tx = mode === "tx";
@@ -120,21 +117,13 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       // inserted only if the endpoint is active now, share-locked until this unit commits: a concurrent disable waits
       // for this unit and then cancels the new delivery, or this insert waits for it and makes none — as if one unit
       // had run after the other. (A deleted endpoint is skipped the same way instead of failing the foreign key.)
-      //
-      // Every instance hears of the new due delivery (QUEUE_CHANNEL, on commit), not only the one fanning out, so
-      // they share the work; PostgreSQL folds the identical notifications of one transaction (one per endpoint and
-      // due time) into one.
       await q`
-        WITH ins AS (
-          INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, payload, status, attempt_count, max_attempts,
-            next_attempt_at, created_at, updated_at)
-          SELECT ${r.id}::text, ${r.org_id}::text, w.id, ${r.event_id}::text, ${r.event_type}::text, ${r.payload}::text, 'pending', 0,
-            ${r.max_attempts}::bigint, ${r.next_attempt_at}::bigint, ${r.created_at}::bigint, ${r.updated_at}::bigint
-          FROM webhooks w WHERE w.id = ${r.webhook_id} AND w.active = 1
-          FOR SHARE
-          RETURNING webhook_id, next_attempt_at
-        )
-        SELECT pg_notify(${QUEUE_CHANNEL}, json_build_object('webhook_id', webhook_id, 'due_at', next_attempt_at)::text) FROM ins`;
+        INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, payload, status, attempt_count, max_attempts,
+          next_attempt_at, created_at, updated_at)
+        SELECT ${r.id}::text, ${r.org_id}::text, w.id, ${r.event_id}::text, ${r.event_type}::text, ${r.payload}::text, 'pending', 0,
+          ${r.max_attempts}::bigint, ${r.next_attempt_at}::bigint, ${r.created_at}::bigint, ${r.updated_at}::bigint
+        FROM webhooks w WHERE w.id = ${r.webhook_id} AND w.active = 1
+        FOR SHARE`;
     },
     async delivery(id: string, webhookId: string, orgId: string): Promise<DeliveryRow | null> {
       const rows = tx
@@ -151,11 +140,10 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
               SELECT id FROM webhooks WHERE id = (SELECT webhook_id FROM webhook_deliveries WHERE id = ${id} AND org_id = ${orgId})
               FOR NO KEY UPDATE
             )
-            SELECT id, webhook_id, status, attempt_count, max_attempts, claimed_by, claimed_until FROM webhook_deliveries
+            SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries
             WHERE id = ${id} AND org_id = ${orgId} AND webhook_id IN (SELECT id FROM w)
             FOR NO KEY UPDATE`
-        : await q<DeliveryState[]>`
-            SELECT id, webhook_id, status, attempt_count, max_attempts, claimed_by, claimed_until FROM webhook_deliveries WHERE id = ${id} AND org_id = ${orgId}`;
+        : await q<DeliveryState[]>`SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries WHERE id = ${id} AND org_id = ${orgId}`;
       return rows[0] ?? null;
     },
     async deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number): Promise<DeliveryRow[]> {
@@ -175,8 +163,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
     },
     async finishAttempt(id: string, orgId: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: number | null, now: number): Promise<boolean> {
       const result = await q`
-        UPDATE webhook_deliveries SET status = ${status}, attempt_count = ${attemptCount}, next_attempt_at = ${nextAttemptAt}, updated_at = ${now},
-          claimed_by = NULL, claimed_until = NULL
+        UPDATE webhook_deliveries SET status = ${status}, attempt_count = ${attemptCount}, next_attempt_at = ${nextAttemptAt}, updated_at = ${now}
         WHERE id = ${id} AND org_id = ${orgId}`;
       return result.count > 0;
     },
@@ -241,48 +228,9 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
         WHERE d.webhook_id = ${webhookId} AND d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.active = 1
         ORDER BY d.next_attempt_at, d.id LIMIT ${limit}`;
     },
-    async claimDue(webhookId: string, c: ClaimRequest): Promise<ClaimedDelivery[]> {
-      // On the pool the advisory lock would end with its own statement: a claim is only ever a unit's.
-      if (!tx) throw new Error("claimDue must run inside a writer unit");
-      if (c.limit <= 0) return [];
-      // A statement of its own, so the claim's snapshot (READ COMMITTED: one per statement) is taken after the lock and
-      // sees every lease the endpoint's previous claim committed.
-      await q`SELECT pg_advisory_xact_lock(hashtextextended(${`clientcove:claims:${webhookId}`}, 0))`;
-      return await q<ClaimedDelivery[]>`
-        WITH held AS (
-          SELECT COUNT(*) AS n FROM webhook_deliveries
-          WHERE webhook_id = ${webhookId} AND claimed_by IS NOT NULL AND claimed_until > ${c.now} AND claimed_by <> ${c.instanceId}
-            AND status = 'pending'
-        ), pick AS (
-          SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-          WHERE d.webhook_id = ${webhookId} AND d.status = 'pending' AND d.next_attempt_at <= ${c.now} AND w.active = 1
-            AND (d.claimed_by IS NULL OR d.claimed_by = ${c.instanceId} OR d.claimed_until <= ${c.now})
-            AND d.id <> ALL(${q.array([...c.except])}::text[])
-          ORDER BY d.next_attempt_at, d.id
-          LIMIT (SELECT GREATEST(0, LEAST(${c.limit}::bigint, ${c.endpointCap}::bigint - n)) FROM held)
-          FOR NO KEY UPDATE OF d SKIP LOCKED
-        ), claimed AS (
-          UPDATE webhook_deliveries d SET claimed_by = ${c.instanceId}, claimed_until = ${c.now + c.leaseMs}
-          FROM pick WHERE d.id = pick.id
-          RETURNING d.id, d.webhook_id, d.org_id, d.payload, d.next_attempt_at, d.claimed_by, d.claimed_until
-        )
-        SELECT c.id, c.webhook_id, c.org_id, c.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, c.claimed_by, c.claimed_until
-        FROM claimed c JOIN webhooks w ON w.id = c.webhook_id
-        ORDER BY c.next_attempt_at, c.id`;
-    },
-    async releaseClaim(id: string, instanceId: string): Promise<boolean> {
-      const result = await q`UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE id = ${id} AND claimed_by = ${instanceId}`;
-      return result.count > 0;
-    },
-    async nextDueAfter(webhookId: string, now: number, instanceId: string): Promise<number | null> {
-      // The soonest pending due time after now (deliveries_webhook_due), or the end of another instance's live lease
-      // (deliveries_webhook_claimed).
+    async nextDueAfter(webhookId: string, now: number): Promise<number | null> {
       const [row] = await q<{ next: number | null }[]>`
-        SELECT LEAST(
-          (SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND status = 'pending' AND next_attempt_at > ${now}),
-          (SELECT MIN(claimed_until) FROM webhook_deliveries
-           WHERE webhook_id = ${webhookId} AND claimed_by IS NOT NULL AND claimed_until > ${now} AND claimed_by <> ${instanceId} AND status = 'pending')
-        ) AS next`;
+        SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND status = 'pending' AND next_attempt_at > ${now}`;
       return row?.next ?? null;
     },
     async webhookIds(): Promise<string[]> {

@@ -14,35 +14,14 @@ export type { EventRow } from "../events/outbox";
 export type WebhookRow = RawRow<typeof webhooks>;
 export type DeliveryRow = RawRow<typeof webhookDeliveries>;
 export type AttemptRow = RawRow<typeof webhookAttempts>;
-/** A delivery as fan-out, a test ping or a replay creates it: pending, not yet attempted, claimed by nobody. */
-export type NewDelivery = Omit<DeliveryRow, "status" | "attempt_count" | "claimed_by" | "claimed_until">;
-/** What recording an outcome needs to know of the delivery as it is now (its claim: whether the attempt is still its holder's). */
-export type DeliveryState = Pick<DeliveryRow, "id" | "webhook_id" | "status" | "attempt_count" | "max_attempts" | "claimed_by" | "claimed_until">;
+/** A delivery as fan-out, a test ping or a replay creates it: pending and not yet attempted. */
+export type NewDelivery = Omit<DeliveryRow, "status" | "attempt_count">;
+/** What recording an outcome needs to know of the delivery as it is now. */
+export type DeliveryState = Pick<DeliveryRow, "id" | "webhook_id" | "status" | "attempt_count" | "max_attempts">;
 
 /** A due delivery with what the attempt needs from its endpoint. */
 export type DueDelivery = Pick<DeliveryRow, "id" | "webhook_id" | "org_id" | "payload"> &
   Pick<WebhookRow, "url" | "secret" | "previous_secret" | "previous_secret_expires_at">;
-
-/** A due delivery this instance has just claimed: the lease it holds on it (`claimed_by`, `claimed_until`). */
-export type ClaimedDelivery = DueDelivery & { claimed_by: string; claimed_until: number };
-
-/** What one claim asks for (`claimDue`). */
-export interface ClaimRequest {
-  /** The claiming instance (random per process on a shared database). */
-  instanceId: string;
-  now: number;
-  /** The lease: no other instance may attempt a claimed delivery before `now + leaseMs`. */
-  leaseMs: number;
-  /**
-   * What the per-endpoint limit (webhookEndpointConcurrency) leaves this instance after its own attempts there; the
-   * live leases of other instances count against it too, so the limit holds across instances.
-   */
-  endpointCap: number;
-  /** At most this many (the claiming instance's own free slots). */
-  limit: number;
-  /** Deliveries the claiming instance already holds (on the wire or awaiting their write): never claimed again, even when their lease has run out. */
-  except: readonly string[];
-}
 
 /**
  * Webhook endpoints, their deliveries (one per event and endpoint) and the attempts log. Every method a request
@@ -80,11 +59,7 @@ export interface WebhookStore {
   /** A page of the endpoint's deliveries (all, or of one status) in list order (created_at DESC, id DESC), by offset. */
   deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number): Promise<DeliveryRow[]>;
   deliveryCount(webhookId: string, orgId: string, status: DeliveryStatus | undefined): Promise<number>;
-  /**
-   * Counts an attempt: the new status, attempt count and next due time (null once it has ended), and ends the
-   * attempt's claim (the caller, recordOutcome, has checked in the same unit that the claim is its own). True when a
-   * row was updated.
-   */
+  /** Counts an attempt: the new status, attempt count and next due time (null once it has ended). True when a row was updated. */
   finishAttempt(id: string, orgId: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: number | null, now: number): Promise<boolean>;
   /** Cancels the endpoint's pending deliveries; returns how many. */
   cancelPending(webhookId: string, orgId: string, now: number): Promise<number>;
@@ -109,34 +84,15 @@ export interface WebhookStore {
   // ── The dispatcher and retention: cross-organization by design (see above).
   /** The organization of an endpoint (any state), or null when it no longer exists. */
   webhookOrg(id: string): Promise<string | null>;
-  /**
-   * Every active endpoint with its soonest pending due time (null: nothing pending): what to resume at start. A
-   * delivery another instance holds counts at its `next_attempt_at` all the same: the claim then finds it held and
-   * learns when the lease ends (nextDueAfter).
-   */
+  /** Every active endpoint with its soonest pending due time (null: nothing pending): what to resume at start. */
   activeWithNextDue(): Promise<{ id: string; next: number | null }[]>;
   /**
-   * The claim's plan (a read, claims nothing): up to `limit` pending deliveries of an active endpoint due by `now`,
-   * soonest first and, among those due at the same moment, by id — a defined order, so every engine claims the same ones.
+   * The claim: up to `limit` pending deliveries of an active endpoint due by `now`, soonest first and, among those due
+   * at the same moment, by id — a defined order, so every engine claims the same ones.
    */
   dueFor(webhookId: string, now: number, limit: number): Promise<DueDelivery[]>;
-  /**
-   * The claim (inside a writer unit): takes up to `limit` of the endpoint's due deliveries in dueFor's order, skipping
-   * those another instance holds a live lease on (`claimed_until > now`) and those in `except`, and no more than
-   * `endpointCap` minus the live leases other instances hold on the endpoint; marks them claimed by `instanceId` until
-   * `now + leaseMs`, atomically with respect to every other claim of the endpoint (whatever instance), and returns
-   * them in that order. A lease of `instanceId` itself that is not in `except` is left over from an earlier process
-   * with the same id (SQLite's fixed one) and is claimed like a free delivery.
-   */
-  claimDue(webhookId: string, claim: ClaimRequest): Promise<ClaimedDelivery[]>;
-  /** Ends `instanceId`'s claim on the delivery (an attempt dropped unrecorded: it stays pending, due as it was). False when it held none. */
-  releaseClaim(id: string, instanceId: string): Promise<boolean>;
-  /**
-   * The soonest moment after `now` at which one of the endpoint's pending deliveries may be claimed by `instanceId`:
-   * a pending due time, or the end of a live lease another instance holds (a crashed instance's deliveries are taken
-   * over then). Null when there is none.
-   */
-  nextDueAfter(webhookId: string, now: number, instanceId: string): Promise<number | null>;
+  /** The endpoint's soonest pending due time after `now`, or null. */
+  nextDueAfter(webhookId: string, now: number): Promise<number | null>;
   /** Every endpoint's id (retention walks them one by one). */
   webhookIds(): Promise<string[]>;
   /** Deletes up to `limit` of the endpoint's ended deliveries created before `cutoff` (pending ones stay); returns how many. */
@@ -187,7 +143,7 @@ function buildStore(db: Database) {
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ? AND webhook_id = ? AND org_id = ?`,
     ),
     deliveryState: db.prepare<DeliveryState, [string, string]>(
-      `SELECT id, webhook_id, status, attempt_count, max_attempts, claimed_by, claimed_until FROM webhook_deliveries WHERE id = ? AND org_id = ?`,
+      `SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries WHERE id = ? AND org_id = ?`,
     ),
     deliveryPage: db.prepare<DeliveryRow, [string, string, number, number]>(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND org_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
@@ -199,9 +155,7 @@ function buildStore(db: Database) {
     deliveryCountByStatus: db.prepare<{ n: number }, [string, string, string]>(
       `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND org_id = ? AND status = ?`,
     ),
-    finishAttempt: db.prepare(
-      `UPDATE webhook_deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, updated_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ? AND org_id = ?`,
-    ),
+    finishAttempt: db.prepare(`UPDATE webhook_deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, updated_at = ? WHERE id = ? AND org_id = ?`),
     cancelPending: db.prepare(
       `UPDATE webhook_deliveries SET status = ${statusSql("cancelled")}, next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND org_id = ? AND status = ${statusSql("pending")}`,
     ),
@@ -236,29 +190,8 @@ function buildStore(db: Database) {
        WHERE d.webhook_id = ? AND d.status = ${statusSql("pending")} AND d.next_attempt_at <= ? AND w.active = 1
        ORDER BY d.next_attempt_at, d.id LIMIT ?`,
     ),
-    // Live leases of other instances on the endpoint (deliveries_webhook_claimed): they count against its limit.
-    othersLive: db.prepare<{ n: number }, [string, number, string]>(
-      `SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND claimed_by IS NOT NULL AND claimed_until > ? AND claimed_by != ? AND status = ${statusSql("pending")}`,
-    ),
-    // dueFor, less what another instance holds and what the claimer holds itself (a JSON array of ids).
-    claimable: db.prepare<DueDelivery, [string, number, string, number, string, number]>(
-      `SELECT d.id, d.webhook_id, d.org_id, d.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at
-       FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
-       WHERE d.webhook_id = ? AND d.status = ${statusSql("pending")} AND d.next_attempt_at <= ? AND w.active = 1
-         AND (d.claimed_by IS NULL OR d.claimed_by = ? OR d.claimed_until <= ?)
-         AND d.id NOT IN (SELECT value FROM json_each(?))
-       ORDER BY d.next_attempt_at, d.id LIMIT ?`,
-    ),
-    claim: db.prepare(`UPDATE webhook_deliveries SET claimed_by = ?, claimed_until = ? WHERE id = ?`),
-    releaseClaim: db.prepare(`UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE id = ? AND claimed_by = ?`),
-    // The soonest pending due time after now (deliveries_webhook_due), or the end of another instance's live lease.
-    nextDueAfter: db.prepare<{ next: number | null }, [string, number, string, number, string]>(
-      `SELECT MIN(t) AS next FROM (
-         SELECT MIN(next_attempt_at) AS t FROM webhook_deliveries WHERE webhook_id = ? AND status = ${statusSql("pending")} AND next_attempt_at > ?
-         UNION ALL
-         SELECT MIN(claimed_until) AS t FROM webhook_deliveries
-         WHERE webhook_id = ? AND claimed_by IS NOT NULL AND claimed_until > ? AND claimed_by != ? AND status = ${statusSql("pending")}
-       )`,
+    nextDueAfter: db.prepare<{ next: number | null }, [string, number]>(
+      `SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ? AND status = ${statusSql("pending")} AND next_attempt_at > ?`,
     ),
     webhookIds: db.prepare<{ id: string }, []>(`SELECT id FROM webhooks`),
     pruneDeliveries: db.prepare(
@@ -290,7 +223,7 @@ function buildStore(db: Database) {
     },
 
     insertDelivery(r: NewDelivery): void {
-      const row: DeliveryRow = { ...r, status: "pending", attempt_count: 0, claimed_by: null, claimed_until: null };
+      const row: DeliveryRow = { ...r, status: "pending", attempt_count: 0 };
       q.insertDelivery.run(...DELIVERY_NAMES.map((c) => row[c]), row.webhook_id);
     },
     delivery: (id: string, webhookId: string, orgId: string): DeliveryRow | null => q.deliveryById.get(id, webhookId, orgId),
@@ -321,19 +254,7 @@ function buildStore(db: Database) {
     webhookOrg: (id: string): string | null => q.webhookOrg.get(id)?.org_id ?? null,
     activeWithNextDue: (): { id: string; next: number | null }[] => q.activeWithNextDue.all(),
     dueFor: (webhookId: string, now: number, limit: number): DueDelivery[] => q.dueFor.all(webhookId, now, limit),
-    claimDue(webhookId: string, c: ClaimRequest): ClaimedDelivery[] {
-      // One writer: nothing can come between the count, the read and the update inside the unit.
-      const n = Math.min(c.limit, c.endpointCap - (q.othersLive.get(webhookId, c.now, c.instanceId)?.n ?? 0));
-      if (n <= 0) return [];
-      const until = c.now + c.leaseMs;
-      return q.claimable.all(webhookId, c.now, c.instanceId, c.now, JSON.stringify(c.except), n).map((row) => {
-        q.claim.run(c.instanceId, until, row.id);
-        return { ...row, claimed_by: c.instanceId, claimed_until: until };
-      });
-    },
-    releaseClaim: (id: string, instanceId: string): boolean => q.releaseClaim.run(id, instanceId).changes > 0,
-    nextDueAfter: (webhookId: string, now: number, instanceId: string): number | null =>
-      q.nextDueAfter.get(webhookId, now, webhookId, now, instanceId)?.next ?? null,
+    nextDueAfter: (webhookId: string, now: number): number | null => q.nextDueAfter.get(webhookId, now)?.next ?? null,
     webhookIds: (): string[] => q.webhookIds.all().map((r) => r.id),
     pruneDeliveries: (webhookId: string, cutoff: number, limit: number): number => q.pruneDeliveries.run(webhookId, cutoff, limit).changes,
   };

@@ -1,5 +1,4 @@
 // Tables for webhook endpoints, their deliveries (one per event and endpoint) and every delivery attempt.
-import { sql } from "drizzle-orm";
 import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
 import { EVENT_TYPES } from "./events";
 import { orgs } from "./orgs";
@@ -57,16 +56,8 @@ export const webhookDeliveries = sqliteTable(
     nextAttemptAt: integer("next_attempt_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
-    /**
-     * The claim (a lease) of the instance whose attempt is on the wire: its id, and until when (ms) no other instance
-     * may attempt the delivery. Set by the dispatcher's claim, cleared by the outcome it records (or on release).
-     */
-    claimedBy: text("claimed_by"),
-    claimedUntil: integer("claimed_until"),
   },
   (t) => [
-    // Live claims per endpoint (the per-endpoint limit across instances counts them); claims are short-lived, so it stays small.
-    index("deliveries_webhook_claimed").on(t.webhookId, t.claimedUntil).where(sql`claimed_by IS NOT NULL`),
     // The dispatcher asks per endpoint for its due deliveries (oldest due first, ties by id), so one slow endpoint's
     // backlog is never scanned for another's and equal due times need no sort.
     index("deliveries_webhook_due").on(t.webhookId, t.status, t.nextAttemptAt, t.id),
