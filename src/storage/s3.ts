@@ -1,7 +1,7 @@
 // The S3-compatible storage driver: objects at `<prefix>/<key>` in one bucket; uploads stream as multipart uploads that are aborted on any failure.
 import { S3Client } from "bun";
-import { createHash, createHmac } from "node:crypto";
 import type { S3Location } from "./s3-url";
+import { canonicalPath, canonicalQuery, sha256Hex, signedHeaders, uriEncode } from "./sigv4";
 import {
   assertValidKey,
   NotFoundInStorage,
@@ -79,15 +79,6 @@ class S3RequestError extends Error {
   }
 }
 
-/** RFC 3986 encoding as Signature Version 4 wants it: everything but unreserved characters. */
-function uriEncode(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
 function xmlText(xml: string, tag: string): string[] {
   return [...xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, "g"))].map((m) =>
     m[1]!
@@ -153,6 +144,7 @@ export function createS3Storage(opts: S3StorageOptions): S3Storage {
   const envToken = ["S3_SESSION_TOKEN", "AWS_SESSION_TOKEN"].find((name) => process.env[name]);
   if (!opts.sessionToken && envToken)
     throw new Error(`${envToken} is set but the S3 credentials given have no session token; unset it, or pass the token with the credentials`);
+  const credentials = { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey, sessionToken: opts.sessionToken };
   const reader = new S3Client({
     bucket: opts.bucket,
     region: opts.region,
@@ -179,36 +171,19 @@ export function createS3Storage(opts: S3StorageOptions): S3Storage {
     body?: Uint8Array | string,
     signal?: AbortSignal,
   ): Promise<{ status: number; headers: Headers; text: string }> {
-    const path = `${pathBase}/${objectPath === null ? "" : objectPath.split("/").map(uriEncode).join("/")}`;
-    const canonicalQuery = Object.keys(query)
-      .sort()
-      .map((k) => `${uriEncode(k)}=${uriEncode(query[k]!)}`)
-      .join("&");
-    const amzDate = new Date()
-      .toISOString()
-      .replace(/[-:]/g, "")
-      .replace(/\.\d{3}/, "");
-    const day = amzDate.slice(0, 8);
+    const path = `${pathBase}/${objectPath === null ? "" : canonicalPath(objectPath)}`;
+    const query_ = canonicalQuery(query);
     const payloadHash = sha256Hex(body ?? "");
-    const headers: Record<string, string> = { host, "x-amz-content-sha256": payloadHash, "x-amz-date": amzDate };
-    if (opts.sessionToken) headers["x-amz-security-token"] = opts.sessionToken;
-    const names = Object.keys(headers).sort();
-    const canonicalRequest = [method, path, canonicalQuery, names.map((h) => `${h}:${headers[h]}\n`).join(""), names.join(";"), payloadHash].join("\n");
-    const scope = `${day}/${opts.region}/s3/aws4_request`;
-    const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonicalRequest)].join("\n");
-    let key: Buffer = createHmac("sha256", `AWS4${opts.secretAccessKey}`).update(day).digest();
-    for (const part of [opts.region, "s3", "aws4_request"]) key = createHmac("sha256", key).update(part).digest();
-    const signature = createHmac("sha256", key).update(stringToSign).digest("hex");
-    const { host: _, ...sent } = headers;
+    const sent = signedHeaders({ method, host, path, query: query_, payloadHash, region: opts.region, ...credentials });
     const timeout = AbortSignal.timeout(timeoutMs);
     // Bytes go as a stream with their length: Bun sends it as Content-Length and copies nothing, where a Uint8Array
     // body is copied per request (a part's worth of garbage each time, freed only when the GC gets to it).
     const payload = typeof body === "string" || body === undefined ? body : slices(body);
     if (payload instanceof ReadableStream) sent["content-length"] = String((body as Uint8Array).byteLength);
-    const res = await fetch(`${origin}${path}${canonicalQuery ? `?${canonicalQuery}` : ""}`, {
+    const res = await fetch(`${origin}${path}${query_ ? `?${query_}` : ""}`, {
       method,
       body: payload,
-      headers: { ...sent, authorization: `AWS4-HMAC-SHA256 Credential=${opts.accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}` },
+      headers: sent,
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
     const text = await res.text();

@@ -1,8 +1,9 @@
 // A real S3-compatible server for tests: the one CLIENTCOVE_TEST_S3_* names, else OpenStack Swift with its s3api started once per test process.
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { canonicalPath, canonicalQuery, sha256Hex, signedHeaders } from "../../src/storage/sigv4";
 
 export interface S3TestServer {
   /** Base URL, path-style (`http://127.0.0.1:<port>`). */
@@ -29,13 +30,6 @@ export interface S3TestServer {
   startupSeconds: number;
 }
 
-const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
-
-/** RFC 3986 encoding, as SigV4 wants it: everything but unreserved characters. */
-function encode(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
 /** One request signed with AWS Signature Version 4 (for the calls Bun's S3Client has no method for). */
 export async function signedRequest(
   server: Pick<S3TestServer, "endpoint" | "region" | "accessKeyId" | "secretAccessKey">,
@@ -45,44 +39,19 @@ export async function signedRequest(
   body?: string,
 ): Promise<Response> {
   const url = new URL(server.endpoint);
-  const canonicalPath = path
-    .split("/")
-    .map((segment) => encode(segment))
-    .join("/");
-  const canonicalQuery = Object.keys(query)
-    .sort()
-    .map((k) => `${encode(k)}=${encode(query[k]!)}`)
-    .join("&");
-  const amzDate = new Date()
-    .toISOString()
-    .replace(/[-:]/g, "")
-    .replace(/\.\d{3}/, "");
-  const day = amzDate.slice(0, 8);
-  const payloadHash = body === undefined ? EMPTY_SHA256 : createHash("sha256").update(body).digest("hex");
-  const headers: Record<string, string> = { host: url.host, "x-amz-content-sha256": payloadHash, "x-amz-date": amzDate };
-  const signedHeaders = Object.keys(headers).sort();
-  const canonicalRequest = [
+  const signedPath = canonicalPath(path);
+  const signedQuery = canonicalQuery(query);
+  const headers = signedHeaders({
     method,
-    canonicalPath,
-    canonicalQuery,
-    signedHeaders.map((h) => `${h}:${headers[h]}\n`).join(""),
-    signedHeaders.join(";"),
-    payloadHash,
-  ].join("\n");
-  const scope = `${day}/${server.region}/s3/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonicalRequest).digest("hex")].join("\n");
-  let signingKey: Buffer = Buffer.from(`AWS4${server.secretAccessKey}`);
-  for (const part of [day, server.region, "s3", "aws4_request"]) signingKey = createHmac("sha256", signingKey).update(part).digest();
-  const signature = createHmac("sha256", signingKey).update(stringToSign).digest("hex");
-  const { host: _host, ...sent } = headers;
-  return fetch(`${url.origin}${canonicalPath}${canonicalQuery ? `?${canonicalQuery}` : ""}`, {
-    method,
-    body,
-    headers: {
-      ...sent,
-      authorization: `AWS4-HMAC-SHA256 Credential=${server.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(";")}, Signature=${signature}`,
-    },
+    host: url.host,
+    path: signedPath,
+    query: signedQuery,
+    payloadHash: sha256Hex(body ?? ""),
+    region: server.region,
+    accessKeyId: server.accessKeyId,
+    secretAccessKey: server.secretAccessKey,
   });
+  return fetch(`${url.origin}${signedPath}${signedQuery ? `?${signedQuery}` : ""}`, { method, body, headers });
 }
 
 function xmlValues(xml: string, tag: string): string[] {
