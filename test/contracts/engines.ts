@@ -21,6 +21,24 @@ import type { FolderStore } from "../../src/folders/store";
 import { tempDir } from "../helpers";
 import type { Open, Seed } from "./fixtures";
 
+/** The file row every engine's Seed.file inserts: a 3-byte text file of the organization. */
+function seedFileRow(orgId: string, folderId: string | null, uploadedAt: number): FileRow {
+  const id = newId("file");
+  return {
+    id,
+    org_id: orgId,
+    folder_id: folderId,
+    ticket_id: null,
+    filename: `${id}.txt`,
+    size_bytes: 3,
+    mime_type: "text/plain",
+    sha256: "0".repeat(64),
+    storage_key: `files/${id}`,
+    uploaded_by: null,
+    uploaded_at: uploadedAt,
+  };
+}
+
 /** One engine's stores over one fresh database. */
 export interface EngineWorld {
   tickets: TicketStore;
@@ -111,20 +129,7 @@ export const sqliteEngine: Engine = {
         return id;
       },
       async file(orgId, folderId, uploadedAt) {
-        const id = newId("file");
-        const row: FileRow = {
-          id,
-          org_id: orgId,
-          folder_id: folderId,
-          ticket_id: null,
-          filename: `${id}.txt`,
-          size_bytes: 3,
-          mime_type: "text/plain",
-          sha256: "0".repeat(64),
-          storage_key: `files/${id}`,
-          uploaded_by: null,
-          uploaded_at: uploadedAt,
-        };
+        const row = seedFileRow(orgId, folderId, uploadedAt);
         await files.insert(row);
         return row;
       },
@@ -223,20 +228,7 @@ export const postgresEngine: Engine = {
         return id;
       },
       async file(orgId, folderId, uploadedAt) {
-        const id = newId("file");
-        const row: FileRow = {
-          id,
-          org_id: orgId,
-          folder_id: folderId,
-          ticket_id: null,
-          filename: `${id}.txt`,
-          size_bytes: 3,
-          mime_type: "text/plain",
-          sha256: "0".repeat(64),
-          storage_key: `files/${id}`,
-          uploaded_by: null,
-          uploaded_at: uploadedAt,
-        };
+        const row = seedFileRow(orgId, folderId, uploadedAt);
         await sql`INSERT INTO files ${sql(row)}`;
         return row;
       },
