@@ -1,4 +1,5 @@
 // Test fixtures: a real data dir in a temp folder, a migrated SQLite database, the real app, orgs and keys.
+import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,6 +117,17 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** A command that failed as admins expect: exit `code`, one line on stderr (returned), no stack trace, nothing on stdout. */
+export function expectOneLine(r: CliResult, code: number, re: RegExp): string {
+  expect(r.code, r.stderr).toBe(code);
+  const lines = r.stderr.trim().split("\n");
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(re);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.stdout).toBe("");
+  return lines[0]!;
 }
 
 /** Runs `clientcove <args>` from source (`bun src/main.ts`) to completion. `cmd` overrides the executable (a built binary). */

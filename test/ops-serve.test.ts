@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, cleanEnv, REPO_ROOT, runCli, startServerProcess, tempDir, type ServerProcess } from "./helpers";
+import { BUN, cleanEnv, expectOneLine, REPO_ROOT, runCli, startServerProcess, tempDir, type ServerProcess } from "./helpers";
 
 setDefaultTimeout(60_000);
 
@@ -32,16 +32,6 @@ async function runCliAsync(args: string[]): Promise<{ code: number; stdout: stri
   return { code, stdout, stderr };
 }
 
-/** One line on stderr, no stack trace, nothing on stdout. */
-function oneLine(r: { code: number; stdout: string; stderr: string }, code: number, re: RegExp) {
-  expect(r.code, r.stderr).toBe(code);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(re);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.stdout).toBe("");
-}
-
 function listeningLine(s: ServerProcess): Record<string, unknown> {
   return JSON.parse(
     s
@@ -63,11 +53,11 @@ describe("a port in use on the very first start", () => {
     const parent = freshDir();
     const dir = join(parent, "data");
     try {
-      oneLine(runCli(["serve", "--port", String(port), "--data-dir", dir]), 2, new RegExp(`^clientcove: port ${port} on :: is already in use$`));
+      expectOneLine(runCli(["serve", "--port", String(port), "--data-dir", dir]), 2, new RegExp(`^clientcove: port ${port} on :: is already in use$`));
       expect(existsSync(dir)).toBe(false);
       // An existing (empty) data dir stays empty: no database, no organization, no key that was never printed.
       const empty = freshDir();
-      oneLine(
+      expectOneLine(
         runCli(["serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", empty]),
         2,
         new RegExp(`^clientcove: port ${port} on 127\\.0\\.0\\.1 is already in use$`),
@@ -114,7 +104,7 @@ describe("one server per data dir", () => {
     expect(readdirSync(join(dir, "tmp")).length).toBeGreaterThan(0);
 
     const second = await runCliAsync(["serve", "--port", "0", "--data-dir", dir]);
-    oneLine(
+    expectOneLine(
       second,
       2,
       new RegExp(
@@ -145,12 +135,12 @@ describe("one server per data dir", () => {
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0);
     }
     // Refused beside it, clearly.
-    oneLine(
+    expectOneLine(
       await runCliAsync(["migrate", "--data-dir", dir]),
       2,
       new RegExp(`is in use by another Client Cove process \\(pid ${first.proc.pid}\\); stop the server first`),
     );
-    oneLine(
+    expectOneLine(
       await runCliAsync(["restore", join(dir, "..", `${dir.split("/").pop()}.tar.gz`), "--data-dir", dir]),
       2,
       new RegExp(`is being served by a running Client Cove process \\(pid ${first.proc.pid}\\)`),

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Sql } from "postgres";
 import { openPostgres } from "../src/db/postgres/client";
 import { MIGRATIONS_TABLE, POSTGRES_SCHEMA_VERSION } from "../src/db/postgres/migrate";
-import { freePort, runCli, startServerProcess, tempDir, type CliResult, type ServerProcess } from "./helpers";
+import { expectOneLine, freePort, runCli, startServerProcess, tempDir, type ServerProcess } from "./helpers";
 import { freshDatabase, postgresUrl } from "./services/postgres";
 import { startReceiver, until, waitFor, type Receiver } from "./webhooks-fixtures";
 
@@ -67,17 +67,6 @@ async function serve(url: string, dir = freshDir(), extra: string[] = []): Promi
   ]);
   servers.push(s);
   return Object.assign(s, { dir });
-}
-
-/** One line on stderr (the message), exit code `code`, no stack trace, nothing on stdout. */
-function oneLine(r: CliResult, code: number, re: RegExp): string {
-  expect(r.code, r.stderr).toBe(code);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(re);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.stdout).toBe("");
-  return lines[0]!;
 }
 
 async function api(s: { url: string }, key: string, method: string, path: string, json?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
@@ -262,7 +251,7 @@ describe.skipIf(!base)("serve on PostgreSQL", () => {
     const nobody = new URL(db.url);
     nobody.username = "nobody_here";
     nobody.password = "s3cret-pw";
-    const denied = oneLine(
+    const denied = expectOneLine(
       runCli(["serve", "--port", "0", "--data-dir", dir, "--database-url", nobody.toString()]),
       2,
       /^clientcove: cannot connect to PostgreSQL at /,
@@ -271,7 +260,7 @@ describe.skipIf(!base)("serve on PostgreSQL", () => {
     expect(denied).not.toContain("s3cret");
     const missing = new URL(db.url);
     missing.pathname = "/no_such_database";
-    oneLine(
+    expectOneLine(
       runCli(["serve", "--port", "0", "--data-dir", dir, "--database-url", missing.toString()]),
       2,
       /database "no_such_database" does not exist \(3D000\)$/,
@@ -293,7 +282,7 @@ describe.skipIf(!base)("serve on PostgreSQL", () => {
     } finally {
       await target.close();
     }
-    oneLine(
+    expectOneLine(
       runCli(["serve", "--port", "0", "--data-dir", dir, "--database-url", db.url]),
       1,
       new RegExp(
@@ -335,12 +324,12 @@ describe.skipIf(!base)("serve on PostgreSQL", () => {
 describe("start-up and commands with a database URL", () => {
   test("a bad database URL: one line, exit 2, the password never shown", () => {
     const dir = freshDir();
-    oneLine(
+    expectOneLine(
       runCli(["serve", "--port", "0", "--data-dir", dir, "--database-url", "mysql://ann:s3cret-pw@db.example/app"]),
       2,
       /^clientcove: --database-url: expected a postgres:\/\/ or postgresql:\/\/ URL/,
     );
-    const fromEnv = oneLine(
+    const fromEnv = expectOneLine(
       runCli(["serve", "--port", "0", "--data-dir", dir], { env: { CLIENTCOVE_DATABASE_URL: "postgres://ann:s3cret-pw@db.example/app?sslmode=sometimes" } }),
       2,
       /^clientcove: CLIENTCOVE_DATABASE_URL: sslmode must be one of/,
@@ -351,7 +340,7 @@ describe("start-up and commands with a database URL", () => {
   test("an unreachable database: one line naming it (password masked), exit 2; also for a CLI command", () => {
     const dir = freshDir();
     const port = freePort();
-    const refused = oneLine(
+    const refused = expectOneLine(
       runCli(["serve", "--port", "0", "--data-dir", dir, "--database-url", `postgres://ann:s3cret-pw@127.0.0.1:${port}/app?sslmode=disable`]),
       2,
       new RegExp(
@@ -359,7 +348,7 @@ describe("start-up and commands with a database URL", () => {
       ),
     );
     expect(refused).not.toContain("s3cret");
-    oneLine(
+    expectOneLine(
       runCli(["orgs", "list"], { env: { CLIENTCOVE_DATABASE_URL: `postgres://ann@127.0.0.1:${freePort()}/app?sslmode=disable` } }),
       2,
       /^clientcove: cannot connect to PostgreSQL at .*: connection refused/,
@@ -382,7 +371,7 @@ describe("start-up and commands with a database URL", () => {
 
   test("backup, restore, verify and status refuse while a database URL is configured: one line, exit 2", () => {
     for (const args of [["backup", "--out", join(freshDir(), "b.tar.gz")], ["restore", "b.tar.gz", "--data-dir", freshDir()], ["verify"], ["status"]]) {
-      const line = oneLine(
+      const line = expectOneLine(
         runCli(args, { env: { CLIENTCOVE_DATABASE_URL: "postgres://ann:s3cret-pw@db.example/app" } }),
         2,
         new RegExp(`^clientcove: ${args[0]} does not support PostgreSQL yet`),
