@@ -1,5 +1,6 @@
 // The files store on PostgreSQL: the FileStore contract over postgres.js, one statement per call; an upload's folder and ticket checks hold what they found until its COMMIT.
 import type { Sql } from "postgres";
+import { hasNul } from "../db/postgres/text";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { files } from "../db/schema/files";
 import { columnNames } from "../db/schema/raw-row";
@@ -8,13 +9,6 @@ import type { FileFilter, FileRow, FileStore } from "./store";
 
 /** Every column of `files`, in schema order: the one column list of the table (SELECTs and the INSERT). */
 const COLUMNS = columnNames(files);
-
-/**
- * True when a value looked up contains U+0000, which PostgreSQL text cannot hold (it refuses the statement): no row
- * has it (SQLite stores none either, the services refuse control characters), so the call answers "no match" without
- * a statement, as SQLite does (`?folder_id=%00` lists nothing on both, not a 500 on one).
- */
-const nul = (...values: (string | null | undefined)[]) => values.some((v) => v?.includes("\0"));
 
 /**
  * The PostgreSQL implementation on `q` (the pool, or a unit's transaction: see StoreMode). In a unit:
@@ -39,23 +33,23 @@ export function postgresFileStore(q: Queryable, mode: StoreMode): FileStore {
 
   return {
     async page(orgId, f, limit, offset) {
-      if (nul(f.folderId, f.ticketId)) return [];
+      if (hasNul(f.folderId, f.ticketId)) return [];
       const rows = await sql<FileRow[]>`SELECT ${columns} FROM files WHERE ${where(orgId, f)}
         ORDER BY uploaded_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`;
       return [...rows];
     },
     async total(orgId, f) {
-      if (nul(f.folderId, f.ticketId)) return 0;
+      if (hasNul(f.folderId, f.ticketId)) return 0;
       const [row] = await sql<{ total: number }[]>`SELECT COUNT(*) AS total FROM files WHERE ${where(orgId, f)}`;
       return row?.total ?? 0;
     },
     async get(id, orgId) {
-      if (nul(id)) return null;
+      if (hasNul(id)) return null;
       const [row] = await sql<FileRow[]>`SELECT ${columns} FROM files WHERE id = ${id} AND org_id = ${orgId}${inUnit ? sql` FOR UPDATE` : none()}`;
       return row ?? null;
     },
     async getAnyOrg(id) {
-      if (nul(id)) return null;
+      if (hasNul(id)) return null;
       const [row] = await sql<FileRow[]>`SELECT ${columns} FROM files WHERE id = ${id}`;
       return row ?? null;
     },
@@ -63,17 +57,17 @@ export function postgresFileStore(q: Queryable, mode: StoreMode): FileStore {
       await sql`INSERT INTO files ${sql(r, COLUMNS)}`;
     },
     async remove(id, orgId) {
-      if (nul(id)) return false;
+      if (hasNul(id)) return false;
       const result = await sql`DELETE FROM files WHERE id = ${id} AND org_id = ${orgId}`;
       return result.count > 0;
     },
     async folderExists(id, orgId) {
-      if (nul(id)) return false;
+      if (hasNul(id)) return false;
       const rows = await underTreeLock(q, inUnit, orgId, "shared", () => sql`SELECT 1 AS one FROM folders WHERE id = ${id} AND org_id = ${orgId}`);
       return rows.length > 0;
     },
     async ticketExists(id, orgId) {
-      if (nul(id)) return false;
+      if (hasNul(id)) return false;
       const rows = await sql`SELECT 1 AS one FROM tickets WHERE id = ${id} AND org_id = ${orgId}${inUnit ? sql` FOR KEY SHARE` : none()}`;
       return rows.length > 0;
     },

@@ -1,5 +1,6 @@
 // The folders store on PostgreSQL: the FolderStore contract over postgres.js, one statement per call, folder changes ordered by the organization's tree lock.
 import type { Sql } from "postgres";
+import { hasNul } from "../db/postgres/text";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { files, folders } from "../db/schema/files";
 import { columnNames } from "../db/schema/raw-row";
@@ -10,13 +11,6 @@ import { type Sendable, underTreeLock } from "../db/postgres/tree-lock";
 /** Every column of `folders` (and of `files`, for subtreeFiles), in schema order: the one column list of each table. */
 const COLUMNS = columnNames(folders);
 const FILE_COLUMNS = columnNames(files);
-
-/**
- * True when a value looked up contains U+0000, which PostgreSQL text cannot hold (it refuses the statement): no row
- * has it (SQLite stores none either, the services refuse control characters), so the call answers "no match" without
- * a statement, as SQLite does (`?parent_id=%00` lists nothing on both, not a 500 on one).
- */
-const nul = (...values: (string | null | undefined)[]) => values.some((v) => v?.includes("\0"));
 
 /** The unique index that keeps sibling names apart (src/db/postgres/migrations/0000_init.sql); a duplicate id is `folders_pkey`. */
 const SIBLING_NAME_INDEX = "folders_sibling_name";
@@ -57,18 +51,18 @@ export function postgresFolderStore(q: Queryable, mode: StoreMode): FolderStore 
 
   return {
     async page(orgId, parent, limit, offset) {
-      if (nul(parent)) return [];
+      if (hasNul(parent)) return [];
       const rows = await sql<FolderRow[]>`SELECT ${columns} FROM folders WHERE ${parentWhere(orgId, parent)}
         ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`;
       return [...rows];
     },
     async total(orgId, parent) {
-      if (nul(parent)) return 0;
+      if (hasNul(parent)) return 0;
       const [row] = await sql<{ total: number }[]>`SELECT COUNT(*) AS total FROM folders WHERE ${parentWhere(orgId, parent)}`;
       return row?.total ?? 0;
     },
     async get(id, orgId) {
-      if (nul(id)) return null;
+      if (hasNul(id)) return null;
       const [row] = await locked(orgId, () => sql<FolderRow[]>`SELECT ${columns} FROM folders WHERE id = ${id} AND org_id = ${orgId}`);
       return row ?? null;
     },
@@ -92,12 +86,12 @@ export function postgresFolderStore(q: Queryable, mode: StoreMode): FolderStore 
       }
     },
     async remove(id, orgId) {
-      if (nul(id)) return false;
+      if (hasNul(id)) return false;
       const result = await locked(orgId, () => sql`DELETE FROM folders WHERE id = ${id} AND org_id = ${orgId}`);
       return result.count > 0;
     },
     async siblingNamed(orgId, parentId, name) {
-      if (nul(parentId, name)) return null;
+      if (hasNul(parentId, name)) return null;
       const [row] = await locked(
         orgId,
         () => sql<{ id: string }[]>`SELECT id FROM folders WHERE org_id = ${orgId} AND parent_key = ${parentKeyOf(parentId)} AND name = ${name}`,
@@ -105,7 +99,7 @@ export function postgresFolderStore(q: Queryable, mode: StoreMode): FolderStore 
       return row?.id ?? null;
     },
     async isEmpty(id, orgId) {
-      if (nul(id)) return true;
+      if (hasNul(id)) return true;
       const [row] = await locked(
         orgId,
         () => sql<{ empty: number }[]>`SELECT NOT EXISTS (SELECT 1 FROM folders WHERE parent_id = ${id} AND org_id = ${orgId})
@@ -114,12 +108,12 @@ export function postgresFolderStore(q: Queryable, mode: StoreMode): FolderStore 
       return row?.empty === 1;
     },
     async subtree(id, orgId) {
-      if (nul(id)) return [];
+      if (hasNul(id)) return [];
       const rows = await locked(orgId, () => sql<{ id: string; depth: number }[]>`${subtreeCte(id, orgId)} SELECT id, depth FROM sub ORDER BY depth DESC`);
       return [...rows];
     },
     async subtreeFiles(id, orgId) {
-      if (nul(id)) return [];
+      if (hasNul(id)) return [];
       const rows = await locked(
         orgId,
         () => sql<FileRow[]>`${subtreeCte(id, orgId)} SELECT ${sql(FILE_COLUMNS)} FROM files WHERE folder_id IN (SELECT id FROM sub) AND org_id = ${orgId}`,
@@ -127,7 +121,7 @@ export function postgresFolderStore(q: Queryable, mode: StoreMode): FolderStore 
       return [...rows];
     },
     async isInSubtreeOf(start, folderId, orgId) {
-      if (nul(start, folderId)) return false;
+      if (hasNul(start, folderId)) return false;
       // Walks up from `start`, a folder of the organization, to the top; true when `folderId` is on the way.
       const [row] = await locked(
         orgId,

@@ -1,5 +1,6 @@
 // The tickets store on PostgreSQL: the TicketStore contract over postgres.js, one statement (one round trip) per call, counts kept in the same statement.
 import type { Sql } from "postgres";
+import { hasNul } from "../db/postgres/text";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { columnNames } from "../db/schema/raw-row";
 import { tickets } from "../db/schema/tickets";
@@ -7,13 +8,6 @@ import type { TicketFilter, TicketRow, TicketStore } from "./store";
 
 /** Every column of `tickets`, in schema order: the one column list of the table (SELECTs and the INSERT). */
 const COLUMNS = columnNames(tickets);
-
-/**
- * True when a value looked up contains U+0000, which PostgreSQL text cannot hold (it refuses the statement): no row
- * has it (SQLite stores none either, the services refuse control characters), so the call answers "no match" without
- * a statement, as SQLite does (`GET /v1/tickets/tkt_%00` is a 404 on both, not a 500 on one).
- */
-const nul = (value: string) => value.includes("\0");
 
 /**
  * The PostgreSQL implementation on `q` (the pool, or a unit's transaction: see StoreMode).
@@ -53,7 +47,7 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
       return row?.total ?? 0;
     },
     async get(id, orgId) {
-      if (nul(id)) return null;
+      if (hasNul(id)) return null;
       const [row] = await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE id = ${id} AND org_id = ${orgId}${lock()}`;
       return row ?? null;
     },

@@ -1,4 +1,5 @@
 // The webhooks store on PostgreSQL: the WebhookStore contract over postgres.js, with the row locks that make its read-then-write units safe under READ COMMITTED.
+import { hasNul } from "../db/postgres/text";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { events } from "../db/schema/events";
 import { columnNames } from "../db/schema/raw-row";
@@ -53,6 +54,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       await q`INSERT INTO webhooks ${q(r, WEBHOOK_NAMES)}`;
     },
     async webhook(id: string, orgId: string): Promise<WebhookRow | null> {
+      if (hasNul(id)) return null;
       const rows = tx
         ? await q<WebhookRow[]>`SELECT ${webhookColumns} FROM webhooks WHERE id = ${id} AND org_id = ${orgId} FOR NO KEY UPDATE`
         : await q<WebhookRow[]>`SELECT ${webhookColumns} FROM webhooks WHERE id = ${id} AND org_id = ${orgId}`;
@@ -81,12 +83,14 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       return result.count > 0;
     },
     async rotateSecret(id: string, orgId: string, secret: string, previousExpiresAt: number, now: number): Promise<boolean> {
+      if (hasNul(id)) return false;
       const result = await q`
         UPDATE webhooks SET previous_secret = secret, previous_secret_expires_at = ${previousExpiresAt}, secret = ${secret}, updated_at = ${now}
         WHERE id = ${id} AND org_id = ${orgId}`;
       return result.count > 0;
     },
     async deleteWebhook(id: string, orgId: string): Promise<boolean> {
+      if (hasNul(id)) return false;
       // Its deliveries and their attempts go with it (ON DELETE CASCADE), locked after the endpoint.
       const result = await q`DELETE FROM webhooks WHERE id = ${id} AND org_id = ${orgId}`;
       return result.count > 0;
@@ -126,6 +130,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
         FOR SHARE`;
     },
     async delivery(id: string, webhookId: string, orgId: string): Promise<DeliveryRow | null> {
+      if (hasNul(id, webhookId)) return null;
       const rows = tx
         ? await q<DeliveryRow[]>`
             SELECT ${deliveryColumns} FROM webhook_deliveries WHERE id = ${id} AND webhook_id = ${webhookId} AND org_id = ${orgId} FOR NO KEY UPDATE`
@@ -133,6 +138,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       return rows[0] ?? null;
     },
     async deliveryState(id: string, orgId: string): Promise<DeliveryState | null> {
+      if (hasNul(id)) return null;
       const rows = tx
         ? // The endpoint is locked first (inside the CTE, read before the delivery's own lock is taken), then the delivery.
           await q<DeliveryState[]>`
@@ -147,6 +153,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       return rows[0] ?? null;
     },
     async deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number): Promise<DeliveryRow[]> {
+      if (hasNul(webhookId)) return [];
       return status
         ? await q<DeliveryRow[]>`
             SELECT ${deliveryColumns} FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND org_id = ${orgId} AND status = ${status}
@@ -156,6 +163,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
             ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`;
     },
     async deliveryCount(webhookId: string, orgId: string, status: DeliveryStatus | undefined): Promise<number> {
+      if (hasNul(webhookId)) return 0;
       const [row] = status
         ? await q<{ n: number }[]>`SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND org_id = ${orgId} AND status = ${status}`
         : await q<{ n: number }[]>`SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND org_id = ${orgId}`;
@@ -204,6 +212,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       await q`INSERT INTO webhook_attempts ${q(row, ATTEMPT_INSERT_NAMES)}`;
     },
     async attemptsOf(deliveryId: string, orgId: string): Promise<AttemptRow[]> {
+      if (hasNul(deliveryId)) return [];
       // Through the delivery, for its organization (attempts_delivery, then the delivery's primary key).
       return await q<AttemptRow[]>`
         SELECT ${attemptColumnsA} FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id
@@ -212,6 +221,7 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
 
     // ── The dispatcher and retention: cross-organization by design.
     async webhookOrg(id: string): Promise<string | null> {
+      if (hasNul(id)) return null;
       const [row] = await q<{ org_id: string }[]>`SELECT org_id FROM webhooks WHERE id = ${id}`;
       return row?.org_id ?? null;
     },

@@ -171,6 +171,26 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
       });
     });
 
+    test("a looked-up id holding U+0000 matches nothing, and is no error", async () => {
+      const h = await putHook(hook(a));
+      const d = await putDelivery(delivery(h));
+      for (const bad of [`${h.id}\0`, "\0"]) {
+        expect(await store.webhook(bad, a.orgId)).toBeNull();
+        expect(await store.webhookOrg(bad)).toBeNull();
+        expect(await store.rotateSecret(bad, a.orgId, "whsec_ZXZpbA==", T0 + 1, T0 + 1)).toBe(false);
+        expect(await store.deleteWebhook(bad, a.orgId)).toBe(false);
+        expect(await store.deliveryPage(bad, a.orgId, undefined, 10, 0)).toEqual([]);
+        expect(await store.deliveryCount(bad, a.orgId, undefined)).toBe(0);
+        expect(await store.delivery(d.id, bad, a.orgId)).toBeNull();
+      }
+      for (const bad of [`${d.id}\0`, "\0"]) {
+        expect(await store.delivery(bad, h.id, a.orgId)).toBeNull();
+        expect(await store.deliveryState(bad, a.orgId)).toBeNull();
+        expect(await store.attemptsOf(bad, a.orgId)).toEqual([]);
+      }
+      expectSameRow(await store.webhook(h.id, a.orgId), h);
+    });
+
     describe("deliveries", () => {
       test("insertDelivery stores a pending, unattempted delivery; delivery() returns it exactly for its endpoint and organization only", async () => {
         const h = await putHook(hook(a));
