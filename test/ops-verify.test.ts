@@ -1,7 +1,8 @@
 // `clientcove verify` against real data dirs: finds missing, corrupted and resized bytes, broken foreign keys, and lists orphans.
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { REPAIR_MIN_AGE_MS } from "../src/ops/verify";
 import { createTestEnv, type TestEnv } from "./helpers";
 import { bytesOf, runCli } from "./ops-fixtures";
 
@@ -99,7 +100,54 @@ describe("verify", () => {
       const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
       expect(r.code).toBe(1);
       const report = JSON.parse(r.stdout);
-      expect(report.problems).toEqual([{ kind: "database", message: expect.stringMatching(/^foreign key: row \d+ of tickets points to a missing orgs$/) }]);
+      expect(report.problems).toEqual([
+        { kind: "database", message: expect.stringMatching(/^foreign key: row \d+ of tickets points to a missing orgs$/) },
+        // Written past the store, the ticket is not in ticket_counts either (meta.total would be wrong).
+        { kind: "database", message: "ticket counts: org org_gone, open/low is kept as 0, 1 ticket(s) counted" },
+      ]);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("ticket counts that differ from the tickets are a database problem (exit 1)", async () => {
+    const env = createTestEnv();
+    try {
+      const org = env.org();
+      expect((await env.request("/v1/tickets", { method: "POST", key: org.key, json: { subject: "s", priority: "high" } })).status).toBe(201);
+      expect((await runCli(["verify", "--data-dir", env.dir])).code).toBe(0);
+      env.handle.sqlite.query("UPDATE ticket_counts SET count = count + 2 WHERE org_id = ?").run(org.orgId);
+      const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).problems).toEqual([
+        { kind: "database", message: `ticket counts: org ${org.orgId}, open/high is kept as 3, 1 ticket(s) counted` },
+      ]);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("--repair deletes orphans over a day old; keeps younger ones (uploads in progress) and stray names", async () => {
+    const env = createTestEnv();
+    try {
+      const orgDir = join(env.dir, "files", "org_x");
+      mkdirSync(orgDir, { recursive: true });
+      for (const name of ["file_old", "file_young"]) writeFileSync(join(orgDir, name), name);
+      writeFileSync(join(env.dir, "files", "stray.txt"), "not a storage key");
+      const old = (Date.now() - REPAIR_MIN_AGE_MS - 3_600_000) / 1000;
+      for (const p of [join(orgDir, "file_old"), join(env.dir, "files", "stray.txt")]) utimesSync(p, old, old);
+
+      const r = await runCli(["verify", "--data-dir", env.dir, "--repair", "--json"]);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout);
+      expect(report.orphans.map((o: { path: string }) => o.path).sort()).toEqual(["files/org_x/file_old", "files/org_x/file_young", "files/stray.txt"]);
+      expect(report.repair).toEqual({ removed_orphans: 1, aborted_uploads: 0, kept_young: 1, kept_not_a_key: 1, min_age_hours: 24 });
+      expect(existsSync(join(orgDir, "file_old"))).toBe(false);
+      expect(existsSync(join(orgDir, "file_young"))).toBe(true);
+      const text = await runCli(["verify", "--data-dir", env.dir, "--repair"]);
+      expect(text.stdout).toContain(
+        "Repair: 0 orphan(s) deleted, 0 unfinished upload(s) aborted; left 1 younger than 24 hours (possibly uploads in progress), 1 not named like stored files (remove by hand)",
+      );
     } finally {
       env.close();
     }

@@ -121,7 +121,7 @@ function passwordOf(url: string): string {
 }
 
 /** The first connection, within POSTGRES_CONNECT_TIMEOUT_MS: a ConfigError (exit 2, one line) when it fails. */
-async function connect(sql: Sql, url: string): Promise<void> {
+export async function connect(sql: Sql, url: string): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error("timeout"), { code: "CONNECT_TIMEOUT" })), POSTGRES_CONNECT_TIMEOUT_MS);
@@ -136,7 +136,7 @@ async function connect(sql: Sql, url: string): Promise<void> {
 }
 
 /** Opens the pool of `config.databaseUrl` (connections are made on first use). */
-function openPool(config: Config): PostgresHandle {
+export function openPool(config: Config): PostgresHandle {
   try {
     return openPostgres({
       url: config.databaseUrl,

@@ -1,15 +1,17 @@
-// `clientcove status`: counts and sizes of a data dir, read from its database without a server.
+// `clientcove status`: counts and sizes of an install, read from its database (SQLite in the data dir, or PostgreSQL) without a server.
 import { loadConfig } from "../config";
 import { formatBytes } from "../lib/format-bytes";
-import { readStatus } from "../ops/status";
+import { readPostgresStatus, readStatus } from "../ops/status";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
-import { print, refuseOnPostgres, type Io } from "./context";
+import { print, type Io } from "./context";
+import { withExistingPostgres } from "./read-postgres";
 
 export const STATUS_HELP = `Usage: clientcove status [--data-dir DIR] [--json]
 Prints the schema version and what the data dir holds: organizations, tickets, files and stored bytes,
-webhook deliveries by status. Reads the database directly; works with the server stopped or running.`;
+webhook deliveries by status. Reads the database directly; works with the server stopped or running.
+With a database URL, reads that PostgreSQL database (its size as pg_database_size); it is never migrated.`;
 
-export function runStatus(argv: string[], io: Io): number {
+export async function runStatus(argv: string[], io: Io): Promise<number> {
   const args = parseArgs(argv, { ...CONFIG_FLAGS, json: "boolean", help: "boolean" });
   if (args.flags.help) {
     io.out(STATUS_HELP);
@@ -17,8 +19,9 @@ export function runStatus(argv: string[], io: Io): number {
   }
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const { config } = loadConfig(args.flags, io.env);
-  refuseOnPostgres(config, "status");
-  const s = readStatus(config.dataDir);
+  const s = config.databaseUrl
+    ? await withExistingPostgres(config, (db) => readPostgresStatus({ ...db, dataDir: config.dataDir }))
+    : await readStatus(config.dataDir);
   const d = s.deliveries;
   print(io, args, s, () =>
     [

@@ -1,6 +1,5 @@
 // Serving /metrics: on the API listener or a separate address, optionally behind a bearer token.
 import type { Writer } from "../db/writer";
-import { Database } from "bun:sqlite";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { versionInfo } from "../version";
@@ -8,6 +7,8 @@ import type { Config } from "../config";
 import type { DatabaseRef } from "./database";
 import { ApiError, errorResponse } from "../errors";
 import type { Metrics, ScrapeSources } from "./metrics";
+import { sqliteStats } from "./stats-store";
+import { postgresStats } from "./stats-store-postgres";
 
 const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -23,21 +24,11 @@ export function hasMetricsToken(request: Request, token: string): boolean {
   return !!m && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
-let noTables: Database | undefined;
-
-/**
- * What a scrape reports on. The data gauges (deliveries, outbox, stored files, database size) are read from SQLite
- * at scrape time; on PostgreSQL they are left out for now: the renderer queries SQLite synchronously, so it is given an
- * empty in-memory database, whose queries fail and are skipped as for a closing database (docs/operations.md).
- */
+/** What a scrape reports on: the data gauges are read from the engine in use at scrape time (stats-store). */
 function sourcesOf(database: DatabaseRef, writer: Pick<Writer, "stats">): ScrapeSources {
   const { version, commit } = versionInfo();
-  if (database.kind === "sqlite") {
-    const sqlite = database.db.$client;
-    return { sqlite, dbPath: sqlite.filename, writes: writer.stats(), version, commit };
-  }
-  noTables ??= new Database(":memory:");
-  return { sqlite: noTables, dbPath: "", writes: writer.stats(), version, commit };
+  const stats = database.kind === "sqlite" ? sqliteStats(database.db.$client) : postgresStats(database.sql);
+  return { stats, writes: writer.stats(), version, commit };
 }
 
 function unauthorized(): Response {
@@ -60,9 +51,11 @@ export function metricsRoutes(deps: MetricsRoutesDeps) {
   if (!config.metrics || config.metricsAddr || !metrics) return app;
   return app.get(
     "/metrics",
-    ({ request }) => {
+    async ({ request }) => {
       if (!hasMetricsToken(request, config.metricsToken)) return unauthorized();
-      return new Response(metrics.render(sourcesOf(deps.database, deps.writer)), { headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" } });
+      return new Response(await metrics.render(sourcesOf(deps.database, deps.writer)), {
+        headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
+      });
     },
     { detail: { hide: true } },
   );
@@ -82,13 +75,13 @@ export function startMetricsServer(deps: MetricsRoutesDeps & { metrics: Metrics 
     hostname,
     port: Number(addr.slice(cut + 1)),
     reusePort: false,
-    fetch(request) {
+    async fetch(request) {
       const { pathname } = new URL(request.url);
       if (pathname !== "/metrics") return errorResponse(new ApiError(404, "not_found", "Only /metrics is served here."));
       if (request.method !== "GET" && request.method !== "HEAD")
         return errorResponse(new ApiError(405, "method_not_allowed", `${request.method} is not allowed here; use GET.`, undefined, { allow: "GET, HEAD" }));
       if (!hasMetricsToken(request, deps.config.metricsToken)) return unauthorized();
-      return new Response(deps.metrics.render(sourcesOf(deps.database, deps.writer)), {
+      return new Response(await deps.metrics.render(sourcesOf(deps.database, deps.writer)), {
         headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
       });
     },

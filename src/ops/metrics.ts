@@ -1,6 +1,5 @@
-// Prometheus metrics: request counters and latency histograms kept in memory, data gauges read from SQLite at scrape time.
-import type { Database } from "bun:sqlite";
-import { databaseBytes, deliveriesByStatus } from "./stats-store";
+// Prometheus metrics: request counters and latency histograms kept in memory, data gauges read from the database (SQLite or PostgreSQL) at scrape time.
+import type { DataGauges, StatsStore } from "./stats-store";
 
 /** Latency buckets in seconds: API calls sit low, uploads and downloads stretch the top. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -14,10 +13,12 @@ interface Histogram {
   count: number;
 }
 
+/** Longest a scrape waits for the data gauges (PostgreSQL down or slow): the in-memory metrics are served without them. */
+export const DATA_GAUGES_TIMEOUT_MS = 2000;
+
 export interface ScrapeSources {
-  sqlite: Database;
-  /** Path of the database file (its size, with the WAL, is reported). */
-  dbPath: string;
+  /** Where the data gauges are read (sqliteStats or postgresStats); none: no data gauges. */
+  stats?: StatsStore;
   /** The group-commit writer's counters (src/db/writer.ts). */
   writes?: { batches: number; writes: number; largest: number };
   version: string;
@@ -29,7 +30,8 @@ export interface Metrics {
   observeRequest(method: string, route: string | null | undefined, status: number, seconds: number): void;
   /** Bytes of a file just uploaded. */
   addUploadedBytes(n: number): void;
-  render(sources: ScrapeSources): string;
+  /** The Prometheus text; never rejects (data gauges that cannot be read in DATA_GAUGES_TIMEOUT_MS are left out). */
+  render(sources: ScrapeSources): Promise<string>;
 }
 
 function escapeLabel(v: string): string {
@@ -47,6 +49,19 @@ function family(lines: string[], name: string, type: "counter" | "gauge" | "hist
 }
 
 const startSeconds = Math.floor(Date.now() / 1000);
+
+/** The value, or null when it rejects or takes over DATA_GAUGES_TIMEOUT_MS. */
+async function bounded<T extends DataGauges | number>(work: Promise<T>): Promise<T | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(resolve, DATA_GAUGES_TIMEOUT_MS, null);
+  });
+  try {
+    return await Promise.race([work.catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export function createMetrics(): Metrics {
   const requests = new Map<string, number>();
@@ -69,7 +84,7 @@ export function createMetrics(): Metrics {
     addUploadedBytes(n) {
       if (n > 0) uploadedBytes += n;
     },
-    render(src) {
+    async render(src) {
       const lines: string[] = [];
       family(lines, "clientcove_http_requests_total", "counter", "HTTP requests answered, by method, route pattern and status.");
       for (const [key, n] of [...requests].sort()) {
@@ -87,22 +102,19 @@ export function createMetrics(): Metrics {
       family(lines, "clientcove_uploaded_bytes_total", "counter", "Bytes of files uploaded since start.");
       lines.push(`clientcove_uploaded_bytes_total ${uploadedBytes}`);
 
-      try {
-        const deliveries = deliveriesByStatus(src.sqlite);
+      // The database may be closing (shutdown), unreadable or unreachable: the request counters are still worth serving.
+      const data = src.stats ? await bounded(src.stats.dataGauges()) : null;
+      if (data) {
         family(lines, "clientcove_webhook_deliveries", "gauge", "Webhook deliveries currently kept (within retention), by status.");
-        for (const [status, n] of Object.entries(deliveries)) lines.push(`clientcove_webhook_deliveries${labels({ status })} ${n}`);
+        for (const [status, n] of Object.entries(data.deliveries)) lines.push(`clientcove_webhook_deliveries${labels({ status })} ${n}`);
         family(lines, "clientcove_webhook_deliveries_pending", "gauge", "Webhook deliveries waiting for a (first or next) attempt.");
-        lines.push(`clientcove_webhook_deliveries_pending ${deliveries.pending}`);
-        const undispatched = (src.sqlite.query("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL").get() as { n: number }).n;
+        lines.push(`clientcove_webhook_deliveries_pending ${data.deliveries.pending}`);
         family(lines, "clientcove_outbox_undispatched_events", "gauge", "Recorded events not yet fanned out to webhook deliveries.");
-        lines.push(`clientcove_outbox_undispatched_events ${undispatched}`);
-        const files = src.sqlite.query("SELECT COUNT(*) AS n, COALESCE(SUM(size_bytes), 0) AS bytes FROM files").get() as { n: number; bytes: number };
+        lines.push(`clientcove_outbox_undispatched_events ${data.undispatchedEvents}`);
         family(lines, "clientcove_stored_files", "gauge", "Files stored, all organizations.");
-        lines.push(`clientcove_stored_files ${files.n}`);
+        lines.push(`clientcove_stored_files ${data.storedFiles}`);
         family(lines, "clientcove_stored_bytes", "gauge", "Bytes of all stored (uploaded) files.");
-        lines.push(`clientcove_stored_bytes ${files.bytes}`);
-      } catch {
-        // The database is closing (shutdown) or unreadable: the request counters above are still worth serving.
+        lines.push(`clientcove_stored_bytes ${data.storedBytes}`);
       }
       if (src.writes) {
         family(lines, "clientcove_db_write_batches_total", "counter", "Transactions (one fsync each) the group-commit writer committed.");
@@ -117,8 +129,17 @@ export function createMetrics(): Metrics {
         family(lines, "clientcove_db_write_batch_largest", "gauge", "The most writes committed in one batch since start.");
         lines.push(`clientcove_db_write_batch_largest ${src.writes.largest}`);
       }
-      family(lines, "clientcove_database_size_bytes", "gauge", "Size of the SQLite database on disk, including its write-ahead log.");
-      lines.push(`clientcove_database_size_bytes ${databaseBytes(src.dbPath)}`);
+      // Without the other gauges, the size alone when it can be had (SQLite: a stat of the files, even while closing).
+      const dbBytes = data ? data.databaseBytes : src.stats ? await bounded(src.stats.databaseBytes()) : null;
+      if (dbBytes !== null) {
+        family(
+          lines,
+          "clientcove_database_size_bytes",
+          "gauge",
+          "Size of the database: the SQLite file with its write-ahead log, or PostgreSQL's pg_database_size(current_database()).",
+        );
+        lines.push(`clientcove_database_size_bytes ${dbBytes}`);
+      }
       family(lines, "clientcove_build_info", "gauge", "Always 1; the labels say which build is running.");
       lines.push(`clientcove_build_info${labels({ version: src.version, commit: src.commit })} 1`);
       family(lines, "process_resident_memory_bytes", "gauge", "Resident memory of this process.");
