@@ -6,7 +6,7 @@ import type { Writer } from "./db/writer";
 import { createDownloadSigner, loadDownloadKey, type DownloadSigner } from "./files/signed-url";
 import { systemClock, type Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
-import type { DatabaseRef } from "./ops/database";
+import type { DatabaseRef } from "./db/database-ref";
 import { createMetrics, type Metrics } from "./ops/metrics";
 import { openStorage, type Storage } from "./storage";
 import { type Engine, postgresEngine, type Signals, sqliteEngine, type Stores } from "./stores";

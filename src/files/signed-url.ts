@@ -4,6 +4,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Sql } from "postgres";
 import { ApiError } from "../errors";
 import { dataDirLayout } from "../storage/layout";
+import { DOWNLOAD_KEY_SETTING } from "../db/postgres/settings";
 const KEY_TEXT = /^[0-9a-f]{64}$/;
 
 /**
@@ -47,9 +48,6 @@ export function loadDownloadKey(dataDir: string): Buffer {
     throw new Error(`${path} is not a download signing key (64 hex characters); remove it to generate a new one (old links stop working)`);
   return Buffer.from(hex, "hex");
 }
-
-/** The row of the PostgreSQL `settings` table (migration 0001_settings) that holds the signing key, as hex. */
-export const DOWNLOAD_KEY_SETTING = "download_url_key";
 
 /**
  * The signing secret on PostgreSQL: every instance on the database must accept every other's links, so the key lives

@@ -1,7 +1,7 @@
 // Unauthenticated probes: /healthz (the process answers) and /readyz (it can serve: database, schema, writable data dir, storage).
 import { Elysia, t } from "elysia";
 import type { Config } from "../config";
-import type { DatabaseRef } from "../ops/database";
+import type { DatabaseRef } from "../db/database-ref";
 import { checkAllReadiness } from "../ops/readiness";
 
 const Checks = t.Object(

@@ -4,7 +4,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import { versionInfo } from "../version";
 import type { Config } from "../config";
-import type { DatabaseRef } from "./database";
+import type { DatabaseRef } from "../db/database-ref";
 import { ApiError, errorResponse } from "../errors";
 import type { Metrics, ScrapeSources } from "./metrics";
 import { sqliteStats } from "./stats-store";

@@ -1,5 +1,5 @@
 // Raw row types and column lists derived from the drizzle tables: what a bun:sqlite SELECT of a table's columns returns.
-import { type Column, getTableColumns, type Table } from "drizzle-orm";
+import { type Column, getTableColumns, getTableName, type Table } from "drizzle-orm";
 
 /**
  * A column's value as bun:sqlite returns it, which is not always what drizzle's `$inferSelect` says: drizzle maps
@@ -33,4 +33,14 @@ export function placeholders<T extends Table>(table: T): string {
   return columnNames(table)
     .map(() => "?")
     .join(", ");
+}
+
+/** The table's SQL name, its columns in schema order, and which of them are SQL integers: what an engine-to-engine copy needs. */
+export function tableShape(table: Table): { name: string; columns: string[]; integers: ReadonlySet<string> } {
+  const cols = Object.values(getTableColumns(table));
+  return {
+    name: getTableName(table),
+    columns: cols.map((c) => c.name),
+    integers: new Set(cols.filter((c) => c.getSQLType() === "integer").map((c) => c.name)),
+  };
 }
