@@ -26,10 +26,10 @@ const SEED = 90210;
 let env: TestEnv;
 let base: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   // 25 clients share each organization's key here; the per-key bound on uploads in flight (default 8) is exercised
   // by the stalled-clients test below, so it is lifted for this one.
-  env = createTestEnv({ config: { maxUploadsPerKey: CLIENTS } });
+  env = await createTestEnv({ config: { maxUploadsPerKey: CLIENTS } });
   base = listen(env);
 });
 afterAll(() => {
@@ -50,7 +50,7 @@ interface Acked {
 
 describe("concurrent clients with uploads", () => {
   test(`${CLIENTS} clients × ${OPS_PER_CLIENT} operations over HTTP: rows, bytes, counts and events match the acknowledgements`, async () => {
-    const orgs = [env.org("Acme"), env.org("Beta")];
+    const orgs = [await env.org("Acme"), await env.org("Beta")];
     const acked: Acked = {
       tickets: new Map(),
       ticketUpdates: 0,
@@ -155,22 +155,22 @@ describe("concurrent clients with uploads", () => {
     }
     await Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
 
-    const db = env.handle.sqlite;
+    const db = env.db;
     // One "Shared" folder per organization, created by exactly one client.
     for (const org of orgs) {
       expect(folderWinners[org.orgId]?.length).toBe(1);
-      const rows = db.query("SELECT id FROM folders WHERE org_id = ? AND name = 'Shared'").all(org.orgId) as { id: string }[];
+      const rows = (await db.all("SELECT id FROM folders WHERE org_id = ? AND name = 'Shared'", org.orgId)) as { id: string }[];
       expect(rows.map((r) => r.id)).toEqual(folderWinners[org.orgId]!);
     }
 
     // Tickets: exactly the acknowledged ones.
-    const ticketRows = db.query("SELECT id, org_id FROM tickets").all() as { id: string; org_id: string }[];
+    const ticketRows = (await db.all("SELECT id, org_id FROM tickets")) as { id: string; org_id: string }[];
     const liveTickets = [...acked.tickets].filter(([id]) => !acked.ticketsDeleted.has(id));
     expect(ticketRows.map((r) => `${r.org_id}/${r.id}`).sort()).toEqual(liveTickets.map(([id, org]) => `${org}/${id}`).sort());
 
     // Files: exactly the acknowledged ones, each with its bytes (size and sha256 as the client computed them), its
     // ticket link cleared if the ticket went; nothing else on disk, nothing left in tmp/.
-    const fileRows = db.query("SELECT id, org_id, sha256, size_bytes, ticket_id, storage_key FROM files").all() as {
+    const fileRows = (await db.all("SELECT id, org_id, sha256, size_bytes, ticket_id, storage_key FROM files")) as {
       id: string;
       org_id: string;
       sha256: string;
@@ -195,7 +195,7 @@ describe("concurrent clients with uploads", () => {
     expect(listTemp(env.dir)).toEqual([]);
 
     // The outbox: one event per acknowledged change, naming exactly the acknowledged resources (replays add none).
-    const events = db.query("SELECT type, data FROM events ORDER BY seq").all() as { type: string; data: string }[];
+    const events = (await db.all("SELECT type, data FROM events ORDER BY seq")) as { type: string; data: string }[];
     const idsOf = (type: string) =>
       events
         .filter((e) => e.type === type)
@@ -213,19 +213,21 @@ describe("concurrent clients with uploads", () => {
       const auth = { authorization: `Bearer ${org.key}` };
       for (const status of [undefined, ...statuses]) {
         const body: any = await (await fetch(`${base}/v1/tickets?per_page=1${status ? `&status=${status}` : ""}`, { headers: auth })).json();
-        const real = db
-          .query(`SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?${status ? " AND status = ?" : ""}`)
-          .get(...(status ? [org.orgId, status] : [org.orgId])) as { n: number };
+        const real = (await db.get(
+          `SELECT COUNT(*) AS n FROM tickets WHERE org_id = ?${status ? " AND status = ?" : ""}`,
+          ...(status ? [org.orgId, status] : [org.orgId]),
+        )) as { n: number };
         expect(body.meta.total).toBe(real.n);
       }
       const files: any = await (await fetch(`${base}/v1/files?per_page=1`, { headers: auth })).json();
       expect(files.meta.total).toBe(liveFiles.filter(([, f]) => f.orgId === org.orgId).length);
     }
-    expect(db.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+    // SQLite only: the file itself is sound (PostgreSQL has no such check).
+    if (env.handle) expect(env.handle.sqlite.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
     expect(acked.replays).toBeGreaterThan(0);
     // One key, two different files at the same moment: one is stored, the other is a 422 and leaves nothing behind.
     const org = orgs[0]!;
-    const rowsBefore = (db.query("SELECT COUNT(*) AS n FROM files").get() as { n: number }).n;
+    const rowsBefore = ((await db.get("SELECT COUNT(*) AS n FROM files")) as { n: number }).n;
     const outcomes = await Promise.all(
       Array.from({ length: 10 }, async (_, n) => {
         const key = `conflict-${n}`;
@@ -250,7 +252,7 @@ describe("concurrent clients with uploads", () => {
       expect(["idempotency_key_reused", "idempotency_in_progress"]).toContain(o.errors[0]);
       expect(o.shas).toContain(o.winner.sha256);
     }
-    expect((db.query("SELECT COUNT(*) AS n FROM files").get() as { n: number }).n).toBe(rowsBefore + outcomes.length);
+    expect(((await db.get("SELECT COUNT(*) AS n FROM files")) as { n: number }).n).toBe(rowsBefore + outcomes.length);
     expect(listObjects(env.dir).length).toBe(rowsBefore + outcomes.length);
     expect(listTemp(env.dir)).toEqual([]);
 
@@ -266,10 +268,10 @@ describe("stalled uploads cannot pile up", () => {
   const PER_KEY = 4;
   let stalledEnv: TestEnv;
   let stalledBase: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     // The idle timeout is small but roomy next to the time the clients need to connect, so every client beyond the bound
     // arrives while the first ones are still held.
-    stalledEnv = createTestEnv({ config: { uploadIdleTimeoutMs: 1500, maxUploadsPerKey: PER_KEY } });
+    stalledEnv = await createTestEnv({ config: { uploadIdleTimeoutMs: 1500, maxUploadsPerKey: PER_KEY } });
     stalledBase = listen(stalledEnv);
   });
   afterAll(() => {
@@ -278,7 +280,7 @@ describe("stalled uploads cannot pile up", () => {
   });
 
   test(`${STALLED} clients on one key send part of an upload and go silent: ${PER_KEY} are held then 408, the rest 429; nothing is left behind`, async () => {
-    const org = stalledEnv.org("Acme");
+    const org = await stalledEnv.org("Acme");
     const body = multipartBody([{ name: "file", filename: "stalled.bin", content: pseudoRandomBytes(32 * 1024, 5) }]);
     const clients = Array.from({ length: STALLED }, (_, n) =>
       rawRequest(stalledBase, uploadHead(org.key, body.length, { "Idempotency-Key": `stalled-${n}` }), body.subarray(0, 4 * 1024)),
@@ -294,9 +296,9 @@ describe("stalled uploads cannot pile up", () => {
 
     // No temp file, no intent, no row, no stored bytes, no claimed key.
     await eventually(() => listTemp(stalledEnv.dir).length === 0, "the stalled uploads to be removed");
-    const db = stalledEnv.handle.sqlite;
-    expect(db.query("SELECT COUNT(*) AS n FROM files").get()).toEqual({ n: 0 });
-    expect(db.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    const db = stalledEnv.db;
+    expect(await db.get("SELECT COUNT(*) AS n FROM files")).toEqual({ n: 0 });
+    expect(await db.get("SELECT COUNT(*) AS n FROM idempotency_keys")).toEqual({ n: 0 });
     expect(listObjects(stalledEnv.dir)).toEqual([]);
     // And the key can upload again.
     const fd = new FormData();

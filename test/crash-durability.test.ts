@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { verifyDataDir } from "../src/ops/verify";
-import { createTestEnv, runCli, startServerProcess, tempDir, type ServerProcess, seededRandom } from "./helpers";
+import { createSqliteTestEnv, runCli, startServerProcess, tempDir, type ServerProcess, seededRandom } from "./helpers";
 import { listTemp, pseudoRandomBytes, sha256Hex } from "./files-fixtures";
 import { startReceiver, waitFor } from "./webhooks-fixtures";
 
@@ -192,24 +192,22 @@ describe("Idempotency-Key: the change and its stored answer commit together", ()
     ["folder", "/v1/folders", { name: "exactly once" }, "folders"],
   ] as const) {
     test(`a ${name} whose stored answer cannot be written is rolled back, and the retry makes exactly one`, async () => {
-      const env = createTestEnv();
+      const env = await createSqliteTestEnv();
       try {
-        const { key } = env.org("Acme");
+        const { key } = await env.org("Acme");
         const send = () => env.request(path, { method: "POST", key, json: body, headers: { "idempotency-key": `create-${name}` } });
-        env.handle.sqlite.run(
-          `CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`,
-        );
+        await env.db.run(`CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`);
         expect((await send()).status).toBe(500);
-        expect(env.handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get()).toEqual({ n: 0 });
-        expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events").get()).toEqual({ n: 0 });
-        env.handle.sqlite.run("DROP TRIGGER refuse_answer");
+        expect(await env.db.get(`SELECT COUNT(*) AS n FROM ${table}`)).toEqual({ n: 0 });
+        expect(await env.db.get("SELECT COUNT(*) AS n FROM events")).toEqual({ n: 0 });
+        await env.db.run("DROP TRIGGER refuse_answer");
         await env.deps.stores.idempotency.releaseAbandoned(env.clock.now() + 1); // as `serve` does at start
         const first = await send();
         expect(first.status).toBe(201);
         const again = await send();
         expect(again.headers.get("idempotent-replayed")).toBe("true");
         expect(await again.json()).toEqual(await first.json());
-        expect(env.handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get()).toEqual({ n: 1 });
+        expect(await env.db.get(`SELECT COUNT(*) AS n FROM ${table}`)).toEqual({ n: 1 });
       } finally {
         env.close();
       }

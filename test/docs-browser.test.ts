@@ -30,7 +30,7 @@ let browser: Browser;
 beforeAll(async () => {
   port = freePort();
   // The page is opened on 127.0.0.1 and calls the API under PUBLIC_HOST: a cross-origin call, which CORS allows here.
-  env = createTestEnv({ config: { publicUrl: `http://${PUBLIC_HOST}:${port}`, corsOrigins: [`http://127.0.0.1:${port}`] } });
+  env = await createTestEnv({ config: { publicUrl: `http://${PUBLIC_HOST}:${port}`, corsOrigins: [`http://127.0.0.1:${port}`] } });
   const listening = env.app.listen({ hostname: "127.0.0.1", port, reusePort: false });
   stop = () => listening.stop(true);
   if (!hasChromium) return;

@@ -2,12 +2,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { buildApp } from "../src/app";
 import { createLogger } from "../src/lib/log";
-import { createTestEnv, testDeps, type TestEnv } from "./helpers";
+import { createSqliteTestEnv, type SqliteTestEnv, testDeps } from "./helpers";
 import { uploadOk } from "./files-fixtures";
 
 const settle = () => new Promise<void>((r) => setImmediate(r));
 
-let env: TestEnv;
+let env: SqliteTestEnv;
 let key: string;
 let fileId: string;
 let ticketId: string;
@@ -19,8 +19,8 @@ const send = (path: string, init: RequestInit = {}) => app.handle(new Request(`h
 const lines = () => raw.map((l) => JSON.parse(l) as Record<string, unknown>);
 
 beforeAll(async () => {
-  env = createTestEnv();
-  key = env.org("Logs").key;
+  env = await createSqliteTestEnv();
+  key = (await env.org("Logs")).key;
   const file = await uploadOk(env, key, { filename: "quarterly-secret-report.pdf", content: "%PDF-1.4 hello" });
   fileId = file.id;
   const ticket = await env.request("/v1/tickets", { method: "POST", key, json: { subject: "log me" } });

@@ -14,16 +14,16 @@ interface Page {
 describe("files: get, list, delete", () => {
   const clock = manualClock(Date.UTC(2026, 1, 27, 10, 0));
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
   let folder: string;
   let ticket: string;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    env = createTestEnv({ clock });
-    a = env.org("Alpha");
-    b = env.org("Beta");
+    env = await createTestEnv({ clock });
+    a = await env.org("Alpha");
+    b = await env.org("Beta");
     folder = (await createFolder(env, a.key, "Docs")).id;
     ticket = (await createTicket(env, a.key)).id;
     // One second apart, so "newest first" is a real order.
@@ -99,10 +99,10 @@ describe("files: get, list, delete", () => {
     expect(await res.text()).toBe("");
     expect(existsSync(onDisk)).toBe(false);
     expect((await env.request(`/v1/files/${file.id}`, { key: a.key })).status).toBe(404);
-    const event = env.handle.sqlite.query("SELECT data FROM events WHERE type = 'file.deleted' ORDER BY seq DESC LIMIT 1").get() as { data: string };
+    const event = (await env.db.get("SELECT data FROM events WHERE type = 'file.deleted' ORDER BY seq DESC LIMIT 1")) as { data: string };
     const { download_url: _u, ...expected } = file;
     expect(JSON.parse(event.data)).toEqual(expected);
-    expect(storedState(env).temp).toEqual([]);
+    expect((await storedState(env)).temp).toEqual([]);
     const again = await env.request(`/v1/files/${file.id}`, { method: "DELETE", key: a.key });
     expect(again.status).toBe(404);
     expect(await again.json()).toEqual({ error: "not_found", message: "File was not found." });
@@ -122,12 +122,12 @@ describe("files: get, list, delete", () => {
 
 describe("files: uploads by another organization cannot use org A's folder or ticket", () => {
   test("org B's upload into org A's folder or onto org A's ticket is a 404 and stores nothing", async () => {
-    const env = createTestEnv();
-    const a = env.org("Alpha");
-    const b = env.org("Beta");
+    const env = await createTestEnv();
+    const a = await env.org("Alpha");
+    const b = await env.org("Beta");
     const folder = await createFolder(env, a.key, "Private");
     const ticket = await createTicket(env, a.key);
-    const before = storedState(env);
+    const before = await storedState(env);
     for (const fields of [{ folder_id: folder.id }, { ticket_id: ticket.id }]) {
       const res = await env.request("/v1/files", {
         method: "POST",
@@ -137,14 +137,14 @@ describe("files: uploads by another organization cannot use org A's folder or ti
       });
       expect(res.status).toBe(404);
     }
-    expect(storedState(env)).toEqual(before);
+    expect(await storedState(env)).toEqual(before);
     env.close();
   });
 });
 
 describe("files and folders in the OpenAPI document", () => {
   test("the upload's multipart body (file as binary, folder_id, ticket_id), the download routes and the tags are documented", async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     const spec = (await (await env.request("/docs/json")).json()) as any;
     const upload = spec.paths["/v1/files"].post;
     const schema = upload.requestBody.content["multipart/form-data"].schema;

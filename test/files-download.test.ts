@@ -7,7 +7,7 @@ import { loadDownloadKey } from "../src/files/signed-url";
 import { DOWNLOAD_KEY_FILENAME } from "../src/storage/layout";
 import { manualClock } from "../src/lib/clock";
 import { createLogger } from "../src/lib/log";
-import { createTestEnv, runCli, tempDir, testDeps, type TestEnv } from "./helpers";
+import { createTestEnv, ON_POSTGRES, runCli, tempDir, testDeps, type TestEnv } from "./helpers";
 import { listen, pseudoRandomBytes, sha256Hex, uploadOk, type FileJson } from "./files-fixtures";
 
 /** The path and query of a download_url, to send through the test app. */
@@ -25,15 +25,15 @@ function withQuery(file: FileJson, change: (q: URLSearchParams) => void, pathnam
 describe("downloads", () => {
   const clock = manualClock(Date.UTC(2026, 1, 27, 10, 15));
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
   const content = pseudoRandomBytes(1000, 3);
   let file: FileJson;
 
   beforeAll(async () => {
-    env = createTestEnv({ clock });
-    a = env.org("Alpha");
-    b = env.org("Beta");
+    env = await createTestEnv({ clock });
+    a = await env.org("Alpha");
+    b = await env.org("Beta");
     file = await uploadOk(env, a.key, { content, filename: "données été.bin" });
   });
   afterAll(() => env.close());
@@ -255,13 +255,13 @@ describe("downloads", () => {
 
 describe("downloads: a file whose stored bytes are missing", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
   let app: ReturnType<typeof buildApp>;
   const lines: string[] = [];
   let file: FileJson;
   beforeAll(async () => {
-    env = createTestEnv();
-    a = env.org("Acme");
+    env = await createTestEnv();
+    a = await env.org("Acme");
     // The same app on the same data dir, with a logger we can read.
     app = buildApp(testDeps(env, { log: createLogger({ level: "error", write: (l) => lines.push(l) }) }));
     file = await uploadOk(env, a.key, { content: "soon gone", filename: "gone.txt" });
@@ -311,7 +311,9 @@ describe("downloads: a file whose stored bytes are missing", () => {
   });
 
   test("`clientcove verify` names the file the message points to", async () => {
-    const r = runCli(["verify", "--data-dir", env.dir, "--json"]);
+    // The env's database as the admin names it: the data dir's file, or the PostgreSQL URL.
+    const database = env.engine === "postgres" ? ["--database-url", env.config.databaseUrl] : [];
+    const r = runCli(["verify", "--data-dir", env.dir, ...database, "--json"]);
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as { problems: { kind: string; file_id?: string; org_id?: string }[] };
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: "missing", file_id: file.id, org_id: a.orgId }));
@@ -320,10 +322,10 @@ describe("downloads: a file whose stored bytes are missing", () => {
 
 describe("downloads: active content cannot run on our origin", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Acme");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Acme");
   });
   afterAll(() => env.close());
 
@@ -353,9 +355,10 @@ describe("downloads: active content cannot run on our origin", () => {
 });
 
 describe("download signing key", () => {
-  test("created at first start in the data dir with mode 0600, reused after a restart, so links survive", async () => {
-    const env = createTestEnv();
-    const a = env.org("Acme");
+  // SQLite only: on PostgreSQL the key is a row of the database (test/pg-serve.test.ts shares it between instances).
+  test.skipIf(ON_POSTGRES)("created at first start in the data dir with mode 0600, reused after a restart, so links survive", async () => {
+    const env = await createTestEnv();
+    const a = await env.org("Acme");
     const path = join(env.dir, DOWNLOAD_KEY_FILENAME);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const file = await uploadOk(env, a.key, { content: "persist" });
@@ -368,10 +371,10 @@ describe("download signing key", () => {
   });
 
   test("another data dir has another key: a link from one install is refused by another", async () => {
-    const one = createTestEnv();
-    const two = createTestEnv();
+    const one = await createTestEnv();
+    const two = await createTestEnv();
     expect(loadDownloadKey(one.dir).equals(loadDownloadKey(two.dir))).toBe(false);
-    const file = await uploadOk(one, one.org("One").key, { content: "mine" });
+    const file = await uploadOk(one, (await one.org("One")).key, { content: "mine" });
     // Same file id in the other install would still need the other install's signature.
     const res = await two.request(linkPath(file));
     expect(res.status).toBe(403);

@@ -126,10 +126,9 @@ export function listen(env: TestEnv): string {
 }
 
 /** Everything that would show a stored upload: rows, file events, objects on disk, temp files. */
-export function storedState(env: TestEnv) {
-  const sqlite = env.handle.sqlite;
-  const rows = (sqlite.query("SELECT COUNT(*) AS n FROM files").get() as { n: number }).n;
-  const events = (sqlite.query("SELECT type FROM events WHERE type LIKE 'file.%' ORDER BY seq").all() as { type: string }[]).map((e) => e.type);
+export async function storedState(env: TestEnv) {
+  const rows = (await env.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM files"))!.n;
+  const events = (await env.db.all<{ type: string }>("SELECT type FROM events WHERE type LIKE 'file.%' ORDER BY seq")).map((e) => e.type);
   return { rows, events, objects: listObjects(env.dir), temp: listTemp(env.dir) };
 }
 
@@ -148,9 +147,9 @@ export function listTemp(dataDir: string): string[] {
 }
 
 /** Waits (bounded) until `check` holds: for effects that finish after the response, such as cleanup after a disconnect. */
-export async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await Bun.sleep(10);
   }

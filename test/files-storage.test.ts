@@ -92,8 +92,8 @@ describe("recovery: intents and the start-up sweep", () => {
   });
 
   test("removes partial uploads; deletes objects an intent names without a row; keeps committed ones", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     const committed = await uploadOk(env, a.key, { content: "committed" });
     const storage = openStorage(env.config);
     const tmpDir = dataDirLayout(env.dir).tmp;
@@ -115,18 +115,18 @@ describe("recovery: intents and the start-up sweep", () => {
   });
 
   test("an unfinished delete (row gone, bytes left) is finished by the sweep", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     const file = await uploadOk(env, a.key, { content: "to delete" });
     const tmpDir = dataDirLayout(env.dir).tmp;
     writeIntentSync(tmpDir, [{ id: file.id, key: `${a.orgId}/${file.id}` }]);
-    env.handle.sqlite.run("DELETE FROM files WHERE id = ?", [file.id]);
+    await env.db.run("DELETE FROM files WHERE id = ?", file.id);
     await removeUploadLeftovers({ dataDir: env.dir, stores: env.deps.stores, storage: openStorage(env.config) });
     expect(existsSync(join(env.dir, "files", a.orgId, file.id))).toBe(false);
   });
 
   test("the listing is taken when called: an upload that starts afterwards is not touched", async () => {
-    env = createTestEnv();
+    env = await createTestEnv();
     const tmpDir = dataDirLayout(env.dir).tmp;
     mkdirSync(tmpDir, { recursive: true });
     writeFileSync(join(tmpDir, "old.part"), "old");
@@ -139,7 +139,7 @@ describe("recovery: intents and the start-up sweep", () => {
   });
 
   test("no tmp dir at all is fine", async () => {
-    env = createTestEnv();
+    env = await createTestEnv();
     expect(await removeUploadLeftovers({ dataDir: env.dir, stores: env.deps.stores, storage: openStorage(env.config) })).toEqual({
       removedTemp: 0,
       removedObjects: 0,

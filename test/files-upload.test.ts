@@ -28,10 +28,10 @@ import {
 
 describe("upload: success", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Acme");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Acme");
   });
   afterAll(() => env.close());
 
@@ -58,14 +58,14 @@ describe("upload: success", () => {
     // Stored by id under the data dir, never under the client's name.
     const onDisk = join(env.dir, "files", a.orgId, file.id);
     expect(readFileSync(onDisk, "utf8")).toBe(content);
-    const row = env.handle.sqlite.query("SELECT * FROM files WHERE id = ?").get(file.id) as Record<string, unknown>;
+    const row = (await env.db.get("SELECT * FROM files WHERE id = ?", file.id)) as Record<string, unknown>;
     expect(row).toMatchObject({ org_id: a.orgId, storage_key: `${a.orgId}/${file.id}`, uploaded_by: a.userId, size_bytes: content.length });
 
-    const event = env.handle.sqlite.query("SELECT org_id, data FROM events WHERE type = 'file.uploaded'").get() as { org_id: string; data: string };
+    const event = (await env.db.get("SELECT org_id, data FROM events WHERE type = 'file.uploaded'")) as { org_id: string; data: string };
     expect(event.org_id).toBe(a.orgId);
     const { download_url: _omitted, ...withoutUrl } = file;
     expect(JSON.parse(event.data)).toEqual(withoutUrl);
-    expect(storedState(env).temp).toEqual([]);
+    expect((await storedState(env)).temp).toEqual([]);
   });
 
   test("fields may come before or after the file; folder and ticket together", async () => {
@@ -134,16 +134,16 @@ describe("upload: success", () => {
 
 describe("upload: refusals store nothing", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
   let bFolder: string;
   let bTicket: string;
   let aFolder: string;
 
   beforeAll(async () => {
-    env = createTestEnv();
-    a = env.org("Alpha");
-    b = env.org("Beta");
+    env = await createTestEnv();
+    a = await env.org("Alpha");
+    b = await env.org("Beta");
     bFolder = (await createFolder(env, b.key, "B's folder")).id;
     bTicket = (await createTicket(env, b.key)).id;
     aFolder = (await createFolder(env, a.key, "A's folder")).id;
@@ -264,14 +264,14 @@ describe("upload: refusals store nothing", () => {
 
   for (const c of cases) {
     test(`${c.label} → ${c.status} ${c.error}, nothing stored`, async () => {
-      const before = storedState(env);
+      const before = await storedState(env);
       const res = await c.send();
       const body = (await res.json()) as { error: string; message: string; details?: { field: string }[] };
       expect(res.status, JSON.stringify(body)).toBe(c.status);
       expect(body.error).toBe(c.error);
       expect(typeof body.message).toBe("string");
       if (c.field) expect(body.details?.map((d) => d.field)).toContain(c.field);
-      expect(storedState(env)).toEqual(before);
+      expect(await storedState(env)).toEqual(before);
       expect(before).toMatchObject({ rows: 0, objects: [], temp: [] });
     });
   }
@@ -300,13 +300,13 @@ describe("upload: refusals store nothing", () => {
       headers: { authorization: `Bearer ${a.key}`, "content-type": `multipart/form-data; boundary=${BOUNDARY}` },
       duplex: "half",
     } as RequestInit);
-    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the upload to start writing");
+    await eventually(async () => (await storedState(env)).temp.some((n) => n.endsWith(".part")), "the upload to start writing");
     expect((await env.request(`/v1/folders/${folder.id}`, { method: "DELETE", key: a.key })).status).toBe(204);
     release();
     const res = await pending;
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: string }).error).toBe("not_found");
-    expect(storedState(env)).toMatchObject({ rows: 0, objects: [], temp: [] });
+    expect(await storedState(env)).toMatchObject({ rows: 0, objects: [], temp: [] });
     env.app.stop(true);
   });
 });
@@ -314,10 +314,10 @@ describe("upload: refusals store nothing", () => {
 describe("upload: size limit", () => {
   const LIMIT = 64 * 1024;
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv({ config: { maxUploadBytes: LIMIT } });
-    a = env.org("Acme");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv({ config: { maxUploadBytes: LIMIT } });
+    a = await env.org("Acme");
   });
   afterAll(() => env.close());
 
@@ -328,7 +328,7 @@ describe("upload: size limit", () => {
   });
 
   test("one byte over (counted while streaming, no Content-Length) → 413 naming the limit, nothing stored", async () => {
-    const before = storedState(env);
+    const before = await storedState(env);
     const body = multipartBody([{ name: "file", filename: "big.bin", content: pseudoRandomBytes(LIMIT + 1) }]);
     const stream = new ReadableStream<Uint8Array>({
       start(c) {
@@ -339,12 +339,12 @@ describe("upload: size limit", () => {
     const res = await sendMultipart(env, a.key, stream as never);
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: "payload_too_large", message: "The file is too large; the upload limit is 64 KiB" });
-    expect(storedState(env)).toEqual(before);
+    expect(await storedState(env)).toEqual(before);
   });
 
   test("a Content-Length over the limit → 413 before the body is read, with the default limit of 100 MiB too", async () => {
-    const defaults = createTestEnv();
-    const d = defaults.org("Defaults");
+    const defaults = await createTestEnv();
+    const d = await defaults.org("Defaults");
     for (const [e, key, size, limitText] of [
       [env, a.key, 50 * 1024 * 1024 * 1024, "64 KiB"],
       [defaults, d.key, 101 * 1024 * 1024, "100 MiB"],
@@ -357,7 +357,7 @@ describe("upload: size limit", () => {
       const body = JSON.parse(received().slice(received().indexOf("{")));
       expect(body).toEqual({ error: "payload_too_large", message: `The file is too large; the upload limit is ${limitText}` });
       expect(body.message).toEndWith(`limit is ${limitText}`);
-      expect(storedState(e)).toMatchObject({ rows: 0, objects: [], temp: [] });
+      expect(await storedState(e)).toMatchObject({ rows: 0, objects: [], temp: [] });
       e.app.stop(true);
     }
     defaults.close();
@@ -366,11 +366,11 @@ describe("upload: size limit", () => {
 
 describe("upload: streaming over HTTP", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
   let base: string;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Acme");
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Acme");
     base = listen(env);
   });
   afterAll(() => {
@@ -407,23 +407,23 @@ describe("upload: streaming over HTTP", () => {
   });
 
   test("a client that disconnects mid-upload leaves neither a row nor a file", async () => {
-    const before = storedState(env);
+    const before = await storedState(env);
     const partial = multipartBody([{ name: "file", filename: "cut.bin", content: pseudoRandomBytes(256 * 1024) }]).subarray(0, 200 * 1024);
     const { socket } = rawRequest(base, uploadHead(a.key, 1024 * 1024), partial);
     // Disconnect only once the server has really begun storing the file.
-    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the partial upload to reach the disk");
+    await eventually(async () => (await storedState(env)).temp.some((n) => n.endsWith(".part")), "the partial upload to reach the disk");
     socket.destroy();
-    await eventually(() => storedState(env).temp.length === 0, "the partial upload to be removed");
-    expect(storedState(env)).toEqual(before);
+    await eventually(async () => (await storedState(env)).temp.length === 0, "the partial upload to be removed");
+    expect(await storedState(env)).toEqual(before);
   });
 });
 
 describe("upload: Idempotency-Key", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Acme");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Acme");
   });
   afterAll(() => env.close());
 
@@ -437,12 +437,12 @@ describe("upload: Idempotency-Key", () => {
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.headers.get("location")).toBe(`${env.config.publicUrl}/v1/files/${created.id}`);
     expect(((await again.json()) as FileJson).id).toBe(created.id);
-    expect(storedState(env)).toMatchObject({ rows: 1, events: ["file.uploaded"], objects: [`${a.orgId}/${created.id}`], temp: [] });
+    expect(await storedState(env)).toMatchObject({ rows: 1, events: ["file.uploaded"], objects: [`${a.orgId}/${created.id}`], temp: [] });
 
     const other = await upload(env, a.key, { content: "different bytes", filename: "r.txt", headers });
     expect(other.status).toBe(422);
     expect(((await other.json()) as { error: string }).error).toBe("idempotency_key_reused");
-    expect(storedState(env)).toMatchObject({ rows: 1, objects: [`${a.orgId}/${created.id}`], temp: [] });
+    expect(await storedState(env)).toMatchObject({ rows: 1, objects: [`${a.orgId}/${created.id}`], temp: [] });
   });
 
   test("a refused upload releases its key, so a corrected retry runs", async () => {
@@ -457,11 +457,11 @@ describe("upload: Idempotency-Key", () => {
 
 describe("upload: Idempotency-Key while the first upload still streams", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
   let base: string;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Acme");
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Acme");
     base = listen(env);
   });
   afterAll(() => {
@@ -469,7 +469,7 @@ describe("upload: Idempotency-Key while the first upload still streams", () => {
     env.close();
   });
 
-  const keyRows = () => (env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get() as { n: number }).n;
+  const keyRows = async () => ((await env.db.get("SELECT COUNT(*) AS n FROM idempotency_keys")) as { n: number }).n;
   const send = (bytes: Uint8Array, idem: string) => {
     const fd = new FormData();
     fd.append("file", new Blob([bytes as Uint8Array<ArrayBuffer>]), "twin.bin");
@@ -481,7 +481,7 @@ describe("upload: Idempotency-Key while the first upload still streams", () => {
     const body = multipartBody([{ name: "file", filename: "twin.bin", content }]);
     const first = rawRequest(base, uploadHead(a.key, body.length, { "Idempotency-Key": "twin-1" }), body.subarray(0, 100 * 1024));
     // The first upload is really under way: its bytes are reaching the disk.
-    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the first upload to reach the disk");
+    await eventually(async () => (await storedState(env)).temp.some((n) => n.endsWith(".part")), "the first upload to reach the disk");
     for (const bytes of [content, pseudoRandomBytes(1000, 12)]) {
       const twin = await send(bytes, "twin-1");
       expect(twin.status).toBe(409);
@@ -504,20 +504,23 @@ describe("upload: Idempotency-Key while the first upload still streams", () => {
     const other = await send(pseudoRandomBytes(1000, 13), "twin-1");
     expect(other.status).toBe(422);
     expect(((await other.json()) as { error: string }).error).toBe("idempotency_key_reused");
-    expect(storedState(env)).toMatchObject({ rows: 1, events: ["file.uploaded"], objects: [`${a.orgId}/${created.id}`], temp: [] });
+    expect(await storedState(env)).toMatchObject({ rows: 1, events: ["file.uploaded"], objects: [`${a.orgId}/${created.id}`], temp: [] });
   });
 
   test("an upload cut off mid-body releases its key: the retry with the same key runs and stores the file", async () => {
-    const before = storedState(env);
-    const rows = keyRows();
+    const before = await storedState(env);
+    const rows = await keyRows();
     const content = pseudoRandomBytes(256 * 1024, 14);
     const body = multipartBody([{ name: "file", filename: "twin.bin", content }]);
     const cut = rawRequest(base, uploadHead(a.key, body.length, { "Idempotency-Key": "twin-2" }), body.subarray(0, 100 * 1024));
-    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the upload to reach the disk");
-    expect(keyRows()).toBe(rows + 1);
+    await eventually(async () => (await storedState(env)).temp.some((n) => n.endsWith(".part")), "the upload to reach the disk");
+    expect(await keyRows()).toBe(rows + 1);
     cut.socket.destroy();
-    await eventually(() => storedState(env).temp.length === 0 && keyRows() === rows, "the cut upload to be cleaned up and its key released");
-    expect(storedState(env)).toEqual(before);
+    await eventually(
+      async () => (await storedState(env)).temp.length === 0 && (await keyRows()) === rows,
+      "the cut upload to be cleaned up and its key released",
+    );
+    expect(await storedState(env)).toEqual(before);
     const retry = await send(content, "twin-2");
     expect(retry.status).toBe(201);
     expect(retry.headers.get("idempotent-replayed")).toBeNull();
@@ -526,12 +529,12 @@ describe("upload: Idempotency-Key while the first upload still streams", () => {
 
 describe("upload: stalled clients time out", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
   let base: string;
-  beforeAll(() => {
+  beforeAll(async () => {
     // Small, so the test waits a fraction of a second instead of the default minute.
-    env = createTestEnv({ config: { uploadIdleTimeoutMs: 200 } });
-    a = env.org("Acme");
+    env = await createTestEnv({ config: { uploadIdleTimeoutMs: 200 } });
+    a = await env.org("Acme");
     base = listen(env);
   });
   afterAll(() => {
@@ -540,11 +543,11 @@ describe("upload: stalled clients time out", () => {
   });
 
   test("a client that trickles a few bytes then sends nothing gets 408 upload_timeout; nothing is left, the key is released", async () => {
-    const before = storedState(env);
+    const before = await storedState(env);
     const content = pseudoRandomBytes(64 * 1024, 21);
     const body = multipartBody([{ name: "file", filename: "slow.bin", content }]);
     const slow = rawRequest(base, uploadHead(a.key, body.length, { "Idempotency-Key": "slow-1" }), body.subarray(0, 8 * 1024));
-    await eventually(() => storedState(env).temp.some((n) => n.endsWith(".part")), "the upload to reach the disk");
+    await eventually(async () => (await storedState(env)).temp.some((n) => n.endsWith(".part")), "the upload to reach the disk");
     // A few more bytes, one at a time, then silence.
     for (let i = 0; i < 3; i++) slow.socket.write(body.subarray(8 * 1024 + i, 8 * 1024 + i + 1));
     await eventually(() => rawJson(slow.received()) !== null, "the timeout answer");
@@ -553,9 +556,9 @@ describe("upload: stalled clients time out", () => {
     expect(answer).toEqual({ error: "upload_timeout", message: "No bytes of the upload arrived for 200 ms; nothing was stored. Send the file again." });
     // The server hangs up: the rest of a body it will never read must not keep the connection.
     expect(await slow.response).toStartWith("HTTP/1.1 408");
-    await eventually(() => storedState(env).temp.length === 0, "the stalled upload to be removed");
-    expect(storedState(env)).toEqual(before);
-    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    await eventually(async () => (await storedState(env)).temp.length === 0, "the stalled upload to be removed");
+    expect(await storedState(env)).toEqual(before);
+    expect(await env.db.get("SELECT COUNT(*) AS n FROM idempotency_keys")).toEqual({ n: 0 });
 
     const retry = await upload(env, a.key, { content, filename: "slow.bin", headers: { "idempotency-key": "slow-1" } });
     expect(retry.status).toBe(201);
@@ -563,23 +566,23 @@ describe("upload: stalled clients time out", () => {
   });
 
   test("a client that sends the head and no body at all times out the same way", async () => {
-    const before = storedState(env);
+    const before = await storedState(env);
     const silent = rawRequest(base, uploadHead(a.key, 4096), new Uint8Array(0));
     expect(rawStatus(await silent.response)).toBe(408);
     expect(rawJson(silent.received()).error).toBe("upload_timeout");
-    expect(storedState(env)).toEqual(before);
+    expect(await storedState(env)).toEqual(before);
   });
 });
 
 describe("upload: uploads in flight per API key", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
   let base: string;
-  beforeAll(() => {
-    env = createTestEnv({ config: { maxUploadsPerKey: 2 } });
-    a = env.org("Acme");
-    b = env.org("Beta");
+  beforeAll(async () => {
+    env = await createTestEnv({ config: { maxUploadsPerKey: 2 } });
+    a = await env.org("Acme");
+    b = await env.org("Beta");
     base = listen(env);
   });
   afterAll(() => {
@@ -590,7 +593,7 @@ describe("upload: uploads in flight per API key", () => {
   test("past the bound, 429 too_many_uploads with Retry-After and nothing stored; other keys are not affected; a slot frees when an upload ends", async () => {
     const body = multipartBody([{ name: "file", filename: "held.bin", content: pseudoRandomBytes(64 * 1024, 31) }]);
     const held = [0, 1].map(() => rawRequest(base, uploadHead(a.key, body.length), body.subarray(0, 8 * 1024)));
-    await eventually(() => storedState(env).temp.filter((n) => n.endsWith(".part")).length === 2, "both uploads to be under way");
+    await eventually(async () => (await storedState(env)).temp.filter((n) => n.endsWith(".part")).length === 2, "both uploads to be under way");
     const refused = await upload(env, a.key, { content: "third", headers: { "idempotency-key": "third" } });
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("5");
@@ -599,19 +602,19 @@ describe("upload: uploads in flight per API key", () => {
       message: "This API key already has 2 uploads in progress, the most allowed at once. Retry when one has finished.",
     });
     // The refusal claimed nothing: the key is free for the retry.
-    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    expect(await env.db.get("SELECT COUNT(*) AS n FROM idempotency_keys")).toEqual({ n: 0 });
     // Another organization's key, and requests other than uploads, go on.
     expect((await upload(env, b.key, { content: "other key" })).status).toBe(201);
     expect((await env.request("/v1/files", { key: a.key })).status).toBe(200);
 
     // One held upload goes away: once it has cleaned up (its .part and .intent gone), its slot is free again.
     held[0]!.socket.destroy();
-    await eventually(() => storedState(env).temp.length === 2, "the first upload to be cleaned up");
+    await eventually(async () => (await storedState(env)).temp.length === 2, "the first upload to be cleaned up");
     const retry = await upload(env, a.key, { content: "third", headers: { "idempotency-key": "third" } });
     expect(retry.status).toBe(201);
     held[1]!.socket.destroy();
-    await eventually(() => storedState(env).temp.length === 0, "the second upload to be cleaned up");
-    expect(storedState(env).rows).toBe(2);
+    await eventually(async () => (await storedState(env)).temp.length === 0, "the second upload to be cleaned up");
+    expect((await storedState(env)).rows).toBe(2);
   });
 });
 

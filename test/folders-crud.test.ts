@@ -11,8 +11,8 @@ interface Page {
   meta: { page: number; per_page: number; total: number };
 }
 
-function dbRow(env: TestEnv, id: string) {
-  return env.handle.sqlite.query("SELECT parent_id, parent_key, name FROM folders WHERE id = ?").get(id) as {
+async function dbRow(env: TestEnv, id: string) {
+  return (await env.db.get("SELECT parent_id, parent_key, name FROM folders WHERE id = ?", id)) as {
     parent_id: string | null;
     parent_key: string;
     name: string;
@@ -21,12 +21,12 @@ function dbRow(env: TestEnv, id: string) {
 
 describe("folders: create and names", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Alpha");
-    b = env.org("Beta");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Alpha");
+    b = await env.org("Beta");
   });
   afterAll(() => env.close());
 
@@ -38,10 +38,10 @@ describe("folders: create and names", () => {
     expect(top).toMatchObject({ name: "Contracts", parent_id: null });
     expect(top.id).toMatch(/^fld_[0-9a-z]{16}$/);
     expect(res.headers.get("location")).toBe(`${env.config.publicUrl}/v1/folders/${top.id}`);
-    expect(dbRow(env, top.id)).toEqual({ parent_id: null, parent_key: "", name: "Contracts" });
+    expect(await dbRow(env, top.id)).toEqual({ parent_id: null, parent_key: "", name: "Contracts" });
     const child = await createFolder(env, a.key, "2026", top.id);
     expect(child.parent_id).toBe(top.id);
-    expect(dbRow(env, child.id)).toEqual({ parent_id: top.id, parent_key: top.id, name: "2026" });
+    expect(await dbRow(env, child.id)).toEqual({ parent_id: top.id, parent_key: top.id, name: "2026" });
     const explicitNull = await createFolder(env, a.key, "Top via null", null);
     expect(explicitNull.parent_id).toBeNull();
   });
@@ -115,13 +115,13 @@ describe("folders: create and names", () => {
 describe("folders: list and get", () => {
   const clock = manualClock(Date.UTC(2026, 1, 1));
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
   const ids: Record<string, string> = {};
   beforeAll(async () => {
-    env = createTestEnv({ clock });
-    a = env.org("Alpha");
-    b = env.org("Beta");
+    env = await createTestEnv({ clock });
+    a = await env.org("Alpha");
+    b = await env.org("Beta");
     for (const [name, parent] of [
       ["top1", null],
       ["top2", null],
@@ -180,12 +180,12 @@ describe("folders: list and get", () => {
 describe("folders: rename and move", () => {
   const clock = manualClock(Date.UTC(2026, 1, 1));
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv({ clock });
-    a = env.org("Alpha");
-    b = env.org("Beta");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv({ clock });
+    a = await env.org("Alpha");
+    b = await env.org("Beta");
   });
   afterAll(() => env.close());
 
@@ -201,7 +201,7 @@ describe("folders: rename and move", () => {
     const after = (await res.json()) as FolderJson;
     expect(after).toMatchObject({ id: f.id, name: "New", parent_id: null, created_at: f.created_at });
     expect(after.updated_at).not.toBe(f.updated_at);
-    expect(dbRow(env, f.id)).toEqual({ parent_id: null, parent_key: "", name: "New" });
+    expect(await dbRow(env, f.id)).toEqual({ parent_id: null, parent_key: "", name: "New" });
   });
 
   test("move under another folder, then back to the top with null; parent_key follows", async () => {
@@ -209,10 +209,10 @@ describe("folders: rename and move", () => {
     const f = await createFolder(env, a.key, "Mover");
     const moved = (await (await patch(f.id, { parent_id: target.id })).json()) as FolderJson;
     expect(moved.parent_id).toBe(target.id);
-    expect(dbRow(env, f.id)).toEqual({ parent_id: target.id, parent_key: target.id, name: "Mover" });
+    expect(await dbRow(env, f.id)).toEqual({ parent_id: target.id, parent_key: target.id, name: "Mover" });
     const back = (await (await patch(f.id, { parent_id: null, name: "Mover again" })).json()) as FolderJson;
     expect(back).toMatchObject({ parent_id: null, name: "Mover again" });
-    expect(dbRow(env, f.id)).toEqual({ parent_id: null, parent_key: "", name: "Mover again" });
+    expect(await dbRow(env, f.id)).toEqual({ parent_id: null, parent_key: "", name: "Mover again" });
   });
 
   test("a move into itself or anything below it is a 400; nothing changes", async () => {
@@ -227,8 +227,8 @@ describe("folders: rename and move", () => {
       expect(body.details.map((d) => d.field)).toEqual(["parent_id"]);
     }
     expect((await patch(mid.id, { parent_id: leaf.id })).status).toBe(400);
-    expect(dbRow(env, root.id)?.parent_id).toBeNull();
-    expect(dbRow(env, mid.id)?.parent_id).toBe(root.id);
+    expect((await dbRow(env, root.id))?.parent_id).toBeNull();
+    expect((await dbRow(env, mid.id))?.parent_id).toBe(root.id);
     // Moving a leaf up is fine.
     expect(((await (await patch(leaf.id, { parent_id: root.id })).json()) as FolderJson).parent_id).toBe(root.id);
   });
@@ -252,16 +252,16 @@ describe("folders: rename and move", () => {
     const theirs = await createFolder(env, b.key, "Theirs");
     expect((await patch(f.id, { parent_id: theirs.id })).status).toBe(404);
     expect((await patch(theirs.id, { name: "Stolen" })).status).toBe(404);
-    expect(dbRow(env, theirs.id)?.name).toBe("Theirs");
+    expect((await dbRow(env, theirs.id))?.name).toBe("Theirs");
   });
 });
 
 describe("folders: delete", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  beforeAll(() => {
-    env = createTestEnv();
-    a = env.org("Alpha");
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  beforeAll(async () => {
+    env = await createTestEnv();
+    a = await env.org("Alpha");
   });
   afterAll(() => env.close());
 
@@ -283,7 +283,7 @@ describe("folders: delete", () => {
         const res = await env.request(`/v1/folders/${f.id}${q}`, { method: "DELETE", key: a.key });
         expect(res.status).toBe(409);
         expect(((await res.json()) as { error: string }).error).toBe("folder_not_empty");
-        expect(dbRow(env, f.id)).not.toBeNull();
+        expect(await dbRow(env, f.id)).not.toBeNull();
       }
     }
   });
@@ -299,19 +299,19 @@ describe("folders: delete", () => {
       await uploadOk(env, a.key, { content: "l", fields: { folder_id: leaf.id } }),
     ];
     const kept = await uploadOk(env, a.key, { content: "s", fields: { folder_id: sibling.id } });
-    const deletedBefore = storedState(env).events.filter((e) => e === "file.deleted").length;
+    const deletedBefore = (await storedState(env)).events.filter((e) => e === "file.deleted").length;
 
     const res = await env.request(`/v1/folders/${root.id}?recursive=true`, { method: "DELETE", key: a.key });
     expect(res.status).toBe(204);
-    for (const f of [root, mid, leaf]) expect(dbRow(env, f.id)).toBeNull();
+    for (const f of [root, mid, leaf]) expect(await dbRow(env, f.id)).toBeNull();
     for (const file of inTree) {
       expect((await env.request(`/v1/files/${file.id}`, { key: a.key })).status).toBe(404);
       expect(existsSync(join(env.dir, "files", a.orgId, file.id))).toBe(false);
     }
-    const state = storedState(env);
+    const state = await storedState(env);
     expect(state.events.filter((e) => e === "file.deleted").length - deletedBefore).toBe(3);
     expect(state.temp).toEqual([]);
-    expect(dbRow(env, sibling.id)).not.toBeNull();
+    expect(await dbRow(env, sibling.id)).not.toBeNull();
     expect((await env.request(`/v1/files/${kept.id}`, { key: a.key })).status).toBe(200);
     expect(existsSync(join(env.dir, "files", a.orgId, kept.id))).toBe(true);
   });
@@ -320,6 +320,6 @@ describe("folders: delete", () => {
     const f = await createFolder(env, a.key, "Strict");
     const res = await env.request(`/v1/folders/${f.id}?recursive=yes`, { method: "DELETE", key: a.key });
     expect(res.status).toBe(400);
-    expect(dbRow(env, f.id)).not.toBeNull();
+    expect(await dbRow(env, f.id)).not.toBeNull();
   });
 });

@@ -54,17 +54,18 @@ const pickOwn = <T extends { orgId: string }>(list: T[], n: number): T | undefin
 
 // ---- observing state -------------------------------------------------------------------------------------------
 
-function snapshot(): string {
-  const q = (sql: string) => JSON.stringify(env.handle.sqlite.query(sql).all());
+async function snapshot(): Promise<string> {
+  const q = async (sql: string) => JSON.stringify(await env.db.all(sql));
   return [
-    q("SELECT * FROM tickets ORDER BY id"),
-    q("SELECT * FROM ticket_counts ORDER BY org_id, status, priority"),
-    q("SELECT * FROM files ORDER BY id"),
-    q("SELECT * FROM folders ORDER BY id"),
-    q("SELECT * FROM webhooks ORDER BY id"),
-    q("SELECT id, status, attempt_count, max_attempts, next_attempt_at FROM webhook_deliveries ORDER BY id"),
-    q("SELECT COUNT(*) AS n, MAX(seq) AS last FROM events"),
-    q("SELECT key_id, idempotency_key, fingerprint, response_status FROM idempotency_keys ORDER BY 1, 2"),
+    await q("SELECT * FROM tickets ORDER BY id"),
+    // Summed: PostgreSQL spreads each counter over shard rows.
+    await q("SELECT org_id, status, priority, SUM(count) AS count FROM ticket_counts GROUP BY org_id, status, priority ORDER BY 1, 2, 3"),
+    await q("SELECT * FROM files ORDER BY id"),
+    await q("SELECT * FROM folders ORDER BY id"),
+    await q("SELECT * FROM webhooks ORDER BY id"),
+    await q("SELECT id, status, attempt_count, max_attempts, next_attempt_at FROM webhook_deliveries ORDER BY id"),
+    await q("SELECT COUNT(*) AS n, MAX(seq) AS last FROM events"),
+    await q("SELECT key_id, idempotency_key, fingerprint, response_status FROM idempotency_keys ORDER BY 1, 2"),
     JSON.stringify(listObjects(env.dir)),
     JSON.stringify(listTemp(env.dir)),
   ].join("\n");
@@ -166,7 +167,7 @@ interface Sent {
  * Sends one request through the whole app and checks every property. Returns the parsed JSON body of a success.
  */
 async function fuzzOne(r: Sent): Promise<void> {
-  const before = snapshot();
+  const before = await snapshot();
   const res = await env.app.handle(new Request(r.url, { method: r.method, headers: r.headers, body: r.body }));
   requestsFuzzed++;
   statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
@@ -180,12 +181,12 @@ async function fuzzOne(r: Sent): Promise<void> {
   const { pathname } = new URL(r.url);
   // app.handle() has no socket: a HEAD answer's body is dropped by Bun's HTTP server, not here (hardening-secrets checks it over HTTP).
   if (r.method === "HEAD") {
-    if (snapshot() !== before) throw new Error(`a HEAD changed state: ${where}`);
+    if ((await snapshot()) !== before) throw new Error(`a HEAD changed state: ${where}`);
     return;
   }
   if (res.status === 204 || res.status === 304) {
     expect(buf.byteLength).toBe(0);
-    if (res.status === 304) expect(snapshot()).toBe(before);
+    if (res.status === 304) expect(await snapshot()).toBe(before);
     return;
   }
 
@@ -201,7 +202,7 @@ async function fuzzOne(r: Sent): Promise<void> {
     }
     // No internals: SQL, stack frames, paths of the machine, the download signing key.
     expect(text).not.toMatch(/SQLITE|sqlite_|at .*\.ts:\d+|\/work\/|\/tmp\/|node_modules/);
-    const after = snapshot();
+    const after = await snapshot();
     if (after !== before) throw new Error(`a rejected request changed state: ${where}`);
     return;
   }
@@ -211,7 +212,7 @@ async function fuzzOne(r: Sent): Promise<void> {
   if (route.bytes) {
     // Downloads: the exact stored bytes, or the requested slice of them.
     const id = decodeURIComponent(pathname.split("/")[route.path.startsWith("/v1") ? 3 : 2]!);
-    const row = env.handle.sqlite.query("SELECT sha256, size_bytes, org_id FROM files WHERE id = ?").get(id) as {
+    const row = (await env.db.get("SELECT sha256, size_bytes, org_id FROM files WHERE id = ?", id)) as {
       sha256: string;
       size_bytes: number;
       org_id: string;
@@ -226,7 +227,7 @@ async function fuzzOne(r: Sent): Promise<void> {
       const known = pool.files.find((f) => f.id === id);
       if (known) expect(Buffer.from(buf).equals(Buffer.from(known.bytes.subarray(Number(m![1]), Number(m![2]) + 1)))).toBe(true);
     }
-    expect(snapshot()).toBe(before);
+    expect(await snapshot()).toBe(before);
     return;
   }
   if (route.kind === "html") return void expect(res.headers.get("content-type") ?? "").toContain("text/html");
@@ -243,20 +244,20 @@ async function fuzzOne(r: Sent): Promise<void> {
     if (schema && !Value.Check(schema, body)) throw new Error(`success body not in the documented shape: ${where}`);
   }
   if (r.method === "GET" || res.headers.get("idempotent-replayed") === "true") {
-    if (snapshot() !== before) throw new Error(`a read or a replay changed state: ${where}`);
+    if ((await snapshot()) !== before) throw new Error(`a read or a replay changed state: ${where}`);
     return;
   }
-  learn(r, route.path, res.status, body);
+  await learn(r, route.path, res.status, body);
 }
 
 /** Adds what a successful write created to the pools (and checks an upload's bytes and references). */
-function learn(r: Sent, route: string, status: number, body: any): void {
+async function learn(r: Sent, route: string, status: number, body: any): Promise<void> {
   const orgId = r.actor!.orgId;
   if (route === "/v1/files" && status === 201) {
     expect(r.uploaded).toBeDefined();
     expect(body.size_bytes).toBe(r.uploaded!.byteLength);
     expect(body.sha256).toBe(sha256Hex(r.uploaded!));
-    const row = env.handle.sqlite.query("SELECT org_id, storage_key FROM files WHERE id = ?").get(body.id) as { org_id: string; storage_key: string };
+    const row = (await env.db.get("SELECT org_id, storage_key FROM files WHERE id = ?", body.id)) as { org_id: string; storage_key: string };
     expect(row.org_id).toBe(orgId);
     expect(Buffer.from(readFileSync(join(env.dir, "files", row.storage_key))).equals(Buffer.from(r.uploaded!))).toBe(true);
     // A folder or ticket named in an upload is always the uploader's own.
@@ -264,7 +265,7 @@ function learn(r: Sent, route: string, status: number, body: any): void {
       ["folders", body.folder_id],
       ["tickets", body.ticket_id],
     ] as const) {
-      if (id !== null) expect((env.handle.sqlite.query(`SELECT org_id FROM ${table} WHERE id = ?`).get(id) as { org_id: string }).org_id).toBe(orgId);
+      if (id !== null) expect(((await env.db.get(`SELECT org_id FROM ${table} WHERE id = ?`, id)) as { org_id: string }).org_id).toBe(orgId);
     }
     pool.files.push({ id: body.id, orgId, filename: body.filename, bytes: r.uploaded! });
   } else if (route === "/v1/folders" && status === 201) pool.folders.push({ id: body.id, orgId });
@@ -272,7 +273,7 @@ function learn(r: Sent, route: string, status: number, body: any): void {
   else if (route === "/v1/webhooks" && status === 201) pool.webhooks.push({ id: body.id, orgId });
   else if (route.endsWith("/test") && status === 202) pool.deliveries.push({ id: body.id, webhookId: body.webhook_id, orgId });
   if (route === "/v1/folders/:id" && status === 200 && body.parent_id !== null) {
-    expect((env.handle.sqlite.query("SELECT org_id FROM folders WHERE id = ?").get(body.parent_id) as { org_id: string }).org_id).toBe(orgId);
+    expect(((await env.db.get("SELECT org_id FROM folders WHERE id = ?", body.parent_id)) as { org_id: string }).org_id).toBe(orgId);
   }
 }
 
@@ -298,12 +299,12 @@ async function seedUpload(org: Org, bytes: Uint8Array, filename: string, fields:
 }
 
 beforeAll(async () => {
-  env = createTestEnv({ config: { maxJsonBytes: 4096, maxUploadBytes: MAX_UPLOAD, webhookAllowPrivate: true } });
+  env = await createTestEnv({ config: { maxJsonBytes: 4096, maxUploadBytes: MAX_UPLOAD, webhookAllowPrivate: true } });
   ROUTES = routesOf(env.app);
   signer = createDownloadSigner({ key: loadDownloadKey(env.dir), publicUrl: env.config.publicUrl, ttlSeconds: env.config.downloadUrlTtlSeconds });
-  A = env.org("Acme");
-  B = env.org("Beta", "enterprise");
-  C = env.org("Freeloader", "free");
+  A = await env.org("Acme");
+  B = await env.org("Beta", "enterprise");
+  C = await env.org("Freeloader", "free");
   for (const org of [A, B]) {
     const top = await post(org.key, "/v1/folders", { name: "Contracts" });
     const sub = await post(org.key, "/v1/folders", { name: "2026", parent_id: top.id });
@@ -978,8 +979,8 @@ describe("fuzzing files, folders, webhooks and the request pipeline", () => {
     }
   });
 
-  test("state on disk stayed consistent: every row has its bytes, nothing else is stored, no temp files", () => {
-    const rows = env.handle.sqlite.query("SELECT storage_key, sha256 FROM files ORDER BY storage_key").all() as { storage_key: string; sha256: string }[];
+  test("state on disk stayed consistent: every row has its bytes, nothing else is stored, no temp files", async () => {
+    const rows = (await env.db.all("SELECT storage_key, sha256 FROM files ORDER BY storage_key")) as { storage_key: string; sha256: string }[];
     expect(listObjects(env.dir)).toEqual(rows.map((r) => r.storage_key).sort());
     for (const r of rows) expect(sha256Hex(readFileSync(join(env.dir, "files", r.storage_key)))).toBe(r.sha256);
     expect(listTemp(env.dir)).toEqual([]);

@@ -1,67 +1,246 @@
-// Test fixtures: a real data dir in a temp folder, a migrated SQLite database, the real app, orgs and keys.
+// Test fixtures: a real data dir in a temp folder, a migrated database (SQLite, or PostgreSQL with CLIENTCOVE_TEST_ENGINE=postgres), the real app, orgs and keys.
 import { expect } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Sql } from "postgres";
 import { buildApp, type App } from "../src/app";
 import { loadConfig, type Config } from "../src/config";
-import { openDatabase, type DbHandle } from "../src/db/client";
+import { openDatabase, type Db, type DbHandle } from "../src/db/client";
 import { buildDeps, type Deps } from "../src/deps";
 import { migrate } from "../src/db/migrate";
+import { openPostgres } from "../src/db/postgres/client";
+import { MIGRATIONS_TABLE, migratePostgres } from "../src/db/postgres/migrate";
+import { loadDatabaseDownloadKey } from "../src/files/signed-url";
 import { systemClock, type Clock } from "../src/lib/clock";
 import { silentLogger, type Logger } from "../src/lib/log";
 import { insertOrgWithKey } from "./orgs-fixtures";
+import { freshDatabase } from "./services/postgres";
 import type { Plan } from "../src/db/schema/orgs";
 
 export function tempDir(label = "cc"): string {
   return mkdtempSync(join(tmpdir(), `${label}-`));
 }
 
+/** The engine `createTestEnv` builds on: CLIENTCOVE_TEST_ENGINE=postgres (scripts/test-postgres.ts sets it), else SQLite. */
+export type TestEngine = "sqlite" | "postgres";
+export const TEST_ENGINE: TestEngine = process.env.CLIENTCOVE_TEST_ENGINE === "postgres" ? "postgres" : "sqlite";
+if (process.env.CLIENTCOVE_TEST_ENGINE && process.env.CLIENTCOVE_TEST_ENGINE !== TEST_ENGINE)
+  throw new Error(`CLIENTCOVE_TEST_ENGINE must be "sqlite" or "postgres", got "${process.env.CLIENTCOVE_TEST_ENGINE}"`);
+/** True in the PostgreSQL pass: `test.skipIf(ON_POSTGRES)` marks a test that is SQLite-specific by nature. */
+export const ON_POSTGRES = TEST_ENGINE === "postgres";
+
+/** A value a statement binds: what both engines accept for the schema's columns. */
+export type SqlValue = string | number | null;
+
+/**
+ * Rows of the env's database, whichever engine, for assertions and for setting up states the API cannot make.
+ * Statements use `?` placeholders (turned into `$1…` on PostgreSQL) and portable SQL; rows are equal on both
+ * engines (the PostgreSQL client maps int8 to numbers and booleans to 1/0, as bun:sqlite returns them).
+ */
+export interface TestDb {
+  /** The first row, or null (as bun:sqlite's `get`). */
+  get<T = Record<string, unknown>>(sql: string, ...params: SqlValue[]): Promise<T | null>;
+  all<T = Record<string, unknown>>(sql: string, ...params: SqlValue[]): Promise<T[]>;
+  /** Runs a statement; resolves with the number of rows it changed. */
+  run(sql: string, ...params: SqlValue[]): Promise<number>;
+  /** The schema's tables (not the migrations' bookkeeping), sorted. */
+  tables(): Promise<string[]>;
+}
+
+/** How the env's app reaches its database: what `buildDeps` is given. */
+export type TestDatabase = { engine: "sqlite"; db: Db } | { engine: "postgres"; sql: Sql; downloadKey: Buffer };
+
 export interface TestEnv {
+  engine: TestEngine;
   dir: string;
   /** The app's final, frozen Config (deps.config). */
   config: Config;
-  handle: DbHandle;
+  /** The env's database as buildDeps is given it (for `testDeps`). */
+  database: TestDatabase;
+  /** Portable row access for assertions (see TestDb). */
+  db: TestDb;
+  /** Only on SQLite envs (createSqliteTestEnv, or createTestEnv in the SQLite pass): the raw connection. */
+  handle?: DbHandle;
   /** What the app was built from, by the composition root serve uses (src/deps.ts). */
   deps: Deps;
   app: App;
   clock: Clock;
   /** Sends a request through the whole app (no socket). `path` starts with `/`. */
   request(path: string, init?: RequestInit & { key?: string; json?: unknown }): Promise<Response>;
-  /** Creates an organization with its owner and an API key; returns the key's secret. */
-  org(name?: string, plan?: Plan): { orgId: string; userId: string; key: string };
-  close(): void;
+  /** Creates an organization with its owner and an API key (through the writer); returns the key's secret. */
+  org(name?: string, plan?: Plan): Promise<{ orgId: string; userId: string; key: string }>;
+  /** Removes the data dir; on PostgreSQL waits for the writer and gives the database back to the pool. */
+  close(): Promise<void>;
+}
+
+/** A test env on SQLite, for tests that are SQLite-specific by nature (PRAGMAs, the data dir's file, WAL, the writer). */
+export interface SqliteTestEnv extends TestEnv {
+  engine: "sqlite";
+  database: { engine: "sqlite"; db: Db };
+  handle: DbHandle;
 }
 
 /**
  * The app's dependencies for a test env's data dir and database, built as serve builds them (src/deps.ts). For a
  * second app on the same env (another logger, other options, a restart): `buildApp(testDeps(env, { log }))`.
  */
-export function testDeps(env: Pick<TestEnv, "config" | "handle" | "clock">, overrides: { config?: Partial<Config>; log?: Logger; clock?: Clock } = {}): Deps {
-  return buildDeps({
-    config: { ...env.config, ...overrides.config },
-    db: env.handle.db,
-    clock: overrides.clock ?? env.clock,
-    log: overrides.log ?? silentLogger,
+export function testDeps(env: Pick<TestEnv, "config" | "database" | "clock">, overrides: { config?: Partial<Config>; log?: Logger; clock?: Clock } = {}): Deps {
+  const common = { config: { ...env.config, ...overrides.config }, clock: overrides.clock ?? env.clock, log: overrides.log ?? silentLogger };
+  const d = env.database;
+  return d.engine === "sqlite" ? buildDeps({ ...common, db: d.db }) : buildDeps({ ...common, postgres: { sql: d.sql, downloadKey: d.downloadKey } });
+}
+
+interface EnvOptions {
+  config?: Partial<Config>;
+  clock?: Clock;
+}
+
+/** A test env on the engine of this pass (TEST_ENGINE): the HTTP suite runs on SQLite, then again on PostgreSQL. */
+export function createTestEnv(opts: EnvOptions = {}): Promise<TestEnv> {
+  return TEST_ENGINE === "postgres" ? createPostgresTestEnv(opts) : createSqliteTestEnv(opts);
+}
+
+function baseConfig(dir: string, opts: EnvOptions, extra: Record<string, string> = {}): Config {
+  // Rate limits are off unless a test turns them on: suites make hundreds of requests with one key in a burst.
+  const flags = { "data-dir": dir, "log-level": "silent", "rate-limit-per-minute": "0", "auth-failures-per-minute": "0", ...extra };
+  return { ...loadConfig(flags, {}).config, ...opts.config };
+}
+
+/** A test env on SQLite whatever the pass: a migrated database in the data dir, `handle` its raw connection. */
+export async function createSqliteTestEnv(opts: EnvOptions = {}): Promise<SqliteTestEnv> {
+  const dir = tempDir();
+  const handle = openDatabase(dir);
+  migrate(handle.sqlite);
+  const sqlite = handle.sqlite;
+  const db: TestDb = {
+    async get<T>(sql: string, ...params: SqlValue[]) {
+      return (sqlite.query(sql).get(...params) ?? null) as T | null;
+    },
+    async all<T>(sql: string, ...params: SqlValue[]) {
+      return sqlite.query(sql).all(...params) as T[];
+    },
+    async run(sql: string, ...params: SqlValue[]) {
+      return sqlite.query(sql).run(...params).changes;
+    },
+    async tables() {
+      const rows = sqlite
+        .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('__drizzle_migrations', 'sqlite_sequence') ORDER BY name")
+        .all();
+      return (rows as { name: string }[]).map((r) => r.name);
+    },
+  };
+  const env = assemble(dir, baseConfig(dir, opts), { engine: "sqlite", db: handle.db }, db, opts, () => handle.close());
+  return { ...env, engine: "sqlite", database: { engine: "sqlite", db: handle.db }, handle };
+}
+
+// ---- PostgreSQL: a small pool of migrated databases, emptied when an env takes one ---------------------------
+
+interface PooledDatabase {
+  url: string;
+  sql: Sql;
+  tables: string[];
+  busy: boolean;
+}
+
+const databases: PooledDatabase[] = [];
+let creating: Promise<PooledDatabase> | undefined;
+
+/** A fresh, migrated database added to the pool (one at a time: envs opened together wait for each other's). */
+function addDatabase(): Promise<PooledDatabase> {
+  const made = (creating ?? Promise.resolve()).then(async () => {
+    const fresh = await freshDatabase();
+    const { sql } = openPostgres({ url: fresh.url, poolSize: 10, statementTimeoutMs: 30_000 });
+    await migratePostgres(sql);
+    const rows = await sql<
+      { name: string }[]
+    >`SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename <> ${MIGRATIONS_TABLE} ORDER BY tablename`;
+    const entry: PooledDatabase = { url: fresh.url, sql, tables: rows.map((r) => r.name), busy: true };
+    databases.push(entry);
+    return entry;
+  });
+  creating = made.catch(() => undefined) as Promise<PooledDatabase>;
+  return made;
+}
+
+/**
+ * A database of the pool (created once per process, as few as envs are open at once), emptied of every row with
+ * its identities restarted: as good as a new one, for a TRUNCATE instead of CREATE DATABASE and migrations.
+ */
+async function takeDatabase(): Promise<PooledDatabase> {
+  const free = databases.find((d) => !d.busy);
+  const entry = free ?? (await addDatabase());
+  entry.busy = true;
+  try {
+    await entry.sql.unsafe(`TRUNCATE ${entry.tables.map((t) => `"${t}"`).join(", ")} RESTART IDENTITY CASCADE`);
+  } catch (err) {
+    entry.busy = false;
+    throw err;
+  }
+  return entry;
+}
+
+/** `?` placeholders (outside quotes) as `$1, $2, …` and `?N` as `$N`, for statements written for both engines. */
+export function numberedPlaceholders(sql: string): string {
+  let n = 0;
+  let out = "";
+  let quote: string | null = null;
+  for (let i = 0; i < sql.length; i++) {
+    const ch = sql[i]!;
+    if (quote) {
+      if (ch === quote) quote = null;
+    } else if (ch === "'" || ch === '"') quote = ch;
+    else if (ch === "?") {
+      const digits = /^\d+/.exec(sql.slice(i + 1))?.[0];
+      out += `$${digits ?? ++n}`;
+      i += digits?.length ?? 0;
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+/** A row as bun:sqlite gives it: a plain object (postgres.js rows carry no extras, but its result array does). */
+const plain = (rows: readonly object[]) => rows.map((r) => ({ ...r }));
+
+async function createPostgresTestEnv(opts: EnvOptions): Promise<TestEnv> {
+  const pooled = await takeDatabase();
+  const { sql } = pooled;
+  const dir = tempDir();
+  const database: TestDatabase = { engine: "postgres", sql, downloadKey: await loadDatabaseDownloadKey(sql) };
+  const db: TestDb = {
+    async get<T>(text: string, ...params: SqlValue[]) {
+      return (plain(await sql.unsafe(numberedPlaceholders(text), params))[0] ?? null) as T | null;
+    },
+    async all<T>(text: string, ...params: SqlValue[]) {
+      return plain(await sql.unsafe(numberedPlaceholders(text), params)) as T[];
+    },
+    async run(text: string, ...params: SqlValue[]) {
+      return (await sql.unsafe(numberedPlaceholders(text), params)).count;
+    },
+    async tables() {
+      return [...pooled.tables];
+    },
+  };
+  const config = baseConfig(dir, opts, { "database-url": pooled.url });
+  return assemble(dir, config, database, db, opts, () => {
+    pooled.busy = false;
   });
 }
 
-export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } = {}): TestEnv {
-  const dir = tempDir();
-  // Rate limits are off unless a test turns them on: suites make hundreds of requests with one key in a burst.
-  const config = {
-    ...loadConfig({ "data-dir": dir, "log-level": "silent", "rate-limit-per-minute": "0", "auth-failures-per-minute": "0" }, {}).config,
-    ...opts.config,
-  };
-  const handle = openDatabase(dir);
-  migrate(handle.sqlite);
+/** The env around an open database: its app built as serve builds it, requests, orgs, and `close`. */
+function assemble(dir: string, config: Config, database: TestDatabase, db: TestDb, opts: EnvOptions, release: () => void): TestEnv {
   const clock = opts.clock ?? systemClock;
-  const deps = testDeps({ config, handle, clock });
+  const deps = testDeps({ config, database, clock });
   const app = buildApp(deps);
-  const env: TestEnv = {
+  let closed = false;
+  return {
+    engine: database.engine,
     dir,
     config: deps.config,
-    handle,
+    database,
+    db,
     deps,
     app,
     clock,
@@ -76,16 +255,18 @@ export function createTestEnv(opts: { config?: Partial<Config>; clock?: Clock } 
       return app.handle(new Request(`http://localhost${path}`, { ...init, headers, body }));
     },
     org(name = "Acme", plan = "pro") {
-      return insertOrgWithKey(handle.sqlite, clock.now(), name, plan);
+      return insertOrgWithKey(deps.writer, clock.now(), name, plan);
     },
-    close() {
-      handle.close();
+    async close() {
+      if (closed) return;
+      closed = true;
+      // SQLite: closed at once (also when the caller does not await). PostgreSQL: the writer's units finish first.
+      if (database.engine === "postgres") await deps.writer.flush();
+      release();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-  return env;
 }
-
 // ---- Child processes: the CLI and the server as an admin runs them -------------------------------------------
 
 /** The repository root and the pinned Bun, for tests that spawn `bun src/main.ts`. */

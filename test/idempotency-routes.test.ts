@@ -17,8 +17,8 @@ afterEach(() => {
 });
 
 /** The app's POST routes under /v1, as it registers them. */
-function postRoutes(): string[] {
-  const probe = createTestEnv();
+async function postRoutes(): Promise<string[]> {
+  const probe = await createTestEnv();
   try {
     return probe.app.routes.filter((r) => r.method === "POST" && r.path.startsWith("/v1/")).map((r) => `${r.method} ${r.path}`);
   } finally {
@@ -40,9 +40,9 @@ function send(e: TestEnv, route: MatrixRoute, path: string, key: string, idem: s
   return e.request(path, { method: route.method, headers, body });
 }
 
-describe("every POST under /v1 replays its first answer", () => {
-  const posts = postRoutes();
+const posts = await postRoutes();
 
+describe("every POST under /v1 replays its first answer", () => {
   test("the app has the POST routes this suite expects to find (the list is not empty)", () => {
     expect(posts.length).toBeGreaterThanOrEqual(7);
   });
@@ -56,9 +56,9 @@ describe("every POST under /v1 replays its first answer", () => {
       expect(found, `${label} has no row in test/route-matrix.ts to build its request from`).toBeDefined();
       const { spec, route } = found!;
       const clock = manualClock(Date.UTC(2026, 1, 25, 14, 30));
-      env = createTestEnv({ clock, config: spec.config });
-      const a = env.org("Org A", "pro");
-      const b = env.org("Org B", "enterprise");
+      env = await createTestEnv({ clock, config: spec.config });
+      const a = await env.org("Org A", "pro");
+      const b = await env.org("Org B", "enterprise");
       const seed = await spec.seed({ env, clock, a, b });
       const url = fillPath(route.path, seed);
 
@@ -66,7 +66,7 @@ describe("every POST under /v1 replays its first answer", () => {
       const firstBody = await first.text();
       expect(first.status >= 200 && first.status < 300, `${label} answered ${first.status}: ${firstBody}`).toBe(true);
       expect(first.headers.get("idempotent-replayed")).toBeNull();
-      const after = storedStateOfAll(env);
+      const after = await storedStateOfAll(env);
 
       const again = await send(env, route, url, a.key, "once");
       expect(again.status).toBe(first.status);
@@ -75,15 +75,15 @@ describe("every POST under /v1 replays its first answer", () => {
       expect(again.headers.get("content-type")).toStartWith("application/json");
       expect(await again.json()).toEqual(JSON.parse(firstBody));
       // Rows, events, idempotency answers and stored bytes: exactly as the first request left them.
-      expect(storedStateOfAll(env)).toEqual(after);
+      expect(await storedStateOfAll(env)).toEqual(after);
     });
   }
 });
 
 describe("uploads: the change and its stored answer commit together", () => {
   test("an upload whose answer cannot be stored leaves no row, event or bytes; its key is free and the retry stores one file", async () => {
-    env = createTestEnv();
-    const { key } = env.org("Acme");
+    env = await createTestEnv();
+    const { key } = await env.org("Acme");
     const send = () =>
       env!.request("/v1/files", {
         method: "POST",
@@ -91,39 +91,52 @@ describe("uploads: the change and its stored answer commit together", () => {
         headers: { "content-type": `multipart/form-data; boundary=${BOUNDARY}`, "idempotency-key": "upload-once" },
         body: multipartBody([{ name: "file", filename: "a.txt", content: "exactly once" }]),
       });
-    const count = (table: string) => (env!.handle.sqlite.query(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
-    env.handle.sqlite.run(
-      `CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`,
-    );
-    expect((await send()).status).toBe(500);
-    expect([count("files"), count("events"), count("idempotency_keys")]).toEqual([0, 0, 0]);
-    expect(listObjects(env.dir)).toEqual([]);
-    env.handle.sqlite.run("DROP TRIGGER refuse_answer");
+    const db = env.db;
+    const count = async (table: string) => (await db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`))!.n;
+    // Storing the answer fails (a trigger refuses it), as a crash between the upload and the answer's row would.
+    const refuse =
+      env.engine === "sqlite"
+        ? [`CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys BEGIN SELECT RAISE(ABORT, 'simulated crash'); END`]
+        : [
+            `CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$`,
+            `CREATE TRIGGER refuse_answer BEFORE UPDATE OF response_status ON idempotency_keys FOR EACH ROW EXECUTE FUNCTION refuse_answer()`,
+          ];
+    const allow =
+      env.engine === "sqlite" ? ["DROP TRIGGER refuse_answer"] : ["DROP TRIGGER refuse_answer ON idempotency_keys", "DROP FUNCTION refuse_answer()"];
+    for (const s of refuse) await db.run(s);
+    try {
+      expect((await send()).status).toBe(500);
+      expect([await count("files"), await count("events"), await count("idempotency_keys")]).toEqual([0, 0, 0]);
+      expect(listObjects(env.dir)).toEqual([]);
+    } finally {
+      // The pooled PostgreSQL database outlives this env: the trigger must not.
+      for (const s of allow) await db.run(s);
+    }
     const first = await send();
     expect(first.status).toBe(201);
     const again = await send();
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(again.headers.get("location")).toBe(first.headers.get("location"));
-    expect(count("files")).toBe(1);
+    expect(await count("files")).toBe(1);
     expect(listObjects(env.dir).length).toBe(1);
   });
 });
 
 describe("a change that awaits before it writes (webhook registration)", () => {
   test("refused after the claim, it releases its key: the corrected request runs under the same key, then replays", async () => {
-    env = createTestEnv();
-    const { key } = env.org("Acme");
+    env = await createTestEnv();
+    const { key } = await env.org("Acme");
     const register = (url: string) =>
       env!.request("/v1/webhooks", { method: "POST", key, json: { url, events: ["*"] }, headers: { "idempotency-key": "hook-1" } });
     // A loopback address is refused by the SSRF guard, in the service, after the key was claimed.
     expect((await register("http://127.0.0.1:9/hook")).status).toBe(400);
-    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    expect(await env.db.get("SELECT COUNT(*) AS n FROM idempotency_keys")).toEqual({ n: 0 });
     const created = await register("http://93.184.216.34/hook");
     expect(created.status).toBe(201);
     const again = await register("http://93.184.216.34/hook");
     expect(again.headers.get("idempotent-replayed")).toBe("true");
     expect(await again.json()).toEqual(await created.json());
-    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM webhooks").get()).toEqual({ n: 1 });
+    expect(await env.db.get("SELECT COUNT(*) AS n FROM webhooks")).toEqual({ n: 1 });
   });
 });
 
@@ -169,12 +182,13 @@ describe("decide: the one rule", () => {
 
 describe("the plugin", () => {
   test("a POST handler that returns without idempotent.commit is a 500, and its key is released", async () => {
-    env = createTestEnv();
-    const { key } = env.org("Acme");
+    env = await createTestEnv();
+    const { key } = await env.org("Acme");
     const guard = idempotencyPlugin({ auth: authPlugin(env.deps), store: env.deps.stores.idempotency, clock: env.deps.clock });
     const app = new Elysia()
-      .onError((ctx) => {
-        releaseIdempotencyKey(ctx);
+      // As the app's error hook: the answer waits for the release (on PostgreSQL a real round trip).
+      .onError(async (ctx) => {
+        await releaseIdempotencyKey(ctx);
         return new Response(null, { status: 500 });
       })
       .use(new Elysia({ prefix: "/v1" }).use(guard).post("/forgot", () => ({ ok: true })));
@@ -182,6 +196,6 @@ describe("the plugin", () => {
       new Request("http://localhost/v1/forgot", { method: "POST", headers: { authorization: `Bearer ${key}`, "idempotency-key": "k" } }),
     );
     expect(r.status).toBe(500);
-    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM idempotency_keys").get()).toEqual({ n: 0 });
+    expect(await env.db.get("SELECT COUNT(*) AS n FROM idempotency_keys")).toEqual({ n: 0 });
   });
 });

@@ -18,8 +18,8 @@ let requests = 0;
 let operations = 0;
 let crossAttempts = 0;
 
-beforeAll(() => {
-  env = createTestEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 20, webhookTimeoutMs: 2000 } });
+beforeAll(async () => {
+  env = await createTestEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 20, webhookTimeoutMs: 2000 } });
   dispatcher = createDispatcher(dispatcherDeps(env));
   dispatcher.start();
   receiver = startReceiver();
@@ -129,15 +129,16 @@ async function run(op: Op, orgs: [Model, Model], step: number) {
 }
 
 /** An organization's rows as stored (what a cross-organization request must never change), plus its event count. */
-function orgState(orgId: string): string {
-  const q = (sql: string) => JSON.stringify(env.handle.sqlite.query(sql).all(orgId));
+async function orgState(orgId: string): Promise<string> {
+  const q = async (sql: string) => JSON.stringify(await env.db.all(sql, orgId));
   return [
-    q("SELECT * FROM tickets WHERE org_id = ? ORDER BY id"),
-    q("SELECT * FROM ticket_counts WHERE org_id = ? ORDER BY status, priority"),
-    q("SELECT * FROM folders WHERE org_id = ? ORDER BY id"),
-    q("SELECT * FROM files WHERE org_id = ? ORDER BY id"),
-    q("SELECT * FROM webhooks WHERE org_id = ? ORDER BY id"),
-    q("SELECT COUNT(*) AS n FROM events WHERE org_id = ?"),
+    await q("SELECT * FROM tickets WHERE org_id = ? ORDER BY id"),
+    // Summed: PostgreSQL spreads each counter over shard rows.
+    await q("SELECT status, priority, SUM(count) AS count FROM ticket_counts WHERE org_id = ? GROUP BY status, priority ORDER BY 1, 2"),
+    await q("SELECT * FROM folders WHERE org_id = ? ORDER BY id"),
+    await q("SELECT * FROM files WHERE org_id = ? ORDER BY id"),
+    await q("SELECT * FROM webhooks WHERE org_id = ? ORDER BY id"),
+    await q("SELECT COUNT(*) AS n FROM events WHERE org_id = ?"),
   ].join("\n");
 }
 
@@ -148,10 +149,10 @@ async function apply(op: Op, orgs: [Model, Model], step: number) {
   /** A request on the other organization's ids: 404 like an unknown id, and nothing of either organization changes. */
   const expectNotFound = async (send: () => Promise<{ status: number; body: any }>) => {
     crossAttempts++;
-    const before = orgs.map((m) => orgState(m.orgId));
+    const before = orgs.map(async (m) => await orgState(m.orgId));
     const r = await send();
     expect({ status: r.status, error: r.body?.error }).toEqual({ status: 404, error: "not_found" });
-    expect(orgs.map((m) => orgState(m.orgId))).toEqual(before);
+    expect(orgs.map(async (m) => await orgState(m.orgId))).toEqual(before);
   };
   switch (op.kind) {
     case "createTicket": {
@@ -320,13 +321,13 @@ async function checkEvents(orgs: [Model, Model]) {
   const ids = orgs.map((m) => m.orgId);
   // Everything recorded has reached its endpoints (or ended): nothing of these orgs is still pending.
   await waitFor(
-    () => {
-      const q = env.handle.sqlite
-        .query(
-          `SELECT (SELECT COUNT(*) FROM events WHERE org_id IN (?1, ?2) AND dispatched_at IS NULL)
+    async () => {
+      const q = (await env.db.get(
+        `SELECT (SELECT COUNT(*) FROM events WHERE org_id IN (?1, ?2) AND dispatched_at IS NULL)
               + (SELECT COUNT(*) FROM webhook_deliveries WHERE org_id IN (?1, ?2) AND status = 'pending') AS n`,
-        )
-        .get(ids[0]!, ids[1]!) as { n: number };
+        ids[0]!,
+        ids[1]!,
+      )) as { n: number };
       return q.n === 0;
     },
     "every delivery of the run to finish",
@@ -334,7 +335,7 @@ async function checkEvents(orgs: [Model, Model]) {
   );
   for (const m of orgs) {
     const other = orgs.find((o) => o !== m)!;
-    const rows = env.handle.sqlite.query("SELECT type, data FROM events WHERE org_id = ?").all(m.orgId) as { type: string; data: string }[];
+    const rows = (await env.db.all("SELECT type, data FROM events WHERE org_id = ?", m.orgId)) as { type: string; data: string }[];
     for (const e of rows) {
       const data = JSON.parse(e.data);
       const subject = e.type === "webhook.test" ? data.webhook_id : data.id;
@@ -342,16 +343,16 @@ async function checkEvents(orgs: [Model, Model]) {
       for (const ref of [data.folder_id, data.ticket_id]) if (ref) expect(other.ever.has(ref)).toBe(false);
     }
     const delivered = receiver.requests.filter((r) => r.path === `/hook/${m.orgId}`);
-    const expectedDeliveries = env.handle.sqlite
-      .query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'succeeded'")
-      .get(m.orgId) as { n: number };
+    const expectedDeliveries = (await env.db.get("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'succeeded'", m.orgId)) as {
+      n: number;
+    };
     if (expectedDeliveries.n > 0) expect(delivered.length).toBeGreaterThan(0);
     for (const r of delivered) {
       const data = r.json.data;
       const subject = r.json.event === "webhook.test" ? data.webhook_id : data.id;
       expect({ event: r.json.event, mine: m.ever.has(subject), theirs: other.ever.has(subject) }).toEqual({ event: r.json.event, mine: true, theirs: false });
       // Signed with the secret of an endpoint of this organization (the delivery row says which).
-      const row = env.handle.sqlite.query("SELECT webhook_id, org_id FROM webhook_deliveries WHERE id = ?").get(r.headers["webhook-id"]!) as {
+      const row = (await env.db.get("SELECT webhook_id, org_id FROM webhook_deliveries WHERE id = ?", r.headers["webhook-id"]!)) as {
         webhook_id: string;
         org_id: string;
       } | null;
@@ -370,8 +371,8 @@ describe("isolation between organizations", () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 15, maxLength: 40 }), async (ops) => {
         run_++;
-        const mk = (label: string): Model => {
-          const o = env.org(`Iso${run_}${label}${Math.random().toString(36).slice(2, 8)}`);
+        const mk = async (label: string): Promise<Model> => {
+          const o = await env.org(`Iso${run_}${label}${Math.random().toString(36).slice(2, 8)}`);
           return {
             orgId: o.orgId,
             key: o.key,
@@ -383,7 +384,7 @@ describe("isolation between organizations", () => {
             ever: new Set(),
           };
         };
-        const orgs: [Model, Model] = [mk("a"), mk("b")];
+        const orgs: [Model, Model] = [await mk("a"), await mk("b")];
         // Each organization starts with one of everything, so cross-organization attempts always have a target.
         for (const [i, m] of orgs.entries()) {
           await run({ actor: i as 0 | 1, kind: "createWebhook", n: 0, k: 0, cross: false, flag: true }, orgs, -1);

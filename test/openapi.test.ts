@@ -23,7 +23,7 @@ let dir: string;
 let spec: any;
 
 beforeAll(async () => {
-  env = createTestEnv({ config: { publicUrl: "https://support.acme.test" } });
+  env = await createTestEnv({ config: { publicUrl: "https://support.acme.test" } });
   const listening = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
   server = { port: listening.server!.port!, stop: () => listening.stop(true) };
   dir = join(ROOT, "test", ".generated", `openapi-${process.pid}`);
@@ -63,7 +63,7 @@ describe("OpenAPI document", () => {
   test("a client generated with openapi-typescript + openapi-fetch type-checks and works against a live server", async () => {
     const gen = run(["node", join(BIN, "openapi-typescript"), join(dir, "openapi.json"), "-o", join(dir, "schema.d.ts")]);
     expect(gen.code, gen.out).toBe(0);
-    const { key } = env.org("Client Co");
+    const { key } = await env.org("Client Co");
     writeFileSync(
       join(dir, "client.ts"),
       `import createClient from "openapi-fetch";

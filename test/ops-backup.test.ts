@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { createTestEnv, tempDir, type TestEnv } from "./helpers";
+import { createSqliteTestEnv, tempDir, type SqliteTestEnv, type TestEnv } from "./helpers";
 import { bytesOf, runCli, sha256, startServe } from "./ops-fixtures";
 import { buildHeader } from "../src/ops/tar";
 
@@ -33,7 +33,7 @@ async function createTicket(env: TestEnv, key: string, subject: string): Promise
 }
 
 describe("backup and restore round trip", () => {
-  let env: TestEnv;
+  let env: SqliteTestEnv;
   let work: string;
   let archive: string;
   let restored: string;
@@ -47,8 +47,8 @@ describe("backup and restore round trip", () => {
     work = tempDir("cc-backup");
     archive = join(work, "backup.tar.gz");
     restored = join(work, "restored");
-    env = createTestEnv({ config: { webhookAllowPrivate: true } });
-    orgs = [env.org("Acme"), env.org("Globex", "enterprise")];
+    env = await createSqliteTestEnv({ config: { webhookAllowPrivate: true } });
+    orgs = [await env.org("Acme"), await env.org("Globex", "enterprise")];
     let seed = 1;
     for (const org of orgs) {
       const folder = await env.request("/v1/folders", { method: "POST", key: org.key, json: { name: "Contracts" } });
@@ -319,7 +319,7 @@ describe("backup and restore round trip", () => {
 
 describe("backup refusals and warnings", () => {
   test("backup refuses an existing output file unless --force, and a dir without a database", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     const work = tempDir("cc-backup2");
     try {
       const out = join(work, "b.tar.gz");
@@ -349,10 +349,10 @@ describe("backup refusals and warnings", () => {
   });
 
   test("a file row whose bytes are missing is kept, reported as a warning and recorded in the manifest", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     const work = tempDir("cc-backup3");
     try {
-      const org = env.org();
+      const org = await env.org();
       const form = new FormData();
       form.append("file", new Blob([bytesOf(100, 7)]), "gone.bin");
       const file = (await (await env.request("/v1/files", { method: "POST", key: org.key, body: form })).json()) as any;
@@ -371,10 +371,10 @@ describe("backup refusals and warnings", () => {
   });
 
   test("a file deleted after the snapshot, before its bytes are read, is left out with its row (the archive stays consistent)", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     const work = tempDir("cc-backup4");
     try {
-      const org = env.org();
+      const org = await env.org();
       const sqlite = env.handle.sqlite;
       // Files are archived in id order. Two FIFOs sort first: opening one blocks the backup until this test opens
       // its other end, so the test knows exactly where the backup is, without sleeps or polling.

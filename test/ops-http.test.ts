@@ -26,9 +26,9 @@ function appWithLog(env: TestEnv, config: Partial<Config> = {}) {
 
 describe("access log", () => {
   test("one JSON line per request: route pattern, the status actually sent, org id when authenticated; never the key", async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     try {
-      const org = env.org();
+      const org = await env.org();
       const { request, access, raw } = appWithLog(env);
       const auth = { authorization: `Bearer ${org.key}` };
       const created = await request("/v1/tickets", {
@@ -73,9 +73,9 @@ describe("CORS", () => {
   const origin = "https://app.example.com";
 
   test("off by default: no CORS headers, and a preflight is not answered", async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     try {
-      const org = env.org();
+      const org = await env.org();
       const { request } = appWithLog(env);
       const res = await request("/v1/tickets", { headers: { origin, authorization: `Bearer ${org.key}` } });
       expect(res.status).toBe(200);
@@ -89,9 +89,9 @@ describe("CORS", () => {
   });
 
   test("an allowlist: allowed origins get headers on answers and errors and a 204 preflight; others get nothing", async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     try {
-      const org = env.org();
+      const org = await env.org();
       const { request } = appWithLog(env, { corsOrigins: [origin] });
       const ok = await request("/v1/tickets", { headers: { origin, authorization: `Bearer ${org.key}` } });
       expect(ok.status).toBe(200);
@@ -127,7 +127,7 @@ describe("CORS", () => {
   });
 
   test('"*" allows any origin', async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     try {
       const { request } = appWithLog(env, { corsOrigins: ["*"] });
       const res = await request("/healthz", { headers: { origin: "https://anything.example.org" } });
@@ -140,7 +140,7 @@ describe("CORS", () => {
 
 describe("--trust-proxy", () => {
   async function loggedClient(trustProxy: boolean, headers: Record<string, string>) {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     const { app, access } = appWithLog(env, { trustProxy });
     app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
     try {

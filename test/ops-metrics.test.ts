@@ -1,7 +1,7 @@
 // /metrics: off by default; when on, counters by route pattern and status move with requests, data gauges come from the database; token and separate listener.
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { createTestEnv, tempDir } from "./helpers";
+import { createSqliteTestEnv, createTestEnv, ON_POSTGRES, tempDir } from "./helpers";
 import { bytesOf, seedDelivery, seedFile, seedWebhook, startServe } from "./ops-fixtures";
 
 /** Elysia runs after-response hooks (where requests are counted) on a later setImmediate: let them run. */
@@ -20,7 +20,7 @@ function parse(text: string): Map<string, number> {
 
 describe("metrics", () => {
   test("off by default: /metrics is a 404 like any unknown path", async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     try {
       const res = await env.request("/metrics");
       expect(res.status).toBe(404);
@@ -31,9 +31,9 @@ describe("metrics", () => {
   });
 
   test("counters by route pattern and status move after requests; never raw paths", async () => {
-    const env = createTestEnv({ config: { metrics: true } });
+    const env = await createTestEnv({ config: { metrics: true } });
     try {
-      const org = env.org();
+      const org = await env.org();
       const scrape = async () => {
         await settle();
         const res = await env.request("/metrics");
@@ -71,10 +71,11 @@ describe("metrics", () => {
     }
   });
 
-  test("data gauges: webhook deliveries by status, pending deliveries, stored files and bytes, uploads, database size", async () => {
-    const env = createTestEnv({ config: { metrics: true } });
+  // SQLite only: the data gauges are read from the SQLite file (docs/operations.md: not on PostgreSQL yet).
+  test.skipIf(ON_POSTGRES)("data gauges: webhook deliveries by status, pending deliveries, stored files and bytes, uploads, database size", async () => {
+    const env = await createSqliteTestEnv({ config: { metrics: true } });
     try {
-      const org = env.org();
+      const org = await env.org();
       const hook = seedWebhook(env.handle.sqlite, org.orgId);
       for (const s of ["pending", "pending", "pending", "failed", "succeeded", "succeeded"] as const) seedDelivery(env.handle.sqlite, org.orgId, hook, s);
       seedFile(env.handle.sqlite, env.dir, org.orgId, bytesOf(1000, 1));
@@ -100,9 +101,9 @@ describe("metrics", () => {
   });
 
   test("a metrics token is required when set (401 without, 200 with; API keys do not count)", async () => {
-    const env = createTestEnv({ config: { metrics: true, metricsToken: "prom-token-123" } });
+    const env = await createTestEnv({ config: { metrics: true, metricsToken: "prom-token-123" } });
     try {
-      const org = env.org();
+      const org = await env.org();
       const none = await env.request("/metrics");
       expect(none.status).toBe(401);
       expect(none.headers.get("www-authenticate")).toBe("Bearer");

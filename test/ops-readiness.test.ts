@@ -1,7 +1,7 @@
 // /healthz and /readyz: unauthenticated; readiness fails (503, naming the check) when the data dir turns read-only, the schema is off, or the database is gone.
 import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, readdirSync, rmSync } from "node:fs";
-import { createTestEnv, tempDir } from "./helpers";
+import { createSqliteTestEnv, tempDir } from "./helpers";
 import { runCli, startServe } from "./ops-fixtures";
 
 const isRoot = process.getuid?.() === 0;
@@ -10,7 +10,7 @@ const canUseMountNamespace = isRoot && Bun.spawnSync(["unshare", "--mount", "--p
 
 describe("health probes", () => {
   test("/healthz and /readyz answer 200 without a key, and the probe file is cleaned up", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
       const health = await env.request("/healthz");
       expect(health.status).toBe(200);
@@ -25,9 +25,9 @@ describe("health probes", () => {
   });
 
   test("/readyz is 503 naming the migrations check when the schema version is not this executable's", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
-      const rows = env.handle.sqlite.query("SELECT * FROM __drizzle_migrations").all() as Record<string, unknown>[];
+      const rows = (await env.db.all("SELECT * FROM __drizzle_migrations")) as Record<string, unknown>[];
       env.handle.sqlite.exec("DELETE FROM __drizzle_migrations");
       const res = await env.request("/readyz");
       expect(res.status).toBe(503);
@@ -38,9 +38,7 @@ describe("health probes", () => {
       expect(body.checks.data_dir).toBe("ok");
       expect(body.message).toContain("migrations:");
       for (const r of rows)
-        env.handle.sqlite
-          .query("INSERT INTO __drizzle_migrations (id, hash, created_at) VALUES (?, ?, ?)")
-          .run(r.id as number, r.hash as string, r.created_at as number);
+        await env.db.run("INSERT INTO __drizzle_migrations (id, hash, created_at) VALUES (?, ?, ?)", r.id as number, r.hash as string, r.created_at as number);
       expect((await env.request("/readyz")).status).toBe(200);
     } finally {
       env.close();
@@ -48,7 +46,7 @@ describe("health probes", () => {
   });
 
   test("/readyz is 503 naming the database when the database does not answer", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     env.handle.sqlite.close();
     const res = await env.request("/readyz");
     expect(res.status).toBe(503);
@@ -97,7 +95,7 @@ describe("health probes", () => {
   );
 
   test.if(!isRoot)("/readyz is 503 naming the data dir when it loses write permission (non-root: mode bits apply)", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
       chmodSync(env.dir, 0o500);
       const res = await env.request("/readyz");

@@ -2,15 +2,15 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { createTestEnv, tempDir } from "./helpers";
+import { createSqliteTestEnv, tempDir } from "./helpers";
 import { bytesOf, runCli, seedDelivery, seedFile, seedWebhook, startServe } from "./ops-fixtures";
 
 describe("status", () => {
   test("counts organizations, tickets, files, stored bytes and deliveries by status", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
-      const a = env.org("Acme");
-      const b = env.org("Globex");
+      const a = await env.org("Acme");
+      const b = await env.org("Globex");
       for (let i = 0; i < 3; i++) expect((await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: `t${i}` } })).status).toBe(201);
       expect((await env.request("/v1/tickets", { method: "POST", key: b.key, json: { subject: "b" } })).status).toBe(201);
       seedFile(env.handle.sqlite, env.dir, a.orgId, bytesOf(1000, 1));

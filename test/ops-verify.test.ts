@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPAIR_MIN_AGE_MS } from "../src/ops/verify";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createSqliteTestEnv, type TestEnv } from "./helpers";
 import { bytesOf, runCli } from "./ops-fixtures";
 
 async function upload(env: TestEnv, key: string, size: number, seed: number): Promise<{ id: string; path: string }> {
@@ -12,15 +12,15 @@ async function upload(env: TestEnv, key: string, size: number, seed: number): Pr
   const res = await env.request("/v1/files", { method: "POST", key, body: form });
   expect(res.status).toBe(201);
   const { id } = (await res.json()) as any;
-  const row = env.handle.sqlite.query("SELECT storage_key FROM files WHERE id = ?").get(id) as { storage_key: string };
+  const row = (await env.db.get("SELECT storage_key FROM files WHERE id = ?", id)) as { storage_key: string };
   return { id, path: join(env.dir, "files", row.storage_key) };
 }
 
 describe("verify", () => {
   test("a healthy data dir: exit 0, every file checked", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
-      const org = env.org();
+      const org = await env.org();
       for (let i = 0; i < 3; i++) await upload(env, org.key, 1000 * (i + 1), i + 1);
       const r = await runCli(["verify", "--data-dir", env.dir]);
       expect(r.code).toBe(0);
@@ -33,9 +33,9 @@ describe("verify", () => {
   });
 
   test("finds a missing file, a corrupted file (same size) and a resized file; lists an orphan; exit 1", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
-      const org = env.org();
+      const org = await env.org();
       const missing = await upload(env, org.key, 2000, 1);
       const corrupt = await upload(env, org.key, 3000, 2);
       const resized = await upload(env, org.key, 4000, 3);
@@ -75,7 +75,7 @@ describe("verify", () => {
   });
 
   test("orphans alone are reported but are not a failure", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
       mkdirSync(join(env.dir, "files", "org_x"), { recursive: true });
       writeFileSync(join(env.dir, "files", "org_x", "file_y"), "z");
@@ -88,14 +88,12 @@ describe("verify", () => {
   });
 
   test("database problems: a row pointing at a missing parent is reported (foreign key check)", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
       env.handle.sqlite.exec("PRAGMA foreign_keys = OFF");
-      env.handle.sqlite
-        .query(
-          "INSERT INTO tickets (id, org_id, subject, status, priority, created_at, updated_at) VALUES ('tkt_orphan', 'org_gone', 's', 'open', 'low', 1, 1)",
-        )
-        .run();
+      await env.db.run(
+        "INSERT INTO tickets (id, org_id, subject, status, priority, created_at, updated_at) VALUES ('tkt_orphan', 'org_gone', 's', 'open', 'low', 1, 1)",
+      );
       env.handle.sqlite.exec("PRAGMA foreign_keys = ON");
       const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
       expect(r.code).toBe(1);
@@ -111,12 +109,12 @@ describe("verify", () => {
   });
 
   test("ticket counts that differ from the tickets are a database problem (exit 1)", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
-      const org = env.org();
+      const org = await env.org();
       expect((await env.request("/v1/tickets", { method: "POST", key: org.key, json: { subject: "s", priority: "high" } })).status).toBe(201);
       expect((await runCli(["verify", "--data-dir", env.dir])).code).toBe(0);
-      env.handle.sqlite.query("UPDATE ticket_counts SET count = count + 2 WHERE org_id = ?").run(org.orgId);
+      await env.db.run("UPDATE ticket_counts SET count = count + 2 WHERE org_id = ?", org.orgId);
       const r = await runCli(["verify", "--data-dir", env.dir, "--json"]);
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout).problems).toEqual([
@@ -128,7 +126,7 @@ describe("verify", () => {
   });
 
   test("--repair deletes orphans over a day old; keeps younger ones (uploads in progress) and stray names", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
       const orgDir = join(env.dir, "files", "org_x");
       mkdirSync(orgDir, { recursive: true });
@@ -154,7 +152,7 @@ describe("verify", () => {
   });
 
   test("a data dir without a database, or a missing one, is a clear error (exit 1)", async () => {
-    const env = createTestEnv();
+    const env = await createSqliteTestEnv();
     try {
       const r = await runCli(["verify", "--data-dir", join(env.dir, "files")]);
       expect(r.code).toBe(1);

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;
-let a: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
 let webhookId: string;
 
 beforeAll(async () => {
-  env = createTestEnv({ config: { webhookAllowPrivate: true } });
-  a = env.org("Acme", "pro");
+  env = await createTestEnv({ config: { webhookAllowPrivate: true } });
+  a = await env.org("Acme", "pro");
   const wh = await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: "http://127.0.0.1:9/hook", events: ["*"] } });
   webhookId = ((await wh.json()) as { id: string }).id;
 });

@@ -9,9 +9,9 @@ import { matrixCoverage, OUTSIDE_MATRIX, ROUTE_MATRIX } from "./route-matrix";
 let env: TestEnv;
 let routes: { method: string; path: string }[];
 
-beforeAll(() => {
+beforeAll(async () => {
   // Metrics on the API listener, so that every route the app can register is registered.
-  env = createTestEnv({ config: { metrics: true, metricsAddr: "" } });
+  env = await createTestEnv({ config: { metrics: true, metricsAddr: "" } });
   routes = env.app.routes.map((r) => ({ method: r.method, path: r.path }));
 });
 afterAll(() => env.close());

@@ -106,24 +106,21 @@ function send(env: TestEnv, route: MatrixRoute, path: string, authorization?: st
   return env.request(path, { method: route.method, headers, body });
 }
 
-function eventCount(env: TestEnv): number {
-  return (env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events").get() as { n: number }).n;
+async function eventCount(env: TestEnv): Promise<number> {
+  return ((await env.db.get("SELECT COUNT(*) AS n FROM events")) as { n: number }).n;
 }
 
 /** Tables that are not resources (who may call, not what they own): their rows are the callers, not the state. */
-const NOT_STATE = new Set(["__drizzle_migrations", "sqlite_sequence", "orgs", "users", "api_keys"]);
+const NOT_STATE = new Set(["orgs", "users", "api_keys", "settings"]);
 
 /**
  * Every organization's stored state: each table's rows (sorted, so the order of a scan cannot matter) and the bytes'
- * names on disk. Read from sqlite_master, so a table added later is covered without an edit here.
+ * names on disk. Read from the database catalog (TestDb.tables), so a table added later is covered without an edit here.
  */
-export function storedStateOfAll(env: TestEnv): Record<string, string[]> {
-  const sqlite = env.handle.sqlite;
-  const tables = (sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[])
-    .map((t) => t.name)
-    .filter((t) => !NOT_STATE.has(t));
+export async function storedStateOfAll(env: TestEnv): Promise<Record<string, string[]>> {
+  const tables = (await env.db.tables()).filter((t) => !NOT_STATE.has(t));
   const out: Record<string, string[]> = {};
-  for (const t of tables) out[t] = (sqlite.query(`SELECT * FROM "${t}"`).all() as unknown[]).map((r) => JSON.stringify(r)).sort();
+  for (const t of tables) out[t] = (await env.db.all(`SELECT * FROM "${t}"`)).map((r) => JSON.stringify(r)).sort();
   out["<dataDir>/files"] = listObjects(env.dir);
   out["<dataDir>/tmp"] = listTemp(env.dir);
   return out;
@@ -144,9 +141,9 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
     beforeAll(async () => {
       const clock = manualClock(Date.UTC(2026, 1, 25, 14, 30));
       // createTestEnv turns rate limits off (they would turn a long matrix into 429s; they have tests of their own).
-      const env = createTestEnv({ clock, config: spec.config });
-      ctx = { env, clock, a: env.org("Org A", "pro"), b: env.org("Org B", "enterprise") };
-      free = env.org("Free Org", "free");
+      const env = await createTestEnv({ clock, config: spec.config });
+      ctx = { env, clock, a: await env.org("Org A", "pro"), b: await env.org("Org B", "enterprise") };
+      free = await env.org("Free Org", "free");
       const deps = env.deps;
       const revoked = await createKey(deps, { orgId: ctx.a.orgId, name: "revoked" });
       await revokeKey(deps, revoked.id);
@@ -175,15 +172,15 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
       async function refused(authorization: string | undefined, expectStatus: number, expectBody: (seed: S) => Promise<unknown> | unknown) {
         const seed = await spec.seed(ctx);
         const before = await spec.snapshot(ctx, seed);
-        const eventsBefore = eventCount(ctx.env);
-        const stateBefore = storedStateOfAll(ctx.env);
+        const eventsBefore = await eventCount(ctx.env);
+        const stateBefore = await storedStateOfAll(ctx.env);
         const res = await send(ctx.env, route, fillPath(route.path, seed), authorization);
         const text = await res.text();
         expect(res.status, `${label}: ${text}`).toBe(expectStatus);
         expect(res.headers.get("content-type") ?? "").toStartWith("application/json");
         expect(res.headers.get("x-request-id")).toBeTruthy();
-        expect(eventCount(ctx.env)).toBe(eventsBefore);
-        expect(storedStateOfAll(ctx.env)).toEqual(stateBefore);
+        expect(await eventCount(ctx.env)).toBe(eventsBefore);
+        expect(await storedStateOfAll(ctx.env)).toEqual(stateBefore);
         expect(await spec.snapshot(ctx, seed)).toEqual(before);
         // Last: the expected body of a 404 comes from a request of its own (org A asking for a missing id).
         expect(JSON.parse(text)).toEqual(await expectBody(seed));
@@ -211,13 +208,13 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
         const seed = await spec.seed(ctx);
         const path = fillPath(route.path, seed);
         const before = await spec.snapshot(ctx, seed);
-        const stateBefore = storedStateOfAll(ctx.env);
+        const stateBefore = await storedStateOfAll(ctx.env);
         for (const name of ["", "access_token", "key", "api_key"]) {
           const res = await send(ctx.env, route, `${path}${path.includes("?") ? "&" : "?"}${name}=${ctx.a.key}`);
           expect(res.status, `?${name}=<key>`).toBe(401);
           expect(await res.json()).toEqual(UNAUTHORIZED_BODY);
         }
-        expect(storedStateOfAll(ctx.env)).toEqual(stateBefore);
+        expect(await storedStateOfAll(ctx.env)).toEqual(stateBefore);
         expect(await spec.snapshot(ctx, seed)).toEqual(before);
       });
 
@@ -231,14 +228,14 @@ export function describeRouteMatrix<S extends Record<string, string>>(title: str
         test(`${label}: 401 and 403 come before validation of an invalid body`, async () => {
           const seed = await spec.seed(ctx);
           const path = fillPath(route.path, seed);
-          const stateBefore = storedStateOfAll(ctx.env);
+          const stateBefore = await storedStateOfAll(ctx.env);
           const anonymous = await send(ctx.env, invalid, path);
           expect(anonymous.status).toBe(401);
           expect(await anonymous.json()).toEqual(UNAUTHORIZED_BODY);
           const freePlan = await send(ctx.env, invalid, path, `Bearer ${free.key}`);
           expect(freePlan.status).toBe(403);
           expect(await freePlan.json()).toEqual(PLAN_REQUIRED_BODY);
-          expect(storedStateOfAll(ctx.env)).toEqual(stateBefore);
+          expect(await storedStateOfAll(ctx.env)).toEqual(stateBefore);
         });
       }
 

@@ -7,9 +7,9 @@ import type { FileRow } from "../src/files/store";
 import type { FolderRow } from "../src/folders/store";
 import type { TicketRow } from "../src/tickets/store";
 import type { AttemptRow, DeliveryRow, EventRow, WebhookRow } from "../src/webhooks/store";
-import { createTestEnv } from "./helpers";
+import { createSqliteTestEnv } from "./helpers";
 
-const env = createTestEnv();
+const env = await createSqliteTestEnv();
 afterAll(() => env.close());
 
 const tables = Object.entries(schema).filter(([, v]) => typeof v === "object" && v !== null && "getSQL" in v) as [string, Table][];
@@ -38,23 +38,23 @@ describe("schema: one definition of every row", () => {
     );
   });
 
-  test("each table's derived column names are the migrated table's columns, in order", () => {
+  test("each table's derived column names are the migrated table's columns, in order", async () => {
     for (const [, table] of tables) {
       const name = (table as unknown as { [k: symbol]: string })[Symbol.for("drizzle:Name")]!;
-      const actual = (env.handle.sqlite.query(`PRAGMA table_info(${name})`).all() as { name: string }[]).map((c) => c.name);
+      const actual = ((await env.db.all(`PRAGMA table_info(${name})`)) as { name: string }[]).map((c) => c.name);
       expect({ name, columns: columnNames(table) as string[] }).toEqual({ name, columns: actual });
     }
   });
 
   test("a raw SELECT of the column list returns exactly the row type's keys, with integers for booleans", async () => {
-    const org = env.org("Acme");
+    const org = await env.org("Acme");
     const res = await env.request("/v1/webhooks", {
       method: "POST",
       headers: { authorization: `Bearer ${org.key}`, "content-type": "application/json" },
       body: JSON.stringify({ url: "https://93.184.215.14/hook", events: ["*"] }),
     });
     expect(res.status).toBe(201);
-    const row = env.handle.sqlite.query(`SELECT ${columnList(schema.webhooks)} FROM webhooks`).get() as WebhookRow;
+    const row = (await env.db.get(`SELECT ${columnList(schema.webhooks)} FROM webhooks`)) as WebhookRow;
     expect(Object.keys(row)).toEqual(columnNames(schema.webhooks));
     expect(row.active).toBe(1);
   });

@@ -5,7 +5,7 @@ import { codePointLength, isBlank, textProblem } from "../src/lib/text";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 let env: TestEnv;
-let a: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
 let ticketId: string;
 let folderId: string;
 let webhookId: string;
@@ -13,8 +13,8 @@ let webhookId: string;
 const HOOK_URL = "http://127.0.0.1:9/hook";
 
 beforeAll(async () => {
-  env = createTestEnv({ config: { webhookAllowPrivate: true } });
-  a = env.org("Acme", "pro");
+  env = await createTestEnv({ config: { webhookAllowPrivate: true } });
+  a = await env.org("Acme", "pro");
   ticketId = ((await (await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Existing" } })).json()) as { id: string }).id;
   folderId = ((await (await env.request("/v1/folders", { method: "POST", key: a.key, json: { name: "Existing" } })).json()) as { id: string }).id;
   const wh = await env.request("/v1/webhooks", { method: "POST", key: a.key, json: { url: HOOK_URL, events: ["*"] } });
@@ -28,12 +28,12 @@ function sendRaw(method: string, path: string, raw: string) {
   return env.request(path, { method, key: a.key, body: raw, headers: { "content-type": "application/json" } });
 }
 
-const rows = () =>
+const rows = async () =>
   JSON.stringify([
-    env.handle.sqlite.query("SELECT * FROM tickets ORDER BY id").all(),
-    env.handle.sqlite.query("SELECT * FROM folders ORDER BY id").all(),
-    env.handle.sqlite.query("SELECT * FROM webhooks ORDER BY id").all(),
-    env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events").get(),
+    await env.db.all("SELECT * FROM tickets ORDER BY id"),
+    await env.db.all("SELECT * FROM folders ORDER BY id"),
+    await env.db.all("SELECT * FROM webhooks ORDER BY id"),
+    await env.db.get("SELECT COUNT(*) AS n FROM events"),
   ]);
 
 async function expect400(res: Response, field: string, message?: RegExp) {
@@ -62,16 +62,16 @@ describe("lone surrogates are refused (400 naming the field), never stored as U+
   ];
   for (const [method, name, path, raw, field] of cases) {
     test(`${method} ${name}`, async () => {
-      const before = rows();
+      const before = await rows();
       await expect400(await sendRaw(method, path(), raw), field, /valid Unicode/);
-      expect(rows()).toBe(before);
+      expect(await rows()).toBe(before);
     });
   }
 
   test("a lone surrogate in a field name is refused too", async () => {
-    const before = rows();
+    const before = await rows();
     await expect400(await sendRaw("POST", "/v1/tickets", '{"subject":"ok","\\ud800":1}'), "body", /valid Unicode/);
-    expect(rows()).toBe(before);
+    expect(await rows()).toBe(before);
   });
 
   test("a proper surrogate pair (an emoji written as escapes) is accepted and stored as sent", async () => {
@@ -79,7 +79,7 @@ describe("lone surrogates are refused (400 naming the field), never stored as U+
     expect(res.status).toBe(201);
     const body = (await res.json()) as { id: string; subject: string };
     expect(body.subject).toBe("a😀b");
-    expect(env.handle.sqlite.query("SELECT subject FROM tickets WHERE id = ?").get(body.id)).toEqual({ subject: "a😀b" });
+    expect(await env.db.get("SELECT subject FROM tickets WHERE id = ?", body.id)).toEqual({ subject: "a😀b" });
   });
 
   test("a query text parameter whose percent-encoding is not UTF-8 is a 400 naming it", async () => {
@@ -155,12 +155,12 @@ describe("one rule for single-line text (subjects, folder names) and one for mul
   ];
   for (const [name, value, message] of singleLine) {
     test(`${name} is refused in a ticket subject and a folder name, on create and on update`, async () => {
-      const before = rows();
+      const before = await rows();
       await expect400(await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: value } }), "subject", message);
       await expect400(await env.request(`/v1/tickets/${ticketId}`, { method: "PATCH", key: a.key, json: { subject: value } }), "subject", message);
       await expect400(await env.request("/v1/folders", { method: "POST", key: a.key, json: { name: value } }), "name", message);
       await expect400(await env.request(`/v1/folders/${folderId}`, { method: "PATCH", key: a.key, json: { name: value } }), "name", message);
-      expect(rows()).toBe(before);
+      expect(await rows()).toBe(before);
     });
   }
 
@@ -181,7 +181,7 @@ describe("one rule for single-line text (subjects, folder names) and one for mul
     const w = await env.request(`/v1/webhooks/${webhookId}`, { method: "PATCH", key: a.key, json: { description: multi } });
     expect(w.status).toBe(200);
     for (const bad of ["a\u0000b", "\u001b[2J", "a\u0007", "\u007f", "\u009b"]) {
-      const before = rows();
+      const before = await rows();
       await expect400(
         await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "x", description: bad } }),
         "description",
@@ -202,7 +202,7 @@ describe("one rule for single-line text (subjects, folder names) and one for mul
         "description",
         /control characters/,
       );
-      expect(rows()).toBe(before);
+      expect(await rows()).toBe(before);
     }
   });
 
@@ -219,7 +219,7 @@ describe("null means no description, on create as on update", () => {
     expect(res.status, await res.clone().text()).toBe(201);
     const body = (await res.json()) as { id: string; description: unknown };
     expect(body.description).toBeNull();
-    expect(env.handle.sqlite.query("SELECT description FROM tickets WHERE id = ?").get(body.id)).toEqual({ description: null });
+    expect(await env.db.get("SELECT description FROM tickets WHERE id = ?", body.id)).toEqual({ description: null });
   });
 
   test("PATCH description: null still clears it; webhooks accept null on both", async () => {

@@ -8,15 +8,15 @@ describeRouteMatrix("tickets", ROUTE_MATRIX.tickets);
 
 describe("tickets: organizations are isolated in lists and counts", () => {
   let env: TestEnv;
-  let a: ReturnType<TestEnv["org"]>;
-  let b: ReturnType<TestEnv["org"]>;
+  let a: Awaited<ReturnType<TestEnv["org"]>>;
+  let b: Awaited<ReturnType<TestEnv["org"]>>;
   const aIds: string[] = [];
   const bIds: string[] = [];
 
   beforeAll(async () => {
-    env = createTestEnv({ clock: manualClock() });
-    a = env.org("Alpha", "pro");
-    b = env.org("Beta", "pro");
+    env = await createTestEnv({ clock: manualClock() });
+    a = await env.org("Alpha", "pro");
+    b = await env.org("Beta", "pro");
     const statuses = ["open", "in_progress", "resolved", "closed"];
     const priorities = ["low", "medium", "high", "urgent"];
     // Org A gets many tickets in every status/priority; org B a few, so a leak would show in B's numbers.

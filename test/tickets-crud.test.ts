@@ -21,12 +21,12 @@ interface TicketBody {
 
 let env: TestEnv;
 let clock: ReturnType<typeof manualClock>;
-let a: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
 
-beforeAll(() => {
+beforeAll(async () => {
   clock = manualClock(T0);
-  env = createTestEnv({ clock, config: { publicUrl: "https://support.example.com/cc" } });
-  a = env.org("Acme", "pro");
+  env = await createTestEnv({ clock, config: { publicUrl: "https://support.example.com/cc" } });
+  a = await env.org("Acme", "pro");
 });
 afterAll(() => env.close());
 
@@ -44,8 +44,9 @@ async function patch(id: string, json: unknown): Promise<Response> {
   return env.request(`/v1/tickets/${id}`, { method: "PATCH", key: a.key, json });
 }
 
-function eventsFor(id: string): { type: string }[] {
-  return env.handle.sqlite.query("SELECT type FROM events WHERE json_extract(data, '$.id') = ? ORDER BY seq").all(id) as { type: string }[];
+async function eventsFor(id: string): Promise<{ type: string }[]> {
+  const events = await env.db.all<{ type: string; data: string }>("SELECT type, data FROM events ORDER BY seq");
+  return events.filter((e) => JSON.parse(e.data).id === id).map((e) => ({ type: e.type }));
 }
 
 describe("POST /v1/tickets", () => {
@@ -182,7 +183,7 @@ describe("PATCH /v1/tickets/:id", () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual(t);
     }
-    expect(eventsFor(t.id).map((e) => e.type)).toEqual(["ticket.created"]);
+    expect((await eventsFor(t.id)).map((e) => e.type)).toEqual(["ticket.created"]);
   });
 
   test("updated_at never goes back, even when the clock does", async () => {

@@ -19,8 +19,8 @@ interface ListBody {
 }
 
 let env: TestEnv;
-let a: ReturnType<TestEnv["org"]>;
-let b: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
+let b: Awaited<ReturnType<TestEnv["org"]>>;
 const made: Record<string, Made[]> = {};
 
 /** The list order, computed independently of the server: created_at DESC, then id DESC. */
@@ -60,9 +60,9 @@ async function walk(first: string, key: string): Promise<{ ids: string[]; pages:
 
 beforeAll(async () => {
   const clock = manualClock(Date.UTC(2026, 1, 25, 14, 30, 0));
-  env = createTestEnv({ clock, config: { publicUrl: PUBLIC_URL } });
-  a = env.org("Acme", "pro");
-  b = env.org("Beta", "pro");
+  env = await createTestEnv({ clock, config: { publicUrl: PUBLIC_URL } });
+  a = await env.org("Acme", "pro");
+  b = await env.org("Beta", "pro");
   made[a.key] = [];
   made[b.key] = [];
   // 61 tickets for A and 17 for B, interleaved in time; the clock moves only every third ticket, so created_at

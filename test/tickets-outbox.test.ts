@@ -1,7 +1,7 @@
 // The tickets outbox: one event per create/update/delete, in the change's own transaction; none for a refused change.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { manualClock } from "../src/lib/clock";
-import { createTestEnv, type TestEnv } from "./helpers";
+import { createSqliteTestEnv, createTestEnv, ON_POSTGRES, type SqliteTestEnv, type TestEnv } from "./helpers";
 
 const T0 = Date.UTC(2026, 1, 27, 10, 30, 0);
 
@@ -18,29 +18,29 @@ interface EventRow {
 
 let env: TestEnv;
 let clock: ReturnType<typeof manualClock>;
-let a: ReturnType<TestEnv["org"]>;
-let b: ReturnType<TestEnv["org"]>;
-let free: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
+let b: Awaited<ReturnType<TestEnv["org"]>>;
+let free: Awaited<ReturnType<TestEnv["org"]>>;
 let lastSeq = 0;
 
-beforeAll(() => {
+beforeAll(async () => {
   clock = manualClock(T0);
-  env = createTestEnv({ clock, config: { maxJsonBytes: 2048 } });
-  a = env.org("Acme", "pro");
-  b = env.org("Beta", "pro");
-  free = env.org("Free", "free");
+  env = await createTestEnv({ clock, config: { maxJsonBytes: 2048 } });
+  a = await env.org("Acme", "pro");
+  b = await env.org("Beta", "pro");
+  free = await env.org("Free", "free");
 });
 afterAll(() => env.close());
 
 /** Events recorded since the previous call. */
-function newEvents(): EventRow[] {
-  const rows = env.handle.sqlite.query("SELECT * FROM events WHERE seq > ? ORDER BY seq").all(lastSeq) as EventRow[];
+async function newEvents(): Promise<EventRow[]> {
+  const rows = (await env.db.all("SELECT * FROM events WHERE seq > ? ORDER BY seq", lastSeq)) as EventRow[];
   if (rows.length) lastSeq = rows.at(-1)!.seq;
   return rows;
 }
 
-beforeEach(() => {
-  newEvents();
+beforeEach(async () => {
+  await newEvents();
 });
 
 async function createTicket(json: unknown = { subject: "Login issues on mobile", priority: "high" }) {
@@ -53,7 +53,7 @@ describe("each change writes exactly one event", () => {
   test("create → ticket.created with the ticket as the API returned it", async () => {
     clock.set(T0);
     const ticket = await createTicket();
-    const events = newEvents();
+    const events = await newEvents();
     expect(events.length).toBe(1);
     const e = events[0]!;
     expect(e.type).toBe("ticket.created");
@@ -67,7 +67,7 @@ describe("each change writes exactly one event", () => {
 
   test("update → ticket.updated with the new ticket and the names of the changed fields only", async () => {
     const ticket = await createTicket({ subject: "s", description: "d", priority: "low" });
-    newEvents();
+    await newEvents();
     const cases: [Record<string, unknown>, string[]][] = [
       [{ status: "in_progress" }, ["status"]],
       [{ priority: "urgent", status: "in_progress" }, ["priority"]],
@@ -80,7 +80,7 @@ describe("each change writes exactly one event", () => {
       const res = await env.request(`/v1/tickets/${ticket.id}`, { method: "PATCH", key: a.key, json });
       expect(res.status).toBe(200);
       const body = await res.json();
-      const events = newEvents();
+      const events = await newEvents();
       expect(events.length, JSON.stringify(json)).toBe(1);
       expect(events[0]!.type).toBe("ticket.updated");
       expect(events[0]!.org_id).toBe(a.orgId);
@@ -92,20 +92,20 @@ describe("each change writes exactly one event", () => {
 
   test("a no-op patch (same values) writes no event", async () => {
     const ticket = await createTicket({ subject: "same", priority: "high" });
-    newEvents();
+    await newEvents();
     const res = await env.request(`/v1/tickets/${ticket.id}`, { method: "PATCH", key: a.key, json: { subject: " same ", status: "open", priority: "high" } });
     expect(res.status).toBe(200);
-    expect(newEvents()).toEqual([]);
+    expect(await newEvents()).toEqual([]);
   });
 
   test("delete → ticket.deleted with the ticket as it was", async () => {
     const ticket = await createTicket();
     await env.request(`/v1/tickets/${ticket.id}`, { method: "PATCH", key: a.key, json: { status: "resolved" } });
     const before = await (await env.request(`/v1/tickets/${ticket.id}`, { key: a.key })).json();
-    newEvents();
+    await newEvents();
     const res = await env.request(`/v1/tickets/${ticket.id}`, { method: "DELETE", key: a.key });
     expect(res.status).toBe(204);
-    const events = newEvents();
+    const events = await newEvents();
     expect(events.length).toBe(1);
     expect(events[0]!.type).toBe("ticket.deleted");
     expect(events[0]!.org_id).toBe(a.orgId);
@@ -117,12 +117,12 @@ describe("each change writes exactly one event", () => {
     const t = await createTicket();
     await env.request(`/v1/tickets/${t.id}`, { method: "PATCH", key: a.key, json: { status: "closed" } });
     await env.request(`/v1/tickets/${t.id}`, { method: "DELETE", key: a.key });
-    expect(newEvents().map((e) => e.type)).toEqual(["ticket.created", "ticket.updated", "ticket.deleted"]);
+    expect((await newEvents()).map((e) => e.type)).toEqual(["ticket.created", "ticket.updated", "ticket.deleted"]);
   });
 
   test("each event belongs to the organization of the change", async () => {
     await env.request("/v1/tickets", { method: "POST", key: b.key, json: { subject: "b's" } });
-    const events = newEvents();
+    const events = await newEvents();
     expect(events.map((e) => e.org_id)).toEqual([b.orgId]);
   });
 });
@@ -156,52 +156,53 @@ describe("a failing change writes no event", () => {
   ];
   for (const [name, send, status] of failing) {
     test(name, async () => {
-      newEvents();
+      await newEvents();
       const res = await send();
       expect(res.status).toBe(status);
-      expect(newEvents()).toEqual([]);
+      expect(await newEvents()).toEqual([]);
     });
   }
 });
 
-describe("the event and the change share one transaction", () => {
+// SQLite only: the fault is a table dropped behind the app's back (on PostgreSQL that would break the pooled database).
+describe.skipIf(ON_POSTGRES)("the event and the change share one transaction", () => {
   // Without the events table, recording fails inside the transaction: the change itself must roll back too.
-  let broken: TestEnv;
+  let broken: SqliteTestEnv;
   let key: string;
   let ticket: Record<string, unknown> & { id: string };
-  const count = (sql: string) => (broken.handle.sqlite.query(sql).get() as { n: number }).n;
+  const count = async (sql: string) => ((await broken.db.get(sql)) as { n: number }).n;
 
   beforeAll(async () => {
-    broken = createTestEnv();
-    key = broken.org("Atomic", "pro").key;
+    broken = await createSqliteTestEnv();
+    key = (await broken.org("Atomic", "pro")).key;
     ticket = (await (await broken.request("/v1/tickets", { method: "POST", key, json: { subject: "before", priority: "low" } })).json()) as typeof ticket;
     broken.handle.sqlite.exec("DROP TABLE events");
   });
   afterAll(() => broken.close());
 
-  const sums = () => broken.handle.sqlite.query("SELECT org_id, status, priority, count FROM ticket_counts ORDER BY 1, 2, 3").all();
+  const sums = async () => await broken.db.all("SELECT org_id, status, priority, count FROM ticket_counts ORDER BY 1, 2, 3");
 
   test("a create whose event cannot be written leaves no ticket and no count", async () => {
-    const countsBefore = sums();
+    const countsBefore = await sums();
     const res = await broken.request("/v1/tickets", { method: "POST", key, json: { subject: "lost" } });
     expect(res.status).toBe(500);
-    expect(count("SELECT COUNT(*) AS n FROM tickets")).toBe(1);
-    expect(sums()).toEqual(countsBefore);
+    expect(await count("SELECT COUNT(*) AS n FROM tickets")).toBe(1);
+    expect(await sums()).toEqual(countsBefore);
   });
 
   test("an update whose event cannot be written leaves the ticket and counts as they were", async () => {
-    const countsBefore = sums();
+    const countsBefore = await sums();
     const res = await broken.request(`/v1/tickets/${ticket.id}`, { method: "PATCH", key, json: { status: "closed", subject: "after" } });
     expect(res.status).toBe(500);
     expect(await (await broken.request(`/v1/tickets/${ticket.id}`, { key })).json()).toEqual(ticket);
-    expect(sums()).toEqual(countsBefore);
+    expect(await sums()).toEqual(countsBefore);
   });
 
   test("a delete whose event cannot be written leaves the ticket", async () => {
-    const countsBefore = sums();
+    const countsBefore = await sums();
     const res = await broken.request(`/v1/tickets/${ticket.id}`, { method: "DELETE", key });
     expect(res.status).toBe(500);
     expect((await broken.request(`/v1/tickets/${ticket.id}`, { key })).status).toBe(200);
-    expect(sums()).toEqual(countsBefore);
+    expect(await sums()).toEqual(countsBefore);
   });
 });

@@ -20,7 +20,7 @@ interface ListBody {
 
 let env: TestEnv;
 let clock: ReturnType<typeof manualClock>;
-let a: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
 const made: Made[] = [];
 
 /** What the API must return: created_at descending, then id descending (byte order, as SQLite compares text). */
@@ -50,8 +50,8 @@ async function walk(filter: string, perPage: number, total: number): Promise<str
 
 beforeAll(async () => {
   clock = manualClock(T0);
-  env = createTestEnv({ clock });
-  a = env.org("Acme", "pro");
+  env = await createTestEnv({ clock });
+  a = await env.org("Acme", "pro");
   // Three instants with many tickets each (ties), plus distinct instants, created out of time order.
   const instants = [
     ...Array(13).fill(T0),
@@ -125,7 +125,7 @@ describe("GET /v1/tickets pagination", () => {
   });
 
   test("an organization without tickets: empty data, total 0", async () => {
-    const other = env.org("Empty", "pro");
+    const other = await env.org("Empty", "pro");
     expect(await list("", other.key)).toEqual({ data: [], meta: { page: 1, per_page: 25, total: 0 } });
     expect(await list("page=3&per_page=5&status=closed", other.key)).toEqual({ data: [], meta: { page: 3, per_page: 5, total: 0 } });
   });

@@ -6,21 +6,21 @@ import { createTestEnv, type TestEnv } from "./helpers";
 const MARKER = "ZZ_MARKER_ZZ";
 
 let env: TestEnv;
-let a: ReturnType<TestEnv["org"]>;
+let a: Awaited<ReturnType<TestEnv["org"]>>;
 let ticketId: string;
 let ticketBefore: unknown;
 
 beforeAll(async () => {
-  env = createTestEnv({ config: { maxJsonBytes: 2048 } });
-  a = env.org("Acme", "pro");
+  env = await createTestEnv({ config: { maxJsonBytes: 2048 } });
+  a = await env.org("Acme", "pro");
   const res = await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Existing", description: "keep", priority: "high" } });
   ticketBefore = await res.json();
   ticketId = (ticketBefore as { id: string }).id;
 });
 afterAll(() => env.close());
 
-function ticketCount(): number {
-  return (env.handle.sqlite.query("SELECT COUNT(*) AS n FROM tickets").get() as { n: number }).n;
+async function ticketCount(): Promise<number> {
+  return ((await env.db.get("SELECT COUNT(*) AS n FROM tickets")) as { n: number }).n;
 }
 
 /** The shared error shape, strictly: no schema dumps, no `found`, no stack, no echoed values. */
@@ -135,13 +135,13 @@ async function send(c: Case, method: string): Promise<Response> {
 describe("POST /v1/tickets: 400 validation_error", () => {
   for (const c of createCases) {
     test(c.name, async () => {
-      const before = ticketCount();
+      const before = await ticketCount();
       const res = await send(c, "POST");
       const text = await res.text();
       expect(res.status, text).toBe(400);
       const body = expectErrorShape(text, 400, "validation_error");
       for (const f of c.fields) expect(body.details!.map((d) => d.field)).toContain(f);
-      expect(ticketCount()).toBe(before);
+      expect(await ticketCount()).toBe(before);
     });
   }
 
@@ -169,9 +169,9 @@ describe("POST /v1/tickets: the limits' edges are accepted", () => {
   ];
   let big: TestEnv;
   let key: string;
-  beforeAll(() => {
-    big = createTestEnv(); // default maxJsonBytes (1 MiB) so 64 KiB descriptions fit
-    key = big.org("Big", "pro").key;
+  beforeAll(async () => {
+    big = await createTestEnv(); // default maxJsonBytes (1 MiB) so 64 KiB descriptions fit
+    key = (await big.org("Big", "pro")).key;
   });
   afterAll(() => big.close());
 
@@ -282,7 +282,7 @@ describe("415 unsupported_media_type", () => {
   for (const [name, body, type] of types) {
     for (const method of ["POST", "PATCH"]) {
       test(`${method} with ${name}`, async () => {
-        const before = ticketCount();
+        const before = await ticketCount();
         const headers: Record<string, string> = type ? { "content-type": type } : {};
         const path = method === "POST" ? "/v1/tickets" : `/v1/tickets/${ticketId}`;
         const req = new Request(`http://localhost${path}`, { method, body, headers: { ...headers, authorization: `Bearer ${a.key}` } });
@@ -291,20 +291,20 @@ describe("415 unsupported_media_type", () => {
         const text = await res.text();
         expect(res.status, text).toBe(415);
         expectErrorShape(text, 415, "unsupported_media_type");
-        expect(ticketCount()).toBe(before);
+        expect(await ticketCount()).toBe(before);
       });
     }
   }
 
   test("a multipart form is not a way to create a ticket", async () => {
-    const before = ticketCount();
+    const before = await ticketCount();
     const form = new FormData();
     form.set("subject", "via a form");
     const res = await env.request("/v1/tickets", { method: "POST", key: a.key, body: form });
     const text = await res.text();
     expect(res.status, text).toBe(415);
     expectErrorShape(text, 415, "unsupported_media_type");
-    expect(ticketCount()).toBe(before);
+    expect(await ticketCount()).toBe(before);
   });
 
   test("application/json with a charset, and +json types, are JSON", async () => {
@@ -316,11 +316,11 @@ describe("415 unsupported_media_type", () => {
 
   test("a JSON body that is not UTF-8 is a 400", async () => {
     const bytes = new Uint8Array([...new TextEncoder().encode('{"subject":"'), 0xff, 0xfe, ...new TextEncoder().encode('"}')]);
-    const before = ticketCount();
+    const before = await ticketCount();
     const res = await env.request("/v1/tickets", { method: "POST", key: a.key, body: bytes, headers: { "content-type": "application/json" } });
     expect(res.status).toBe(400);
     expectErrorShape(await res.text(), 400, "validation_error");
-    expect(ticketCount()).toBe(before);
+    expect(await ticketCount()).toBe(before);
   });
 });
 
@@ -328,13 +328,13 @@ describe("413 payload_too_large (maxJsonBytes 2048)", () => {
   const oversized = JSON.stringify({ subject: "big", description: "y".repeat(2100) });
 
   test("a body with a Content-Length over the limit", async () => {
-    const before = ticketCount();
+    const before = await ticketCount();
     const res = await env.request("/v1/tickets", { method: "POST", key: a.key, body: oversized, headers: { "content-type": "application/json" } });
     const text = await res.text();
     expect(res.status).toBe(413);
     const body = expectErrorShape(text, 413, "payload_too_large");
     expect(body.message).toContain("2 KiB");
-    expect(ticketCount()).toBe(before);
+    expect(await ticketCount()).toBe(before);
   });
 
   test("a streamed body without Content-Length that grows over the limit", async () => {
@@ -399,9 +399,9 @@ describe("413 payload_too_large (maxJsonBytes 2048)", () => {
 
 describe("nullable fields name the rule that failed", () => {
   test("PATCH description: too long, or neither a string nor null, each gets its own message", async () => {
-    const e = createTestEnv();
+    const e = await createTestEnv();
     try {
-      const a = e.org("Acme");
+      const a = await e.org("Acme");
       const t: any = await (await e.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "S" } })).json();
       const patch = async (description: unknown) => {
         const r = await e.request(`/v1/tickets/${t.id}`, { method: "PATCH", key: a.key, json: { description } });

@@ -8,8 +8,8 @@ describeRouteMatrix("webhooks", ROUTE_MATRIX.webhooks);
 
 describe("webhooks: crossings by one id of a path", () => {
   let env: TestEnv;
-  let owner: ReturnType<TestEnv["org"]>;
-  let intruder: ReturnType<TestEnv["org"]>;
+  let owner: Awaited<ReturnType<TestEnv["org"]>>;
+  let intruder: Awaited<ReturnType<TestEnv["org"]>>;
   let hook: { id: string };
   let delivery: { id: string };
   let mine: { id: string };
@@ -20,9 +20,9 @@ describe("webhooks: crossings by one id of a path", () => {
   }
 
   beforeAll(async () => {
-    env = createTestEnv({ config: { webhookAllowPrivate: true } });
-    owner = env.org("Owner Org");
-    intruder = env.org("Intruder Org", "enterprise");
+    env = await createTestEnv({ config: { webhookAllowPrivate: true } });
+    owner = await env.org("Owner Org");
+    intruder = await env.org("Intruder Org", "enterprise");
     hook = (await api(owner.key, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/owner", events: ["*"] })).body;
     delivery = (await api(owner.key, "POST", `/v1/webhooks/${hook.id}/test`)).body;
     mine = (await api(intruder.key, "POST", "/v1/webhooks", { url: "http://127.0.0.1:9/intruder", events: ["*"] })).body;
@@ -34,11 +34,11 @@ describe("webhooks: crossings by one id of a path", () => {
       ["GET", ""],
       ["POST", "/retry"],
     ] as const) {
-      const before = storedStateOfAll(env);
+      const before = await storedStateOfAll(env);
       const crossed = await api(intruder.key, method, `/v1/webhooks/${mine.id}/deliveries/${delivery.id}${tail}`);
       const missing = await api(intruder.key, method, `/v1/webhooks/${mine.id}/deliveries/dlv_0000000000000000${tail}`);
       expect({ method, ...crossed }).toEqual({ method, ...missing, status: 404 });
-      expect(storedStateOfAll(env)).toEqual(before);
+      expect(await storedStateOfAll(env)).toEqual(before);
     }
   });
 

@@ -6,8 +6,8 @@ import { startReceiver, waitFor, webhookEnv, type Receiver, type WebhookEnv } fr
 let w: WebhookEnv;
 let r: Receiver;
 
-beforeAll(() => {
-  w = webhookEnv({ config: { webhookRetryBaseMs: 60_000 } });
+beforeAll(async () => {
+  w = await webhookEnv({ config: { webhookRetryBaseMs: 60_000 } });
   r = startReceiver();
 });
 afterAll(async () => {
@@ -83,7 +83,7 @@ describe("event types", () => {
 
 describe("list, update, delete", () => {
   test("list is paginated newest first without secrets", async () => {
-    const other = w.env.org("Lister");
+    const other = await w.env.org("Lister");
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await w.api("POST", "/v1/webhooks", { url: `${r.url}/${i}`, events: ["*"] }, other.key)).body.id);
     const p1 = await w.api("GET", "/v1/webhooks?per_page=2", undefined, other.key);
@@ -119,7 +119,7 @@ describe("list, update, delete", () => {
       expect((await w.api("DELETE", `/v1/webhooks/${hook.id}`)).status).toBe(204);
       expect((await w.api("GET", `/v1/webhooks/${hook.id}`)).status).toBe(404);
       expect((await w.api("DELETE", `/v1/webhooks/${hook.id}`)).status).toBe(404);
-      const left = w.env.handle.sqlite.query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as { n: number };
+      const left = (await w.env.db.get("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?", hook.id)) as { n: number };
       expect(left.n).toBe(0);
       fail = false;
       // A retry for it would be due only in a minute anyway; make sure nothing is scheduled for it at all.

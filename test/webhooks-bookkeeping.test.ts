@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 /** Error lines the dispatcher logged; each wakes `until`. */
-function env(opts: Parameters<typeof webhookEnv>[0] = {}): { w: WebhookEnv; errors: string[] } {
+async function env(opts: Parameters<typeof webhookEnv>[0] = {}): Promise<{ w: WebhookEnv; errors: string[] }> {
   clock = manualClock();
   const errors: string[] = [];
   const log = createLogger({
@@ -32,11 +32,12 @@ function env(opts: Parameters<typeof webhookEnv>[0] = {}): { w: WebhookEnv; erro
       pulse();
     },
   });
-  w = webhookEnv({ clock, log, ...opts });
+  w = await webhookEnv({ clock, log, ...opts });
   return { w, errors };
 }
 
-const sql = () => w.env.handle.sqlite;
+// SQLite only (scripts/test-postgres.ts): the group-commit writer, seen from a second connection to the file, and TEMP triggers.
+const sql = () => w.env.handle!.sqlite;
 /** A second, read-only connection: it sees only what is committed. */
 let readerDb: Database | undefined;
 const reader = () => (readerDb ??= new Database(join(w.env.config.dataDir, DB_FILENAME), { readonly: true, strict: true }));
@@ -46,7 +47,7 @@ const attempts = () => (sql().query("SELECT COUNT(*) AS n FROM webhook_attempts"
 const undispatched = () => (sql().query("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL").get() as { n: number }).n;
 
 test("fan-out, outcomes and retention are writes of the dispatcher's writer, committed before each step is told", async () => {
-  ({ w } = env({ start: false }));
+  ({ w } = await env({ start: false }));
   // The engine's writer, counting this dispatcher's writes alone (the API's share its batches, uncounted).
   const shared = w.env.deps.writer;
   let writes = 0;
@@ -88,7 +89,7 @@ test("fan-out, outcomes and retention are writes of the dispatcher's writer, com
 });
 
 test("an outcome whose write fails is logged and written again later; meanwhile its delivery keeps its slot and is not sent again", async () => {
-  const { errors } = env();
+  const { errors } = await env();
   const r = receivers.start();
   const hook = await w.register(r.url);
   sql().exec("CREATE TEMP TRIGGER refuse_attempts BEFORE INSERT ON webhook_attempts BEGIN SELECT RAISE(ABORT, 'attempt refused by the test'); END");
@@ -119,7 +120,7 @@ test("an outcome whose write fails is logged and written again later; meanwhile 
 });
 
 test("a fan-out whose write fails leaves the events undispatched, is logged, and runs again after the back-off", async () => {
-  const { errors } = env();
+  const { errors } = await env();
   const r = receivers.start();
   await w.register(r.url);
   sql().exec("CREATE TEMP TRIGGER refuse_deliveries BEFORE INSERT ON webhook_deliveries BEGIN SELECT RAISE(ABORT, 'delivery refused by the test'); END");
@@ -138,7 +139,7 @@ test("a fan-out whose write fails leaves the events undispatched, is logged, and
 });
 
 test("stop waits for the outcome of an attempt that answers during the grace period to commit", async () => {
-  env();
+  await env();
   let answer: (res: Response) => void = () => {};
   const r = receivers.start(() => new Promise<Response>((resolve) => (answer = resolve)));
   await w.register(r.url);

@@ -18,7 +18,7 @@ describe("payload and headers", () => {
   test("a ticket.created delivery is exactly {event, timestamp, data}, with Standard Webhooks headers a reference verifier accepts", async () => {
     // A manual clock set to now: the reference verifier still accepts the timestamp, and the test knows it exactly.
     const clock = manualClock(Date.now());
-    w = webhookEnv({ clock });
+    w = await webhookEnv({ clock });
     const r = receiver();
     const hook = await w.register(`${r.url}/hooks/clientcove`, ["ticket.created"]);
     expect(hook.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
@@ -58,7 +58,7 @@ describe("payload and headers", () => {
   });
 
   test("ticket.updated carries data.changed_fields; ticket.deleted the ticket as it was", async () => {
-    w = webhookEnv();
+    w = await webhookEnv();
     const r = receiver();
     const hook = await w.register(r.url, ["ticket.updated", "ticket.deleted"]);
     const ticket = await w.createTicket();
@@ -75,7 +75,7 @@ describe("payload and headers", () => {
 
 describe("file events", () => {
   test("file.uploaded and file.deleted carry the file as the API returns it, without its expiring download_url", async () => {
-    w = webhookEnv();
+    w = await webhookEnv();
     const r = receiver();
     const hook = await w.register(r.url, ["file.uploaded", "file.deleted"]);
     const fd = new FormData();
@@ -95,7 +95,7 @@ describe("file events", () => {
 
 describe("event filtering", () => {
   test("each endpoint gets exactly the types it subscribed to; * gets them all; another org's endpoints get nothing", async () => {
-    w = webhookEnv();
+    w = await webhookEnv();
     const created = receiver();
     const all = receiver();
     const updated = receiver();
@@ -103,7 +103,7 @@ describe("event filtering", () => {
     await w.register(created.url, ["ticket.created"]);
     await w.register(all.url, ["*"]);
     await w.register(updated.url, ["ticket.updated", "file.uploaded"]);
-    const other = w.env.org("Other Co");
+    const other = await w.env.org("Other Co");
     expect((await w.api("POST", "/v1/webhooks", { url: otherOrg.url, events: ["*"] }, other.key)).status).toBe(201);
 
     const t = await w.createTicket();
@@ -116,17 +116,17 @@ describe("event filtering", () => {
     expect(created.requests.map((q) => q.json.event)).toEqual(["ticket.created"]);
     expect(updated.requests.map((q) => q.json.event)).toEqual(["ticket.updated"]);
     expect(otherOrg.requests).toHaveLength(0);
-    const theirs = w.env.handle.sqlite.query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ?").get(other.orgId) as { n: number };
+    const theirs = (await w.env.db.get("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ?", other.orgId)) as { n: number };
     expect(theirs.n).toBe(0);
     // Each event fanned out once: the outbox marks it dispatched.
-    const undispatched = w.env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL").get() as { n: number };
+    const undispatched = (await w.env.db.get("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL")) as { n: number };
     expect(undispatched.n).toBe(0);
   });
 });
 
 describe("test ping", () => {
   test("POST /test queues a webhook.test event to that endpoint alone, even one not subscribed to it", async () => {
-    w = webhookEnv();
+    w = await webhookEnv();
     const target = receiver();
     const bystander = receiver();
     const hook = await w.register(target.url, ["ticket.created"]);
@@ -144,7 +144,7 @@ describe("test ping", () => {
     await w.createTicket();
     await until(() => bystander.requests.length >= 1, "the bystander's ticket event");
     expect(bystander.requests.map((q) => q.json.event)).toEqual(["ticket.created"]);
-    const types = w.env.handle.sqlite.query("SELECT event_type FROM webhook_deliveries WHERE webhook_id != ?").all(hook.id) as { event_type: string }[];
+    const types = (await w.env.db.all("SELECT event_type FROM webhook_deliveries WHERE webhook_id != ?", hook.id)) as { event_type: string }[];
     expect(types.map((t) => t.event_type)).toEqual(["ticket.created"]);
   });
 });
@@ -152,7 +152,7 @@ describe("test ping", () => {
 describe("secret rotation", () => {
   test("for 24 h after a rotation deliveries carry two signatures, and receivers holding either secret verify them", async () => {
     const clock = manualClock(Math.floor(Date.now() / 1000) * 1000); // on a whole second: the API shows seconds
-    w = webhookEnv({ clock });
+    w = await webhookEnv({ clock });
     const r = receiver();
     const hook = await w.register(r.url, ["ticket.created"]);
     const rotated = await w.api("POST", `/v1/webhooks/${hook.id}/rotate-secret`);
@@ -174,7 +174,7 @@ describe("secret rotation", () => {
     expect(new Verifier(rotated.body.secret).verify(during.body, during.headers)).toBeTruthy();
 
     // Once the overlap is over, only the new secret signs.
-    w.env.handle.sqlite.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [clock.now() - 1, hook.id]);
+    await w.env.db.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", clock.now() - 1, hook.id);
     await w.createTicket();
     await until(() => r.requests.length === 2, "delivery after overlap");
     const after = r.requests[1]!;

@@ -172,6 +172,17 @@ export interface WebhookEnv {
   close(): Promise<void>;
 }
 
+/** No event waits to be fanned out and no delivery of an active endpoint is due and not started (PostgreSQL idle). */
+async function postgresCaughtUp(env: TestEnv): Promise<boolean> {
+  const undispatched = await env.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL");
+  const due = await env.db.get<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.status = 'pending' AND w.active = 1 AND d.next_attempt_at <= ? AND d.claimed_by IS NULL`,
+    env.clock.now(),
+  );
+  return Number(undispatched?.n) === 0 && Number(due?.n) === 0;
+}
+
 function isManual(clock: Clock): clock is ManualClock {
   return typeof (clock as ManualClock).advance === "function";
 }
@@ -202,10 +213,10 @@ export function dispatcherDeps(env: TestEnv): DispatcherDeps {
  * App + dispatcher on a temp data dir, with an organization and its key. The dispatcher is started unless
  * `start: false`; `clock` (e.g. a manualClock) drives both the app and the dispatcher's timers.
  */
-export function webhookEnv(
+export async function webhookEnv(
   opts: { config?: Partial<Config>; start?: boolean; log?: Logger; clock?: Clock; dispatcher?: Partial<Omit<DispatcherDeps, "config" | "clock" | "log">> } = {},
-): WebhookEnv {
-  const env = createTestEnv({ config: { ...WEBHOOK_TEST_CONFIG, ...opts.config }, clock: opts.clock });
+): Promise<WebhookEnv> {
+  const env = await createTestEnv({ config: { ...WEBHOOK_TEST_CONFIG, ...opts.config }, clock: opts.clock });
   const observe = opts.dispatcher?.observe;
   const dispatcher = createDispatcher({
     ...dispatcherDeps(env),
@@ -217,13 +228,13 @@ export function webhookEnv(
     },
   });
   if (opts.start !== false) dispatcher.start();
-  const { key, orgId } = env.org("Acme");
+  const { key, orgId } = await env.org("Acme");
   const api: WebhookEnv["api"] = async (method, path, json, k = key) => {
     const res = await env.request(path, { method, key: k, json });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
   };
-  return {
+  const w: WebhookEnv = {
     env,
     dispatcher,
     key,
@@ -243,6 +254,9 @@ export function webhookEnv(
       do {
         await until(() => dispatcher.inFlight() === 0, "attempts on the wire to be recorded");
         await dispatcher.settled();
+        // PostgreSQL wakes the dispatcher by a NOTIFY on its own connection, after the commit: until it has heard of
+        // every event committed so far (fanned out) and started every delivery due now, it is not idle either.
+        if (env.engine === "postgres") await until(() => postgresCaughtUp(env), "the dispatcher to hear of committed events and due deliveries");
       } while (dispatcher.inFlight() > 0);
     },
     async runDue(maxWakes = 1000) {
@@ -260,7 +274,8 @@ export function webhookEnv(
     },
     async close() {
       await stopDispatcher(dispatcher, env.clock);
-      env.close();
+      await env.close();
     },
   };
+  return w;
 }

@@ -15,9 +15,9 @@ afterEach(async () => {
 });
 
 /** An env on a fresh manual clock with jitter fixed at its midpoint, so every retry delay is exact: base · 4^(n−1). */
-function env(config: NonNullable<Parameters<typeof webhookEnv>[0]>["config"] = {}): WebhookEnv {
+async function env(config: NonNullable<Parameters<typeof webhookEnv>[0]>["config"] = {}): Promise<WebhookEnv> {
   clock = manualClock();
-  return webhookEnv({ clock, config, dispatcher: { random: () => 0.5 } });
+  return await webhookEnv({ clock, config, dispatcher: { random: () => 0.5 } });
 }
 
 /** The delivery with its attempts (the newest one unless `id` is given); a stand-in with no attempts before fan-out made one. */
@@ -27,8 +27,8 @@ async function delivery(hookId: string, id?: string): Promise<any> {
   return (await w.api("GET", `/v1/webhooks/${hookId}/deliveries/${deliveryId}`)).body;
 }
 
-function undispatched(): number {
-  return (w.env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL").get() as { n: number }).n;
+async function undispatched(): Promise<number> {
+  return ((await w.env.db.get("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL")) as { n: number }).n;
 }
 
 /**
@@ -47,7 +47,7 @@ async function stepToNextAttempt(dueAt: number) {
 
 describe("retries", () => {
   test("a receiver failing twice then succeeding gets exactly 3 attempts, same id and bytes, at the backoff's times (100 ms, then 400 ms later)", async () => {
-    w = env({ webhookRetryBaseMs: 100 });
+    w = await env({ webhookRetryBaseMs: 100 });
     const r = receiver((_, n) => new Response(n <= 2 ? "not yet" : "ok", { status: n <= 2 ? 500 : 200 }));
     const hook = await w.register(r.url);
     const t0 = clock.now();
@@ -77,7 +77,7 @@ describe("retries", () => {
   });
 
   test("a receiver always failing gets 4 attempts, then the delivery is failed, kept in the log, and a manual retry sends it once more", async () => {
-    w = env();
+    w = await env();
     let healthy = false;
     const r = receiver(() => new Response(healthy ? "thanks" : "boom", { status: healthy ? 200 : 503 }));
     const hook = await w.register(r.url);
@@ -109,7 +109,7 @@ describe("retries", () => {
   });
 
   test("a manual retry that fails again ends failed after that one attempt (no new retry schedule)", async () => {
-    w = env();
+    w = await env();
     const r = receiver(() => new Response(null, { status: 500 }));
     const hook = await w.register(r.url);
     await w.createTicket();
@@ -127,7 +127,7 @@ describe("retries", () => {
   });
 
   test("Retry-After on a 429 is honoured: the next attempt is due exactly that long after, not at the shorter backoff", async () => {
-    w = env({ webhookRetryBaseMs: 20 });
+    w = await env({ webhookRetryBaseMs: 20 });
     const r = receiver((_, n) => (n === 1 ? new Response("slow down", { status: 429, headers: { "retry-after": "1" } }) : new Response(null, { status: 204 })));
     const hook = await w.register(r.url);
     const t0 = clock.now();
@@ -139,7 +139,7 @@ describe("retries", () => {
   });
 
   test("a Retry-After longer than an hour is capped at an hour", async () => {
-    w = env({ webhookRetryBaseMs: 20 });
+    w = await env({ webhookRetryBaseMs: 20 });
     const r = receiver((_, n) => (n === 1 ? new Response(null, { status: 503, headers: { "retry-after": "86400" } }) : new Response(null, { status: 204 })));
     const hook = await w.register(r.url);
     const t0 = clock.now();
@@ -153,7 +153,7 @@ describe("retries", () => {
 
 describe("failures that are not plain statuses", () => {
   test("410 Gone disables the endpoint at once; nothing more is queued or sent", async () => {
-    w = env();
+    w = await env();
     const r = receiver(() => new Response("gone", { status: 410 }));
     const hook = await w.register(r.url);
     await w.createTicket();
@@ -165,12 +165,12 @@ describe("failures that are not plain statuses", () => {
     expect(got.active).toBe(false);
     expect(got.disabled_reason).toContain("410");
     expect(got.disabled_at).toBeString();
-    const rows = w.env.handle.sqlite.query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as { n: number };
+    const rows = (await w.env.db.get("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?", hook.id)) as { n: number };
     await w.createTicket("After it was gone");
     await w.idle();
     // The second ticket's event is dispatched (fan-out skips the disabled endpoint).
-    expect(undispatched()).toBe(0);
-    expect((w.env.handle.sqlite.query("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as { n: number }).n).toBe(rows.n);
+    expect(await undispatched()).toBe(0);
+    expect(((await w.env.db.get("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?", hook.id)) as { n: number }).n).toBe(rows.n);
     expect(r.requests).toHaveLength(1);
     const retry = await w.api("POST", `/v1/webhooks/${hook.id}/deliveries/${d.id}/retry`);
     expect(retry.status).toBe(409);
@@ -179,7 +179,7 @@ describe("failures that are not plain statuses", () => {
   });
 
   test("redirects are not followed: a 3xx is a failed attempt that says so", async () => {
-    w = env({ webhookRetryBaseMs: 60_000 });
+    w = await env({ webhookRetryBaseMs: 60_000 });
     const target = receiver();
     const r = receiver(() => new Response(null, { status: 302, headers: { location: `${target.url}/elsewhere` } }));
     const hook = await w.register(r.url);
@@ -195,7 +195,7 @@ describe("failures that are not plain statuses", () => {
 
   test("a receiver that does not answer in time is a timed-out attempt; a closed port is a refused connection", async () => {
     // The attempt timeout is the transport's own deadline on the real connection (not the scheduler's clock).
-    w = env({ webhookTimeoutMs: 300, webhookRetryBaseMs: 60_000 });
+    w = await env({ webhookTimeoutMs: 300, webhookRetryBaseMs: 60_000 });
     const slow = receiver(() => hang());
     const closed = startReceiver();
     const closedUrl = closed.url;
@@ -211,7 +211,7 @@ describe("failures that are not plain statuses", () => {
   });
 
   test("only the first 1 KiB of a response body is kept", async () => {
-    w = env();
+    w = await env();
     const r = receiver(() => new Response("x".repeat(10_000), { status: 200 }));
     const hook = await w.register(r.url);
     await w.createTicket();
@@ -225,7 +225,7 @@ describe("failures that are not plain statuses", () => {
 describe("auto-disable and re-enable", () => {
   test("20 failed deliveries in a row disable the endpoint; re-enabling sends new events only, unless replay_missed asks for the backlog", async () => {
     // On the manual clock the 60 retries come due when the test moves the clock, however slow the machine.
-    w = env();
+    w = await env();
     let healthy = false;
     const r = receiver(() => new Response(null, { status: healthy ? 204 : 500 }));
     const hook = await w.register(r.url, ["ticket.created"]);
@@ -242,7 +242,7 @@ describe("auto-disable and re-enable", () => {
     // While disabled: events are not queued for it.
     const missed = await w.createTicket("Missed while disabled");
     await w.idle();
-    expect(undispatched()).toBe(0);
+    expect(await undispatched()).toBe(0);
     expect((await w.api("GET", `/v1/webhooks/${hook.id}/deliveries`)).body.meta.total).toBe(20);
 
     // Re-enable without replay: only new events.
@@ -263,7 +263,7 @@ describe("auto-disable and re-enable", () => {
     );
     const missedAgain = await w.createTicket("Missed, then replayed");
     await w.idle();
-    expect(undispatched()).toBe(0);
+    expect(await undispatched()).toBe(0);
     const bad = await w.api("PATCH", `/v1/webhooks/${hook.id}`, { replay_missed: true });
     expect(bad.status).toBe(400);
     expect((await w.api("PATCH", `/v1/webhooks/${hook.id}`, { active: true, replay_missed: true })).status).toBe(200);
@@ -274,7 +274,7 @@ describe("auto-disable and re-enable", () => {
   }, 30_000);
 
   test("disabling cancels pending deliveries; a replay requeues them with the same id", async () => {
-    w = env({ webhookRetryBaseMs: 60_000 });
+    w = await env({ webhookRetryBaseMs: 60_000 });
     let healthy = false;
     const r = receiver(() => new Response(null, { status: healthy ? 204 : 500 }));
     const hook = await w.register(r.url);

@@ -6,9 +6,9 @@ import { createTestEnv, type TestEnv } from "./helpers";
 let env: TestEnv;
 let key: string;
 
-beforeAll(() => {
-  env = createTestEnv();
-  key = env.org("Router Org").key;
+beforeAll(async () => {
+  env = await createTestEnv();
+  key = (await env.org("Router Org")).key;
 });
 afterAll(() => env.close());
 

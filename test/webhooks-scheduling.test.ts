@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { manualClock, type ManualClock } from "../src/lib/clock";
 import { createDispatcher } from "../src/webhooks/dispatcher";
+import { ON_POSTGRES } from "./helpers";
 import { dispatcherDeps, hang, observeDispatch, stopDispatcher, until, webhookEnv, type WebhookEnv, receiverPool } from "./webhooks-fixtures";
 
 let w: WebhookEnv;
@@ -14,26 +15,27 @@ afterEach(async () => {
   receivers.stopAll();
 });
 
-function env(opts: Omit<NonNullable<Parameters<typeof webhookEnv>[0]>, "clock"> = {}): WebhookEnv {
+async function env(opts: Omit<NonNullable<Parameters<typeof webhookEnv>[0]>, "clock"> = {}): Promise<WebhookEnv> {
   clock = manualClock();
-  return webhookEnv({ ...opts, clock, dispatcher: { random: () => 0.5, ...opts.dispatcher } });
+  return await webhookEnv({ ...opts, clock, dispatcher: { random: () => 0.5, ...opts.dispatcher } });
 }
 
-function count(sql: string, ...args: string[]): number {
-  return (w.env.handle.sqlite.query(sql).get(...args) as { n: number }).n;
+async function count(sql: string, ...args: string[]): Promise<number> {
+  return ((await w.env.db.get(sql, ...args)) as { n: number }).n;
 }
 
 describe("concurrency", () => {
   test("a hanging endpoint holds at most its own slots: another endpoint gets every event meanwhile", async () => {
-    w = env({ config: { webhookTimeoutMs: 30_000, webhookConcurrency: 5, webhookEndpointConcurrency: 4 } });
+    w = await env({ config: { webhookTimeoutMs: 30_000, webhookConcurrency: 5, webhookEndpointConcurrency: 4 } });
     const dead = receiver(() => hang());
     const live = receiver();
     const deadHook = await w.register(dead.url, ["ticket.created"]);
     const liveHook = await w.register(live.url, ["ticket.created"]);
     for (let i = 0; i < 12; i++) await w.createTicket(`Ticket ${i}`);
     await until(
-      () =>
-        live.delivered.size === 12 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 12,
+      async () =>
+        live.delivered.size === 12 &&
+        (await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id)) === 12,
       "all 12 deliveries at the live endpoint, recorded",
     );
     // The dead endpoint has exactly its 4 slots on the wire and nothing has come back from it; the
@@ -42,14 +44,16 @@ describe("concurrency", () => {
     await w.dispatcher.settled();
     expect(w.dispatcher.inFlight()).toBe(4);
     expect(dead.requests.length).toBe(4);
-    expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' AND attempt_count = 0", deadHook.id)).toBe(12);
-    expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id)).toBe(12);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' AND attempt_count = 0", deadHook.id)).toBe(12);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id)).toBe(12);
   });
 });
 
 describe("timers, not polling", () => {
-  test("the dispatcher sleeps on the clock's timer until the next due retry, and not at all when nothing is due", async () => {
-    w = env({ config: { webhookRetryBaseMs: 60_000 } });
+  // SQLite only for now: `idle()` waits for the in-process wake-up; on PostgreSQL it is a NOTIFY heard on the
+  // dispatcher's own connection, which the fixture cannot await yet (the assertions would race it).
+  test.skipIf(ON_POSTGRES)("the dispatcher sleeps on the clock's timer until the next due retry, and not at all when nothing is due", async () => {
+    w = await env({ config: { webhookRetryBaseMs: 60_000 } });
     let fail = true;
     const r = receiver(() => new Response(null, { status: fail ? 500 : 204 }));
     const hook = await w.register(r.url);
@@ -58,7 +62,7 @@ describe("timers, not polling", () => {
     const t0 = clock.now();
     await w.createTicket();
     await w.idle();
-    const row = w.env.handle.sqlite.query("SELECT next_attempt_at AS at, attempt_count AS n FROM webhook_deliveries WHERE webhook_id = ?").get(hook.id) as {
+    const row = (await w.env.db.get("SELECT next_attempt_at AS at, attempt_count AS n FROM webhook_deliveries WHERE webhook_id = ?", hook.id)) as {
       at: number;
       n: number;
     };
@@ -84,7 +88,7 @@ describe("timers, not polling", () => {
 
 describe("graceful stop", () => {
   test("stop waits for attempts in flight (bounded by its grace period on the clock), records those that finish, and leaves the rest pending for the next start", async () => {
-    w = env({ config: { webhookTimeoutMs: 30_000 } });
+    w = await env({ config: { webhookTimeoutMs: 30_000 } });
     let answerSlow!: () => void;
     const slowAnswered = new Promise<void>((resolve) => (answerSlow = resolve));
     const slow = receiver(async () => {
@@ -103,7 +107,7 @@ describe("graceful stop", () => {
     // The slow one answers during the grace period: it is recorded.
     answerSlow();
     await until(
-      () => count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", slowHook.id) === 1,
+      async () => (await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", slowHook.id)) === 1,
       "the slow attempt, recorded",
     );
     expect(w.dispatcher.inFlight()).toBe(1);
@@ -115,14 +119,14 @@ describe("graceful stop", () => {
     await stopping;
     expect(w.dispatcher.inFlight()).toBe(0);
     // The hanging one was cut off unrecorded: still pending, no attempt counted.
-    const stuckRow = w.env.handle.sqlite.query("SELECT id, status, attempt_count FROM webhook_deliveries WHERE webhook_id = ?").get(stuckHook.id) as any;
+    const stuckRow = (await w.env.db.get("SELECT id, status, attempt_count FROM webhook_deliveries WHERE webhook_id = ?", stuckHook.id)) as any;
     expect(stuckRow).toEqual({ id: stuck.requests[0]!.headers["webhook-id"], status: "pending", attempt_count: 0 });
-    expect(count("SELECT COUNT(*) AS n FROM webhook_attempts WHERE delivery_id = ?", stuckRow.id)).toBe(0);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_attempts WHERE delivery_id = ?", stuckRow.id)).toBe(0);
 
     // Stopped: new events wait in the outbox (nothing listens any more).
     await w.createTicket("While stopped");
     await w.dispatcher.settled();
-    expect(count("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM events WHERE dispatched_at IS NULL")).toBe(1);
     expect(slow.requests.length).toBe(1);
 
     // The next start resends the cut-off delivery (same webhook-id) and fans out what waited.
@@ -142,38 +146,40 @@ describe("fairness between organizations", () => {
   test("one organization's 20 dead endpoints with 8 new tickets do not delay another organization's delivery: it arrives while all of theirs still hang", async () => {
     // Defaults: 64 slots, 16 per organization, 4 per endpoint. Attempts time out only after a minute, so
     // anything that waited behind them could not arrive within the wait below.
-    w = env({ config: { webhookTimeoutMs: 60_000 } });
+    w = await env({ config: { webhookTimeoutMs: 60_000 } });
     expect([w.env.config.webhookConcurrency, w.env.config.webhookOrgConcurrency, w.env.config.webhookEndpointConcurrency]).toEqual([64, 16, 4]);
     const dead = receiver(() => hang());
     for (let i = 0; i < 20; i++) await w.register(`${dead.url}/dead/${i}`, ["ticket.created"]);
     for (let i = 0; i < 8; i++) await w.createTicket(`Ticket ${i}`);
     await until(() => dead.requests.length === 16, "org A's 16 attempts on the wire");
 
-    const other = w.env.org("Other Org");
+    const other = await w.env.org("Other Org");
     const live = receiver();
     const liveHook = (await w.api("POST", "/v1/webhooks", { url: `${live.url}/live`, events: ["ticket.created"] }, other.key)).body;
     expect((await w.api("POST", "/v1/tickets", { subject: "Elsewhere" }, other.key)).status).toBe(201);
     await until(
-      () => live.delivered.size === 1 && count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id) === 1,
+      async () =>
+        live.delivered.size === 1 &&
+        (await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ? AND status = 'succeeded'", liveHook.id)) === 1,
       "the other organization's delivery, recorded",
     );
     await w.dispatcher.settled();
     // Every one of org A's attempts is still hanging: none has timed out, none was answered, none was recorded.
     expect(dead.requests.length).toBe(16);
     expect(w.dispatcher.inFlight()).toBe(16);
-    expect(count("SELECT COUNT(*) AS n FROM webhook_attempts")).toBe(1);
-    expect(count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'pending' AND attempt_count = 0", w.orgId)).toBe(160);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_attempts")).toBe(1);
+    expect(await count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE org_id = ? AND status = 'pending' AND attempt_count = 0", w.orgId)).toBe(160);
   });
 
   test("when slots are scarce they go round-robin between organizations, not to whoever queued first", async () => {
-    w = env({ config: { webhookConcurrency: 2, webhookTimeoutMs: 30_000 }, start: false });
+    w = await env({ config: { webhookConcurrency: 2, webhookTimeoutMs: 30_000 }, start: false });
     const gates: (() => void)[] = [];
     const gated = () => new Promise<Response>((resolve) => gates.push(() => resolve(new Response(null, { status: 204 }))));
     const a = receiver(gated);
     const b = receiver(gated);
     await w.register(`${a.url}/a`, ["ticket.created"]);
     for (let i = 0; i < 3; i++) await w.createTicket(`A ${i}`);
-    const other = w.env.org("Other Org");
+    const other = await w.env.org("Other Org");
     await w.api("POST", "/v1/webhooks", { url: `${b.url}/b`, events: ["ticket.created"] }, other.key);
     for (let i = 0; i < 3; i++) await w.api("POST", "/v1/tickets", { subject: `B ${i}` }, other.key);
 
@@ -192,7 +198,7 @@ describe("fairness between organizations", () => {
   });
 
   test("an organization never has more than webhook-org-concurrency attempts in flight, over all its endpoints", async () => {
-    w = env({ config: { webhookTimeoutMs: 30_000, webhookOrgConcurrency: 3 } });
+    w = await env({ config: { webhookTimeoutMs: 30_000, webhookOrgConcurrency: 3 } });
     const dead = receiver(() => hang());
     for (let i = 0; i < 3; i++) await w.register(`${dead.url}/${i}`, ["ticket.created"]);
     for (let i = 0; i < 4; i++) await w.createTicket(`Ticket ${i}`);
@@ -207,7 +213,7 @@ describe("fairness between organizations", () => {
 
 describe("webhooks per organization", () => {
   test("registering more than webhook-max-per-org is a 409 webhook_limit_reached; disabled ones count; deleting one makes room; other organizations are not affected", async () => {
-    w = env({ config: { webhookMaxPerOrg: 3 }, start: false });
+    w = await env({ config: { webhookMaxPerOrg: 3 }, start: false });
     const hooks: { id: string }[] = [];
     for (let i = 0; i < 3; i++) hooks.push(await w.register(`http://127.0.0.1:9/${i}`));
     await w.api("PATCH", `/v1/webhooks/${hooks[0].id}`, { active: false });
@@ -217,8 +223,8 @@ describe("webhooks per organization", () => {
       error: "webhook_limit_reached",
       message: "This organization already has 3 webhooks, the most allowed (--webhook-max-per-org / CLIENTCOVE_WEBHOOK_MAX_PER_ORG); delete one first.",
     });
-    expect(count("SELECT COUNT(*) AS n FROM webhooks")).toBe(3);
-    const other = w.env.org("Other Org");
+    expect(await count("SELECT COUNT(*) AS n FROM webhooks")).toBe(3);
+    const other = await w.env.org("Other Org");
     expect((await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/x", events: ["*"] }, other.key)).status).toBe(201);
     expect((await w.api("DELETE", `/v1/webhooks/${hooks[0].id}`)).status).toBe(204);
     expect((await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/more", events: ["*"] })).status).toBe(201);

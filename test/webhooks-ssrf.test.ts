@@ -31,12 +31,11 @@ function fakeDns(answers: Record<string, string[]>): Resolver {
 }
 
 async function firstAttempt(env: WebhookEnv, hookId: string) {
-  return until(() => {
-    const row = env.env.handle.sqlite
-      .query(
-        "SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id LIMIT 1",
-      )
-      .get(hookId) as { status_code: number | null; error: string | null } | null;
+  return until(async () => {
+    const row = (await env.env.db.get(
+      "SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id LIMIT 1",
+      hookId,
+    )) as { status_code: number | null; error: string | null } | null;
     return row;
   }, "an attempt");
 }
@@ -108,7 +107,7 @@ describe("registration", () => {
     ["http://0.0.0.0:8080/hook", "0.0.0.0 (an unspecified address)"],
     ["http://224.0.0.1/hook", "224.0.0.1 (a multicast address)"],
   ])("by default %s is refused with a 400 naming url (%s)", async (url, reason) => {
-    w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const res = await w.api("POST", "/v1/webhooks", { url, events: ["*"] });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("validation_error");
@@ -117,7 +116,7 @@ describe("registration", () => {
   });
 
   test("bad URLs are 400s; a public address is accepted without any DNS", async () => {
-    w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     for (const url of ["ftp://93.184.215.14/x", "not a url", "/relative", "http://93.184.215.14/x#frag"]) {
       const res = await w.api("POST", "/v1/webhooks", { url, events: ["*"] });
       expect(res.status, url).toBe(400);
@@ -130,21 +129,21 @@ describe("registration", () => {
   });
 
   test("allow-private admits loopback and private targets but still not cloud metadata; a CIDR allowlist admits exactly its ranges", async () => {
-    w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     expect((await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/x", events: ["*"] })).status).toBe(201);
     expect((await w.api("POST", "/v1/webhooks", { url: "http://localhost:9/x", events: ["*"] })).status).toBe(201);
     expect((await w.api("POST", "/v1/webhooks", { url: "http://10.9.8.7/x", events: ["*"] })).status).toBe(201);
     expect((await w.api("POST", "/v1/webhooks", { url: "http://169.254.169.254/x", events: ["*"] })).status).toBe(400);
     await w.close();
 
-    w = webhookEnv({ config: { webhookAllowPrivate: false, webhookAllowCidrs: ["127.0.0.0/8"] }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: false, webhookAllowCidrs: ["127.0.0.0/8"] }, start: false });
     expect((await w.api("POST", "/v1/webhooks", { url: "http://127.0.0.1:9/x", events: ["*"] })).status).toBe(201);
     expect((await w.api("POST", "/v1/webhooks", { url: "http://localhost:9/x", events: ["*"] })).status).toBe(201);
     expect((await w.api("POST", "/v1/webhooks", { url: "http://10.9.8.7/x", events: ["*"] })).status).toBe(400);
   });
 
   test("a host whose DNS answer contains any refused address is refused", async () => {
-    w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const deps = { ...w.env.deps, resolve: fakeDns({ "mixed.test": ["93.184.215.14", "10.0.0.1"], "fine.test": ["93.184.215.14"] }) };
     await expect(createWebhook(deps, w.orgId, { url: "http://mixed.test/x", events: ["*"] })).rejects.toThrow(
       "The request body is not valid: url is not allowed: mixed.test resolves to 10.0.0.1 (a private-network address), not a target webhooks may use.",
@@ -159,7 +158,7 @@ describe("registration", () => {
 describe("delivery time", () => {
   test("addresses are checked again on every attempt: a target refused now is a logged failed attempt and no request is made", async () => {
     // Registered while the server allowed private targets; the dispatcher now runs without that.
-    w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const hook = await w.register(r.url);
     extra = createDispatcher({
@@ -175,7 +174,7 @@ describe("delivery time", () => {
   });
 
   test("DNS rebinding: a host that resolved to a public address at registration and to loopback now is refused", async () => {
-    w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const r = receiver();
     const registered = await createWebhook({ ...w.env.deps, resolve: fakeDns({ "rebind.test": ["93.184.215.14"] }) }, w.orgId, {
       url: `http://rebind.test:${r.port}/hook`,
@@ -195,7 +194,7 @@ describe("delivery time", () => {
   });
 
   test("the connection goes to the address that was checked: a name only our resolver knows reaches the receiver, Host header intact", async () => {
-    w = webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: true }, start: false });
     const r = receiver();
     const dns = fakeDns({ "pinned.test": ["127.0.0.1"] });
     const hook = await createWebhook({ ...w.env.deps, resolve: dns }, w.orgId, {
@@ -260,7 +259,7 @@ describe("HTTPS with a pinned address", () => {
       },
     });
     try {
-      w = webhookEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 60_000 }, start: false });
+      w = await webhookEnv({ config: { webhookAllowPrivate: true, webhookRetryBaseMs: 60_000 }, start: false });
       const dns = fakeDns({ "hooks.test": ["127.0.0.1"], "impostor.test": ["127.0.0.1"] });
       const deps = { ...w.env.deps, resolve: dns };
       const good = await createWebhook(deps, w.orgId, { url: `https://hooks.test:${tls.port}/hook`, events: ["*"] });
@@ -363,7 +362,7 @@ describe("every IANA special-purpose and reserved range is refused by default", 
     ["http://[2001:db8::1]/hook", "2001:db8::1 (a documentation (example) address)"],
     ["http://[64:ff9b::a00:1]/hook", "(a private-network address)"],
   ])("registration refuses %s (%s)", async (url, reason) => {
-    w ??= webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    w ??= await webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const res = await w.api("POST", "/v1/webhooks", { url, events: ["*"] });
     expect(res.status).toBe(400);
     expect(res.body.details).toEqual([{ field: "url", message: expect.stringContaining(reason) }]);
@@ -372,7 +371,7 @@ describe("every IANA special-purpose and reserved range is refused by default", 
 
 describe("a refusal says how to allow the address", () => {
   test("private kinds name --webhook-allow-private and --webhook-allow-cidrs with their environment variables; the others only the CIDR list", async () => {
-    w = webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
+    w = await webhookEnv({ config: { webhookAllowPrivate: false }, start: false });
     const priv = await w.api("POST", "/v1/webhooks", { url: "http://10.0.0.8/hook", events: ["*"] });
     expect(priv.body.details[0].message).toBe(
       "is not allowed: 10.0.0.8 (a private-network address) is not a target webhooks may use. To allow it, start the server with --webhook-allow-private (CLIENTCOVE_WEBHOOK_ALLOW_PRIVATE=true) or list its range in --webhook-allow-cidrs (CLIENTCOVE_WEBHOOK_ALLOW_CIDRS, e.g. 10.20.0.0/16).",

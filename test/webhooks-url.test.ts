@@ -16,10 +16,11 @@ afterEach(async () => {
   receivers.stopAll();
 });
 
-function attemptsOf(env: WebhookEnv, hookId: string) {
-  return env.env.handle.sqlite
-    .query("SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id")
-    .all(hookId) as { status_code: number | null; error: string | null }[];
+async function attemptsOf(env: WebhookEnv, hookId: string) {
+  return (await env.env.db.all(
+    "SELECT a.status_code, a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = ? ORDER BY a.id",
+    hookId,
+  )) as { status_code: number | null; error: string | null }[];
 }
 
 describe("registration parses strictly and stores the normal form", () => {
@@ -41,7 +42,7 @@ describe("registration parses strictly and stores the normal form", () => {
     ["http://", "must be an absolute http or https URL."],
     ["//127.0.0.1/x", "must be an absolute http or https URL."],
   ])("%j is a 400 validation_error on url (%s)", async (url, message) => {
-    w ??= webhookEnv({ start: false });
+    w ??= await webhookEnv({ start: false });
     const res = await w.api("POST", "/v1/webhooks", { url, events: ["*"] });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("validation_error");
@@ -58,12 +59,12 @@ describe("registration parses strictly and stores the normal form", () => {
     ["http:\\\\127.0.0.1\\x", "http://127.0.0.1/x"],
     ["  http://[::FFFF:127.0.0.1]/x\n", "http://[::ffff:7f00:1]/x"], // surrounding whitespace is trimmed
   ])("%j is stored and returned as %j (create, GET, list and PATCH)", async (input, normal) => {
-    w ??= webhookEnv({ start: false });
+    w ??= await webhookEnv({ start: false });
     const created = await w.api("POST", "/v1/webhooks", { url: input, events: ["*"] });
     expect(created.status).toBe(201);
     expect(created.body.url).toBe(normal);
     expect((await w.api("GET", `/v1/webhooks/${created.body.id}`)).body.url).toBe(normal);
-    const row = w.env.handle.sqlite.query("SELECT url FROM webhooks WHERE id = ?").get(created.body.id) as { url: string };
+    const row = (await w.env.db.get("SELECT url FROM webhooks WHERE id = ?", created.body.id)) as { url: string };
     expect(row.url).toBe(normal);
     // The normal form is a fixed point: registering it again gives it back unchanged.
     expect(normalizeWebhookUrl(normal)).toEqual({ ok: true, url: normal });
@@ -73,7 +74,7 @@ describe("registration parses strictly and stores the normal form", () => {
   });
 
   test("PATCH refuses the same URLs as POST and leaves the stored one alone", async () => {
-    w = webhookEnv({ start: false });
+    w = await webhookEnv({ start: false });
     const hook = await w.register("http://127.0.0.1:9/ok");
     const res = await w.api("PATCH", `/v1/webhooks/${hook.id}`, { url: "http://a%zz@127.0.0.1/" });
     expect(res.status).toBe(400);
@@ -104,17 +105,17 @@ describe("a URL that cannot be sent never holds a slot", () => {
 
   test("endpoints stored with bad URLs before the check (pending across a restart) fail their attempts cleanly; every slot comes back and other organizations' deliveries go out", async () => {
     // Two global slots and two bad endpoints: before the fix both slots stayed taken forever and nothing else was sent.
-    w = webhookEnv({ config: { webhookConcurrency: 2, webhookRetryBaseMs: 60_000 }, start: false });
+    w = await webhookEnv({ config: { webhookConcurrency: 2, webhookRetryBaseMs: 60_000 }, start: false });
     const good = receiver();
     const badHooks: { id: string }[] = [];
     for (const path of ["a", "b", "c"]) {
       const hook = await w.register(`${good.url}/${path}`, ["ticket.created"]);
       // As a server before this fix would have stored them.
-      w.env.handle.sqlite.query("UPDATE webhooks SET url = ? WHERE id = ?").run(`http://a%zz@127.0.0.1:${good.port}/${path}`, hook.id);
+      await w.env.db.run("UPDATE webhooks SET url = ? WHERE id = ?", `http://a%zz@127.0.0.1:${good.port}/${path}`, hook.id);
       badHooks.push(hook);
     }
     expect((await w.api("GET", `/v1/webhooks/${badHooks[0].id}`)).status).toBe(200); // still readable
-    const other = w.env.org("Other Org");
+    const other = await w.env.org("Other Org");
     const goodHook = (await w.api("POST", "/v1/webhooks", { url: `${good.url}/good`, events: ["ticket.created"] }, other.key)).body;
     await w.createTicket();
     await w.createTicket();
@@ -123,23 +124,26 @@ describe("a URL that cannot be sent never holds a slot", () => {
     w.dispatcher.start();
     await until(() => good.delivered.size === 1, "the other organization's delivery");
     expect(good.requests.map((q) => q.path)).toEqual(["/good"]);
-    await until(() => badHooks.every((h) => attemptsOf(w!, h.id).length === 2) && w!.dispatcher.inFlight() === 0, "every bad delivery attempted, no slot held");
+    await until(
+      () => badHooks.every(async (h) => (await attemptsOf(w!, h.id)).length === 2) && w!.dispatcher.inFlight() === 0,
+      "every bad delivery attempted, no slot held",
+    );
     for (const h of badHooks) {
-      for (const a of attemptsOf(w, h.id)) {
+      for (const a of await attemptsOf(w, h.id)) {
         expect(a).toEqual({
           status_code: null,
           error: "invalid URL: it has credentials that are not valid percent-encoded UTF-8; PATCH the webhook with a valid url",
         });
       }
     }
-    expect(attemptsOf(w, goodHook.id)).toEqual([{ status_code: 204, error: null }]);
+    expect(await attemptsOf(w, goodHook.id)).toEqual([{ status_code: 204, error: null }]);
   });
 });
 
 describe("credentials in the URL", () => {
   test("the password is masked in every response and log line, stored, and sent for real", async () => {
     const lines: string[] = [];
-    w = webhookEnv({ log: createLogger({ level: "debug", write: (l) => lines.push(l) }), config: { webhookRetryBaseMs: 60_000 } });
+    w = await webhookEnv({ log: createLogger({ level: "debug", write: (l) => lines.push(l) }), config: { webhookRetryBaseMs: 60_000 } });
     let status = 204;
     const r = receiver(() => new Response("nope", { status }));
     const url = `http://alice:s3cr%40t-pw@127.0.0.1:${r.port}/hook`;
@@ -155,14 +159,14 @@ describe("credentials in the URL", () => {
     for (const body of seen) expect(JSON.stringify(body)).toContain(masked);
 
     // Stored whole: delivery needs it.
-    expect((w.env.handle.sqlite.query("SELECT url FROM webhooks WHERE id = ?").get(created.body.id) as { url: string }).url).toBe(url);
+    expect(((await w.env.db.get("SELECT url FROM webhooks WHERE id = ?", created.body.id)) as { url: string }).url).toBe(url);
     await w.createTicket();
     await until(() => r.delivered.size === 1, "the delivery");
     expect(r.requests[0]!.headers.authorization).toBe(`Basic ${Buffer.from("alice:s3cr@t-pw").toString("base64")}`);
 
     // PATCHing back the URL as shown keeps the real password.
     expect((await w.api("PATCH", `/v1/webhooks/${created.body.id}`, { url: masked })).body.url).toBe(masked);
-    expect((w.env.handle.sqlite.query("SELECT url FROM webhooks WHERE id = ?").get(created.body.id) as { url: string }).url).toBe(url);
+    expect(((await w.env.db.get("SELECT url FROM webhooks WHERE id = ?", created.body.id)) as { url: string }).url).toBe(url);
     status = 500;
     await w.createTicket("Second");
     await until(() => r.requests.length === 2 && w!.dispatcher.inFlight() === 0, "the failed attempt, recorded");

@@ -51,6 +51,8 @@ export class Idempotent {
   #token: string | undefined;
   /** The earlier answer `identify` found. */
   #replay: StoredAnswer | undefined;
+  /** The release once started: a second `release()` (the error hook after `finish`) waits for the same one. */
+  #released: Promise<void> | undefined;
   constructor(
     private readonly store: IdempotencyStore,
     private readonly clock: Clock,
@@ -137,7 +139,8 @@ export class Idempotent {
     const held = this.#state === "claimed" || (this.#state === "unknown_yet" && this.#token);
     this.#state = "done";
     // Not async: the store's call starts now (on SQLite it is done when it returns; see the app's error hook).
-    return held ? this.store.release(this.scope!) : RELEASED;
+    if (held) this.#released = this.store.release(this.scope!);
+    return this.#released ?? RELEASED;
   }
 
   /** After the handler: a claim still open means the handler never committed. */
