@@ -3,9 +3,9 @@ import type { Database } from "bun:sqlite";
 import type { Sql, TransactionSql } from "postgres";
 import type { Guard } from "./db/async-store";
 import { perDatabase } from "./db/per-database";
-import { createPostgresWriter, type Queryable, type StoreMode } from "./db/postgres/writer";
+import { createPostgresWriter, type Queryable, type StoreMode, type UnitHooks } from "./db/postgres/writer";
 import { createWriter, type Writer } from "./db/writer";
-import { postgresOutbox } from "./events/outbox-postgres";
+import { outboxWaker, postgresOutbox } from "./events/outbox-postgres";
 import { postgresFileStore } from "./files/store-postgres";
 import { postgresFolderStore } from "./folders/store-postgres";
 import { postgresIdempotencyStore } from "./idempotency/store-postgres";
@@ -96,27 +96,52 @@ export const sqliteEngine: (db: Database) => Engine = perDatabase((db) => {
   return { stores, writer, signals };
 });
 
-function buildPostgresStores(q: Queryable, mode: StoreMode): Stores {
+/** The PostgreSQL stores on `q`; `recorded` is what the outbox calls after recording an event (see postgresEngine). */
+function buildPostgresStores(q: Queryable, mode: StoreMode, recorded: () => void): Stores {
   return {
     tickets: postgresTicketStore(q, mode),
     folders: postgresFolderStore(q, mode),
     files: postgresFileStore(q, mode),
     webhooks: postgresWebhookStore(q, mode),
-    outbox: postgresOutbox(q, mode),
+    outbox: postgresOutbox(q, mode, recorded),
     orgs: postgresOrgsStore(q, mode),
     idempotency: postgresIdempotencyStore(q, mode),
   };
 }
 
 /**
+ * A unit's stores, each built on first use: a unit touches two or three of the seven (a ticket create: tickets and
+ * the outbox), and building one prepares its column lists on the transaction.
+ */
+function lazyPostgresStores(q: Queryable, recorded: () => void): Stores {
+  const made: Partial<Stores> = {};
+  const once = <K extends keyof Stores>(key: K, build: () => Stores[K]) => ({
+    enumerable: true,
+    get: () => (made[key] ??= build()) as Stores[K],
+  });
+  return Object.defineProperties({} as Stores, {
+    tickets: once("tickets", () => postgresTicketStore(q, "tx")),
+    folders: once("folders", () => postgresFolderStore(q, "tx")),
+    files: once("files", () => postgresFileStore(q, "tx")),
+    webhooks: once("webhooks", () => postgresWebhookStore(q, "tx")),
+    outbox: once("outbox", () => postgresOutbox(q, "tx", recorded)),
+    orgs: once("orgs", () => postgresOrgsStore(q, "tx")),
+    idempotency: once("idempotency", () => postgresIdempotencyStore(q, "tx")),
+  });
+}
+
+/**
  * PostgreSQL: reads on the pool (committed rows only, READ COMMITTED); each unit of the writer is a transaction of
  * its own on one pooled connection, with stores bound to it (their reads that decide a write lock their rows); the
- * signals are LISTEN/NOTIFY, so every instance on the database hears every other's commits.
+ * signals are LISTEN/NOTIFY, so every instance on the database hears every other's commits. A unit that recorded an
+ * event asks, after its COMMIT, for the outbox's wake-up: one NOTIFY per turn for all the units that committed in it,
+ * sent outside their transactions (outboxWaker), with the signals' periodic outbox check behind it.
  */
 export function postgresEngine(sql: Sql): Engine {
+  const wake = outboxWaker(sql);
   return {
-    stores: buildPostgresStores(sql, "read"),
-    writer: createPostgresWriter<Stores>(sql, (tx: TransactionSql) => buildPostgresStores(tx, "tx")),
+    stores: buildPostgresStores(sql, "read", wake),
+    writer: createPostgresWriter<Stores>(sql, (tx: TransactionSql, unit: UnitHooks) => lazyPostgresStores(tx, () => unit.afterCommit(wake))),
     signals: postgresSignals(sql),
   };
 }

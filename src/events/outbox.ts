@@ -35,8 +35,8 @@ export interface Outbox {
   record(event: DomainEvent, now: number): Promise<RecordedEvent>;
   /** The oldest `limit` events not yet fanned out, in record order (seq), of every organization. */
   undispatched(limit: number): Promise<EventRow[]>;
-  /** Takes the event out of the outbox (fanned out at `now`). Marking again is harmless. */
-  markDispatched(seq: number, now: number): Promise<void>;
+  /** Takes the event (or the events, in one statement where the engine can) out of the outbox (fanned out at `now`). Marking again is harmless. */
+  markDispatched(seq: number | readonly number[], now: number): Promise<void>;
   /** Deletes up to `limit` events dispatched before `cutoff` (never an undispatched one); returns how many. */
   prune(cutoff: number, limit: number): Promise<number>;
 }
@@ -98,8 +98,9 @@ function buildOutbox(db: Database) {
       return { ...event, id, seq: Number(result.lastInsertRowid), createdAt: now };
     },
     undispatched: (limit: number): EventRow[] => s.undispatched.all(limit),
-    markDispatched(seq: number, now: number): void {
-      s.markDispatched.run(now, seq);
+    markDispatched(seq: number | readonly number[], now: number): void {
+      if (typeof seq === "number") s.markDispatched.run(now, seq);
+      else for (const one of seq) s.markDispatched.run(now, one);
     },
     prune: (cutoff: number, limit: number): number => s.prune.run(cutoff, limit).changes,
   };

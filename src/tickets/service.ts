@@ -115,9 +115,11 @@ export function createTicket(deps: Deps, actor: Actor, input: CreateTicket): Pro
     updated_at: now,
   };
   const ticket = toTicket(row);
+  // The two statements are independent: sent together, PostgreSQL gets both in one round trip of the unit's
+  // connection (postgres.js pipelines them, in this order). Should the insert fail, the event fails after it (the
+  // transaction is aborted) and the unit rolls back with the insert's error, as if they had run one after the other.
   return deps.writer.write(async (tx) => {
-    await tx.tickets.insert(row);
-    await tx.outbox.record({ type: "ticket.created", orgId: actor.orgId, data: ticket }, now);
+    await Promise.all([tx.tickets.insert(row), tx.outbox.record({ type: "ticket.created", orgId: actor.orgId, data: ticket }, now)]);
     return ticket;
   });
 }

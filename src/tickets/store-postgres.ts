@@ -1,4 +1,4 @@
-// The tickets store on PostgreSQL: the TicketStore contract over postgres.js, one statement (one round trip) per call, counts kept in the same statement.
+// The tickets store on PostgreSQL: the TicketStore contract over postgres.js, one statement (one round trip) per call, counts kept in the same statement, in shards.
 import type { Sql } from "postgres";
 import { hasNul } from "../db/postgres/text";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
@@ -8,6 +8,9 @@ import type { TicketFilter, TicketRow, TicketStore } from "./store";
 
 /** Every column of `tickets`, in schema order: the one column list of the table (SELECTs and the INSERT). */
 const COLUMNS = columnNames(tickets);
+
+/** Rows each (org, status, priority) count may be split over (migration 0003): the shards a unit picks from. */
+export const COUNT_SHARDS = 16;
 
 /**
  * The PostgreSQL implementation on `q` (the pool, or a unit's transaction: see StoreMode).
@@ -19,15 +22,29 @@ const COLUMNS = columnNames(tickets);
  *   organization was changed — the same numbers SQLite's `before` gives inside a unit, and exact even against a
  *   stale `before`. An update moving a ticket between two counts bumps both in one INSERT, in (status, priority)
  *   order, so two opposite moves lock the two count rows in the same order and cannot deadlock.
- * - The bump is SQLite's upsert (`count + excluded.count`, no floor): both engines keep the same numbers.
+ * - The bump is SQLite's upsert (`count + excluded.count`, no floor): both engines keep the same sums.
+ * - Counts are sharded (migration 0003): a count is the SUM of its shards' rows (`total` sums anyway), and each
+ *   bump goes to one shard, so concurrent units in one organization do not all wait for one row's lock, which each
+ *   holds until its COMMIT. A store bound to a unit picks its shard once (random, 0 to COUNT_SHARDS - 1): every bump
+ *   of the unit lands in that shard, in (status, priority) order as before. On the pool, each call picks anew. A
+ *   shard's own row may go negative (an update takes one from its shard, not from the shard the ticket was counted
+ *   in); only sums are meaningful.
  */
 export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore {
   const sql = q as Sql;
   const columns = sql(COLUMNS);
-  const none = () => sql``;
+  // Each query below is built per call (postgres.js fragments): the hot reads use as few fragments as they can.
   const where = (orgId: string, f: TicketFilter) =>
-    sql`org_id = ${orgId}${f.status ? sql` AND status = ${f.status}` : none()}${f.priority ? sql` AND priority = ${f.priority}` : none()}`;
-  const lock = () => (mode === "tx" ? sql` FOR UPDATE` : none());
+    f.status
+      ? f.priority
+        ? sql`org_id = ${orgId} AND status = ${f.status} AND priority = ${f.priority}`
+        : sql`org_id = ${orgId} AND status = ${f.status}`
+      : f.priority
+        ? sql`org_id = ${orgId} AND priority = ${f.priority}`
+        : sql`org_id = ${orgId}`;
+  const pick = () => Math.floor(Math.random() * COUNT_SHARDS);
+  const unitShard = mode === "tx" ? pick() : -1;
+  const shard = () => (unitShard >= 0 ? unitShard : pick());
 
   return {
     async page(orgId, f, limit, offset) {
@@ -48,13 +65,16 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
     },
     async get(id, orgId) {
       if (hasNul(id)) return null;
-      const [row] = await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE id = ${id} AND org_id = ${orgId}${lock()}`;
+      const [row] =
+        mode === "tx"
+          ? await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE id = ${id} AND org_id = ${orgId} FOR UPDATE`
+          : await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE id = ${id} AND org_id = ${orgId}`;
       return row ?? null;
     },
     async insert(r) {
       await sql`WITH t AS (INSERT INTO tickets ${sql(r, COLUMNS)} RETURNING org_id, status, priority)
-        INSERT INTO ticket_counts (org_id, status, priority, count) SELECT org_id, status, priority, 1 FROM t
-        ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + excluded.count`;
+        INSERT INTO ticket_counts (org_id, status, priority, shard, count) SELECT org_id, status, priority, ${shard()}::bigint, 1 FROM t
+        ON CONFLICT (org_id, status, priority, shard) DO UPDATE SET count = ticket_counts.count + excluded.count`;
     },
     async update(_before, after) {
       const [row] = await sql<{ n: number }[]>`WITH old AS (
@@ -65,12 +85,12 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
           FROM old WHERE t.id = old.id
           RETURNING t.org_id, old.status AS old_status, old.priority AS old_priority, t.status, t.priority
         ), moved AS (
-          INSERT INTO ticket_counts (org_id, status, priority, count)
-          SELECT c.org_id, v.status, v.priority, v.delta
+          INSERT INTO ticket_counts (org_id, status, priority, shard, count)
+          SELECT c.org_id, v.status, v.priority, ${shard()}::bigint, v.delta
           FROM changed c CROSS JOIN LATERAL (VALUES (c.old_status, c.old_priority, -1), (c.status, c.priority, 1)) AS v(status, priority, delta)
           WHERE c.old_status <> c.status OR c.old_priority <> c.priority
           ORDER BY v.status, v.priority
-          ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + excluded.count
+          ON CONFLICT (org_id, status, priority, shard) DO UPDATE SET count = ticket_counts.count + excluded.count
         )
         SELECT COUNT(*) AS n FROM changed`;
       return (row?.n ?? 0) > 0;
@@ -79,8 +99,8 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
       const [row] = await sql<{ n: number }[]>`WITH gone AS (
           DELETE FROM tickets WHERE id = ${r.id} AND org_id = ${r.org_id} RETURNING org_id, status, priority
         ), moved AS (
-          INSERT INTO ticket_counts (org_id, status, priority, count) SELECT org_id, status, priority, -1 FROM gone
-          ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + excluded.count
+          INSERT INTO ticket_counts (org_id, status, priority, shard, count) SELECT org_id, status, priority, ${shard()}::bigint, -1 FROM gone
+          ON CONFLICT (org_id, status, priority, shard) DO UPDATE SET count = ticket_counts.count + excluded.count
         )
         SELECT COUNT(*) AS n FROM gone`;
       return (row?.n ?? 0) > 0;

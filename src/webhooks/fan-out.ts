@@ -107,10 +107,12 @@ export function fanOutPending(writer: Writer<FanOutTx>, now: number, limit: numb
     const events = await tx.outbox.undispatched(limit);
     const targets = cachedTargets(tx.webhooks);
     const queued: QueuedDelivery[] = [];
-    for (const e of events) {
-      queued.push(...(await queueEvent(tx.webhooks, targets, e, now)));
-      await tx.outbox.markDispatched(e.seq, now);
-    }
+    for (const e of events) queued.push(...(await queueEvent(tx.webhooks, targets, e, now)));
+    // The whole batch in one call: one statement on PostgreSQL instead of one per event.
+    await tx.outbox.markDispatched(
+      events.map((e) => e.seq),
+      now,
+    );
     return { events: events.length, queued };
   });
 }

@@ -1,6 +1,7 @@
-// The dispatcher's wake-up signals on PostgreSQL: LISTEN/NOTIFY on a connection of their own, so every instance hears what any instance committed, with a catch-up whenever listening (re)starts.
+// The dispatcher's wake-up signals on PostgreSQL: LISTEN/NOTIFY on a connection of their own, so every instance hears what any instance committed, with a catch-up whenever listening (re)starts and a periodic outbox check.
 import postgres, { type Sql } from "postgres";
 import type { OutboxSignal } from "../events/outbox";
+import { type Clock, systemClock, type Timer } from "../lib/clock";
 import { OUTBOX_CHANNEL, outboxWaiting } from "../events/outbox-postgres";
 import type { QueuedListener, QueueSignal } from "./queue-signal";
 import { postgresWebhookStore, QUEUE_CHANNEL } from "./store-postgres";
@@ -8,6 +9,15 @@ import { postgresWebhookStore, QUEUE_CHANNEL } from "./store-postgres";
 /** After a LISTEN failed (the database unreachable), the next try waits this long, doubling up to the cap. */
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** How often, while anything listens for recorded events, the outbox is checked for events nobody was told about. */
+export const OUTBOX_CHECK_MS = 5_000;
+
+export interface PostgresSignalsOptions {
+  /** The periodic outbox check's timers (default: the system clock). */
+  clock?: Clock;
+  /** Milliseconds between outbox checks (default OUTBOX_CHECK_MS). */
+  outboxCheckMs?: number;
+}
 
 /** One channel: its listeners, what a notification on it does, and how to recover what may have been missed. */
 interface Channel {
@@ -133,30 +143,50 @@ function callEach<L>(listeners: ReadonlySet<L>, call: (fn: L) => void): void {
 }
 
 /**
- * Events recorded and deliveries announced due by any instance, heard after their commit (NOTIFY is delivered on
- * commit, and not at all on rollback). Listening starts on the first subscribe and stops when the last listener
- * leaves. Whenever it (re)starts, what was notified while nothing listened is recovered by the catch-up (one query
- * each): onRecorded listeners are called if any event waits in the outbox; onQueued listeners hear every active
- * endpoint's soonest pending due time, as the dispatcher reads them at start. A listener may so hear a call twice,
- * or for nothing new: both signals are hints, and their listeners read the tables.
+ * Events recorded and deliveries announced due by any instance, heard after their commit (the outbox's NOTIFY is sent
+ * after the recording unit commits, announceDue's is delivered on commit; neither for a unit that rolled back).
+ * Listening starts on the first subscribe and stops when the last listener leaves. Whenever it (re)starts, what was
+ * notified while nothing listened is recovered by the catch-up (one query each): onRecorded listeners are called if
+ * any event waits in the outbox; onQueued listeners hear every active endpoint's soonest pending due time, as the
+ * dispatcher reads them at start. And while onRecorded has listeners, the outbox is checked every `outboxCheckMs`
+ * (one indexed EXISTS): an event whose wake-up was lost (its instance died between COMMIT and NOTIFY, or the NOTIFY
+ * failed) is picked up within that time. A listener may so hear a call twice, or for nothing new: both signals are
+ * hints, and their listeners read the tables.
  */
-export function postgresSignals(sql: Sql): OutboxSignal & QueueSignal {
+export function postgresSignals(sql: Sql, opts: PostgresSignalsOptions = {}): OutboxSignal & QueueSignal {
+  const clock = opts.clock ?? systemClock;
+  const checkMs = opts.outboxCheckMs ?? OUTBOX_CHECK_MS;
   const recorded = new Set<() => void>();
   const queued = new Set<QueuedListener>();
+  /** Calls the onRecorded listeners if an event waits in the outbox (the catch-up and the periodic check). */
+  const ifWaiting = () =>
+    outboxWaiting(sql).then(
+      (waiting) => {
+        if (waiting) callEach(recorded, (fn) => fn());
+      },
+      // Unreachable: the next check, or the next LISTEN's catch-up, tries again.
+      () => {},
+    );
+  let check: Timer | undefined;
+  const outboxCheck = () => {
+    check = undefined;
+    if (recorded.size === 0) return;
+    void ifWaiting();
+    armCheck();
+  };
+  const armCheck = () => {
+    if (recorded.size > 0) check ??= clock.setTimer(outboxCheck, checkMs);
+    else {
+      check?.cancel();
+      check = undefined;
+    }
+  };
   const conn = listening(sql, [
     {
       name: OUTBOX_CHANNEL,
       size: () => recorded.size,
       hear: () => callEach(recorded, (fn) => fn()),
-      catchUp() {
-        outboxWaiting(sql).then(
-          (waiting) => {
-            if (waiting) callEach(recorded, (fn) => fn());
-          },
-          // Unreachable again: the next LISTEN catches up.
-          () => {},
-        );
-      },
+      catchUp: () => void ifWaiting(),
     },
     {
       name: QUEUE_CHANNEL,
@@ -181,8 +211,12 @@ export function postgresSignals(sql: Sql): OutboxSignal & QueueSignal {
   function subscribe<L>(set: Set<L>, fn: L): () => void {
     set.add(fn);
     conn.sync();
+    armCheck();
     return () => {
-      if (set.delete(fn)) conn.sync();
+      if (set.delete(fn)) {
+        conn.sync();
+        armCheck();
+      }
     };
   }
 

@@ -217,7 +217,7 @@ export const postgresEngine: Engine = {
         await sql`INSERT INTO tickets (id, org_id, subject, description, status, priority, created_by, created_at, updated_at)
           VALUES (${id}, ${orgId}, 'seed', NULL, 'open', 'medium', NULL, ${now}, ${now})`;
         await sql`INSERT INTO ticket_counts (org_id, status, priority, count) VALUES (${orgId}, 'open', 'medium', 1)
-          ON CONFLICT (org_id, status, priority) DO UPDATE SET count = ticket_counts.count + 1`;
+          ON CONFLICT (org_id, status, priority, shard) DO UPDATE SET count = ticket_counts.count + 1`;
         return id;
       },
       async folder(orgId, parentId, name) {
