@@ -1,5 +1,5 @@
-// Dispatch stage 1, claim: which due deliveries may start now under the global, per-organization and per-endpoint caps, round-robin between organizations.
-import type { DueDelivery, WebhookStore } from "./store";
+// Dispatch stage 1, claim: which due deliveries may start now under the global, per-organization and per-endpoint caps, round-robin between organizations, each claimed as a lease (the engine's: in the database on PostgreSQL, in memory on SQLite) so no other instance attempts it meanwhile.
+import type { ClaimedDelivery, DueDelivery, WebhookStore } from "./store";
 
 export interface Caps {
   /** Attempts in flight in all (webhookConcurrency). */
@@ -8,6 +8,12 @@ export interface Caps {
   org: number;
   /** Per endpoint (webhookEndpointConcurrency). */
   endpoint: number;
+}
+
+/** Who claims, and for how long a claim holds off every other instance. */
+export interface Lease {
+  instanceId: string;
+  leaseMs: number;
 }
 
 export interface Claimer {
@@ -19,8 +25,13 @@ export interface Claimer {
    * between its endpoints; no organization holds more than `caps.org` and no endpoint more than
    * `caps.endpoint`. So one tenant's dead endpoints cannot take the slots another tenant's deliveries need.
    * One claim at a time (the scheduler's pump serializes them); `noteDue` and `release` may come while one runs.
+   *
+   * The slots are planned on committed rows (`dueFor`), then claimed in one call (`claimDue`, outside any writer unit:
+   * no group commit to wait for): each delivery comes back with this instance's lease on it. On a shared database another instance may
+   * hold some of the planned ones, or the endpoint's limit across instances; then fewer come back, the endpoint is
+   * next due when those leases end, and `short` is set so the scheduler plans once more for the slots left.
    */
-  claim(now: number): Promise<DueDelivery[]>;
+  claim(now: number): Promise<{ claimed: ClaimedDelivery[]; short: boolean }>;
   /** Gives a claimed delivery's slot back (its outcome is recorded, or it was dropped and stays pending). */
   release(row: Pick<DueDelivery, "id" | "webhook_id" | "org_id">): void;
   /** Deliveries holding a slot (on the wire or awaiting their write). */
@@ -51,13 +62,14 @@ function counter() {
 
 /**
  * The claimer over the store's cross-organization reads (`dueFor`, `nextDueAfter`, `webhookOrg`: committed rows,
- * outside any unit of work). Its slots and due hints live in memory: one dispatcher per database.
+ * outside any unit of work) and its claims (`claimDue`, one call per claim). Its slots and due hints live in memory;
+ * the leases keep other instances (and the per-endpoint limit across them) in line.
  */
-export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" | "nextDueAfter">, caps: Caps): Claimer {
+export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" | "nextDueAfter" | "claimDue">, caps: Caps, lease: Lease): Claimer {
   /** Endpoint → earliest time it may have a due delivery. */
   const due = new Map<string, number>();
-  /** Delivery ids holding a slot, so a row read again while on the wire is not started twice. */
-  const taken = new Set<string>();
+  /** Delivery ids holding a slot (→ their endpoint), so a row read again while on the wire is not started twice. */
+  const taken = new Map<string, string>();
   const perEndpoint = counter();
   const perOrg = counter();
   /** Endpoint → its organization (it never changes), so claiming needs no query per endpoint and pass. */
@@ -72,7 +84,9 @@ export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" 
    */
   let claiming = false;
   const lateHints: [string, number][] = [];
-  const releasedMeanwhile = new Set<string>();
+  const releasedMeanwhile = new Map<string, string>();
+  /** Endpoints whose last claim fell short because of other instances' leases: due again when a slot of ours there comes back. */
+  const blocked = new Set<string>();
 
   async function orgFor(webhookId: string): Promise<string | null> {
     let org = orgOf.get(webhookId);
@@ -95,10 +109,17 @@ export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" 
 
   const unavailable = (id: string) => taken.has(id) || releasedMeanwhile.has(id);
 
-  function take(row: DueDelivery) {
-    taken.add(row.id);
+  function take(row: Pick<DueDelivery, "id" | "webhook_id" | "org_id">) {
+    taken.set(row.id, row.webhook_id);
     perEndpoint.add(row.webhook_id, 1);
     perOrg.add(row.org_id, 1);
+  }
+
+  /** Gives back a planned slot that was not claimed (not a release: no outcome or drop behind it). */
+  function untake(row: Pick<DueDelivery, "id" | "webhook_id" | "org_id">) {
+    if (!taken.delete(row.id)) return;
+    perEndpoint.add(row.webhook_id, -1);
+    perOrg.add(row.org_id, -1);
   }
 
   /** Claims one delivery of this organization, from the first of its endpoints that can take one; null when none can. */
@@ -133,8 +154,8 @@ export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" 
     return null;
   }
 
-  /** One claim: the endpoints due by `now`, grouped by organization, served round-robin until the caps or the rows run out. */
-  async function claimAll(now: number): Promise<DueDelivery[]> {
+  /** One claim's plan: the endpoints due by `now`, grouped by organization, served round-robin until the caps or the rows run out. */
+  async function plan(now: number): Promise<DueDelivery[]> {
     const claimed: DueDelivery[] = [];
     const byOrg = new Map<string, string[]>();
     for (const [webhookId, at] of [...due].sort((a, b) => a[1] - b[1])) {
@@ -165,7 +186,7 @@ export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" 
     for (const [webhookId, b] of batches) {
       if (b.rows.length < b.limit && b.used >= b.rows.length) {
         // Everything due now is claimed; remember only the endpoint's next future attempt.
-        const next = await store.nextDueAfter(webhookId, now);
+        const next = await store.nextDueAfter(webhookId, now, lease.instanceId);
         if (next === null) due.delete(webhookId);
         else due.set(webhookId, next);
       }
@@ -173,14 +194,73 @@ export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" 
     return claimed;
   }
 
+  /**
+   * Claims what was planned, per endpoint as many as planned (which ones is the database's answer: on SQLite exactly
+   * the planned ones), and puts the claimed rows in the planned rows' places; slots planned but not claimed come back.
+   */
+  async function claimPlanned(planned: DueDelivery[], now: number): Promise<{ claimed: ClaimedDelivery[]; short: boolean }> {
+    if (planned.length === 0) return { claimed: [], short: false };
+    const perHook = new Map<string, DueDelivery[]>();
+    for (const row of planned) {
+      const list = perHook.get(row.webhook_id);
+      if (list) list.push(row);
+      else perHook.set(row.webhook_id, [row]);
+    }
+    const got = new Map<string, ClaimedDelivery[]>();
+    try {
+      const requests = [...perHook].map(([webhookId, mine]) => ({
+        webhookId,
+        instanceId: lease.instanceId,
+        now,
+        leaseMs: lease.leaseMs,
+        // This instance's own attempts on the endpoint (its slots, less the planned ones) use its limit first.
+        endpointCap: caps.endpoint - (perEndpoint.get(webhookId) - mine.length),
+        limit: mine.length,
+        // What this instance holds of the endpoint now: never claimed twice.
+        except: [...taken, ...releasedMeanwhile].filter(([id, hook]) => hook === webhookId && !mine.some((r) => r.id === id)).map(([id]) => id),
+      }));
+      const answers = await store.claimDue(requests);
+      requests.forEach((r, i) => got.set(r.webhookId, answers[i] ?? []));
+    } catch (err) {
+      for (const row of planned) untake(row);
+      throw err;
+    }
+    const claimed: ClaimedDelivery[] = [];
+    let short = false;
+    const used = new Map<string, number>();
+    // Every planned slot back first: a claimed row may be one planned in another place.
+    for (const row of planned) untake(row);
+    for (const row of planned) {
+      const rows = got.get(row.webhook_id) ?? [];
+      const i = used.get(row.webhook_id) ?? 0;
+      used.set(row.webhook_id, i + 1);
+      const c = rows[i];
+      if (c) {
+        take(c);
+        claimed.push(c);
+      }
+    }
+    for (const [webhookId, rows] of perHook) {
+      if ((got.get(webhookId)?.length ?? 0) >= rows.length) continue;
+      // Held elsewhere (or the endpoint's limit is used by other instances): next due when a lease ends, or a due time;
+      // and as soon as one of this instance's own attempts there ends (release), since the limit then has room.
+      short = true;
+      blocked.add(webhookId);
+      const next = await store.nextDueAfter(webhookId, now, lease.instanceId);
+      if (next === null) due.delete(webhookId);
+      else due.set(webhookId, next);
+    }
+    return { claimed, short };
+  }
+
   return {
     noteDue,
 
     async claim(now) {
-      if (taken.size >= caps.global) return [];
+      if (taken.size >= caps.global) return { claimed: [], short: false };
       claiming = true;
       try {
-        return await claimAll(now);
+        return await claimPlanned(await plan(now), now);
       } finally {
         claiming = false;
         releasedMeanwhile.clear();
@@ -190,9 +270,11 @@ export function createClaimer(store: Pick<WebhookStore, "webhookOrg" | "dueFor" 
 
     release(row) {
       if (!taken.delete(row.id)) return;
-      if (claiming) releasedMeanwhile.add(row.id);
+      if (claiming) releasedMeanwhile.set(row.id, row.webhook_id);
       perEndpoint.add(row.webhook_id, -1);
       perOrg.add(row.org_id, -1);
+      // Other instances hold the rest of the endpoint's limit: this slot is the room the next claim there needs.
+      if (blocked.delete(row.webhook_id)) noteDue(row.webhook_id, 0);
     },
 
     held: () => taken.size,

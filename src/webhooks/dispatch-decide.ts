@@ -34,6 +34,8 @@ export interface EndpointState {
 export type Decision =
   /** The delivery was deleted with its endpoint while on the wire: nothing to record. */
   | { kind: "gone" }
+  /** The attempt's claim was lost (its lease ran out and another instance claimed the delivery): logged, nothing else (dispatch-record.ts). */
+  | { kind: "superseded" }
   | { kind: "succeeded"; attempt: number; failures: 0 }
   | { kind: "retry"; attempt: number; at: number }
   /** The delivery ends with `status` (failed; or the status it was given while on the wire, e.g. cancelled by a disable). */

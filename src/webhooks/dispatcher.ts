@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import type { Writer } from "../db/writer";
 import type { Outbox, OutboxSignal } from "../events/outbox";
 import type { Clock, Timer } from "../lib/clock";
+import { randomBase62 } from "../lib/ids";
 import type { Logger } from "../lib/log";
 import { createClaimer } from "./dispatch-claim";
 import { AUTO_DISABLE_AFTER, type Decision, type RetryPolicy } from "./dispatch-decide";
@@ -12,10 +13,18 @@ import { fanOutPending } from "./fan-out";
 import type { QueueSignal } from "./queue-signal";
 import { pruneExpired } from "./retention";
 import { createAddressGuard, systemResolver, type Resolver } from "./ssrf";
-import type { DueDelivery, WebhookStore } from "./store";
+import type { ClaimedDelivery, WebhookStore } from "./store";
 import { createAgents, type TransportOptions } from "./transport";
 
 export { AUTO_DISABLE_AFTER } from "./dispatch-decide";
+
+/** The instance id serve gives the one process a SQLite data dir allows (its lock): see DispatcherDeps.instanceId. */
+export const SQLITE_INSTANCE_ID = "local";
+
+/** A new instance id, random per process (`inst_` + 16 base62 characters), for an instance on a shared database. */
+export function newInstanceId(): string {
+  return `inst_${randomBase62(16)}`;
+}
 
 /** Retention runs at start and then at most this often, and only when there is work (an idle server does nothing). */
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
@@ -23,6 +32,14 @@ const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 const FAN_OUT_BATCH = 500;
 /** After an unexpected database error (e.g. busy, a failed commit), try again this much later rather than spin. */
 const ERROR_BACKOFF_MS = 1000;
+/**
+ * A claim's lease lasts the webhook timeout plus this margin. The attempt itself ends at the timeout (aborted), so the
+ * margin only has to cover recording its outcome and the clocks' disagreement: an outcome later than that is kept in
+ * the attempts log only ('superseded') and the delivery goes out again (at least once), never two attempts at once.
+ * 15 s, as long as an instance's heartbeat may be silent before it is taken for dead (idempotency claims): a crashed
+ * instance's deliveries go out again within the timeout + 15 s. The instances' clocks must agree to well within it (NTP).
+ */
+export const LEASE_MARGIN_MS = 15_000;
 
 /** What the dispatcher just did; for tests that wait on it (instead of sleeping) and for tracing. */
 export type DispatchStep =
@@ -64,6 +81,13 @@ export interface DispatcherDeps {
   signals: OutboxSignal & QueueSignal;
   /** Time and the scheduler's timers (retries, error backoff, the shutdown grace period). */
   clock: Clock;
+  /**
+   * Whose claims (leases: WebhookStore.claimDue) this dispatcher's are; random when absent (`newInstanceId`). On
+   * PostgreSQL every instance on the database needs its own (serve makes one per process). On SQLite the leases live
+   * in memory and die with the process, so any id does (serve passes `SQLITE_INSTANCE_ID`): a restart after a crash
+   * takes over what the dead process had on the wire at once.
+   */
+  instanceId?: string;
   log: Logger;
   /** DNS; the system resolver unless a test substitutes one. */
   resolve?: Resolver;
@@ -120,11 +144,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     agents,
   };
   const policy: RetryPolicy = { baseMs: config.webhookRetryBaseMs, autoDisableAfter: AUTO_DISABLE_AFTER, random: deps.random ?? Math.random };
-  const claimer = createClaimer(stores.webhooks, {
-    global: config.webhookConcurrency,
-    org: config.webhookOrgConcurrency,
-    endpoint: config.webhookEndpointConcurrency,
-  });
+  const instanceId = deps.instanceId ?? newInstanceId();
+  const claimer = createClaimer(
+    stores.webhooks,
+    { global: config.webhookConcurrency, org: config.webhookOrgConcurrency, endpoint: config.webhookEndpointConcurrency },
+    { instanceId, leaseMs: config.webhookTimeoutMs + LEASE_MARGIN_MS },
+  );
 
   let state: "new" | "running" | "stopping" | "stopped" = "new";
   let unsubscribe: (() => void)[] = [];
@@ -193,13 +218,17 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         resumed = true;
       }
       if (outboxDirty && !fanningOut) fanOut();
-      const claimed = await claimer.claim(clock.now());
+      const { claimed, short } = await claimer.claim(clock.now());
       if (state !== "running") {
-        // Stopped while claiming: the slots come back, the deliveries stay pending.
+        // Stopped while claiming: the slots and the claims come back, the deliveries stay pending.
         for (const row of claimed) claimer.release(row);
+        releaseClaims(claimed);
         return;
       }
       for (const row of claimed) launch(row);
+      // Another instance held some of what was planned: plan once more for the slots left (those endpoints now wait
+      // for the leases to end, so this converges).
+      if (short && claimer.held() < config.webhookConcurrency) pumpAgain = true;
       armTimer();
       maybePrune();
     } catch (err) {
@@ -253,7 +282,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   // ── Send: each claimed delivery goes on the wire; a result that came back is queued for recording.
-  function launch(row: DueDelivery) {
+  function launch(row: ClaimedDelivery) {
     const controller = new AbortController();
     const attemptedAt = clock.now();
     const flight: Flight = { controller, done: Promise.resolve(), onWire: true };
@@ -265,7 +294,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const result = await sendDelivery(row, attemptedAt, { ...transport, signal: controller.signal });
         if (!result.aborted) {
           // Keeps its slot until its outcome has committed, so no pump can claim the same delivery in between.
-          record({ row, attemptedAt, completedAt: clock.now(), result });
+          record({ row, claim: { by: row.claimed_by, until: row.claimed_until }, attemptedAt, completedAt: clock.now(), result });
           queued = true;
         }
       } catch (err) {
@@ -278,15 +307,28 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         // still pending in the database. A queued one frees its slot once its outcome has committed (record).
         if (!queued) {
           release(row);
+          releaseClaims([row]);
           observe({ step: "dropped", deliveryId: row.id });
         }
       }
     })();
   }
 
-  function release(row: DueDelivery) {
+  function release(row: Pick<ClaimedDelivery, "id" | "webhook_id" | "org_id">) {
     flights.delete(row.id);
     claimer.release(row);
+  }
+
+  /**
+   * Gives the claims of attempts dropped unrecorded back (the engine's: a statement each on PostgreSQL, memory on
+   * SQLite; not the writer's), so the deliveries may go out again at once, here or on another instance. If that
+   * fails, the leases simply run out.
+   */
+  function releaseClaims(rows: Pick<ClaimedDelivery, "id">[]) {
+    if (rows.length === 0) return;
+    track(async () => {
+      for (const r of rows) await stores.webhooks.releaseClaim(r.id, instanceId);
+    });
   }
 
   // ── Decide and record: each outcome is one write (decided inside it, on the delivery as it is then); the writer
@@ -306,8 +348,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           retries.push(f);
           retryTimer ??= clock.setTimer(retryRecords, ERROR_BACKOFF_MS);
         } else {
-          // Shutting down: it stays pending in the database and goes out again on the next start.
+          // Shutting down: it stays pending in the database and goes out again on the next start (or elsewhere).
           release(f.row);
+          releaseClaims([f.row]);
           observe({ step: "dropped", deliveryId: f.row.id });
         }
         return;

@@ -1,11 +1,12 @@
 // The webhooks store on PostgreSQL: the WebhookStore contract over postgres.js, with the row locks that make its read-then-write units safe under READ COMMITTED.
 import { hasNul } from "../db/postgres/text";
+import type { Sql } from "postgres";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { events } from "../db/schema/events";
 import { columnNames } from "../db/schema/raw-row";
 import { type DeliveryStatus, webhookAttempts, webhookDeliveries, webhooks } from "../db/schema/webhooks";
 import type { EventRow } from "../events/outbox";
-import type { AttemptRow, DeliveryRow, DeliveryState, DueDelivery, NewDelivery, WebhookRow, WebhookStore } from "./store";
+import type { AttemptRow, ClaimedDelivery, ClaimRequest, DeliveryRow, DeliveryState, DueDelivery, NewDelivery, WebhookRow, WebhookStore } from "./store";
 
 /** The channel announceDue notifies on; the payload is `{"webhook_id":…,"due_at":…}`. Heard by postgresSignals. */
 export const QUEUE_CHANNEL = "clientcove_queue";
@@ -25,6 +26,37 @@ const EVENT_NAMES_E = columnNames(events)
  */
 const withoutNul = (s: string | null): string | null => (s === null || !s.includes("\u0000") ? s : s.replaceAll("\u0000", "\uFFFD"));
 
+/** Byte order of two ids (ASCII), the order claims lock endpoints in. */
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** One endpoint's claim inside a transaction (see WebhookStore.claimDue): its advisory lock, then one statement. */
+async function claimOne(t: Queryable, c: ClaimRequest): Promise<ClaimedDelivery[]> {
+  // A statement of its own, so the claim's snapshot (READ COMMITTED: one per statement) is taken after the lock and
+  // sees every lease the endpoint's previous claim committed.
+  await t`SELECT pg_advisory_xact_lock(hashtextextended(${`clientcove:claims:${c.webhookId}`}, 0))`;
+  return await t<ClaimedDelivery[]>`
+    WITH held AS (
+      SELECT COUNT(*) AS n FROM webhook_deliveries
+      WHERE webhook_id = ${c.webhookId} AND claimed_by IS NOT NULL AND claimed_until > ${c.now} AND claimed_by <> ${c.instanceId}
+        AND status = 'pending'
+    ), pick AS (
+      SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+      WHERE d.webhook_id = ${c.webhookId} AND d.status = 'pending' AND d.next_attempt_at <= ${c.now} AND w.active = 1
+        AND (d.claimed_by IS NULL OR d.claimed_by = ${c.instanceId} OR d.claimed_until <= ${c.now})
+        AND d.id <> ALL(${t.array([...c.except])}::text[])
+      ORDER BY d.next_attempt_at, d.id
+      LIMIT (SELECT GREATEST(0, LEAST(${c.limit}::bigint, ${c.endpointCap}::bigint - n)) FROM held)
+      FOR NO KEY UPDATE OF d SKIP LOCKED
+    ), claimed AS (
+      UPDATE webhook_deliveries d SET claimed_by = ${c.instanceId}, claimed_until = ${c.now + c.leaseMs}
+      FROM pick WHERE d.id = pick.id
+      RETURNING d.id, d.webhook_id, d.org_id, d.payload, d.next_attempt_at, d.claimed_by, d.claimed_until
+    )
+    SELECT c.id, c.webhook_id, c.org_id, c.payload, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at, c.claimed_by, c.claimed_until
+    FROM claimed c JOIN webhooks w ON w.id = c.webhook_id
+    ORDER BY c.next_attempt_at, c.id`;
+}
+
 /**
  * The PostgreSQL implementation on `q` (the pool, or a unit's transaction: see StoreMode).
  *
@@ -40,6 +72,10 @@ const withoutNul = (s: string | null): string | null => (s === null || !s.includ
  *   of endpoints per organization) sees every endpoint a concurrent unit inserted.
  * - `insertDelivery` inserts only for an endpoint that is active at that moment, share-locking it (see there).
  * - `pruneDeliveries` skips deliveries another unit holds (as the outbox's `undispatched` skips events).
+ * - `claimDue` (a short transaction of its own) takes a per-endpoint advisory lock (claims of one endpoint, from any
+ *   instance, one at a time, so the count of live leases it checks the limit against is exact) and skips delivery
+ *   rows another unit has locked; it waits on nothing else, and locks its endpoints in id order, so claims cannot
+ *   deadlock. `releaseClaim` is one statement.
  */
 export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStore {
   const tx = mode === "tx";
@@ -121,13 +157,21 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
       // inserted only if the endpoint is active now, share-locked until this unit commits: a concurrent disable waits
       // for this unit and then cancels the new delivery, or this insert waits for it and makes none — as if one unit
       // had run after the other. (A deleted endpoint is skipped the same way instead of failing the foreign key.)
+      //
+      // Every instance hears of the new due delivery (QUEUE_CHANNEL, on commit), not only the one fanning out, so
+      // they share the work; PostgreSQL folds the identical notifications of one transaction (one per endpoint and
+      // due time) into one.
       await q`
-        INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, payload, status, attempt_count, max_attempts,
-          next_attempt_at, created_at, updated_at)
-        SELECT ${r.id}::text, ${r.org_id}::text, w.id, ${r.event_id}::text, ${r.event_type}::text, ${r.payload}::text, 'pending', 0,
-          ${r.max_attempts}::bigint, ${r.next_attempt_at}::bigint, ${r.created_at}::bigint, ${r.updated_at}::bigint
-        FROM webhooks w WHERE w.id = ${r.webhook_id} AND w.active = 1
-        FOR SHARE`;
+        WITH ins AS (
+          INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, payload, status, attempt_count, max_attempts,
+            next_attempt_at, created_at, updated_at)
+          SELECT ${r.id}::text, ${r.org_id}::text, w.id, ${r.event_id}::text, ${r.event_type}::text, ${r.payload}::text, 'pending', 0,
+            ${r.max_attempts}::bigint, ${r.next_attempt_at}::bigint, ${r.created_at}::bigint, ${r.updated_at}::bigint
+          FROM webhooks w WHERE w.id = ${r.webhook_id} AND w.active = 1
+          FOR SHARE
+          RETURNING webhook_id, next_attempt_at
+        )
+        SELECT pg_notify(${QUEUE_CHANNEL}, json_build_object('webhook_id', webhook_id, 'due_at', next_attempt_at)::text) FROM ins`;
     },
     async delivery(id: string, webhookId: string, orgId: string): Promise<DeliveryRow | null> {
       if (hasNul(id, webhookId)) return null;
@@ -146,10 +190,11 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
               SELECT id FROM webhooks WHERE id = (SELECT webhook_id FROM webhook_deliveries WHERE id = ${id} AND org_id = ${orgId})
               FOR NO KEY UPDATE
             )
-            SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries
+            SELECT id, webhook_id, status, attempt_count, max_attempts, claimed_by, claimed_until FROM webhook_deliveries
             WHERE id = ${id} AND org_id = ${orgId} AND webhook_id IN (SELECT id FROM w)
             FOR NO KEY UPDATE`
-        : await q<DeliveryState[]>`SELECT id, webhook_id, status, attempt_count, max_attempts FROM webhook_deliveries WHERE id = ${id} AND org_id = ${orgId}`;
+        : await q<DeliveryState[]>`
+            SELECT id, webhook_id, status, attempt_count, max_attempts, claimed_by, claimed_until FROM webhook_deliveries WHERE id = ${id} AND org_id = ${orgId}`;
       return rows[0] ?? null;
     },
     async deliveryPage(webhookId: string, orgId: string, status: DeliveryStatus | undefined, limit: number, offset: number): Promise<DeliveryRow[]> {
@@ -171,7 +216,8 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
     },
     async finishAttempt(id: string, orgId: string, status: DeliveryStatus, attemptCount: number, nextAttemptAt: number | null, now: number): Promise<boolean> {
       const result = await q`
-        UPDATE webhook_deliveries SET status = ${status}, attempt_count = ${attemptCount}, next_attempt_at = ${nextAttemptAt}, updated_at = ${now}
+        UPDATE webhook_deliveries SET status = ${status}, attempt_count = ${attemptCount}, next_attempt_at = ${nextAttemptAt}, updated_at = ${now},
+          claimed_by = NULL, claimed_until = NULL
         WHERE id = ${id} AND org_id = ${orgId}`;
       return result.count > 0;
     },
@@ -238,9 +284,32 @@ export function postgresWebhookStore(q: Queryable, mode: StoreMode): WebhookStor
         WHERE d.webhook_id = ${webhookId} AND d.status = 'pending' AND d.next_attempt_at <= ${now} AND w.active = 1
         ORDER BY d.next_attempt_at, d.id LIMIT ${limit}`;
     },
-    async nextDueAfter(webhookId: string, now: number): Promise<number | null> {
+    async claimDue(claims: readonly ClaimRequest[]): Promise<ClaimedDelivery[][]> {
+      const out = claims.map((): ClaimedDelivery[] => []);
+      // Endpoints in id order: each one's advisory lock is held until the claim commits, so every claim (any
+      // instance's) takes them in the same order.
+      const order = [...claims.keys()].filter((i) => claims[i]!.limit > 0).sort((x, y) => compareText(claims[x]!.webhookId, claims[y]!.webhookId));
+      if (order.length === 0) return out;
+      const run = async (t: Queryable) => {
+        for (const i of order) out[i] = await claimOne(t, claims[i]!);
+        return out;
+      };
+      // A short transaction of its own (the lease is committed before any attempt goes out), or the unit's.
+      return tx ? await run(q) : ((await (q as Sql).begin((t) => run(t))) as ClaimedDelivery[][]);
+    },
+    async releaseClaim(id: string, instanceId: string): Promise<boolean> {
+      const result = await q`UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL WHERE id = ${id} AND claimed_by = ${instanceId}`;
+      return result.count > 0;
+    },
+    async nextDueAfter(webhookId: string, now: number, instanceId: string): Promise<number | null> {
+      // The soonest pending due time after now (deliveries_webhook_due), or the end of another instance's live lease
+      // (deliveries_webhook_claimed).
       const [row] = await q<{ next: number | null }[]>`
-        SELECT MIN(next_attempt_at) AS next FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND status = 'pending' AND next_attempt_at > ${now}`;
+        SELECT LEAST(
+          (SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE webhook_id = ${webhookId} AND status = 'pending' AND next_attempt_at > ${now}),
+          (SELECT MIN(claimed_until) FROM webhook_deliveries
+           WHERE webhook_id = ${webhookId} AND claimed_by IS NOT NULL AND claimed_until > ${now} AND claimed_by <> ${instanceId} AND status = 'pending')
+        ) AS next`;
       return row?.next ?? null;
     },
     async webhookIds(): Promise<string[]> {

@@ -13,6 +13,9 @@ import type { AttemptRow, DeliveryRow, DueDelivery, NewDelivery, WebhookRow, Web
 import { compareIds, expectSameRow, newestFirst, type Open, type Opened, type SeededOrg, T0, TEXTS } from "./fixtures";
 
 const byNewest = newestFirst<{ id: string; created_at: number }>((r) => r.created_at);
+/** Two instances claiming deliveries on one database. */
+const ME = "inst_me";
+const OTHER = "inst_other";
 
 /** What the suite runs against: the engine's webhooks store, the signal its `announceDue` reaches, and its writer. */
 export interface WebhooksUnderTest {
@@ -199,7 +202,15 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
           delivery(h, { payload: JSON.stringify({ text: TEXTS }), max_attempts: 9, next_attempt_at: T0 + 1, created_at: T0 + 2, updated_at: T0 + 3 }),
         );
         expectSameRow(await store.delivery(d.id, h.id, a.orgId), d);
-        expect(await store.deliveryState(d.id, a.orgId)).toEqual({ id: d.id, webhook_id: h.id, status: "pending", attempt_count: 0, max_attempts: 9 });
+        expect(await store.deliveryState(d.id, a.orgId)).toEqual({
+          id: d.id,
+          webhook_id: h.id,
+          status: "pending",
+          attempt_count: 0,
+          max_attempts: 9,
+          claimed_by: null,
+          claimed_until: null,
+        });
         expect(await store.delivery(d.id, other.id, a.orgId)).toBeNull();
         expect(await store.delivery(d.id, h.id, b.orgId)).toBeNull();
         expect(await store.deliveryState(newId("dlv"), a.orgId)).toBeNull();
@@ -277,9 +288,9 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         });
         expect(ids(await store.dueFor(h.id, T0 + 40, 2))).toEqual([rows[2]!.id, rows[0]!.id]);
         expect(await store.dueFor(h.id, T0 + 19, 10)).toEqual([]);
-        expect(await store.nextDueAfter(h.id, T0 + 40)).toBe(T0 + 50);
-        expect(await store.nextDueAfter(h.id, T0 + 50)).toBeNull();
-        expect(await store.nextDueAfter(h.id, T0)).toBe(T0 + 20);
+        expect(await store.nextDueAfter(h.id, T0 + 40, ME)).toBe(T0 + 50);
+        expect(await store.nextDueAfter(h.id, T0 + 50, ME)).toBeNull();
+        expect(await store.nextDueAfter(h.id, T0, ME)).toBe(T0 + 20);
         // An inactive endpoint has nothing due.
         await store.updateWebhook({ ...h, active: 0, updated_at: T0 + 1 });
         expect(await store.dueFor(h.id, T0 + 100, 10)).toEqual([]);
@@ -469,6 +480,226 @@ export function describeWebhooksStoreContract(engineName: string, open: Open<Web
         expect(await store.pruneDeliveries(h.id, T0 + 500, 3)).toBe(0);
         expect(ids(await store.deliveryPage(h.id, a.orgId, undefined, 10, 0))).toEqual([recent.id, oldPending.id]);
         expect((await store.deliveryState(elsewhere.id, a.orgId))!.status).toBe("succeeded");
+      });
+    });
+
+    // Several instances on one database: each claim is a lease (claimed_by, claimed_until). The claims here are two or
+    // more claimers (ids) on one store: on PostgreSQL the concurrent ones really run at once, in transactions of their
+    // own; on SQLite the lease is in memory and these claimers share it, as every claimer of one process does.
+    describe("claims", () => {
+      const LEASE = 1000;
+      /** One claim outside any unit, as the dispatcher makes it. */
+      const claim = async (h: WebhookRow, instanceId: string, now: number, limit: number, endpointCap = 100, except: string[] = []) =>
+        (await store.claimDue([{ webhookId: h.id, instanceId, now, leaseMs: LEASE, endpointCap, limit, except }]))[0]!;
+      const dueAll = async (h: WebhookRow, n: number, at = T0) => {
+        const rows: DeliveryRow[] = [];
+        for (let i = 0; i < n; i++) rows.push(await putDelivery(delivery(h, { next_attempt_at: at })));
+        return rows.sort((x, y) => compareIds(x.id, y.id));
+      };
+      const policy: RetryPolicy = { baseMs: 1000, autoDisableAfter: AUTO_DISABLE_AFTER, random: () => 0.5 };
+      const outcome = (c: DueDelivery & { claimed_by: string; claimed_until: number }, statusCode: number, at: number) =>
+        writer.write((tx) =>
+          recordOutcome(
+            tx.webhooks,
+            {
+              row: c,
+              claim: { by: c.claimed_by, until: c.claimed_until },
+              attemptedAt: at,
+              completedAt: at + 5,
+              result: { statusCode, error: null, responseBody: null, durationMs: 5, retryAfterMs: null, aborted: false },
+            },
+            policy,
+          ),
+        );
+
+      test("claimDue takes due deliveries in dueFor's order, marks them with the lease, and returns what the attempt needs", async () => {
+        const h = await putHook(hook(a, { previous_secret: "whsec_b2xk", previous_secret_expires_at: T0 + 9 }));
+        const rows = await dueAll(h, 3);
+        const later = await putDelivery(delivery(h, { next_attempt_at: T0 + 50 }));
+        const got = await claim(h, ME, T0 + 10, 2);
+        expect(got).toEqual(
+          rows.slice(0, 2).map((r) => ({
+            id: r.id,
+            webhook_id: h.id,
+            org_id: a.orgId,
+            payload: r.payload,
+            url: h.url,
+            secret: h.secret,
+            previous_secret: h.previous_secret,
+            previous_secret_expires_at: h.previous_secret_expires_at,
+            claimed_by: ME,
+            claimed_until: T0 + 10 + LEASE,
+          })),
+        );
+        const state = await store.deliveryState(rows[0]!.id, a.orgId);
+        expect({ by: state!.claimed_by, until: state!.claimed_until }).toEqual({ by: ME, until: T0 + 10 + LEASE });
+        // Nothing not yet due, nothing of an inactive endpoint, nothing when asked for none.
+        expect(ids(await claim(h, OTHER, T0 + 10, 10))).toEqual([rows[2]!.id]);
+        // ME and OTHER hold everything due: a third instance gets nothing, nor OTHER what it holds.
+        expect(await claim(h, "inst_third", T0 + 10, 10)).toEqual([]);
+        expect(await claim(h, OTHER, T0 + 10, 10, 100, [rows[2]!.id])).toEqual([]);
+        expect(await claim(h, OTHER, T0 + 49, 0)).toEqual([]);
+        await store.updateWebhook({ ...h, active: 0, updated_at: T0 + 1 });
+        expect(await claim(h, OTHER, T0 + 60, 10)).toEqual([]);
+        expect((await store.deliveryState(later.id, a.orgId))!.claimed_by).toBeNull();
+      });
+
+      test("two instances claiming one endpoint's due deliveries at once never get the same one, and together get the earliest", async () => {
+        for (let round = 0; round < 4; round++) {
+          const h = await putHook(hook(a));
+          const rows = await dueAll(h, 12);
+          const now = T0 + round;
+          const claimers = [ME, OTHER, "inst_third", "inst_fourth"];
+          const got = await Promise.all(claimers.map((id, i) => claim(h, id, now, i < 2 ? 3 : 2)));
+          const all = got.flat();
+          expect({ round, n: all.length, distinct: new Set(ids(all)).size }).toEqual({ round, n: 10, distinct: 10 });
+          expect(ids(all).sort(compareIds)).toEqual(ids(rows.slice(0, 10)));
+          for (const [i, list] of got.entries()) {
+            expect(list.every((c) => c.claimed_by === claimers[i])).toBe(true);
+            // Each instance's share comes in due order (here: by id).
+            expect(ids(list)).toEqual([...ids(list)].sort(compareIds));
+          }
+        }
+      });
+
+      test("the per-endpoint limit holds across instances: live leases of the others count against it", async () => {
+        for (let round = 0; round < 4; round++) {
+          const h = await putHook(hook(a));
+          await dueAll(h, 10);
+          const now = T0 + round;
+          // Four instances at once, each with 3 free slots of its own, under a limit of 3 for the endpoint.
+          const got = await Promise.all(["i1", "i2", "i3", "i4"].map((id) => claim(h, id, now, 3, 3)));
+          const all = got.flat();
+          expect({ round, n: all.length, distinct: new Set(ids(all)).size }).toEqual({ round, n: 3, distinct: 3 });
+          // With those leases live nobody else gets one; the holder may take more only within its own slots (the limit is
+          // its caller's: leases of its own are not counted here).
+          expect(await claim(h, "i5", now + LEASE - 1, 3, 3)).toEqual([]);
+          // Once they run out, the limit is free again.
+          expect((await claim(h, "i5", now + LEASE, 3, 3)).length).toBe(3);
+        }
+      });
+
+      test("a lease that runs out (the holder crashed) is claimable by another instance; until then nextDueAfter says when", async () => {
+        const h = await putHook(hook(a));
+        const [d] = await dueAll(h, 1);
+        expect(ids(await claim(h, OTHER, T0, 1))).toEqual([d!.id]);
+        expect(await claim(h, ME, T0 + LEASE - 1, 1)).toEqual([]);
+        // For the other instance the delivery is due when the lease ends; for its holder nothing is (it has it).
+        expect(await store.nextDueAfter(h.id, T0 + 1, ME)).toBe(T0 + LEASE);
+        expect(await store.nextDueAfter(h.id, T0 + 1, OTHER)).toBeNull();
+        const taken = await claim(h, ME, T0 + LEASE, 1);
+        expect(taken.map((c) => [c.id, c.claimed_by, c.claimed_until])).toEqual([[d!.id, ME, T0 + 2 * LEASE]]);
+        expect(await store.nextDueAfter(h.id, T0 + LEASE, OTHER)).toBe(T0 + 2 * LEASE);
+      });
+
+      test("a late outcome from a lost lease is logged and clobbers nothing; the new holder's outcome decides", async () => {
+        const h = await putHook(hook(a));
+        const [d] = await dueAll(h, 1);
+        const [lost] = await claim(h, OTHER, T0, 1);
+        const [held] = await claim(h, ME, T0 + LEASE, 1);
+        expect(await outcome(lost!, 500, T0 + LEASE + 10)).toEqual({ kind: "superseded" });
+        const state = await store.deliveryState(d!.id, a.orgId);
+        expect(state).toEqual({
+          id: d!.id,
+          webhook_id: h.id,
+          status: "pending",
+          attempt_count: 0,
+          max_attempts: 4,
+          claimed_by: ME,
+          claimed_until: T0 + 2 * LEASE,
+        });
+        expect((await store.webhook(h.id, a.orgId))!.consecutive_failures).toBe(0);
+        expect((await store.attemptsOf(d!.id, a.orgId)).map((x) => x.status_code)).toEqual([500]);
+        // Even a late success decides nothing: the holder's attempt is on the wire and its own outcome counts.
+        expect(await outcome(lost!, 204, T0 + LEASE + 20)).toEqual({ kind: "superseded" });
+        expect((await store.deliveryState(d!.id, a.orgId))!.status).toBe("pending");
+        expect(await outcome(held!, 204, T0 + LEASE + 30)).toMatchObject({ kind: "succeeded", attempt: 1 });
+        expect(await store.deliveryState(d!.id, a.orgId)).toMatchObject({ status: "succeeded", attempt_count: 1, claimed_by: null, claimed_until: null });
+        // And after the holder's outcome, a lost attempt still changes nothing.
+        expect(await outcome(lost!, 500, T0 + LEASE + 40)).toEqual({ kind: "superseded" });
+        expect(await store.deliveryState(d!.id, a.orgId)).toMatchObject({ status: "succeeded", attempt_count: 1 });
+        expect((await store.attemptsOf(d!.id, a.orgId)).map((x) => x.status_code)).toEqual([500, 204, 204, 500]);
+      });
+
+      test("an outcome under a lease that ran out but nobody took is still its holder's, and ends the claim", async () => {
+        const h = await putHook(hook(a));
+        const [d] = await dueAll(h, 1);
+        const [c] = await claim(h, ME, T0, 1);
+        expect(await outcome(c!, 503, T0 + 5 * LEASE)).toMatchObject({ kind: "retry", attempt: 1 });
+        expect(await store.deliveryState(d!.id, a.orgId)).toMatchObject({ status: "pending", attempt_count: 1, claimed_by: null, claimed_until: null });
+      });
+
+      test("what the claimer holds (except) is never claimed again, even after its lease ran out; its other leases are (an earlier process's)", async () => {
+        const h = await putHook(hook(a));
+        const [d1, d2] = await dueAll(h, 2);
+        await claim(h, ME, T0, 2);
+        // Both leases ran out; d1 is still on the wire here, d2 was left by an earlier process with the same id.
+        expect(ids(await claim(h, ME, T0 + 2 * LEASE, 5, 100, [d1!.id]))).toEqual([d2!.id]);
+        expect(await claim(h, ME, T0 + 2 * LEASE, 5, 100, [d1!.id, d2!.id])).toEqual([]);
+        // Live leases of its own are not held off by the endpoint limit here (the claimer counts its own slots).
+        expect(ids(await claim(h, ME, T0 + 2 * LEASE + 1, 5, 1, [d1!.id]))).toEqual([d2!.id]);
+      });
+
+      test("one claimDue call claims several endpoints, one answer per request in order", async () => {
+        const h1 = await putHook(hook(a));
+        const h2 = await putHook(hook(b));
+        const [x1, x2] = await dueAll(h1, 2);
+        const [y1] = await dueAll(h2, 1);
+        const got = await store.claimDue([
+          { webhookId: h2.id, instanceId: ME, now: T0, leaseMs: LEASE, endpointCap: 10, limit: 5, except: [] },
+          { webhookId: h1.id, instanceId: ME, now: T0, leaseMs: LEASE, endpointCap: 10, limit: 0, except: [] },
+          { webhookId: h1.id, instanceId: ME, now: T0, leaseMs: LEASE, endpointCap: 10, limit: 5, except: [x1!.id] },
+        ]);
+        expect(got.map(ids)).toEqual([[y1!.id], [], [x2!.id]]);
+        expect(await store.claimDue([])).toEqual([]);
+      });
+
+      test("an outcome that counts the attempt ends the claim: the retry is another claimer's to take when due; a rolled-back outcome ends nothing", async () => {
+        const h = await putHook(hook(a));
+        const [d] = await dueAll(h, 1);
+        const [c] = await claim(h, ME, T0, 1);
+        // The outcome's unit fails after writing it: rolled back, the claim is still ME's.
+        const failed = writer.write(async (tx) => {
+          await recordOutcome(
+            tx.webhooks,
+            {
+              row: c!,
+              claim: { by: c!.claimed_by, until: c!.claimed_until },
+              attemptedAt: T0,
+              completedAt: T0 + 5,
+              result: { statusCode: 503, error: null, responseBody: null, durationMs: 5, retryAfterMs: null, aborted: false },
+            },
+            policy,
+          );
+          throw new Error("rolled back");
+        });
+        expect(
+          await failed.then(
+            () => "committed",
+            (e: Error) => e.message,
+          ),
+        ).toBe("rolled back");
+        expect(await store.deliveryState(d!.id, a.orgId)).toMatchObject({ attempt_count: 0, claimed_by: ME, claimed_until: T0 + LEASE });
+        expect(await claim(h, OTHER, T0 + 10, 1)).toEqual([]);
+        // Written again, it commits: a retry at T0 + 5 + 1000 (policy: base 1000, no jitter at 0.5), claimed by nobody.
+        const decided = await outcome(c!, 503, T0);
+        expect(decided).toMatchObject({ kind: "retry", attempt: 1 });
+        const at = (decided as { at: number }).at;
+        expect(await store.deliveryState(d!.id, a.orgId)).toMatchObject({ attempt_count: 1, claimed_by: null, claimed_until: null });
+        expect(await store.nextDueAfter(h.id, T0 + 10, OTHER)).toBe(at);
+        expect(await claim(h, OTHER, at - 1, 1)).toEqual([]);
+        expect(ids(await claim(h, OTHER, at, 1))).toEqual([d!.id]);
+      });
+
+      test("releaseClaim ends only the holder's claim; a released delivery is claimable at once", async () => {
+        const h = await putHook(hook(a));
+        const [d] = await dueAll(h, 1);
+        await claim(h, OTHER, T0, 1);
+        expect(await store.releaseClaim(d!.id, ME)).toBe(false);
+        expect(await claim(h, ME, T0 + 1, 1)).toEqual([]);
+        expect(await store.releaseClaim(d!.id, OTHER)).toBe(true);
+        expect(await store.deliveryState(d!.id, a.orgId)).toMatchObject({ status: "pending", claimed_by: null, claimed_until: null });
+        expect(ids(await claim(h, ME, T0 + 1, 1))).toEqual([d!.id]);
       });
     });
 
