@@ -44,6 +44,8 @@ export interface Config {
   trustProxy: boolean;
   rateLimitPerMinute: number;
   rateLimitBurst: number;
+  /** PostgreSQL: rate-limit buckets each instance's own (memory, the default) or shared by every instance (in the database). */
+  rateLimitScope: "cluster" | "instance";
   authFailuresPerMinute: number;
 }
 
@@ -500,6 +502,15 @@ export const OPTIONS: OptionSpec[] = [
     defaultText: "100",
     default: () => 100,
     parse: integer(0, 10_000_000),
+  },
+  {
+    key: "rateLimitScope",
+    flag: "rate-limit-scope",
+    env: ["CLIENTCOVE_RATE_LIMIT_SCOPE"],
+    help: "With PostgreSQL: instance (each instance its own buckets, in memory: set the limits per instance) or cluster (one budget per key for all, in the database; costs a statement per request)",
+    defaultText: "instance",
+    default: () => "instance",
+    parse: oneOf(["cluster", "instance"] as const),
   },
   {
     key: "authFailuresPerMinute",

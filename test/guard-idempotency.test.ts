@@ -10,8 +10,8 @@ afterEach(() => {
   env = undefined;
 });
 
-function ticketCount(e: TestEnv): number {
-  return (e.handle.sqlite.query("SELECT COUNT(*) AS n FROM tickets").get() as { n: number }).n;
+async function ticketCount(e: TestEnv): Promise<number> {
+  return ((await e.db.get("SELECT COUNT(*) AS n FROM tickets")) as { n: number }).n;
 }
 
 const create = (e: TestEnv, key: string, body: unknown, idem?: string) =>
@@ -19,8 +19,8 @@ const create = (e: TestEnv, key: string, body: unknown, idem?: string) =>
 
 describe("Idempotency-Key", () => {
   test("a retried create replays the first response (status, body, Location) and makes one ticket", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     const first = await create(env, a.key, { subject: "Printer on fire", priority: "urgent" }, "retry-1");
     const firstBody = await first.json();
     expect(first.status).toBe(201);
@@ -31,46 +31,46 @@ describe("Idempotency-Key", () => {
     expect(second.headers.get("idempotent-replayed")).toBe("true");
     expect(second.headers.get("location")).toBe(first.headers.get("location"));
     expect(await second.json()).toEqual(firstBody);
-    expect(ticketCount(env)).toBe(1);
-    expect(env.handle.sqlite.query("SELECT COUNT(*) AS n FROM events WHERE type = 'ticket.created'").get()).toEqual({ n: 1 });
+    expect(await ticketCount(env)).toBe(1);
+    expect(await env.db.get("SELECT COUNT(*) AS n FROM events WHERE type = 'ticket.created'")).toEqual({ n: 1 });
   });
 
   test("the same key with a different body is 422 idempotency_key_reused and creates nothing", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     expect((await create(env, a.key, { subject: "one" }, "k")).status).toBe(201);
     const reused = await create(env, a.key, { subject: "two" }, "k");
     expect(reused.status).toBe(422);
     expect(((await reused.json()) as any).error).toBe("idempotency_key_reused");
-    expect(ticketCount(env)).toBe(1);
+    expect(await ticketCount(env)).toBe(1);
   });
 
   test("while the first request is still running, a second one is 409 idempotency_in_progress", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
-    const keyId = (env.handle.sqlite.query("SELECT id FROM api_keys").get() as { id: string }).id;
+    env = await createTestEnv();
+    const a = await env.org("Acme");
+    const keyId = ((await env.db.get("SELECT id FROM api_keys")) as { id: string }).id;
     // Claim the key exactly as a request that has not finished yet would.
     await env.deps.stores.idempotency.claim({ keyId, idempotencyKey: "busy" }, requestFingerprint("POST", "/v1/tickets", { subject: "x" }), env.clock.now());
     const r = await create(env, a.key, { subject: "x" }, "busy");
     expect(r.status).toBe(409);
     expect(((await r.json()) as any).error).toBe("idempotency_in_progress");
-    expect(ticketCount(env)).toBe(0);
+    expect(await ticketCount(env)).toBe(0);
   });
 
   test("keys are scoped to the API key: another key may use the same Idempotency-Key", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
-    const b = env.org("Beta");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
+    const b = await env.org("Beta");
     expect((await create(env, a.key, { subject: "same" }, "shared")).status).toBe(201);
     const other = await create(env, b.key, { subject: "same" }, "shared");
     expect(other.status).toBe(201);
     expect(other.headers.get("idempotent-replayed")).toBeNull();
-    expect(ticketCount(env)).toBe(2);
+    expect(await ticketCount(env)).toBe(2);
   });
 
   test("a request that failed in its handler releases the key, so the corrected retry runs", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     const bad = await create(env, a.key, { subject: "   " }, "fix-me"); // passes the schema, refused by the service
     expect(bad.status).toBe(400);
     const good = await create(env, a.key, { subject: "fixed" }, "fix-me");
@@ -79,8 +79,8 @@ describe("Idempotency-Key", () => {
   });
 
   test("a malformed Idempotency-Key is a 400 in the shared shape", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     for (const bad of ["", "x".repeat(256), "tab\tinside", "é"]) {
       const r = await create(env, a.key, { subject: "x" }, bad);
       expect(r.status).toBe(400);
@@ -88,13 +88,13 @@ describe("Idempotency-Key", () => {
       expect(body.error).toBe("validation_error");
       expect(body.details).toEqual([{ field: "Idempotency-Key", message: expect.any(String) }]);
     }
-    expect(ticketCount(env)).toBe(0);
+    expect(await ticketCount(env)).toBe(0);
   });
 
   test("results are remembered for 24 hours, then the key is free again", async () => {
     const clock = manualClock(Date.UTC(2026, 5, 1));
-    env = createTestEnv({ clock });
-    const a = env.org("Acme");
+    env = await createTestEnv({ clock });
+    const a = await env.org("Acme");
     expect((await create(env, a.key, { subject: "day one" }, "daily")).status).toBe(201);
     clock.advance(23 * 3_600_000);
     expect((await create(env, a.key, { subject: "day one" }, "daily")).headers.get("idempotent-replayed")).toBe("true");
@@ -102,15 +102,15 @@ describe("Idempotency-Key", () => {
     const fresh = await create(env, a.key, { subject: "day one" }, "daily");
     expect(fresh.status).toBe(201);
     expect(fresh.headers.get("idempotent-replayed")).toBeNull();
-    expect(ticketCount(env)).toBe(2);
+    expect(await ticketCount(env)).toBe(2);
   });
 
   test("requests without the header are not affected, and GET ignores it", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     await create(env, a.key, { subject: "a" });
     await create(env, a.key, { subject: "a" });
-    expect(ticketCount(env)).toBe(2);
+    expect(await ticketCount(env)).toBe(2);
     const list = await env.request("/v1/tickets", { key: a.key, headers: { "idempotency-key": "whatever" } });
     expect(list.status).toBe(200);
   });

@@ -13,8 +13,8 @@ afterEach(() => {
 describe("per-key token bucket", () => {
   test("allows the burst, then answers 429 rate_limited with Retry-After, and refills with time", async () => {
     const clock = manualClock();
-    env = createTestEnv({ clock, config: { rateLimitPerMinute: 60, rateLimitBurst: 3 } });
-    const a = env.org("Acme");
+    env = await createTestEnv({ clock, config: { rateLimitPerMinute: 60, rateLimitBurst: 3 } });
+    const a = await env.org("Acme");
     const seen: { status: number; remaining: string | null }[] = [];
     for (let i = 0; i < 4; i++) {
       const r = await env.request("/v1/tickets", { key: a.key });
@@ -38,25 +38,25 @@ describe("per-key token bucket", () => {
   });
 
   test("a rejected request changes nothing: a rate-limited create makes no ticket", async () => {
-    env = createTestEnv({ config: { rateLimitPerMinute: 1, rateLimitBurst: 1 } });
-    const a = env.org("Acme");
+    env = await createTestEnv({ config: { rateLimitPerMinute: 1, rateLimitBurst: 1 } });
+    const a = await env.org("Acme");
     expect((await env.request("/v1/tickets", { key: a.key, method: "POST", json: { subject: "one" } })).status).toBe(201);
     expect((await env.request("/v1/tickets", { key: a.key, method: "POST", json: { subject: "two" } })).status).toBe(429);
-    expect(env.handle.sqlite.query("SELECT subject FROM tickets").all()).toEqual([{ subject: "one" }]);
+    expect(await env.db.all("SELECT subject FROM tickets")).toEqual([{ subject: "one" }]);
   });
 
   test("keys are limited independently", async () => {
-    env = createTestEnv({ config: { rateLimitPerMinute: 1, rateLimitBurst: 1 } });
-    const a = env.org("Acme");
-    const b = env.org("Beta");
+    env = await createTestEnv({ config: { rateLimitPerMinute: 1, rateLimitBurst: 1 } });
+    const a = await env.org("Acme");
+    const b = await env.org("Beta");
     expect((await env.request("/v1/tickets", { key: a.key })).status).toBe(200);
     expect((await env.request("/v1/tickets", { key: a.key })).status).toBe(429);
     expect((await env.request("/v1/tickets", { key: b.key })).status).toBe(200);
   });
 
   test("0 turns limiting off: no 429 and no RateLimit headers", async () => {
-    env = createTestEnv({ config: { rateLimitPerMinute: 0, rateLimitBurst: 1 } });
-    const a = env.org("Acme");
+    env = await createTestEnv({ config: { rateLimitPerMinute: 0, rateLimitBurst: 1 } });
+    const a = await env.org("Acme");
     for (let i = 0; i < 5; i++) {
       const r = await env.request("/v1/tickets", { key: a.key });
       expect(r.status).toBe(200);
@@ -77,8 +77,8 @@ describe("per-key token bucket", () => {
 describe("failed authentication per client address", () => {
   test("after the allowance, a bad key from that address gets 429 while a valid key from the same address still gets 200", async () => {
     const clock = manualClock();
-    env = createTestEnv({ clock, config: { authFailuresPerMinute: 3 } });
-    const a = env.org("Acme");
+    env = await createTestEnv({ clock, config: { authFailuresPerMinute: 3 } });
+    const a = await env.org("Acme");
     const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
     try {
       const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
@@ -105,8 +105,8 @@ describe("failed authentication per client address", () => {
   });
 
   test("a valid key is limited only by its own bucket, also while its address is over the failure limit", async () => {
-    env = createTestEnv({ config: { authFailuresPerMinute: 1, rateLimitPerMinute: 1, rateLimitBurst: 2 } });
-    const a = env.org("Acme");
+    env = await createTestEnv({ config: { authFailuresPerMinute: 1, rateLimitPerMinute: 1, rateLimitBurst: 2 } });
+    const a = await env.org("Acme");
     const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
     try {
       const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
@@ -132,8 +132,8 @@ describe("failed authentication per client address", () => {
 
 describe("failed authentication behind a trusted proxy", () => {
   test("with --trust-proxy each forwarded client has its own allowance; one client's bad keys do not lock out another", async () => {
-    env = createTestEnv({ config: { authFailuresPerMinute: 2, trustProxy: true } });
-    const a = env.org("Acme");
+    env = await createTestEnv({ config: { authFailuresPerMinute: 2, trustProxy: true } });
+    const a = await env.org("Acme");
     const server = env.app.listen({ hostname: "127.0.0.1", port: 0, reusePort: false });
     try {
       const url = `http://127.0.0.1:${server.server!.port}/v1/tickets`;
@@ -151,8 +151,8 @@ describe("failed authentication behind a trusted proxy", () => {
 
 describe("security headers", () => {
   test("API responses carry nosniff and a referrer policy; authenticated JSON is not cached", async () => {
-    env = createTestEnv();
-    const a = env.org("Acme");
+    env = await createTestEnv();
+    const a = await env.org("Acme");
     const ok = await env.request("/v1/tickets", { key: a.key });
     expect(ok.headers.get("x-content-type-options")).toBe("nosniff");
     expect(ok.headers.get("referrer-policy")).toBe("no-referrer");

@@ -3,11 +3,13 @@ import { Elysia } from "elysia";
 import { bearer } from "@elysiajs/bearer";
 import type { Config } from "../config";
 import { ApiError, errors } from "../errors";
-import { createTokenBuckets, type BucketState } from "../guard/token-bucket";
+import { createLimiters } from "../guard/limiters";
+import type { BucketState } from "../guard/token-bucket";
 import { requestInfo } from "../http/request-context";
 import type { Principal } from "../keys/principal";
 import { settledValue } from "../lib/settled";
 import { createKeyVerifier, type VerifierDeps } from "../keys/service";
+import type { DatabaseRef } from "../db/database-ref";
 
 /**
  * The key of an `Authorization: Bearer <key>` header, else undefined. The scheme is case-insensitive (RFC 7235:
@@ -33,17 +35,10 @@ function rateLimitHeaders(s: BucketState): Record<string, string> {
  * - Each API key has a token bucket; every authenticated response carries RateLimit-Limit/-Remaining/-Reset.
  * `settlesAtOnce`: the stores' promises are settled when returned (SQLite), so the hook reads them synchronously.
  */
-export function authPlugin(deps: VerifierDeps & { config: Config; settlesAtOnce?: boolean }) {
+export function authPlugin(deps: VerifierDeps & { config: Config; settlesAtOnce?: boolean; database?: DatabaseRef }) {
   const verify = createKeyVerifier(deps);
-  const { config } = deps;
-  const perKey =
-    config.rateLimitPerMinute > 0 && config.rateLimitBurst > 0
-      ? createTokenBuckets({ perMinute: config.rateLimitPerMinute, burst: config.rateLimitBurst, clock: deps.clock })
-      : null;
-  const failures =
-    config.authFailuresPerMinute > 0
-      ? createTokenBuckets({ perMinute: config.authFailuresPerMinute, burst: config.authFailuresPerMinute, clock: deps.clock })
-      : null;
+  // In memory, or shared through PostgreSQL (guard/limiters.ts); shared ones are only ever taken on the awaited path.
+  const { perKey, failures } = createLimiters(deps);
 
   type Ctx = {
     bearer: string | undefined;
@@ -64,43 +59,59 @@ export function authPlugin(deps: VerifierDeps & { config: Config; settlesAtOnce?
 
   // The key is verified first: a valid key is limited only by its own bucket, so one client sending bad keys from
   // a shared address (NAT, or a proxy without --trust-proxy) cannot lock out everyone else behind it.
-  const decide = ({ request, server, set }: Ctx, result: Verification): { principal: Principal } => {
-    if (result.status !== "valid") {
-      // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
-      const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
-      if (failures && address && !failures.take(address).allowed) {
-        throw new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, {
+  /** The address whose failures count for this request, or null when they are not limited. */
+  const failingAddress = ({ request, server }: Ctx): string | null => {
+    // The address the app computed for this request (honours --trust-proxy: behind a proxy, the client's, not the proxy's).
+    const address = requestInfo(request).client?.ip ?? server?.requestIP(request)?.address;
+    return failures && address ? address : null;
+  };
+  const refused = (tooManyFailures: boolean): ApiError =>
+    tooManyFailures
+      ? new ApiError(429, "rate_limited", "Too many failed authentication attempts from this address. Try again later.", undefined, {
           "retry-after": "60",
-        });
-      }
-      throw errors.unauthorized();
-    }
+        })
+      : errors.unauthorized();
+  /** A valid key's principal, or the 403 of a free plan; sets no-store. */
+  const admit = ({ set }: Ctx, result: Verification & { status: "valid" }): Principal => {
     if (result.principal.plan === "free") throw errors.planRequired();
     set.headers["cache-control"] = "no-store";
-    if (perKey) {
-      const bucket = perKey.take(result.principal.keyId);
-      Object.assign(set.headers, rateLimitHeaders(bucket));
-      if (!bucket.allowed) {
-        throw new ApiError(429, "rate_limited", `Rate limit exceeded for this API key. Retry in ${bucket.retryAfterSeconds} s.`, undefined, {
-          ...rateLimitHeaders(bucket),
-          "retry-after": String(bucket.retryAfterSeconds),
-        });
-      }
+    return result.principal;
+  };
+  /** The key's bucket after its take: headers on the response, 429 when empty. */
+  const limit = ({ set }: Ctx, bucket: BucketState): void => {
+    Object.assign(set.headers, rateLimitHeaders(bucket));
+    if (!bucket.allowed) {
+      throw new ApiError(429, "rate_limited", `Rate limit exceeded for this API key. Retry in ${bucket.retryAfterSeconds} s.`, undefined, {
+        ...rateLimitHeaders(bucket),
+        "retry-after": String(bucket.retryAfterSeconds),
+      });
     }
-    return { principal: result.principal };
   };
 
   // Two forms of one hook. Elysia runs a hook it reads as synchronous without awaiting it (the whole request then
   // stays on the synchronous path), so the synchronous form must not read as async: no `async`, no `return f(`.
+  // The synchronous form is built only over stores that settle at once (SQLite), whose limiters are in memory.
   const atOnce = (ctx: Ctx): { principal: Principal } => {
     const secret = secretOf(ctx);
     const result = secret ? settledValue(verify(secret)) : NOT_FOUND;
-    const out = decide(ctx, result);
-    return out;
+    if (result.status !== "valid") {
+      const address = failingAddress(ctx);
+      throw refused(address !== null && failures?.shared === false && !failures.take(address).allowed);
+    }
+    const principal = admit(ctx, result);
+    if (perKey?.shared === false) limit(ctx, perKey.take(principal.keyId));
+    return { principal };
   };
   const awaited = async (ctx: Ctx): Promise<{ principal: Principal }> => {
     const secret = secretOf(ctx);
-    return decide(ctx, secret ? await verify(secret) : NOT_FOUND);
+    const result = secret ? await verify(secret) : NOT_FOUND;
+    if (result.status !== "valid") {
+      const address = failingAddress(ctx);
+      throw refused(address !== null && !(await failures!.take(address)).allowed);
+    }
+    const principal = admit(ctx, result);
+    if (perKey) limit(ctx, await perKey.take(principal.keyId));
+    return { principal };
   };
 
   return (

@@ -12,13 +12,39 @@ export interface BucketState {
   retryAfterSeconds: number;
 }
 
+/** The parameters every bucket of one limiter shares. */
+export interface BucketShape {
+  /** Tokens added per millisecond. */
+  ratePerMs: number;
+  /** The most tokens a bucket holds (at least 1). */
+  capacity: number;
+}
+
+export function bucketShape(perMinute: number, burst: number): BucketShape {
+  return { ratePerMs: perMinute / 60_000, capacity: Math.max(1, burst) };
+}
+
+/**
+ * What a request is told, from the tokens its bucket holds after the take: the one arithmetic of the headers, for the
+ * in-memory buckets and the shared ones alike (so both give the same numbers for the same history).
+ */
+export function bucketState({ ratePerMs, capacity }: BucketShape, tokens: number, allowed: boolean): BucketState {
+  return {
+    allowed,
+    limit: capacity,
+    remaining: Math.max(0, Math.floor(tokens)),
+    resetSeconds: Math.ceil((capacity - tokens) / ratePerMs / 1000),
+    retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000)),
+  };
+}
+
 /**
  * A token bucket per key: `perMinute` tokens refill evenly, up to `burst`. Memory stays bounded: when the map
  * grows past `maxKeys`, buckets that have refilled completely (they carry no information) are dropped.
  */
 export function createTokenBuckets(opts: { perMinute: number; burst: number; clock: Clock; maxKeys?: number }) {
-  const ratePerMs = opts.perMinute / 60_000;
-  const capacity = Math.max(1, opts.burst);
+  const shape = bucketShape(opts.perMinute, opts.burst);
+  const { ratePerMs, capacity } = shape;
   const maxKeys = opts.maxKeys ?? 100_000;
   const buckets = new Map<string, { tokens: number; at: number }>();
 
@@ -34,16 +60,6 @@ export function createTokenBuckets(opts: { perMinute: number; burst: number; clo
     }
   }
 
-  function state(tokens: number, allowed: boolean): BucketState {
-    return {
-      allowed,
-      limit: capacity,
-      remaining: Math.max(0, Math.floor(tokens)),
-      resetSeconds: Math.ceil((capacity - tokens) / ratePerMs / 1000),
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - tokens) / ratePerMs / 1000)),
-    };
-  }
-
   return {
     /** Takes one token for `key` if there is one. */
     take(key: string): BucketState {
@@ -53,7 +69,7 @@ export function createTokenBuckets(opts: { perMinute: number; burst: number; clo
       if (allowed) b.tokens -= 1;
       if (!buckets.has(key) && buckets.size >= maxKeys) prune(now);
       buckets.set(key, b);
-      return state(b.tokens, allowed);
+      return bucketState(shape, b.tokens, allowed);
     },
     /** True when `key` has no token left, without taking one. */
     exhausted(key: string): boolean {

@@ -5,9 +5,9 @@ import { ApiError, errors } from "../errors";
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 /**
- * On a database several instances share, how old an unanswered claim must be before an instance starting up takes it
- * for abandoned (its request died with its instance): longer than any live request runs. Until then a retry of it gets
- * 409 idempotency_in_progress.
+ * On a database several instances share, how old an unanswered claim without an owner (made by an app without an
+ * instance heartbeat) must be before an instance starting up takes it for abandoned: longer than any live request
+ * runs. Claims with an owner are released as soon as the owner is dead (instances-postgres.ts).
  */
 export const ABANDONED_CLAIM_MS = 3_600_000;
 const KEY_SHAPE = /^[\x20-\x7e]{1,255}$/;

@@ -12,6 +12,7 @@ import {
   reused,
   type StoredAnswer,
 } from "./service";
+import { claimOwner, INSTANCE_DEAD_AFTER_MS } from "./instances-postgres";
 import type { IdempotencyStore } from "./store";
 
 /** How often a claim retries after its key vanished between its two statements (released or pruned meanwhile) before answering 409. */
@@ -20,9 +21,16 @@ const CLAIM_ATTEMPTS = 8;
 /**
  * The PostgreSQL implementation on `q` (the pool, or a unit's transaction: see StoreMode). `claim` and `identify` run
  * on the pool, each statement its own transaction; `saveAnswer` runs in the unit that makes the change.
+ * A claim records its owner, the instance whose heartbeat runs over the pool (./instances-postgres.ts); an unanswered
+ * claim whose owner's heartbeat is older than INSTANCE_DEAD_AFTER_MS (or whose owner's row is gone) is abandoned: a
+ * new claim takes it over as if the key were free.
  */
 export function postgresIdempotencyStore(q: Queryable, _mode: StoreMode): IdempotencyStore {
   let lastPrune = 0;
+
+  /** The condition on an idempotency_keys row "its owner is dead at `now`" (no heartbeat within the bound, or no row). */
+  const abandonedBy = (now: number) => q`(idempotency_keys.owner IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM instances WHERE instances.id = idempotency_keys.owner AND instances.heartbeat_at >= ${now - INSTANCE_DEAD_AFTER_MS}))`;
 
   const read = async (scope: KeyScope): Promise<KeyRow | null> => {
     const [row] = await q<KeyRow[]>`SELECT ${q(KEY_COLUMNS)} FROM idempotency_keys
@@ -32,24 +40,27 @@ export function postgresIdempotencyStore(q: Queryable, _mode: StoreMode): Idempo
 
   /**
    * The claim: one statement takes the key when `decide` would say "new" (no row, or an expired one, replaced in
-   * place), atomically however many instances try at once — the unique key makes one insert win; a replacement
-   * locks the expired row, and a second one, waiting for that lock, finds the row live. Otherwise a second statement
-   * reads what holds the key (committed by then) and `decide` says what this request gets.
+   * place) or its claim was abandoned by a dead instance, atomically however many instances try at once — the unique
+   * key makes one insert win; a replacement locks the row, and a second one, waiting for that lock, finds the row
+   * live (its new owner is this instance, alive). Otherwise a second statement reads what holds the key (committed by
+   * then) and `decide` says what this request gets.
    */
   async function claim(scope: KeyScope, fingerprint: string | null, now: number): Promise<ClaimResult> {
     const cutoff = now - IDEMPOTENCY_TTL_MS;
+    const owner = claimOwner(q);
     if (now - lastPrune > 60_000) {
       lastPrune = now;
       await q`DELETE FROM idempotency_keys WHERE created_at < ${cutoff}`;
     }
     const token = fingerprint === null ? `${PENDING}${crypto.randomUUID()}` : undefined;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const won = await q`INSERT INTO idempotency_keys (key_id, idempotency_key, fingerprint, created_at)
-        VALUES (${scope.keyId}, ${scope.idempotencyKey}, ${fingerprint ?? token!}, ${now})
+      const won = await q`INSERT INTO idempotency_keys (key_id, idempotency_key, fingerprint, created_at, owner)
+        VALUES (${scope.keyId}, ${scope.idempotencyKey}, ${fingerprint ?? token!}, ${now}, ${owner})
         ON CONFLICT (key_id, idempotency_key) DO UPDATE
-          SET fingerprint = excluded.fingerprint, created_at = excluded.created_at,
+          SET fingerprint = excluded.fingerprint, created_at = excluded.created_at, owner = excluded.owner,
               response_status = NULL, response_headers = NULL, response_body = NULL
-          WHERE idempotency_keys.created_at < ${cutoff}`;
+          WHERE idempotency_keys.created_at < ${cutoff}
+            OR (idempotency_keys.response_status IS NULL AND ${abandonedBy(now)})`;
       if (won.count === 1) return token ? { kind: "claimed", token } : { kind: "claimed" };
       const decision = decide(await read(scope), fingerprint, now);
       switch (decision.kind) {
@@ -87,8 +98,9 @@ export function postgresIdempotencyStore(q: Queryable, _mode: StoreMode): Idempo
     async release(scope: KeyScope): Promise<void> {
       await q`DELETE FROM idempotency_keys WHERE key_id = ${scope.keyId} AND idempotency_key = ${scope.idempotencyKey}`;
     },
-    async releaseAbandoned(claimedBefore: number): Promise<number> {
-      const result = await q`DELETE FROM idempotency_keys WHERE response_status IS NULL AND created_at < ${claimedBefore}`;
+    async releaseAbandoned(claimedBefore: number, now?: number): Promise<number> {
+      const result = await q`DELETE FROM idempotency_keys
+        WHERE response_status IS NULL AND ((owner IS NULL AND created_at < ${claimedBefore}) OR ${now === undefined ? q`false` : abandonedBy(now)})`;
       return result.count;
     },
   };

@@ -39,12 +39,13 @@ export interface IdempotencyStore {
   /** Frees a claimed key whose request failed, so a corrected retry can run. */
   release(scope: KeyScope): Promise<void>;
   /**
-   * At start: claims made before `claimedBefore` and never answered belong to requests that died with their process;
-   * drops them (returns how many). One instance on the database (SQLite: the data dir's lock) passes the start time:
-   * every open claim is abandoned. Several instances pass a bound no live request reaches (ABANDONED_CLAIM_MS), since
-   * the others' claims are live.
+   * At start: claims never answered whose request died with its process; drops them (returns how many): claims
+   * without an owner made before `claimedBefore`, and (PostgreSQL, when `now` is given) claims whose owner instance is
+   * dead at `now` (instances-postgres.ts; such a claim is also taken over by the next claim of its key). A live
+   * owner's claim is never dropped. One instance on the database (SQLite: the data dir's lock) passes the start time:
+   * every open claim is abandoned. Several instances pass a bound no live request reaches (ABANDONED_CLAIM_MS).
    */
-  releaseAbandoned(claimedBefore: number): Promise<number>;
+  releaseAbandoned(claimedBefore: number, now?: number): Promise<number>;
 }
 
 function buildStore(sqlite: Database) {
@@ -104,7 +105,7 @@ function buildStore(sqlite: Database) {
     release(scope: KeyScope): void {
       s.remove.run(scope.keyId, scope.idempotencyKey);
     },
-    releaseAbandoned(claimedBefore: number): number {
+    releaseAbandoned(claimedBefore: number, _now?: number): number {
       return s.abandoned.run(claimedBefore).changes;
     },
   };

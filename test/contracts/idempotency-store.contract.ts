@@ -106,8 +106,8 @@ export function describeIdempotencyStoreContract(engineName: string, open: Open<
       await store.saveAnswer(answered, ANSWER);
       await store.claim(scope, FP1, w.clock.now());
       await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, null, w.clock.now());
-      expect(await store.releaseAbandoned(w.clock.now() + 1)).toBe(2);
-      expect(await store.releaseAbandoned(w.clock.now() + 1)).toBe(0);
+      expect(await store.releaseAbandoned(w.clock.now() + 1, w.clock.now())).toBe(2);
+      expect(await store.releaseAbandoned(w.clock.now() + 1, w.clock.now())).toBe(0);
       expect(await store.claim(scope, FP2, w.clock.now())).toEqual({ kind: "claimed" });
       expect(await store.claim({ keyId: b.keyId, idempotencyKey: "upload" }, FP2, w.clock.now())).toEqual({ kind: "claimed" });
       expect(await store.claim(answered, FP1, w.clock.now())).toEqual({ kind: "replay", answer: ANSWER });
