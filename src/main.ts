@@ -9,6 +9,7 @@ import { processIo } from "./cli/context";
 import { MAIN_HELP } from "./cli/help";
 import { runKeys } from "./cli/keys";
 import { runMigrate } from "./cli/migrate";
+import { runMigrateData } from "./cli/migrate-data";
 import { runOrgs, runUsers } from "./cli/orgs";
 import { SERVE_HELP, startServer } from "./cli/serve";
 import { runVersion } from "./cli/version";
@@ -65,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case "migrate":
       return runMigrate(args, processIo);
+    case "migrate-data":
+      return await runMigrateData(args, processIo);
     case "orgs":
       return runOrgs(args, processIo);
     case "users":

@@ -1,7 +1,7 @@
 // Files on S3-compatible storage through the real server (a child process on a real Swift bucket, SQLite database): uploads, downloads as on disk, deletes, refusals, the start-up sweep, verify, backup and restore both ways, and the start-up errors.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { removeUploadLeftovers, writeIntent } from "../src/files/recovery";
 import { STALE_UPLOAD_MS } from "../src/files/recovery";
@@ -324,7 +324,7 @@ describeS3("the server on S3 storage, beside one on disk", () => {
 
 describeS3("the start-up sweep on S3 storage", () => {
   test("aborts multipart uploads begun over a day ago (not younger ones: other instances' uploads), and settles this data dir's intents", async () => {
-    const env = createTestEnv();
+    const env = await createTestEnv();
     const prefix = `sweep-${randomBytes(4).toString("hex")}`;
     const storage = bucketView(prefix);
     try {
@@ -429,6 +429,8 @@ describe("start-up errors and secrets (no S3 server needed)", () => {
 
   test("a bucket that does not answer: serve, verify, backup and restore say so in one line, exit 2, before touching anything", () => {
     const env = s3Env("p", { CLIENTCOVE_STORAGE_URL: storageUrl("p", "bucket", `http://127.0.0.1:${freePort()}`) });
+    // An archive that exists (restore looks for it first, then asks the bucket before reading it).
+    writeFileSync(join(dir, "none.tar.gz"), "");
     for (const args of [
       ["serve", "--data-dir", join(dir, "serve"), "--port", "0"],
       ["verify", "--data-dir", dir],

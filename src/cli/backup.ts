@@ -3,7 +3,8 @@ import { ConfigError, loadConfig } from "../config";
 import { createBackup } from "../ops/backup";
 import { formatBytes } from "../lib/format-bytes";
 import { CONFIG_FLAGS, parseArgs, requireFlag, UsageError } from "./args";
-import { print, refuseOnPostgres, type Io } from "./context";
+import { print, type Io } from "./context";
+import { withExistingPostgres } from "./read-postgres";
 import { versionInfo } from "../version";
 import { openReachableStorage } from "../storage";
 
@@ -12,7 +13,9 @@ Writes a backup while the server keeps running: a consistent snapshot of the dat
 file it references, the download-link signing key, and a manifest with the sha256 of every member.
 The archive holds secrets (webhook secrets, the signing key): keep it as safe as the data dir. It and
 its temporary files are 0600; temporary files an interrupted backup left beside FILE are removed.
-With --storage-url, the files are read from that bucket; the archive is the same either way.
+With --storage-url, the files are read from that bucket; with --database-url, the rows from that PostgreSQL
+database (one consistent snapshot; the database is not migrated). The archive is the same either way, and
+restores into either engine.
   --out FILE    Where to write the archive (appears only once complete)
   --force       Replace FILE if it exists`;
 
@@ -25,10 +28,10 @@ export async function runBackup(argv: string[], io: Io): Promise<number> {
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const out = requireFlag(args, "out");
   const { config } = loadConfig(args.flags, io.env);
-  refuseOnPostgres(config, "backup");
   const storage = await openReachableStorage(config, (message) => new ConfigError(message));
   const { version, commit } = versionInfo();
-  const result = await createBackup({ dataDir: config.dataDir, out, force: args.flags.force === true, producer: { version, commit }, storage });
+  const options = { dataDir: config.dataDir, out, force: args.flags.force === true, producer: { version, commit }, storage };
+  const result = config.databaseUrl ? await withExistingPostgres(config, (db) => createBackup({ ...options, postgres: db.sql })) : await createBackup(options);
   const m = result.manifest;
   for (const w of m.warnings) io.err(`warning: ${w}`);
   const files = m.members.filter((x) => x.path.startsWith("files/")).length;

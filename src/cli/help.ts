@@ -16,7 +16,9 @@ Commands:
   version               Print version information
   status                Counts and sizes of a data dir (no server needed)
   backup --out FILE     Write a consistent backup archive (safe while serving)
-  restore FILE          Restore a backup into a new, empty data dir
+  restore FILE          Restore a backup into a new, empty data dir (or an empty PostgreSQL database)
+  migrate-data --to-database URL [--to-storage URL]
+                        Copy a stopped embedded install into PostgreSQL (and its files into a bucket)
   verify                Check the database and every stored file's bytes
   config                Print the effective configuration and where each value came from
   healthcheck           Exit 0 if the running server is ready (for container health checks)

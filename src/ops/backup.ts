@@ -1,4 +1,4 @@
-// `backup`: a consistent online snapshot (VACUUM INTO) plus every referenced stored file (from disk or a bucket) and a manifest, as one tar.gz.
+// `backup`: a consistent online snapshot (VACUUM INTO, or PostgreSQL's rows copied into a private SQLite file) plus every referenced stored file (from disk or a bucket) and a manifest, as one tar.gz.
 import { Database } from "bun:sqlite";
 import { randomBytes } from "node:crypto";
 import { closeSync, createWriteStream, existsSync, openSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -6,10 +6,12 @@ import { open, rename, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import { readSchemaVersion } from "../db/migrate";
+import type { Sql } from "postgres";
+import { migrate, readSchemaVersion } from "../db/migrate";
 import { toIso } from "../lib/time";
 import { openStorage, type Storage } from "../storage";
 import { dataDirLayout, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidStorageKey } from "../storage/layout";
+import { copyRows } from "./copy-tables";
 import { OpsError } from "./errors";
 import { openExistingDatabase } from "./existing-db";
 import { BACKUP_FORMAT, BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, type BackupManifest, type ManifestMember } from "./manifest";
@@ -27,6 +29,12 @@ export interface BackupOptions {
   producer: { version: string; commit: string };
   /** Where the stored files are read from; by default files/ in the data dir. */
   storage?: Storage;
+  /**
+   * The rows are in this PostgreSQL database rather than the data dir: the snapshot is its rows copied, in one
+   * REPEATABLE READ READ ONLY transaction, into a private SQLite file of this build's schema, and the signing key is
+   * its `settings` row. The archive is the same as from SQLite.
+   */
+  postgres?: Sql;
 }
 
 export interface BackupResult {
@@ -102,7 +110,8 @@ export function removeBackupLeftovers(dir: string): string[] {
 
 /**
  * Writes a backup of a data dir, safe while the server runs and writes:
- * 1. `VACUUM INTO` a private snapshot (a consistent read of the live WAL database, never a file copy);
+ * 1. `VACUUM INTO` a private snapshot (a consistent read of the live WAL database, never a file copy), or, with
+ *    `postgres`, the database's rows copied into one (snapshotPostgres);
  * 2. every file its rows reference, each opened (a descriptor on disk, a GET on S3) and then streamed;
  * 3. the snapshot, minus rows of files deleted meanwhile; then the manifest (sizes and sha256 of every member).
  * Stored files are immutable, so bytes read after the snapshot are the bytes it refers to.
@@ -115,8 +124,9 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const out = resolve(opts.out);
   if (existsSync(out) && !opts.force) throw new OpsError(`${out} already exists; choose another name or pass --force`);
   if (!existsSync(dirname(out))) throw new OpsError(`directory ${dirname(out)} does not exist`);
-  // Not query_only: SQLite counts VACUUM INTO as a write. This connection runs only the VACUUM INTO and lookups.
-  const live = openExistingDatabase(dataDir, { readOnly: false });
+  // SQLite: not query_only, SQLite counts VACUUM INTO as a write. This connection runs only the VACUUM INTO and lookups.
+  const live = opts.postgres ? null : openExistingDatabase(dataDir, { readOnly: false });
+  const pg = opts.postgres;
   const tag = `${process.pid}-${randomBytes(4).toString("hex")}`;
   const snapshotPath = `${out}.${tag}.snapshot.db`;
   const partialPath = `${out}.${tag}.partial`;
@@ -125,10 +135,14 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   const warnings: string[] = [];
   const members: ManifestMember[] = [];
   let manifest: BackupManifest | undefined;
+  let settingsKey: string | undefined;
+  /** Whether a file row is still in the live database (a row gone since the snapshot: the file was deleted meanwhile). */
+  const stillThere = async (id: string) => (pg ? (await pg`SELECT 1 FROM files WHERE id = ${id}`).length > 0 : fileRowById(live!.sqlite, id) !== null);
   try {
     // Created empty and 0600 first (VACUUM INTO accepts an empty file): SQLite would create it 0644 minus the umask.
     closeSync(openSync(snapshotPath, "wx", 0o600));
-    live.sqlite.query("VACUUM INTO ?").run(snapshotPath);
+    if (pg) settingsKey = await snapshotPostgres(pg, snapshotPath);
+    else live!.sqlite.query("VACUUM INTO ?").run(snapshotPath);
     const snapshot = new Database(snapshotPath, { readwrite: true, strict: true });
     const snapshotClosed = { value: false };
     const closeSnapshot = () => {
@@ -142,7 +156,7 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
           const member = `${FILES_DIRNAME}/${row.storage_key}`;
           const read = await storage.read(row.storage_key);
           if (!read) {
-            if (!fileRowById(live.sqlite, row.id)) vanished.push(row.id);
+            if (!(await stillThere(row.id))) vanished.push(row.id);
             else warnings.push(`file ${row.id} (org ${row.org_id}): bytes missing at ${storage.locate(row.storage_key)}; the row is kept without them`);
             continue;
           }
@@ -153,7 +167,13 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
             warnings.push(`file ${row.id} (org ${row.org_id}): sha256 of the stored bytes differs from its row (corrupt bytes)`);
         }
         const keyPath = dataDirLayout(dataDir).downloadKey;
-        if (existsSync(keyPath)) {
+        if (pg) {
+          // The member holds what the key file holds on SQLite (hex and a newline), so it restores into either engine.
+          if (settingsKey !== undefined) {
+            const digest = yield* tarBytes(DOWNLOAD_KEY_FILENAME, new TextEncoder().encode(`${settingsKey}\n`), { mode: 0o600 });
+            members.push({ path: DOWNLOAD_KEY_FILENAME, ...digest });
+          }
+        } else if (existsSync(keyPath)) {
           const digest = yield* tarBytes(DOWNLOAD_KEY_FILENAME, new Uint8Array(await Bun.file(keyPath).arrayBuffer()), { mode: 0o600 });
           members.push({ path: DOWNLOAD_KEY_FILENAME, ...digest });
         }
@@ -203,6 +223,32 @@ export async function createBackup(opts: BackupOptions): Promise<BackupResult> {
   } finally {
     rmSync(snapshotPath, { force: true });
     for (const suffix of ["-journal", "-wal", "-shm"]) rmSync(`${snapshotPath}${suffix}`, { force: true });
-    live.close();
+    live?.close();
+  }
+}
+
+/**
+ * PostgreSQL's rows into the (empty, 0600) SQLite file at `path`, migrated to this build's schema first: one
+ * REPEATABLE READ READ ONLY transaction, so the copy is one consistent snapshot while servers keep writing. Returns
+ * the signing key of the `settings` row (read in the same snapshot), if there is one.
+ */
+async function snapshotPostgres(sql: Sql, path: string): Promise<string | undefined> {
+  const snapshot = new Database(path, { readwrite: true, strict: true });
+  try {
+    migrate(snapshot);
+    snapshot.exec("BEGIN");
+    try {
+      const copied = await sql.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", async (tx) => {
+        await tx`SET LOCAL statement_timeout = 0`;
+        return copyRows({ kind: "postgres", sql: tx }, { kind: "sqlite", sqlite: snapshot });
+      });
+      snapshot.exec("COMMIT");
+      return copied.downloadKey;
+    } catch (err) {
+      snapshot.exec("ROLLBACK");
+      throw err;
+    }
+  } finally {
+    snapshot.close();
   }
 }

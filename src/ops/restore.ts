@@ -1,17 +1,21 @@
-// `restore`: unpack a backup archive into an empty data dir (and its files into the configured storage), checking every member against the manifest.
-import { createHash } from "node:crypto";
+// `restore`: unpack a backup archive into an empty data dir (and its files into the configured storage), checking every member against the manifest; with PostgreSQL, its rows copied into an empty database in one transaction.
+import { Database } from "bun:sqlite";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { SCHEMA_VERSION } from "../db/migrate";
+import type { Sql } from "postgres";
+import { migrate, SCHEMA_VERSION } from "../db/migrate";
 import { openStorage, type Storage } from "../storage";
-import { dataDirLayout, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidKeySegment, isValidStorageKey } from "../storage/layout";
+import { dataDirLayout, DB_FILENAME, DOWNLOAD_KEY_FILENAME, FILES_DIRNAME, isValidKeySegment, isValidStorageKey } from "../storage/layout";
+import { CopyError, copyRows, countRows as countTables, firstNonEmptyTable, TargetNotEmpty, type TableCounts } from "./copy-tables";
 import { OpsError } from "./errors";
 import { openExistingDatabase } from "./existing-db";
 import { BACKUP_FORMAT_VERSION, DATABASE_MEMBER, MANIFEST_NAME, parseManifest, type BackupManifest, type ManifestMember } from "./manifest";
 import { countRows } from "./stats-store";
+import { holdBootstrapLock } from "./migrate-data";
 import { readTar, TarError } from "./tar";
 
 const MAX_MANIFEST_BYTES = 512 * 1024 * 1024;
@@ -21,6 +25,8 @@ export interface RestoreResult {
   manifest: BackupManifest;
   files: number;
   bytes: number;
+  /** Into PostgreSQL: the rows copied per table (the database member was not kept in the data dir). */
+  postgresRows?: TableCounts;
 }
 
 /** Members a backup may hold; anything else (absolute paths, `..`, links) means it is not ours or was tampered with. */
@@ -133,12 +139,21 @@ async function undo(target: string, created: boolean, storage: Storage, stored: 
  * Checks, in order: the gzip and tar framing, the member names, the manifest (every member's size and
  * sha256, nothing unlisted), the schema version, SQLite's integrity check, and the row counts.
  * The database is not migrated here; `serve` (or `migrate`) does that.
+ *
+ * With `postgres` (a pool on a migrated database, which must hold no row: TargetNotEmpty otherwise, before anything is
+ * written), the database member and the signing key are unpacked into a private directory under the data dir's tmp/
+ * instead, checked the same way, migrated forward there when older than this build, and copied into PostgreSQL in one
+ * transaction (the key as its `settings` row); then removed. A failure rolls the transaction back: no row.
  */
-export async function restoreBackup(opts: { archive: string; dataDir: string; storage?: Storage }): Promise<RestoreResult> {
+export async function restoreBackup(opts: { archive: string; dataDir: string; storage?: Storage; postgres?: Sql }): Promise<RestoreResult> {
   const archive = resolve(opts.archive);
   const target = resolve(opts.dataDir);
   const storage = opts.storage ?? openStorage({ dataDir: target });
   if (!existsSync(archive) || !statSync(archive).isFile()) throw new OpsError(`backup archive ${archive} does not exist`);
+  if (opts.postgres) {
+    const occupied = await firstNonEmptyTable({ kind: "postgres", sql: opts.postgres });
+    if (occupied) throw new TargetNotEmpty(occupied);
+  }
   let created = false;
   if (existsSync(target)) {
     if (!statSync(target).isDirectory()) throw new OpsError(`${target} is not a directory`);
@@ -158,10 +173,13 @@ export async function restoreBackup(opts: { archive: string; dataDir: string; st
     created = true;
   }
   const stored: string[] = [];
+  // Where the database member and the key go: the data dir itself, or (PostgreSQL) a private stage inside it.
+  const stage = opts.postgres ? join(dataDirLayout(target).tmp, `restore-${process.pid}-${randomBytes(4).toString("hex")}`) : target;
   try {
+    if (opts.postgres) mkdirSync(stage, { recursive: true, mode: 0o700 });
     let unpacked: Awaited<ReturnType<typeof unpack>>;
     try {
-      unpacked = await unpack(archive, target, storage, stored);
+      unpacked = await unpack(archive, stage, storage, stored);
     } catch (err) {
       if (err instanceof CorruptArchive || err instanceof TarError || String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_"))
         throw err instanceof CorruptArchive ? err : new CorruptArchive(zlibMessage(err));
@@ -178,7 +196,7 @@ export async function restoreBackup(opts: { archive: string; dataDir: string; st
         `the backup holds schema version ${manifest.schema_version}, newer than this executable's ${SCHEMA_VERSION}; restore it with Client Cove ${manifest.version} or later`,
       );
     checkAgainstManifest(manifest, unpacked.written);
-    const db = openExistingDatabase(target, { readOnly: true });
+    const db = openExistingDatabase(stage, { readOnly: true });
     try {
       const integrity = (db.sqlite.query("PRAGMA integrity_check").all() as { integrity_check: string }[]).map((r) => r.integrity_check);
       if (integrity.length !== 1 || integrity[0] !== "ok")
@@ -193,19 +211,59 @@ export async function restoreBackup(opts: { archive: string; dataDir: string; st
     } finally {
       db.close();
     }
+    const postgresRows = opts.postgres ? await copyIntoPostgres(stage, opts.postgres) : undefined;
+    if (opts.postgres) rmSync(stage, { recursive: true, force: true });
     // The data dir as serve expects it: files/ even when empty (or unused, with S3); no tmp/ left by the uploads.
     mkdirSync(join(target, FILES_DIRNAME), { recursive: true, mode: 0o700 });
     try {
       rmdirSync(dataDirLayout(target).tmp);
     } catch {}
     const files = manifest.members.filter((m) => m.path.startsWith(`${FILES_DIRNAME}/`));
-    return { dataDir: target, manifest, files: files.length, bytes: files.reduce((a, m) => a + m.size, 0) };
+    return { dataDir: target, manifest, files: files.length, bytes: files.reduce((a, m) => a + m.size, 0), ...(postgresRows ? { postgresRows } : {}) };
   } catch (err) {
     await undo(target, created, storage, stored);
     if (err instanceof CorruptArchive)
       throw new OpsError(`backup archive ${archive} is corrupt or not a Client Cove backup: ${err.message}; nothing was restored`);
     if (err instanceof OpsError) throw new OpsError(`${err.message}; nothing was restored`);
+    if (err instanceof CopyError && !(err instanceof TargetNotEmpty))
+      throw new OpsError(`the backup's rows cannot be copied into PostgreSQL exactly: ${err.message}; nothing was restored`);
     throw err;
+  }
+}
+
+/**
+ * The staged database (checked) into PostgreSQL: migrated forward in its private copy when older than this build, then
+ * every row and the signing key in one transaction, whose row counts must equal the snapshot's before it commits.
+ */
+async function copyIntoPostgres(stage: string, sql: Sql): Promise<TableCounts> {
+  const snapshot = new Database(join(stage, DB_FILENAME), { readwrite: true, strict: true });
+  try {
+    migrate(snapshot);
+    const keyPath = join(stage, DOWNLOAD_KEY_FILENAME);
+    let downloadKey: string | undefined;
+    if (existsSync(keyPath)) {
+      downloadKey = (await Bun.file(keyPath).text()).trim();
+      if (!/^[0-9a-f]{64}$/.test(downloadKey)) throw new CorruptArchive(`its ${DOWNLOAD_KEY_FILENAME} is not a download signing key (64 hex characters)`);
+    }
+    const source = { kind: "sqlite", sqlite: snapshot } as const;
+    const expected = await countTables(source);
+    snapshot.exec("BEGIN");
+    try {
+      return await sql.begin(async (tx) => {
+        // A restore copies every row in one statement per table: not a slow statement for the per-request limit.
+        await tx`SET LOCAL statement_timeout = 0`;
+        await holdBootstrapLock(tx);
+        await copyRows(source, { kind: "postgres", sql: tx }, { downloadKey });
+        const copied = await countTables({ kind: "postgres", sql: tx });
+        for (const [table, n] of Object.entries(expected))
+          if (copied[table] !== n) throw new OpsError(`PostgreSQL holds ${copied[table]} rows of ${table} after the copy, the backup ${n}`);
+        return copied;
+      });
+    } finally {
+      snapshot.exec("COMMIT");
+    }
+  } finally {
+    snapshot.close();
   }
 }
 
