@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import { buildApp } from "../app";
 import { ConfigError, loadConfig, optionsHelp, type Config, type LoadedConfig } from "../config";
 import { openPostgres } from "../db/postgres/client";
+import { BOOTSTRAP_LOCK_KEY } from "../db/postgres/migrate";
 import { buildDeps, type Deps } from "../deps";
 import { loadDatabaseDownloadKey } from "../files/signed-url";
 import { ApiError, errorResponse } from "../errors";
@@ -12,8 +13,9 @@ import { removeUploadLeftovers } from "../files/recovery";
 import { InUseError } from "../ops/errors";
 import { startMetricsServer, type MetricsServer } from "../ops/metrics-http";
 import { checkStorage } from "../storage";
-import { createDispatcher } from "../webhooks/dispatcher";
+import { createDispatcher, newInstanceId, SQLITE_INSTANCE_ID } from "../webhooks/dispatcher";
 import { ABANDONED_CLAIM_MS } from "../idempotency/service";
+import { startInstanceHeartbeat } from "../idempotency/instances-postgres";
 import { CONFIG_FLAGS, parseArgs, UsageError } from "./args";
 import { openLoadedDataContext, type DataContext, type Io } from "./context";
 
@@ -152,7 +154,6 @@ export async function startServer(argv: string[], io: Io): Promise<RunningServer
 }
 
 /** The advisory lock instances starting together on one PostgreSQL database take around the first-start bootstrap. */
-const BOOTSTRAP_LOCK_KEY = "4846520378591064642"; // beside the migration lock's key
 
 /**
  * The first organization and key, when the database has none. On PostgreSQL several instances may start at once: the
@@ -176,12 +177,19 @@ async function bootstrapOnce(deps: Deps): Promise<Awaited<ReturnType<typeof boot
 async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io): Promise<RunningServer> {
   const { config, log, metrics } = deps;
   const boot = await bootstrapOnce(deps);
+  // The instance id the dispatcher's leases and the idempotency claims are held under: random on PostgreSQL (instances
+  // share the database), fixed on SQLite.
+  const instanceId = deps.database.kind === "postgres" ? newInstanceId() : SQLITE_INSTANCE_ID;
+  // PostgreSQL: this instance's heartbeat row; the idempotency claims of its requests are its own, and another
+  // instance releases them once the heartbeat stops (a crash), instead of an hour later.
+  const heartbeat = deps.database.kind === "postgres" ? await startInstanceHeartbeat({ sql: deps.database.sql, clock: deps.clock, id: instanceId, log }) : null;
   // Idempotency claims of requests that were running when a previous process died can never complete. On SQLite the
   // data dir's lock guarantees no other process runs: every open claim is abandoned. On PostgreSQL other instances may
-  // be running and their claims are live: only claims older than any live request (ABANDONED_CLAIM_MS) are dropped.
+  // be running and their claims are live: only claims of dead instances, and claims without an owner older than any
+  // live request (ABANDONED_CLAIM_MS), are dropped.
   const now = deps.clock.now();
   const claimedBefore = deps.database.kind === "sqlite" ? now + 1 : now - ABANDONED_CLAIM_MS;
-  const abandoned = await deps.stores.idempotency.releaseAbandoned(claimedBefore);
+  const abandoned = await deps.stores.idempotency.releaseAbandoned(claimedBefore, now);
   if (abandoned) log.info("released abandoned idempotency keys", { count: abandoned });
   if (!config.metrics && (config.metricsAddr || config.metricsToken))
     log.warn("metrics are off (CLIENTCOVE_METRICS=false): metrics-addr and metrics-token have no effect");
@@ -192,9 +200,8 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
     log.error("could not remove upload leftovers", { error: String(err) }),
   );
   // Webhook deliveries: resumes what was pending (or in flight) when the last process stopped, then wakes on new events.
-  // (Its signals are the engine's: `deps.signals` once Deps carries them.)
   const { signals } = deps;
-  const dispatcher = createDispatcher({ config, stores: deps.stores, writer: deps.writer, signals, clock: deps.clock, log });
+  const dispatcher = createDispatcher({ config, stores: deps.stores, writer: deps.writer, signals, clock: deps.clock, log, instanceId });
   dispatcher.start();
   // The app reads the socket through app.server (client address); app.stop() stops this server.
   app.server = listener.server as unknown as typeof app.server;
@@ -245,6 +252,8 @@ async function serveOn(deps: Deps, ctx: DataContext, listener: Listener, io: Io)
         metricsServer?.stop();
         // Nothing should be queued once requests and the dispatcher are done; commit whatever is, before closing.
         await deps.writer.flush();
+        // The instance's heartbeat row goes: any claim it still holds is released at once.
+        await heartbeat?.stop().catch((err) => log.warn("could not remove the instance heartbeat", { error: String(err) }));
         // SQLite: checkpoints the WAL into the database file (TRUNCATE), closes it (a clean, single-file data dir).
         // PostgreSQL: ends the pool (running queries get up to 5 s). Then releases the data dir's lock.
         await ctx.close();

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { Sql, TransactionSql } from "postgres";
 import { SCHEMA_VERSION } from "../db/migrate";
+import { BOOTSTRAP_LOCK_KEY } from "../db/postgres/migrate";
 import type { Storage } from "../storage";
 import { dataDirLayout, isValidStorageKey } from "../storage/layout";
 import { copyRows, countRows, firstNonEmptyTable, readDownloadKeySetting, TargetNotEmpty, type TableCounts } from "./copy-tables";
@@ -11,12 +12,10 @@ import { openExistingDatabase } from "./existing-db";
 import { iterateFileRows, type FileRow } from "./stats-store";
 
 /**
- * The advisory lock `serve` takes around its first-start bootstrap (BOOTSTRAP_LOCK_KEY in src/cli/serve.ts; the same
- * number). A copy into PostgreSQL holds it until it commits, so a server started meanwhile on that database waits and
- * then finds the copied rows, instead of bootstrapping an organization of its own that would fail the copy.
+ * Holds the advisory lock `serve` takes around its first-start bootstrap until the copy commits, so a server started
+ * meanwhile on that database waits and then finds the copied rows, instead of bootstrapping an organization of its own
+ * that would fail the copy.
  */
-const BOOTSTRAP_LOCK_KEY = "4846520378591064642";
-
 export async function holdBootstrapLock(tx: TransactionSql): Promise<void> {
   await tx`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`;
 }

@@ -14,6 +14,8 @@ export const MIGRATIONS_TABLE = "clientcove_migrations";
  * Advisory locks are per database: instances on other databases of the same server do not wait for each other.
  */
 export const MIGRATION_LOCK_KEY = "4846520378591064641"; // "CC_MIGRA" as a 64-bit integer
+/** The advisory lock around the first start's bootstrap (serve) and a copy into an empty database (migrate-data): "CC_MIGRB". */
+export const BOOTSTRAP_LOCK_KEY = "4846520378591064642";
 
 /** The schema version this executable writes on PostgreSQL: the number of migrations it carries. */
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
