@@ -14,7 +14,17 @@
 //   BENCH_LOG_LEVEL              the product's --log-level during the run (default: its default, info)
 //   BENCH_KEEP=1                 keep the working copies in bench/results/work
 //   BENCH_BEFORE=<git ref>       also build the product at that commit and add "after vs before" rows (list, get,
-//                                auth, create), each measured in this run against the same data
+//                                auth, create; on PostgreSQL list and create, on a template of its own schema), each
+//                                measured in this run against the same data
+//   BENCH_POSTGRES=0|1           the PostgreSQL rows (pg-list, pg-get, pg-create, pg-two in BENCH_ONLY): the binary
+//                                with --database-url against bench/baseline-server-postgres.ts (postgres.js, the same
+//                                pool size), and creates with two instances on one database vs one. Default: on when
+//                                a server is at hand (BENCH_DATABASE_URL, or Debian's postgresql installed: the tests'
+//                                throwaway server, test/services/postgres.ts, with its defaults: fsync and
+//                                synchronous_commit on); 1 makes a missing server an error, 0 skips them.
+//   BENCH_DATABASE_URL           a PostgreSQL server (superuser URL) to use instead of a throwaway one; the loaded
+//                                template database (bench_seed_<hash>) is kept there and reused by later runs
+//   BENCH_PG_POOL                the pool size of the product and the PostgreSQL baseline (default 10, the product's)
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -22,6 +32,7 @@ import { join, resolve } from "node:path";
 import { findOrInstallWrk, runWrk, type LoadSettings, type WrkResult } from "./load";
 import { cpuMicros, freePort, pinPrefix, rssBytes, startServer, watchPeakRss, type Server } from "./processes";
 import { readManifest, seedDatabase, type SeedManifest } from "./seed";
+import { postgresBench } from "./pg-seed";
 
 const ROOT = resolve(import.meta.dir, "..");
 const RESULTS = join(ROOT, "bench", "results");
@@ -264,6 +275,18 @@ const SCENARIOS: HttpScenario[] = [
 ];
 
 const totalTickets = (s: SeedManifest) => s.sizes.main + s.sizes.big + s.sizes.small;
+
+/** The PostgreSQL rows: the same requests as list, get and create, on the binary with --database-url against the PostgreSQL baseline. */
+const PG_SCENARIOS: HttpScenario[] = (["list", "get", "create-grouped"] as const).map((key) => {
+  const sc = SCENARIOS.find((s) => s.key === key)!;
+  return {
+    ...sc,
+    key: `pg-${key === "create-grouped" ? "create" : key}`,
+    label: (c: Ctx) => `PostgreSQL: ${key === "create-grouped" ? "POST /v1/tickets (reference body), a COMMIT per request in both" : sc.label(c)}`,
+    minRatio: 0.85,
+    against: undefined,
+  };
+});
 
 // ---- Steps -------------------------------------------------------------------------------------------------------
 
@@ -532,6 +555,186 @@ async function filesRows(app: Server, base: Server, key: string, pin: string[]):
   ];
 }
 
+/** After vs before (BENCH_BEFORE) on PostgreSQL: the list (its total now sums count shards) and creates. */
+const PG_BEFORE_SCENARIOS: HttpScenario[] = PG_SCENARIOS.filter((sc) => sc.key !== "pg-get").map((sc) => ({
+  ...sc,
+  key: sc.key.replace("pg-", "pg-before-"),
+  label: (c: Ctx) => sc.label(c).replace("PostgreSQL: ", "PostgreSQL, after vs before: "),
+  minRatio: undefined,
+}));
+
+/** Whether the PostgreSQL rows run (BENCH_POSTGRES, BENCH_ONLY), and whether a missing server is an error. */
+function postgresWanted(): { run: boolean; required: boolean } {
+  if (env.BENCH_POSTGRES === "0") return { run: false, required: false };
+  if (settings.only && ![...settings.only].some((k) => k.startsWith("pg-"))) return { run: false, required: false };
+  const required = env.BENCH_POSTGRES === "1" || !!settings.only;
+  return { run: required || !!env.BENCH_DATABASE_URL || existsSync("/usr/lib/postgresql"), required };
+}
+
+/** A row from two measured servers: requests/s, latency, RSS and CPU per request, the ratio and its verdict. */
+function comparedRow(scenario: string, r: { app: Measured; base: Measured }, minRatio?: number, baselineNote = ""): Row {
+  const ratio = r.app.rps / r.base.rps;
+  return {
+    scenario,
+    rps: fmtRps(r.app.rps),
+    p50: fmtMs(r.app.p50),
+    p99: fmtMs(r.app.p99),
+    rss: fmtMiB(r.app.rss),
+    baseline: `${fmtRps(r.base.rps)} · ${fmtMs(r.base.p50)} · ${fmtMiB(r.base.rss)}${baselineNote}`,
+    ratio: `${ratio.toFixed(2)}×`,
+    cpu: `${r.app.cpu.toFixed(0)} vs ${r.base.cpu.toFixed(0)} µs (${(r.base.cpu / r.app.cpu).toFixed(2)}×)`,
+    target: minRatio ? `≥ ${minRatio}× baseline` : "—",
+    result: minRatio ? verdict(ratio, minRatio, true) : "—",
+  };
+}
+
+/**
+ * Creates with two product instances on one database against one instance on it: the same load generator either way,
+ * two wrk processes at once with half the connections each (both at one instance's port, or one at each), requests/s
+ * summed, server CPU summed over the instances. Alternating, medians.
+ */
+async function twoInstances(wrk: string, load: LoadSettings, a: Server, b: Server, key: string): Promise<{ app: Measured; base: Measured }> {
+  const half = { ...load, connections: Math.max(1, Math.floor(load.connections / 2)) };
+  const opts = (duration?: number) => ({ headers: [`Authorization: Bearer ${key}`], script: join(ROOT, "bench", "wrk", "post-ticket.lua"), duration });
+  const both = (targets: Server[], duration?: number) =>
+    Promise.all([runWrk(wrk, half, `${targets[0]!.url}/v1/tickets`, opts(duration)), runWrk(wrk, half, `${targets[1]!.url}/v1/tickets`, opts(duration))]);
+  await both([a, b], settings.warmup);
+  const out = { app: [] as WrkResult[][], base: [] as WrkResult[][] };
+  const cpu = { app: [] as number[], base: [] as number[] };
+  const rss = { app: 0, base: 0 };
+  for (let i = 0; i < settings.runs; i++) {
+    for (const who of ["app", "base"] as const) {
+      const targets = who === "app" ? [a, b] : [a, a];
+      const watches = [a, b].map((s) => watchPeakRss(s.proc.pid));
+      const c0 = cpuMicros(a.proc.pid) + cpuMicros(b.proc.pid);
+      const rs = await both(targets);
+      const requests = rs[0]!.requests + rs[1]!.requests;
+      cpu[who].push((cpuMicros(a.proc.pid) + cpuMicros(b.proc.pid) - c0) / requests);
+      rss[who] = Math.max(rss[who], ...watches.map((w) => w.stop()));
+      for (const r of rs) if (r.non2xx > 0) say(`WARNING pg-two (${who}): ${r.non2xx} of ${r.requests} responses were not 2xx`);
+      out[who].push(rs);
+    }
+  }
+  const summarise = (runs: WrkResult[][], peak: number, us: number[]): Measured => ({
+    rps: median(runs.map((rs) => rs[0]!.rps + rs[1]!.rps)),
+    p50: median(runs.map((rs) => Math.max(rs[0]!.p50, rs[1]!.p50))),
+    p99: median(runs.map((rs) => Math.max(rs[0]!.p99, rs[1]!.p99))),
+    rss: peak,
+    cpu: median(us),
+    runs: runs.flat(),
+  });
+  return { app: summarise(out.app, rss.app, cpu.app), base: summarise(out.base, rss.base, cpu.base) };
+}
+
+/** The PostgreSQL rows (see BENCH_POSTGRES), and a line for the header. */
+async function postgresRows(
+  bin: string,
+  seedPath: string,
+  ctx: Ctx,
+  wrk: string | null,
+  load: LoadSettings,
+  pinServer: string[],
+  beforeBin?: string,
+): Promise<{ rows: Row[]; header: string | null; raw: Record<string, unknown> }> {
+  const wanted = postgresWanted();
+  if (!wanted.run) return { rows: [], header: null, raw: {} };
+  const pg = await postgresBench(bin, seedPath, say);
+  if ("missing" in pg) {
+    if (wanted.required) throw new Error(`BENCH_POSTGRES=1: ${pg.missing}`);
+    say(`PostgreSQL rows skipped: ${pg.missing}`);
+    return { rows: [{ scenario: "PostgreSQL rows", target: "—", result: `not run: ${pg.missing}` }], header: null, raw: {} };
+  }
+  const poolSize = Number(env.BENCH_PG_POOL ?? 10);
+  const rows: Row[] = [];
+  const raw: Record<string, unknown> = {};
+  const servers: Server[] = [];
+  const want = (k: string) => !settings.only || settings.only.has(k);
+  try {
+    const appUrl = await pg.clone("bench_app");
+    const baseUrl = await pg.clone("bench_baseline");
+    const product = (name: string, url: string) => {
+      const port = freePort();
+      const dir = join(WORK, name);
+      mkdirSync(dir, { recursive: true });
+      return startServer(
+        name,
+        appCommand(bin, pinServer, dir, port, ["--database-url", url, "--database-pool-size", String(poolSize)]),
+        `http://127.0.0.1:${port}`,
+      );
+    };
+    const app = await product("clientcove-pg", appUrl);
+    servers.push(app);
+    const basePort = freePort();
+    const base = await startServer(
+      "baseline-pg",
+      [
+        ...pinServer,
+        BUN,
+        join(ROOT, "bench", "baseline-server-postgres.ts"),
+        "--database-url",
+        baseUrl,
+        "--port",
+        String(basePort),
+        "--pool-size",
+        String(poolSize),
+      ],
+      `http://127.0.0.1:${basePort}`,
+    );
+    servers.push(base);
+    // After vs before (BENCH_BEFORE): the product at that commit on its own template (its own migrations), same seed.
+    let before: Server | undefined;
+    if (wrk && beforeBin && PG_BEFORE_SCENARIOS.some((sc) => want(sc.key))) {
+      const old = await postgresBench(beforeBin, seedPath, say, join(WORK, "before-src", "src", "db", "postgres", "migrations"));
+      if ("missing" in old) throw new Error(old.missing);
+      const url = await old.clone("bench_before");
+      await old.close();
+      before = await product("clientcove-pg-before", url);
+      servers.push(before);
+    }
+    // Reads first, on databases nothing has written to yet (the answers are compared), then the creates.
+    const all = [...PG_SCENARIOS, ...(before ? PG_BEFORE_SCENARIOS : [])];
+    for (const sc of wrk ? [...all.filter((s) => !s.writes), ...all.filter((s) => s.writes)] : []) {
+      if (!want(sc.key)) continue;
+      const isBefore = PG_BEFORE_SCENARIOS.includes(sc);
+      say(`${sc.key}: ${sc.label(ctx)}`);
+      const r = await runHttpScenario(sc, ctx, wrk!, load, app, isBefore ? before! : base);
+      raw[sc.key] = r;
+      say(
+        `  ${isBefore ? "after" : "product"} ${fmtRps(r.app.rps)} req/s ${r.app.cpu.toFixed(0)} µs CPU/req | ${isBefore ? "before" : "baseline"} ${fmtRps(r.base.rps)} req/s ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`,
+      );
+      rows.push(isBefore ? { ...comparedRow(sc.label(ctx), r, undefined, " (before)"), target: "—", result: "—" } : comparedRow(sc.label(ctx), r, sc.minRatio));
+    }
+    await before?.stop();
+    await app.stop();
+    await base.stop();
+    if (wrk && want("pg-two")) {
+      say("pg-two: POST /v1/tickets, two instances on one database vs one");
+      const twoUrl = await pg.clone("bench_two");
+      const a = await product("clientcove-pg-a", twoUrl);
+      servers.push(a);
+      const b = await product("clientcove-pg-b", twoUrl);
+      servers.push(b);
+      const r = await twoInstances(wrk, load, a, b, ctx.seed.orgs.main.key);
+      raw["pg-two"] = r;
+      say(
+        `  two instances ${fmtRps(r.app.rps)} req/s ${r.app.cpu.toFixed(0)} µs CPU/req | one ${fmtRps(r.base.rps)} req/s ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`,
+      );
+      rows.push({
+        ...comparedRow(
+          `PostgreSQL: POST /v1/tickets, two instances on one database (both on CPU 0) vs one (req/s summed over 2 wrk × ${Math.floor(load.connections / 2)} connections)`,
+          r,
+        ),
+        baseline: `one instance: ${fmtRps(r.base.rps)} · ${fmtMs(r.base.p50)} · ${fmtMiB(r.base.rss)}`,
+      });
+    }
+  } finally {
+    for (const s of servers) await s.stop();
+    await pg.close();
+  }
+  const header = `PostgreSQL: ${pg.settings}; pool ${poolSize} in the product and the baseline; the server unpinned; template ${pg.loadSeconds ? `loaded in ${pg.loadSeconds} s` : "reused"}`;
+  return { rows, header, raw };
+}
+
 function markdownTable(rows: Row[]): string {
   const head = [
     "Scenario",
@@ -572,219 +775,229 @@ async function main() {
   const { dir: seedPath, seed } = await ensureSeed();
   const rows: Row[] = [];
 
-  // Start time and idle RSS: empty data dirs, then a copy of the seeded database.
-  say("start time: empty data dir");
-  const empty = await startTimes(bin, pinServer, (i) => {
-    const d = join(WORK, `empty-${i}`);
-    mkdirSync(d, { recursive: true });
-    return d;
-  });
-  const appDir = copyDb(seedPath, "app");
-  say(`start time: ${fmtCount(totalTickets(seed))}-ticket database`);
-  const full = await startTimes(bin, pinServer, () => appDir);
-
-  // The two servers under test, each on its own copy of the same database.
-  const baseDir = copyDb(seedPath, "baseline");
-  const appPort = freePort();
-  const app = await startServer(
-    "clientcove",
-    appCommand(bin, pinServer, appDir, appPort, ["--max-upload-bytes", String((settings.uploadMiB + 64) * MiB)]),
-    `http://127.0.0.1:${appPort}`,
-  );
-  const basePort = freePort();
-  const base = await startServer(
-    "baseline",
-    baselineCommand(pinServer, join(baseDir, "clientcove.db"), basePort, join(baseDir, "files")),
-    `http://127.0.0.1:${basePort}`,
-  );
-  // The grouped-commit baseline (creates only), on a copy of its own.
-  const groupedDir = copyDb(seedPath, "baseline-grouped");
-  const groupedPort = freePort();
-  // The product as it was at BENCH_BEFORE, on a copy of its own.
-  const beforeRef = env.BENCH_BEFORE;
-  let beforeServer: Server | undefined;
-  if (beforeRef) {
-    const beforeBin = buildBefore(beforeRef);
-    const beforeDir = copyDb(seedPath, "before");
-    const beforePort = freePort();
-    beforeServer = await startServer("clientcove-before", appCommand(beforeBin, pinServer, beforeDir, beforePort), `http://127.0.0.1:${beforePort}`);
-  }
-  const grouped = await startServer(
-    "baseline-grouped",
-    [...baselineCommand(pinServer, join(groupedDir, "clientcove.db"), groupedPort, join(groupedDir, "files")), "--grouped"],
-    `http://127.0.0.1:${groupedPort}`,
-  );
-  await Bun.sleep(2000);
-  const baseIdle = rssBytes(base.proc.pid) ?? NaN;
-
   const results = new Map<string, { app: Measured; base: Measured }>();
-  try {
-    // Page 1,000 (or the deepest full page of a smaller org) and the cursor that reaches it.
-    const deepPage = Math.min(1000, Math.floor(seed.sizes.main / 25));
-    const before = await getJson(`${app.url}/v1/tickets?per_page=25&page=${deepPage - 1}`, seed.orgs.main.key);
-    const deepCursor = (before.body as { data: { id: string }[] }).data.at(-1)!.id;
-    const idsFile = join(WORK, "ids.txt");
-    writeFileSync(idsFile, seed.sampleIds.join("\n") + "\n");
-    const ctx: Ctx = { seed, deepPage, deepCursor, idsFile };
+  // The product as it was at BENCH_BEFORE (its source stays in WORK/before-src: its PostgreSQL migrations are read there).
+  const beforeBin = env.BENCH_BEFORE ? buildBefore(env.BENCH_BEFORE) : undefined;
+  // The SQLite rows (all but the PostgreSQL ones), unless BENCH_ONLY names PostgreSQL rows alone.
+  const sqliteWanted = !settings.only || [...settings.only].some((k) => !k.startsWith("pg-"));
+  const idsFile = join(WORK, "ids.txt");
+  writeFileSync(idsFile, seed.sampleIds.join("\n") + "\n");
+  if (sqliteWanted) {
+    // Start time and idle RSS: empty data dirs, then a copy of the seeded database.
+    say("start time: empty data dir");
+    const empty = await startTimes(bin, pinServer, (i) => {
+      const d = join(WORK, `empty-${i}`);
+      mkdirSync(d, { recursive: true });
+      return d;
+    });
+    const appDir = copyDb(seedPath, "app");
+    say(`start time: ${fmtCount(totalTickets(seed))}-ticket database`);
+    const full = await startTimes(bin, pinServer, () => appDir);
 
-    if (wrk) {
-      const ordered = [...SCENARIOS.filter((s) => !s.writes), ...SCENARIOS.filter((s) => s.writes)];
-      for (const sc of ordered) {
-        if (settings.only && !settings.only.has(sc.key)) continue;
-        if (sc.against === "before" && !beforeServer) continue;
-        say(`${sc.key}: ${sc.label(ctx)}`);
-        const r = await runHttpScenario(sc, ctx, wrk, load, app, sc.against === "grouped" ? grouped : sc.against === "before" ? beforeServer! : base);
-        results.set(sc.key, r);
-        say(
-          `  product ${fmtRps(r.app.rps)} req/s p50 ${fmtMs(r.app.p50)} ${r.app.cpu.toFixed(0)} µs CPU/req | baseline ${fmtRps(r.base.rps)} req/s p50 ${fmtMs(r.base.p50)} ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`,
-        );
-      }
-    }
-
-    const httpRow = (key: string, extra: Partial<Row> = {}): Row | null => {
-      const sc = SCENARIOS.find((s) => s.key === key)!;
-      const r = results.get(key);
-      if (!r) return wrk ? null : { scenario: sc.label(ctx), target: sc.minRatio ? `≥ ${sc.minRatio}× baseline` : "—", result: "not run: wrk missing" };
-      const ratio = r.app.rps / r.base.rps;
-      return {
-        scenario: sc.label(ctx),
-        rps: fmtRps(r.app.rps),
-        p50: fmtMs(r.app.p50),
-        p99: fmtMs(r.app.p99),
-        rss: fmtMiB(r.app.rss),
-        baseline: `${fmtRps(r.base.rps)} · ${fmtMs(r.base.p50)} · ${fmtMiB(r.base.rss)}`,
-        ratio: `${ratio.toFixed(2)}×`,
-        cpu: `${r.app.cpu.toFixed(0)} vs ${r.base.cpu.toFixed(0)} µs (${(r.base.cpu / r.app.cpu).toFixed(2)}×)`,
-        target: sc.minRatio ? `≥ ${sc.minRatio}× baseline` : "—",
-        result: sc.minRatio ? verdict(ratio, sc.minRatio, true) : "—",
-        ...extra,
-      };
-    };
-    const push = (r: Row | null) => r && rows.push(r);
-    // "No slower" is judged with 5% for noise (verdictOf(key, 0.95)); the ratio column shows the measurement.
-    const verdictOf = (key: string, bound: number) => {
-      const r = results.get(key);
-      return r ? verdict(r.app.rps / r.base.rps, bound, true) : "not run";
-    };
-    push(httpRow("list"));
-    push(httpRow("create"));
-    push(httpRow("create-grouped"));
-    push(httpRow("create-single"));
-    if (beforeServer) {
-      push(httpRow("before-list", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-list", 0.95) }));
-      push(httpRow("before-get", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-get", 0.95) }));
-      push(httpRow("before-auth", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-auth", 0.95) }));
-      push(httpRow("before-create", { target: "≥ 3× before", result: verdictOf("before-create", 3) }));
-      push(httpRow("before-create-single", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-create-single", 0.95) }));
-    }
-    push(httpRow("get"));
-    push(httpRow("auth"));
-    push(httpRow("growth-small"));
-    push(httpRow("growth-big"));
-    const gs = results.get("growth-small");
-    const gb = results.get("growth-big");
-    if (gs && gb) {
-      const g = gb.app.p50 / gs.app.p50;
-      rows.push({
-        scenario: `Growth: first-page p50, ${fmtCount(seed.sizes.big)} vs ${fmtCount(seed.sizes.small)} tickets in one org`,
-        p50: `${fmtMs(gb.app.p50)} vs ${fmtMs(gs.app.p50)}`,
-        baseline: `${fmtMs(gb.base.p50)} vs ${fmtMs(gs.base.p50)}`,
-        ratio: `${g.toFixed(2)}×`,
-        target: "≤ 1.5×",
-        result: verdict(g, 1.5, false),
-      });
-    }
-    push(httpRow("first"));
-    push(httpRow("deep-offset"));
-    push(httpRow("deep-keyset"));
-    const first = results.get("first");
-    const deep = results.get("deep-keyset");
-    const offset = results.get("deep-offset");
-    if (first && deep) {
-      const d = deep.app.p50 / first.app.p50;
-      rows.push({
-        scenario: `Depth: keyset page ${deepPage.toLocaleString("en-US")} p50 vs page 1${offset ? ` (offset: ${(offset.app.p50 / first.app.p50).toFixed(1)}×)` : ""}`,
-        p50: `${fmtMs(deep.app.p50)} vs ${fmtMs(first.app.p50)}`,
-        ratio: `${d.toFixed(2)}×`,
-        target: "flat (≤ 1.25×)",
-        result: verdict(d, 1.25, false),
-      });
-    }
-    rows.push({
-      scenario: "Start to /healthz, empty data dir (median; p99 column = slowest)",
-      p50: fmtMs(median(empty.ms)),
-      p99: fmtMs(Math.max(...empty.ms)),
-      target: "≤ 300 ms",
-      result: verdict(median(empty.ms), 300, false),
-    });
-    rows.push({
-      scenario: `Start to /healthz, ${fmtCount(totalTickets(seed))}-ticket db (warm page cache)`,
-      p50: fmtMs(median(full.ms)),
-      p99: fmtMs(Math.max(...full.ms)),
-      target: "≤ 1 s",
-      result: verdict(median(full.ms), 1000, false),
-    });
-    rows.push({
-      scenario: `Idle RSS 2 s after start (empty / ${fmtCount(totalTickets(seed))} db)`,
-      rss: `${fmtMiB(empty.idleRss)} / ${fmtMiB(full.idleRss)}`,
-      baseline: `${fmtMiB(baseIdle)} (bun run, ${fmtCount(totalTickets(seed))} db)`,
-      target: "< 80 MiB",
-      result: verdict(Math.max(empty.idleRss, full.idleRss) / MiB, 80, false),
-    });
-    if (!settings.only || settings.only.has("files")) {
-      say("files: upload and download");
-      rows.push(...(await filesRows(app, base, seed.orgs.main.key, pinLoad)));
-    }
-    rows.push(
-      existsSync(join(ROOT, "bench", "webhook-fanout.ts"))
-        ? {
-            scenario: "Webhook fan-out",
-            target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss",
-            result: "see bench/webhook-fanout.ts and BENCHMARKS.md § Webhook fan-out (issue 4)",
-          }
-        : {
-            scenario: "Webhook fan-out",
-            target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss",
-            result: "pending: bench/webhook-fanout.ts not merged",
-          },
+    // The two servers under test, each on its own copy of the same database.
+    const baseDir = copyDb(seedPath, "baseline");
+    const appPort = freePort();
+    const app = await startServer(
+      "clientcove",
+      appCommand(bin, pinServer, appDir, appPort, ["--max-upload-bytes", String((settings.uploadMiB + 64) * MiB)]),
+      `http://127.0.0.1:${appPort}`,
     );
-  } finally {
-    await app.stop();
-    await base.stop();
-    await grouped.stop();
-    await beforeServer?.stop();
-  }
-  // The writer's batch sizes under the create load, from /metrics: a server of its own with metrics on, so the
-  // timed rows above ran without the metrics' per-request cost.
-  if (wrk && (!settings.only || settings.only.has("create") || settings.only.has("create-grouped"))) {
-    const port = freePort();
-    const probe = await startServer("clientcove-metrics", appCommand(bin, pinServer, appDir, port, ["--metrics"]), `http://127.0.0.1:${port}`);
+    const basePort = freePort();
+    const base = await startServer(
+      "baseline",
+      baselineCommand(pinServer, join(baseDir, "clientcove.db"), basePort, join(baseDir, "files")),
+      `http://127.0.0.1:${basePort}`,
+    );
+    // The grouped-commit baseline (creates only), on a copy of its own.
+    const groupedDir = copyDb(seedPath, "baseline-grouped");
+    const groupedPort = freePort();
+    // The product as it was at BENCH_BEFORE, on a copy of its own.
+    let beforeServer: Server | undefined;
+    if (beforeBin) {
+      const beforeDir = copyDb(seedPath, "before");
+      const beforePort = freePort();
+      beforeServer = await startServer("clientcove-before", appCommand(beforeBin, pinServer, beforeDir, beforePort), `http://127.0.0.1:${beforePort}`);
+    }
+    const grouped = await startServer(
+      "baseline-grouped",
+      [...baselineCommand(pinServer, join(groupedDir, "clientcove.db"), groupedPort, join(groupedDir, "files")), "--grouped"],
+      `http://127.0.0.1:${groupedPort}`,
+    );
+    await Bun.sleep(2000);
+    const baseIdle = rssBytes(base.proc.pid) ?? NaN;
+
     try {
-      // One client first: "largest" is a running maximum.
-      for (const connections of [1, settings.connections]) {
-        const before = await writerStats(probe.url);
-        await runWrk(wrk, { ...load, connections }, `${probe.url}/v1/tickets`, {
-          headers: [`Authorization: Bearer ${seed.orgs.main.key}`],
-          script: join(ROOT, "bench", "wrk", "post-ticket.lua"),
-          duration: settings.duration,
-        });
-        const after = await writerStats(probe.url);
-        if (!before || !after || after.batches === before.batches) continue;
-        const mean = (after.writes - before.writes) / (after.batches - before.batches);
-        say(
-          `writer batches at ${connections} connection(s): ${after.batches - before.batches} batches, ${after.writes - before.writes} writes, mean ${mean.toFixed(1)}, largest ${after.largest}`,
-        );
+      // Page 1,000 (or the deepest full page of a smaller org) and the cursor that reaches it.
+      const deepPage = Math.min(1000, Math.floor(seed.sizes.main / 25));
+      const before = await getJson(`${app.url}/v1/tickets?per_page=25&page=${deepPage - 1}`, seed.orgs.main.key);
+      const deepCursor = (before.body as { data: { id: string }[] }).data.at(-1)!.id;
+      const ctx: Ctx = { seed, deepPage, deepCursor, idsFile };
+
+      if (wrk) {
+        const ordered = [...SCENARIOS.filter((s) => !s.writes), ...SCENARIOS.filter((s) => s.writes)];
+        for (const sc of ordered) {
+          if (settings.only && !settings.only.has(sc.key)) continue;
+          if (sc.against === "before" && !beforeServer) continue;
+          say(`${sc.key}: ${sc.label(ctx)}`);
+          const r = await runHttpScenario(sc, ctx, wrk, load, app, sc.against === "grouped" ? grouped : sc.against === "before" ? beforeServer! : base);
+          results.set(sc.key, r);
+          say(
+            `  product ${fmtRps(r.app.rps)} req/s p50 ${fmtMs(r.app.p50)} ${r.app.cpu.toFixed(0)} µs CPU/req | baseline ${fmtRps(r.base.rps)} req/s p50 ${fmtMs(r.base.p50)} ${r.base.cpu.toFixed(0)} µs CPU/req | ${(r.app.rps / r.base.rps).toFixed(2)}×`,
+          );
+        }
+      }
+
+      const httpRow = (key: string, extra: Partial<Row> = {}): Row | null => {
+        const sc = SCENARIOS.find((s) => s.key === key)!;
+        const r = results.get(key);
+        if (!r) return wrk ? null : { scenario: sc.label(ctx), target: sc.minRatio ? `≥ ${sc.minRatio}× baseline` : "—", result: "not run: wrk missing" };
+        const ratio = r.app.rps / r.base.rps;
+        return {
+          scenario: sc.label(ctx),
+          rps: fmtRps(r.app.rps),
+          p50: fmtMs(r.app.p50),
+          p99: fmtMs(r.app.p99),
+          rss: fmtMiB(r.app.rss),
+          baseline: `${fmtRps(r.base.rps)} · ${fmtMs(r.base.p50)} · ${fmtMiB(r.base.rss)}`,
+          ratio: `${ratio.toFixed(2)}×`,
+          cpu: `${r.app.cpu.toFixed(0)} vs ${r.base.cpu.toFixed(0)} µs (${(r.base.cpu / r.app.cpu).toFixed(2)}×)`,
+          target: sc.minRatio ? `≥ ${sc.minRatio}× baseline` : "—",
+          result: sc.minRatio ? verdict(ratio, sc.minRatio, true) : "—",
+          ...extra,
+        };
+      };
+      const push = (r: Row | null) => r && rows.push(r);
+      // "No slower" is judged with 5% for noise (verdictOf(key, 0.95)); the ratio column shows the measurement.
+      const verdictOf = (key: string, bound: number) => {
+        const r = results.get(key);
+        return r ? verdict(r.app.rps / r.base.rps, bound, true) : "not run";
+      };
+      push(httpRow("list"));
+      push(httpRow("create"));
+      push(httpRow("create-grouped"));
+      push(httpRow("create-single"));
+      if (beforeServer) {
+        push(httpRow("before-list", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-list", 0.95) }));
+        push(httpRow("before-get", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-get", 0.95) }));
+        push(httpRow("before-auth", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-auth", 0.95) }));
+        push(httpRow("before-create", { target: "≥ 3× before", result: verdictOf("before-create", 3) }));
+        push(httpRow("before-create-single", { target: "≥ 1.0× before (no slower)", result: verdictOf("before-create-single", 0.95) }));
+      }
+      push(httpRow("get"));
+      push(httpRow("auth"));
+      push(httpRow("growth-small"));
+      push(httpRow("growth-big"));
+      const gs = results.get("growth-small");
+      const gb = results.get("growth-big");
+      if (gs && gb) {
+        const g = gb.app.p50 / gs.app.p50;
         rows.push({
-          scenario: `Group commit: writes per batch under POST /v1/tickets at ${connections} connection${connections === 1 ? "" : "s"} (mean; largest)`,
-          ratio: `${mean.toFixed(1)}; ${after.largest}`,
-          target: "—",
-          result: "—",
+          scenario: `Growth: first-page p50, ${fmtCount(seed.sizes.big)} vs ${fmtCount(seed.sizes.small)} tickets in one org`,
+          p50: `${fmtMs(gb.app.p50)} vs ${fmtMs(gs.app.p50)}`,
+          baseline: `${fmtMs(gb.base.p50)} vs ${fmtMs(gs.base.p50)}`,
+          ratio: `${g.toFixed(2)}×`,
+          target: "≤ 1.5×",
+          result: verdict(g, 1.5, false),
         });
       }
+      push(httpRow("first"));
+      push(httpRow("deep-offset"));
+      push(httpRow("deep-keyset"));
+      const first = results.get("first");
+      const deep = results.get("deep-keyset");
+      const offset = results.get("deep-offset");
+      if (first && deep) {
+        const d = deep.app.p50 / first.app.p50;
+        rows.push({
+          scenario: `Depth: keyset page ${deepPage.toLocaleString("en-US")} p50 vs page 1${offset ? ` (offset: ${(offset.app.p50 / first.app.p50).toFixed(1)}×)` : ""}`,
+          p50: `${fmtMs(deep.app.p50)} vs ${fmtMs(first.app.p50)}`,
+          ratio: `${d.toFixed(2)}×`,
+          target: "flat (≤ 1.25×)",
+          result: verdict(d, 1.25, false),
+        });
+      }
+      rows.push({
+        scenario: "Start to /healthz, empty data dir (median; p99 column = slowest)",
+        p50: fmtMs(median(empty.ms)),
+        p99: fmtMs(Math.max(...empty.ms)),
+        target: "≤ 300 ms",
+        result: verdict(median(empty.ms), 300, false),
+      });
+      rows.push({
+        scenario: `Start to /healthz, ${fmtCount(totalTickets(seed))}-ticket db (warm page cache)`,
+        p50: fmtMs(median(full.ms)),
+        p99: fmtMs(Math.max(...full.ms)),
+        target: "≤ 1 s",
+        result: verdict(median(full.ms), 1000, false),
+      });
+      rows.push({
+        scenario: `Idle RSS 2 s after start (empty / ${fmtCount(totalTickets(seed))} db)`,
+        rss: `${fmtMiB(empty.idleRss)} / ${fmtMiB(full.idleRss)}`,
+        baseline: `${fmtMiB(baseIdle)} (bun run, ${fmtCount(totalTickets(seed))} db)`,
+        target: "< 80 MiB",
+        result: verdict(Math.max(empty.idleRss, full.idleRss) / MiB, 80, false),
+      });
+      if (!settings.only || settings.only.has("files")) {
+        say("files: upload and download");
+        rows.push(...(await filesRows(app, base, seed.orgs.main.key, pinLoad)));
+      }
+      rows.push(
+        existsSync(join(ROOT, "bench", "webhook-fanout.ts"))
+          ? {
+              scenario: "Webhook fan-out",
+              target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss",
+              result: "see bench/webhook-fanout.ts and BENCHMARKS.md § Webhook fan-out (issue 4)",
+            }
+          : {
+              scenario: "Webhook fan-out",
+              target: "≥ 1,000 deliveries/s; p99 lag < 500 ms; hung endpoint < 10% loss",
+              result: "pending: bench/webhook-fanout.ts not merged",
+            },
+      );
     } finally {
-      await probe.stop();
+      await app.stop();
+      await base.stop();
+      await grouped.stop();
+      await beforeServer?.stop();
+    }
+    // The writer's batch sizes under the create load, from /metrics: a server of its own with metrics on, so the
+    // timed rows above ran without the metrics' per-request cost.
+    if (wrk && (!settings.only || settings.only.has("create") || settings.only.has("create-grouped"))) {
+      const port = freePort();
+      const probe = await startServer("clientcove-metrics", appCommand(bin, pinServer, appDir, port, ["--metrics"]), `http://127.0.0.1:${port}`);
+      try {
+        // One client first: "largest" is a running maximum.
+        for (const connections of [1, settings.connections]) {
+          const before = await writerStats(probe.url);
+          await runWrk(wrk, { ...load, connections }, `${probe.url}/v1/tickets`, {
+            headers: [`Authorization: Bearer ${seed.orgs.main.key}`],
+            script: join(ROOT, "bench", "wrk", "post-ticket.lua"),
+            duration: settings.duration,
+          });
+          const after = await writerStats(probe.url);
+          if (!before || !after || after.batches === before.batches) continue;
+          const mean = (after.writes - before.writes) / (after.batches - before.batches);
+          say(
+            `writer batches at ${connections} connection(s): ${after.batches - before.batches} batches, ${after.writes - before.writes} writes, mean ${mean.toFixed(1)}, largest ${after.largest}`,
+          );
+          rows.push({
+            scenario: `Group commit: writes per batch under POST /v1/tickets at ${connections} connection${connections === 1 ? "" : "s"} (mean; largest)`,
+            ratio: `${mean.toFixed(1)}; ${after.largest}`,
+            target: "—",
+            result: "—",
+          });
+        }
+      } finally {
+        await probe.stop();
+      }
     }
   }
+
+  // PostgreSQL, once the SQLite servers have stopped.
+  const deepPage = Math.min(1000, Math.floor(seed.sizes.main / 25));
+  const pgPart = await postgresRows(bin, seedPath, { seed, deepPage, deepCursor: "", idsFile }, wrk, load, pinServer, beforeBin);
+  rows.push(...pgPart.rows);
+  for (const [k, v] of Object.entries(pgPart.raw)) results.set(k, v as { app: Measured; base: Measured });
 
   const loadAfter = loadavg();
   const header = [
@@ -797,6 +1010,7 @@ async function main() {
         "",
       )}npm run bench; Bun ${Bun.version}; wrk -t${settings.threads} -c${settings.connections}, ${settings.runs} × ${settings.duration} s per server per row (medians, alternating product/baseline), ${settings.warmup} s warm-up; ${pinServer.length ? `servers on CPU 0, wrk and curl on CPU ${loadCpus}` : "no pinning"}`,
     `Data: ${fmtCount(totalTickets(seed))} tickets (orgs of ${fmtCount(seed.sizes.main)}, ${fmtCount(seed.sizes.big)}, ${fmtCount(seed.sizes.small)}) seeded through createTicket/updateTicket in ${seed.seconds} s; the product runs with --rate-limit-per-minute 0${settings.logLevel ? ` --log-level ${settings.logLevel}` : " and its default logging (info, stdout to /dev/null)"}`,
+    ...(pgPart.header ? [pgPart.header] : []),
     `Total bench time: ${((performance.now() - started) / 1000).toFixed(0)} s`,
   ].join("\n");
   const table = markdownTable(rows);
