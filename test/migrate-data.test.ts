@@ -1,16 +1,13 @@
 // `clientcove migrate-data` end to end (real child processes, a real PostgreSQL, a real Swift bucket): refusals, a run killed mid-files and mid-rows then completed, and the move test: an embedded install served again from PostgreSQL + S3 with identical API answers.
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Sql } from "postgres";
-import { openPostgres } from "../src/db/postgres/client";
 import { firstNonEmptyTable } from "../src/ops/copy-tables";
 import { BUN, cleanEnv, expectOneLine, REPO_ROOT, runCli } from "./helpers";
-import { answers, bucketPrefix, keysIn, NO_AMBIENT_CREDENTIALS, seedInstall, serveOn, workDir, type Seeded, type Served } from "./move-fixtures";
-import { freshDatabase, postgresUrl } from "./services/postgres";
+import { answers, bucketPrefix, keysIn, NO_AMBIENT_CREDENTIALS, seedInstall, serveOn, moveTestState, workDir, type Seeded, type Served } from "./move-fixtures";
+import { postgresUrl } from "./services/postgres";
 import { s3Server } from "./services/s3";
-import { startReceiver, type Receiver } from "./webhooks-fixtures";
+import { startReceiver } from "./webhooks-fixtures";
 
 // Child processes on a real PostgreSQL and a Swift that may take a while to start on a loaded machine.
 setDefaultTimeout(180_000);
@@ -18,30 +15,7 @@ const base = await postgresUrl();
 const s3 = base ? await s3Server() : null;
 if (!base || !s3)
   process.stderr.write(`test/migrate-data.test.ts: skipped (no ${base ? "S3-compatible" : "PostgreSQL"} server for tests; see the line above)\n`);
-const BUCKET = `cc-move-${randomBytes(4).toString("hex")}`;
-if (s3) await s3.createBucket(BUCKET);
-
-const KEY = /API key \(shown once, store it now\): (\S+)/;
-const dirs: string[] = [];
-const servers: Served[] = [];
-const receivers: Receiver[] = [];
-const pools: Sql[] = [];
-const drops: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const s of servers) await s.stop("SIGKILL").catch(() => {});
-  receivers.forEach((r) => r.stop());
-  for (const p of pools) await p.end({ timeout: 5 });
-  for (const d of drops) await d().catch(() => {});
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-}, 60_000);
-
-async function database(): Promise<{ url: string; sql: Sql }> {
-  const db = await freshDatabase();
-  drops.push(db.drop);
-  const { sql } = openPostgres({ url: db.url, poolSize: 2, statementTimeoutMs: 20_000 });
-  pools.push(sql);
-  return { url: db.url, sql };
-}
+const { bucket: BUCKET, KEY, dirs, servers, receivers, database } = await moveTestState("cc-move", s3);
 
 /** `migrate-data` as a child process that may be killed: its exit code and output once it ends, or SIGKILLed when `until` shows on stderr. */
 async function migrateData(args: string[], env: Record<string, string | undefined>, until?: RegExp): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -1,11 +1,15 @@
 // Fixtures for moving an install between engines (migrate-data, backup and restore across SQLite/PostgreSQL and disk/S3): seed one through the real API, and capture the API's answers to compare before and after.
-import { expect } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import type { Sql } from "postgres";
+import { openPostgres } from "../src/db/postgres/client";
 import { createS3Storage, type S3Storage } from "../src/storage/s3";
 import { startServerProcess, tempDir, type ServerProcess } from "./helpers";
 import { pseudoRandomBytes, sha256Hex } from "./files-fixtures";
+import { freshDatabase } from "./services/postgres";
 import type { S3TestServer } from "./services/s3";
-import { waitFor } from "./webhooks-fixtures";
+import { type Receiver, waitFor } from "./webhooks-fixtures";
 
 /** No stray AWS_* or S3_* credentials from the machine reach the child processes. */
 export const NO_AMBIENT_CREDENTIALS = {
@@ -207,4 +211,34 @@ export function workDir(label: string, dirs: string[]): string {
   const d = tempDir(label);
   dirs.push(d);
   return d;
+}
+
+/**
+ * What a move test file keeps (a bucket of its own when there is an S3 server, its work dirs, servers, receivers,
+ * database pools and fresh databases), all removed after the file's tests; and `database()`, a fresh database with a
+ * small pool on it.
+ */
+export async function moveTestState(label: string, s3: S3TestServer | null) {
+  const bucket = `${label}-${randomBytes(4).toString("hex")}`;
+  if (s3) await s3.createBucket(bucket);
+  const dirs: string[] = [];
+  const servers: Served[] = [];
+  const receivers: Receiver[] = [];
+  const pools: Sql[] = [];
+  const drops: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const s of servers) await s.stop("SIGKILL").catch(() => {});
+    receivers.forEach((r) => r.stop());
+    for (const p of pools) await p.end({ timeout: 5 });
+    for (const d of drops) await d().catch(() => {});
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }, 60_000);
+  async function database(): Promise<{ url: string; sql: Sql }> {
+    const db = await freshDatabase();
+    drops.push(db.drop);
+    const { sql } = openPostgres({ url: db.url, poolSize: 2, statementTimeoutMs: 20_000 });
+    pools.push(sql);
+    return { url: db.url, sql };
+  }
+  return { bucket, KEY: /API key \(shown once, store it now\): (\S+)/, dirs, servers, receivers, database };
 }

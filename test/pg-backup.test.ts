@@ -1,45 +1,19 @@
 // Backup and restore across engines through the real CLI and server (child processes, real PostgreSQL, real Swift bucket): SQLite backup → restore into PostgreSQL → served alike; PostgreSQL + S3 backup → restore into a data dir → served alike; refusals and undo.
-import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Sql } from "postgres";
-import { openPostgres } from "../src/db/postgres/client";
 import { firstNonEmptyTable } from "../src/ops/copy-tables";
 import { expectOneLine, runCli } from "./helpers";
-import { answers, bucketPrefix, keysIn, seedInstall, serveOn, workDir, type Seeded, type Served } from "./move-fixtures";
-import { freshDatabase, postgresUrl } from "./services/postgres";
+import { answers, bucketPrefix, keysIn, seedInstall, serveOn, moveTestState, workDir, type Seeded, type Served } from "./move-fixtures";
+import { postgresUrl } from "./services/postgres";
 import { s3Server } from "./services/s3";
-import { startReceiver, type Receiver } from "./webhooks-fixtures";
+import { startReceiver } from "./webhooks-fixtures";
 
 setDefaultTimeout(180_000);
 const base = await postgresUrl();
 const s3 = base ? await s3Server() : null;
 if (!base || !s3) process.stderr.write(`test/pg-backup.test.ts: skipped (no ${base ? "S3-compatible" : "PostgreSQL"} server for tests; see the line above)\n`);
-const BUCKET = `cc-pgbk-${randomBytes(4).toString("hex")}`;
-if (s3) await s3.createBucket(BUCKET);
-
-const KEY = /API key \(shown once, store it now\): (\S+)/;
-const dirs: string[] = [];
-const servers: Served[] = [];
-const receivers: Receiver[] = [];
-const pools: Sql[] = [];
-const drops: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const s of servers) await s.stop("SIGKILL").catch(() => {});
-  receivers.forEach((r) => r.stop());
-  for (const p of pools) await p.end({ timeout: 5 });
-  for (const d of drops) await d().catch(() => {});
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-}, 60_000);
-
-async function database(): Promise<{ url: string; sql: Sql }> {
-  const db = await freshDatabase();
-  drops.push(db.drop);
-  const { sql } = openPostgres({ url: db.url, poolSize: 2, statementTimeoutMs: 20_000 });
-  pools.push(sql);
-  return { url: db.url, sql };
-}
+const { bucket: BUCKET, KEY, dirs, servers, receivers, database } = await moveTestState("cc-pgbk", s3);
 
 async function started(dir: string, extra: string[] = [], env: Record<string, string | undefined> = {}): Promise<Served> {
   const s = await serveOn(dir, extra, env);
