@@ -163,3 +163,14 @@ export function seedDelivery(sqlite: Database, orgId: string, webhookId: string,
     .run(id, orgId, webhookId, newId("evt"), status, status === "pending" ? now : null, now, now);
   return id;
 }
+
+/** Prometheus text → "name{labels}" → value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const cut = line.lastIndexOf(" ");
+    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
+  }
+  return out;
+}

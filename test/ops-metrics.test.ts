@@ -2,21 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { createSqliteTestEnv, createTestEnv, ON_POSTGRES, tempDir } from "./helpers";
-import { bytesOf, seedDelivery, seedFile, seedWebhook, startServe } from "./ops-fixtures";
+import { bytesOf, parseMetrics, seedDelivery, seedFile, seedWebhook, startServe } from "./ops-fixtures";
 
 /** Elysia runs after-response hooks (where requests are counted) on a later setImmediate: let them run. */
 const settle = () => new Promise<void>((r) => setImmediate(r));
-
-/** Parses Prometheus text into "name{labels}" → value. */
-function parse(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const cut = line.lastIndexOf(" ");
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
-}
 
 describe("metrics", () => {
   test("off by default: /metrics is a 404 like any unknown path", async () => {
@@ -49,7 +38,7 @@ describe("metrics", () => {
       expect((await env.request("/v1/tickets", { method: "POST", key: org.key, json: {} })).status).toBe(400);
 
       const text = await scrape();
-      const m = parse(text);
+      const m = parseMetrics(text);
       expect(m.get('clientcove_http_requests_total{method="GET",route="/v1/tickets",status="200"}')).toBe(1);
       expect(m.get('clientcove_http_requests_total{method="GET",route="/v1/tickets/:id",status="404"}')).toBe(2);
       expect(m.get('clientcove_http_requests_total{method="GET",route="/v1/tickets",status="401"}')).toBe(1);
@@ -63,7 +52,7 @@ describe("metrics", () => {
 
       // They move: one more request, one more count (the scrape itself is counted too).
       expect((await env.request("/v1/tickets", { key: org.key })).status).toBe(200);
-      const after = parse(await scrape());
+      const after = parseMetrics(await scrape());
       expect(after.get('clientcove_http_requests_total{method="GET",route="/v1/tickets",status="200"}')).toBe(2);
       expect(after.get('clientcove_http_requests_total{method="GET",route="/metrics",status="200"}')).toBe(1);
     } finally {
@@ -84,7 +73,7 @@ describe("metrics", () => {
       expect((await env.request("/v1/files", { method: "POST", key: org.key, body: form })).status).toBe(201);
 
       await settle();
-      const m = parse(await (await env.request("/metrics")).text());
+      const m = parseMetrics(await (await env.request("/metrics")).text());
       expect(m.get('clientcove_webhook_deliveries{status="pending"}')).toBe(3);
       expect(m.get('clientcove_webhook_deliveries{status="failed"}')).toBe(1);
       expect(m.get('clientcove_webhook_deliveries{status="succeeded"}')).toBe(2);
@@ -136,7 +125,7 @@ describe("metrics", () => {
       expect((await fetch(metricsUrl)).status).toBe(401);
       const res = await fetch(metricsUrl, { headers: { authorization: "Bearer sep-token" } });
       expect(res.status).toBe(200);
-      expect(parse(await res.text()).get('clientcove_http_requests_total{method="GET",route="/v1/tickets",status="200"}')).toBe(1);
+      expect(parseMetrics(await res.text()).get('clientcove_http_requests_total{method="GET",route="/v1/tickets",status="200"}')).toBe(1);
       expect((await fetch(metricsUrl.replace("/metrics", "/other"), { headers: { authorization: "Bearer sep-token" } })).status).toBe(404);
     } finally {
       server.proc.kill("SIGTERM");

@@ -11,7 +11,7 @@ import { existingPostgresSchema } from "../src/ops/existing-postgres";
 import { REPAIR_MIN_AGE_MS, verifyPostgres } from "../src/ops/verify";
 import { createS3Storage, type S3Storage } from "../src/storage/s3";
 import { freePort, startServerProcess, tempDir, type ServerProcess } from "./helpers";
-import { runCli } from "./ops-fixtures";
+import { parseMetrics, runCli } from "./ops-fixtures";
 import { freshDatabase, postgresUrl } from "./services/postgres";
 import { s3Server, signedRequest } from "./services/s3";
 import { waitFor } from "./webhooks-fixtures";
@@ -94,17 +94,6 @@ async function upload(s: { url: string; key: string }, sql: Sql, size: number, s
   expect(res.status, JSON.stringify(body)).toBe(201);
   const [row] = await sql`SELECT org_id FROM files WHERE id = ${body.id}`;
   return { id: body.id, org_id: String(row!.org_id) };
-}
-
-/** Prometheus text → "name{labels}" → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (!line || line.startsWith("#")) continue;
-    const cut = line.lastIndexOf(" ");
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
 }
 
 /** Webhook deliveries no dispatcher touches: their endpoint is disabled and none is due. */

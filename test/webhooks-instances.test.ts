@@ -1,14 +1,13 @@
 // Several dispatchers on one PostgreSQL database (two "instances", each with its own pool and LISTEN connection): every event delivered at least once, never two attempts of one delivery in flight at once, a dead instance's claims taken over when their lease ends.
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Sql } from "postgres";
-import type { Config } from "../src/config";
 import { openPostgres, type PostgresHandle } from "../src/db/postgres/client";
 import { migratePostgres } from "../src/db/postgres/migrate";
 import { manualClock, systemClock, type Clock } from "../src/lib/clock";
 import { newId } from "../src/lib/ids";
 import { silentLogger } from "../src/lib/log";
 import { postgresEngine } from "../src/stores";
-import { createDispatcher, type Dispatcher, LEASE_MARGIN_MS, newInstanceId } from "../src/webhooks/dispatcher";
+import { createDispatcher, type Dispatcher, type DispatcherDeps, LEASE_MARGIN_MS, newInstanceId } from "../src/webhooks/dispatcher";
 import { freshDatabase, postgresUrl } from "./services/postgres";
 import { observeDispatch, receiverPool, stopDispatcher, until, type Received } from "./webhooks-fixtures";
 
@@ -27,17 +26,7 @@ const CONFIG: DispatchConfig = {
   webhookEndpointConcurrency: 2,
   retentionDays: 30,
 };
-type DispatchConfig = Pick<
-  Config,
-  | "webhookTimeoutMs"
-  | "webhookRetryBaseMs"
-  | "webhookAllowPrivate"
-  | "webhookAllowCidrs"
-  | "webhookConcurrency"
-  | "webhookOrgConcurrency"
-  | "webhookEndpointConcurrency"
-  | "retentionDays"
->;
+type DispatchConfig = DispatcherDeps["config"];
 
 describe.skipIf(!base)("webhook delivery with several instances on one PostgreSQL database", () => {
   const handles: PostgresHandle[] = [];
