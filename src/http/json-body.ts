@@ -2,11 +2,22 @@
 import { errors } from "../errors";
 import { formatBytes } from "../lib/format-bytes";
 
-/** Reads the body as text, failing with 413 as soon as more than `limit` bytes have arrived. */
+/**
+ * Reads the body as text, failing with 413 as soon as more than `limit` bytes have arrived. A body that declares its
+ * length within the limit is read whole in one call (the server stops at the declared length); a chunked or undeclared
+ * one through the stream reader, which counts as it goes.
+ */
 async function readLimited(request: Request, limit: number): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? NaN);
+  const header = request.headers.get("content-length");
+  const declared = Number(header ?? NaN);
   if (declared > limit) throw tooLarge(limit);
   if (!request.body) return "";
+  if (header !== null && Number.isSafeInteger(declared) && declared >= 0 && request.headers.get("transfer-encoding") === null) {
+    const bytes = await request.arrayBuffer();
+    // Only the declared length can arrive on a connection, but a Request built in process may carry more.
+    if (bytes.byteLength > limit) throw tooLarge(limit);
+    return decodeUtf8(new Uint8Array(bytes));
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -20,12 +31,19 @@ async function readLimited(request: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
+  return decodeUtf8(Buffer.concat(chunks));
+}
+
+/** Strict UTF-8 (400 on invalid bytes). */
+function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks));
+    return UTF8.decode(bytes);
   } catch {
     throw errors.validation([{ field: "body", message: "is not valid UTF-8." }], "The request body is not valid UTF-8 JSON.");
   }
 }
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Deeper than any of our bodies needs; JSON nested beyond it is refused before anything recurses over it. */
 const MAX_DEPTH = 64;
