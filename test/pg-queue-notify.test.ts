@@ -1,13 +1,11 @@
 // The PostgreSQL queue wake-up of fan-out: a unit's new deliveries announced once it commits (nothing while it is open, nothing on rollback), heard by every engine on the database.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import postgres, { type Sql } from "postgres";
-import { openPostgres, type PostgresHandle } from "../src/db/postgres/client";
-import { migratePostgres } from "../src/db/postgres/migrate";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { newId } from "../src/lib/ids";
 import { postgresEngine } from "../src/stores";
 import type { NewDelivery, WebhookRow } from "../src/webhooks/store";
 import { QUEUE_CHANNEL } from "../src/webhooks/store-postgres";
-import { freshDatabase, postgresUrl } from "./services/postgres";
+import { notifyWorld } from "./pg-notify-fixtures";
+import { postgresUrl } from "./services/postgres";
 
 setDefaultTimeout(30_000);
 const base = await postgresUrl();
@@ -16,24 +14,12 @@ if (!base) process.stderr.write("test/pg-queue-notify.test.ts: skipped (no Postg
 const T0 = Date.UTC(2026, 11, 2);
 
 describe.skipIf(!base)("queue wake-ups of fan-out on PostgreSQL", () => {
-  let db: { url: string; drop(): Promise<void> };
-  const pools: PostgresHandle[] = [];
-  let orgId: string;
+  const w = notifyWorld(QUEUE_CHANNEL, T0);
+  const { open, heard, settled } = w;
   let webhookId: string;
-  /** A raw LISTEN on the queue channel: every payload the engines send, in arrival order. */
-  let spy: Sql;
-  const heard: string[] = [];
-  /** Another channel on the same spy, to know when everything sent before a point has arrived. */
-  const MARKER = "test_marker";
-  let markers = 0;
-  const open = () => {
-    const h = openPostgres({ url: db.url, poolSize: 4, statementTimeoutMs: 10_000 });
-    pools.push(h);
-    return h.sql;
-  };
   const delivery = (dueAt: number): NewDelivery => ({
     id: newId("dlv"),
-    org_id: orgId,
+    org_id: w.orgId,
     webhook_id: webhookId,
     event_id: newId("evt"),
     event_type: "ticket.created",
@@ -43,24 +29,11 @@ describe.skipIf(!base)("queue wake-ups of fan-out on PostgreSQL", () => {
     created_at: dueAt,
     updated_at: dueAt,
   });
-  /** Waits until everything notified before now has arrived at the spy (delivery is in commit order). */
-  async function settled(sql: Sql): Promise<void> {
-    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-    const marker = markers;
-    await sql`SELECT pg_notify(${MARKER}, '')`;
-    while (markers === marker) await new Promise((r) => setTimeout(r, 2));
-  }
-
   beforeAll(async () => {
-    db = await freshDatabase();
-    const sql = open();
-    await migratePostgres(sql);
-    orgId = newId("org");
     webhookId = newId("wh");
-    await sql`INSERT INTO orgs (id, name, plan, created_at) VALUES (${orgId}, 'Acme', 'pro', ${T0})`;
     const row: WebhookRow = {
       id: webhookId,
-      org_id: orgId,
+      org_id: w.orgId,
       url: "https://example.com/hook",
       events: '["*"]',
       description: null,
@@ -74,20 +47,7 @@ describe.skipIf(!base)("queue wake-ups of fan-out on PostgreSQL", () => {
       created_at: T0,
       updated_at: T0,
     } as WebhookRow;
-    await postgresEngine(sql).stores.webhooks.insertWebhook(row);
-    spy = postgres({
-      ...(sql.options as object),
-      max: 1,
-      onnotify: (channel: string, payload: string) => (channel === MARKER ? markers++ : heard.push(payload)),
-    } as never) as unknown as Sql;
-    await spy.unsafe(`LISTEN ${QUEUE_CHANNEL}`);
-    await spy.unsafe(`LISTEN ${MARKER}`);
-  });
-
-  afterAll(async () => {
-    await spy?.end({ timeout: 1 });
-    for (const p of pools) await p.close();
-    await db?.drop();
+    await postgresEngine(open()).stores.webhooks.insertWebhook(row);
   });
 
   test("a delivery queued in one instance's unit is heard by another instance's listener, once the unit commits", async () => {

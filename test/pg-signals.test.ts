@@ -1,14 +1,12 @@
 // The PostgreSQL outbox wake-up across instances: NOTIFY after the recording unit's COMMIT (never inside it, never on rollback), heard by every engine on the database, and the periodic outbox check that finds events whose wake-up was lost.
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import postgres, { type Sql } from "postgres";
-import { openPostgres, type PostgresHandle } from "../src/db/postgres/client";
-import { migratePostgres } from "../src/db/postgres/migrate";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { OUTBOX_CHANNEL } from "../src/events/outbox-postgres";
 import { manualClock } from "../src/lib/clock";
 import { newId } from "../src/lib/ids";
 import { postgresEngine } from "../src/stores";
 import { OUTBOX_CHECK_MS, postgresSignals } from "../src/webhooks/signals-postgres";
-import { freshDatabase, postgresUrl } from "./services/postgres";
+import { notifyWorld } from "./pg-notify-fixtures";
+import { postgresUrl } from "./services/postgres";
 
 setDefaultTimeout(30_000);
 const base = await postgresUrl();
@@ -17,41 +15,8 @@ if (!base) process.stderr.write("test/pg-signals.test.ts: skipped (no PostgreSQL
 const T0 = Date.UTC(2026, 11, 2);
 
 describe.skipIf(!base)("outbox wake-ups on PostgreSQL", () => {
-  let db: { url: string; drop(): Promise<void> };
-  const pools: PostgresHandle[] = [];
-  let orgId: string;
-  /** A raw LISTEN on the outbox channel: every NOTIFY the engines send, counted. */
-  let spy: Sql;
-  let notified = 0;
-  /** Another channel on the same spy, to know when everything sent before a point has arrived. */
-  const MARKER = "test_marker";
-  let markers = 0;
-  const open = () => {
-    const h = openPostgres({ url: db.url, poolSize: 4, statementTimeoutMs: 10_000 });
-    pools.push(h);
-    return h.sql;
-  };
-
-  beforeAll(async () => {
-    db = await freshDatabase();
-    const sql = open();
-    await migratePostgres(sql);
-    orgId = newId("org");
-    await sql`INSERT INTO orgs (id, name, plan, created_at) VALUES (${orgId}, 'Acme', 'pro', ${T0})`;
-    spy = postgres({
-      ...(sql.options as object),
-      max: 1,
-      onnotify: (channel: string) => (channel === MARKER ? markers++ : notified++),
-    } as never) as unknown as Sql;
-    await spy.unsafe(`LISTEN ${OUTBOX_CHANNEL}`);
-    await spy.unsafe(`LISTEN ${MARKER}`);
-  });
-
-  afterAll(async () => {
-    await spy?.end({ timeout: 1 });
-    for (const p of pools) await p.close();
-    await db?.drop();
-  });
+  const w = notifyWorld(OUTBOX_CHANNEL, T0);
+  const open = w.open;
 
   /** Resolves on the next call of an onRecorded subscription; `off` unsubscribes. */
   function nextCall(subscribe: (fn: () => void) => () => void): { heard: Promise<void>; off: () => void } {
@@ -65,12 +30,12 @@ describe.skipIf(!base)("outbox wake-ups on PostgreSQL", () => {
     const a = postgresEngine(open());
     const b = postgresEngine(open());
     const { heard, off } = nextCall(b.signals.onRecorded);
-    const before = notified;
+    const before = w.heard.length;
     const e = await a.writer.write(async (tx) => {
-      const recorded = await tx.outbox.record({ type: "webhook.test", orgId, data: {} }, T0);
+      const recorded = await tx.outbox.record({ type: "webhook.test", orgId: w.orgId, data: {} }, T0);
       // Nothing is sent while the transaction is open: the wake-up waits for the COMMIT.
       await new Promise((r) => setImmediate(r));
-      expect(notified).toBe(before);
+      expect(w.heard.length).toBe(before);
       return recorded;
     });
     await heard;
@@ -84,23 +49,22 @@ describe.skipIf(!base)("outbox wake-ups on PostgreSQL", () => {
   test("a unit that records and rolls back sends no wake-up; the units committed together share NOTIFYs", async () => {
     const sql = open();
     const a = postgresEngine(sql);
-    const before = notified;
+    const before = w.heard.length;
     await expect(
       a.writer.write(async (tx) => {
-        await tx.outbox.record({ type: "webhook.test", orgId, data: {} }, T0);
+        await tx.outbox.record({ type: "webhook.test", orgId: w.orgId, data: {} }, T0);
         throw new Error("rolled back");
       }),
     ).rejects.toThrow("rolled back");
     // A wake-up would be sent on the next turn; a marker sent after it arrives after it (delivery is in commit order).
-    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-    const marker = markers;
-    await sql`SELECT pg_notify(${MARKER}, '')`;
-    while (markers === marker) await new Promise((r) => setTimeout(r, 2));
-    expect(notified).toBe(before);
+    await w.settled(sql);
+    expect(w.heard.length).toBe(before);
     // Eight units at once: one NOTIFY per turn and one in flight at a time, so fewer than one each.
-    const made = await Promise.all(Array.from({ length: 8 }, () => a.writer.write((tx) => tx.outbox.record({ type: "webhook.test", orgId, data: {} }, T0))));
-    while (notified === before) await new Promise((r) => setTimeout(r, 2));
-    expect(notified - before).toBeLessThan(8);
+    const made = await Promise.all(
+      Array.from({ length: 8 }, () => a.writer.write((tx) => tx.outbox.record({ type: "webhook.test", orgId: w.orgId, data: {} }, T0))),
+    );
+    while (w.heard.length === before) await new Promise((r) => setTimeout(r, 2));
+    expect(w.heard.length - before).toBeLessThan(8);
     for (const e of made) await a.stores.outbox.markDispatched(e.seq, T0 + 1);
     expect(await a.stores.outbox.undispatched(10)).toEqual([]);
   });
@@ -118,13 +82,13 @@ describe.skipIf(!base)("outbox wake-ups on PostgreSQL", () => {
     });
     // Listening is up once a NOTIFY from elsewhere is heard.
     const other = postgresEngine(open());
-    const probe = await other.writer.write((tx) => tx.outbox.record({ type: "webhook.test", orgId, data: {} }, T0));
+    const probe = await other.writer.write((tx) => tx.outbox.record({ type: "webhook.test", orgId: w.orgId, data: {} }, T0));
     await heard;
     await other.stores.outbox.markDispatched(probe.seq, T0 + 1);
     // A committed event and no NOTIFY (what a crash between the two leaves).
     heard = new Promise<void>((r) => (resolve = r));
     const before = calls;
-    await sql`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (${newId("evt")}, ${orgId}, 'webhook.test', '{}', NULL, ${T0})`;
+    await sql`INSERT INTO events (id, org_id, type, data, changed_fields, created_at) VALUES (${newId("evt")}, ${w.orgId}, 'webhook.test', '{}', NULL, ${T0})`;
     expect(clock.nextTimer()).toBe(T0 + OUTBOX_CHECK_MS);
     clock.advance(OUTBOX_CHECK_MS);
     await heard;
