@@ -7,7 +7,6 @@ import { STALE_UPLOAD_MS } from "../files/recovery";
 import { systemClock, type Clock } from "../lib/clock";
 import { openStorage, type Storage } from "../storage";
 import { isValidStorageKey } from "../storage/layout";
-import type { S3Storage } from "../storage/s3";
 import { openExistingDatabase } from "./existing-db";
 import type { ExistingPostgres } from "./existing-postgres";
 import { sqliteStats, type StatsStore } from "./stats-store";
@@ -186,7 +185,7 @@ async function verifyWith(db: Checked, dataDir: string, storage: Storage, opts: 
       orphans.push(object);
     }
   }
-  const pending = (await (storage as Partial<S3Storage>).pendingUploads?.()) ?? [];
+  const pending = (await storage.pendingUploads?.()) ?? [];
 
   let repair: RepairReport | undefined;
   if (opts.repair) {

@@ -10,6 +10,7 @@ import {
   type ListedObject,
   type ObjectRead,
   type ObjectStat,
+  type PendingUpload,
   type Storage,
 } from "./storage";
 
@@ -41,15 +42,9 @@ export interface S3StorageOptions extends S3Location {
   requestTimeoutMs?: number;
 }
 
-export type { ListedObject } from "./storage";
+export type { ListedObject, PendingUpload } from "./storage";
 
 /** A multipart upload begun and never completed nor aborted (a crash mid-upload leaves one). */
-export interface PendingUpload {
-  key: string;
-  uploadId: string;
-  /** When it began, ms since the epoch. */
-  initiatedAt: number;
-}
 
 /** The S3 driver: the Storage interface plus what verify, the start-up sweep and /readyz need of a bucket. */
 export interface S3Storage extends Storage {

@@ -67,6 +67,8 @@ export interface Storage {
    * how many. Only storage that keeps such uploads has it (S3); later ones may belong to uploads still running.
    */
   abortUploadsBefore?(before: number): Promise<number>;
+  /** The unfinished multipart uploads (verify lists them). Only storage that keeps such uploads has it (S3). */
+  pendingUploads?(): Promise<PendingUpload[]>;
   /** A cheap request to the storage: true when it answers, false otherwise; never throws. Only remote storage has it (S3). */
   check?(timeoutMs?: number): Promise<boolean>;
 }
@@ -82,4 +84,12 @@ export class NotFoundInStorage extends Error {
 /** Keys are made of our own ids only (`<org_id>/<file_id>`, the rule in layout.ts): never a client-chosen name, never `..`. */
 export function assertValidKey(key: string): void {
   if (!isValidStorageKey(key)) throw new Error(`invalid storage key ${JSON.stringify(key)}`);
+}
+
+/** A multipart upload begun and never completed nor aborted (S3): a crash's parts, or an upload in progress. */
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  /** When it began, ms since the epoch. */
+  initiatedAt: number;
 }
