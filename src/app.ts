@@ -18,6 +18,11 @@ import { createMethodTable, methodNotAllowed } from "./http/method-table";
 import { docsRoutes } from "./docs";
 import { healthRoutes } from "./health";
 import { ticketRoutes } from "./tickets";
+import { tagRoutes } from "./tickets/tags-route";
+import { commentRoutes } from "./comments";
+import { contactRoutes } from "./contacts";
+import { ticketFieldRoutes } from "./ticket-fields";
+import { userRoutes } from "./users";
 import { fileRoutes, isStreamedRoute, STREAMED_BODY } from "./files";
 import { folderRoutes } from "./folders";
 import { webhookRoutes } from "./webhooks";
@@ -148,6 +153,11 @@ export function buildApp(deps: Deps) {
     .use(metricsRoutes(deps))
     .use(docsRoutes({ config: deps.config, version: VERSION, getApp: () => root }))
     .use(ticketRoutes(deps, auth))
+    .use(commentRoutes(deps, auth))
+    .use(tagRoutes(deps, auth))
+    .use(ticketFieldRoutes(deps, auth))
+    .use(contactRoutes(deps, auth))
+    .use(userRoutes(deps, auth))
     .use(fileRoutes(deps, auth))
     .use(folderRoutes(deps, auth))
     .use(webhookRoutes(deps, auth));

@@ -6,18 +6,24 @@ import { perDatabase } from "./db/per-database";
 import { createPostgresWriter, type Queryable, type StoreMode, type UnitHooks } from "./db/postgres/writer";
 import { createWriter, type Writer } from "./db/writer";
 import { outboxWaker, postgresOutbox } from "./events/outbox-postgres";
+import { postgresCommentStore } from "./comments/store-postgres";
+import { postgresContactStore } from "./contacts/store-postgres";
 import { postgresFileStore } from "./files/store-postgres";
 import { postgresFolderStore } from "./folders/store-postgres";
 import { postgresIdempotencyStore } from "./idempotency/store-postgres";
 import { postgresOrgsStore } from "./orgs/store-postgres";
+import { postgresTicketFieldStore } from "./ticket-fields/store-postgres";
 import { postgresTicketStore } from "./tickets/store-postgres";
 import { postgresSignals } from "./webhooks/signals-postgres";
 import { postgresWebhookStore } from "./webhooks/store-postgres";
 import { type Outbox, type OutboxSignal, sqliteOutbox, sqliteOutboxSignal } from "./events/outbox";
 import { type IdempotencyStore, sqliteIdempotencyStore } from "./idempotency/store";
+import { type CommentStore, sqliteCommentStore } from "./comments/store";
+import { type ContactStore, sqliteContactStore } from "./contacts/store";
 import { type FileStore, sqliteFileStore } from "./files/store";
 import { type FolderStore, sqliteFolderStore } from "./folders/store";
 import { type OrgsStore, sqliteOrgsStore } from "./orgs/store";
+import { sqliteTicketFieldStore, type TicketFieldStore } from "./ticket-fields/store";
 import { sqliteTicketStore, type TicketStore } from "./tickets/store";
 import { type QueueSignal, sqliteQueueSignal } from "./webhooks/queue-signal";
 import { sqliteWebhookStore, type WebhookStore } from "./webhooks/store";
@@ -25,6 +31,9 @@ import { sqliteWebhookStore, type WebhookStore } from "./webhooks/store";
 /** One store per aggregate, each an asynchronous contract with one implementation per engine. */
 export interface Stores {
   tickets: TicketStore;
+  contacts: ContactStore;
+  comments: CommentStore;
+  ticketFields: TicketFieldStore;
   folders: FolderStore;
   files: FileStore;
   webhooks: WebhookStore;
@@ -52,6 +61,9 @@ export interface Engine {
 function buildStores(db: Database, guard?: Guard): Stores {
   return {
     tickets: sqliteTicketStore(db, guard),
+    contacts: sqliteContactStore(db, guard),
+    comments: sqliteCommentStore(db, guard),
+    ticketFields: sqliteTicketFieldStore(db, guard),
     folders: sqliteFolderStore(db, guard),
     files: sqliteFileStore(db, guard),
     webhooks: sqliteWebhookStore(db, guard),
@@ -100,6 +112,9 @@ export const sqliteEngine: (db: Database) => Engine = perDatabase((db) => {
 function buildPostgresStores(q: Queryable, mode: StoreMode, recorded: () => void): Stores {
   return {
     tickets: postgresTicketStore(q, mode),
+    contacts: postgresContactStore(q, mode),
+    comments: postgresCommentStore(q, mode),
+    ticketFields: postgresTicketFieldStore(q, mode),
     folders: postgresFolderStore(q, mode),
     files: postgresFileStore(q, mode),
     webhooks: postgresWebhookStore(q, mode),
@@ -110,7 +125,7 @@ function buildPostgresStores(q: Queryable, mode: StoreMode, recorded: () => void
 }
 
 /**
- * A unit's stores, each built on first use: a unit touches two or three of the seven (a ticket create: tickets and
+ * A unit's stores, each built on first use: a unit touches two or three of the ten (a ticket create: tickets and
  * the outbox), and building one prepares its column lists on the transaction.
  */
 function lazyPostgresStores(q: Queryable, recorded: () => void): Stores {
@@ -121,6 +136,9 @@ function lazyPostgresStores(q: Queryable, recorded: () => void): Stores {
   });
   return Object.defineProperties({} as Stores, {
     tickets: once("tickets", () => postgresTicketStore(q, "tx")),
+    contacts: once("contacts", () => postgresContactStore(q, "tx")),
+    comments: once("comments", () => postgresCommentStore(q, "tx")),
+    ticketFields: once("ticketFields", () => postgresTicketFieldStore(q, "tx")),
     folders: once("folders", () => postgresFolderStore(q, "tx")),
     files: once("files", () => postgresFileStore(q, "tx")),
     webhooks: once("webhooks", () => postgresWebhookStore(q, "tx")),

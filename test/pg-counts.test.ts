@@ -48,6 +48,10 @@ describe.skipIf(!base)("ticket counts in shards on PostgreSQL", () => {
     created_by: null,
     created_at: T0 + i,
     updated_at: T0 + i,
+    requester_id: null,
+    assignee_id: null,
+    tags: "[]",
+    custom_fields: "{}",
   });
 
   test("concurrent creates in one organization spread over shards; totals are the exact sums, also after moves and deletes", async () => {

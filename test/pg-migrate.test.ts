@@ -191,7 +191,8 @@ async function postgresSchema(sql: Sql) {
     name: c.column_name,
     type: PG_TO_SQLITE_TYPE[c.data_type] ?? c.data_type,
     notNull: c.is_nullable === "NO",
-    default: c.column_default,
+    // PostgreSQL shows a text literal default with its cast ('[]'::text); SQLite shows the literal.
+    default: typeof c.column_default === "string" ? c.column_default.replace(/::text$/, "") : c.column_default,
   }));
   const textCollations = [...new Set(cols.filter((c) => c.data_type === "text").map((c) => c.collation_name))];
   const ix = await sql`
@@ -417,8 +418,37 @@ describe.skipIf(!base)("PostgreSQL (a real server)", () => {
         expires_at: null,
         revoked_at: null,
       });
+      await insertBoth(schema.contacts, {
+        id: "con_0000000000000001",
+        org_id: org,
+        email: "Zoë@Example.com",
+        email_key: "zoë@example.com",
+        name: "Zoë",
+        name_key: "zoë",
+        phone: "+33 1 23 45 67 89",
+        external_id: "crm-42",
+        created_at: T0,
+        updated_at: T0 + 1,
+        deleted_at: null,
+      });
+      await insertBoth(schema.contacts, { id: "con_0000000000000002", org_id: org, created_at: T0, updated_at: T0 + 3, deleted_at: T0 + 3 });
+      await insertBoth(schema.ticketFields, {
+        id: "tfd_0000000000000001",
+        org_id: org,
+        key: "order_id",
+        title: "Order",
+        type: "dropdown",
+        options: '["A-1001","B-2"]',
+        required: 1,
+        created_at: T0,
+        updated_at: T0,
+      });
       await insertBoth(schema.tickets, {
         id: "tkt_0000000000000001",
+        requester_id: "con_0000000000000001",
+        assignee_id: user,
+        tags: '["billing","vip:gold"]',
+        custom_fields: '{"order_id":"A-1001"}',
         org_id: org,
         subject: "Printer ✓ on fire 🔥",
         description: "line 1\nline 2\ttab",
@@ -429,6 +459,33 @@ describe.skipIf(!base)("PostgreSQL (a real server)", () => {
         updated_at: T0 + 2,
       });
       await insertBoth(schema.ticketCounts, { org_id: org, status: "open", priority: "urgent", count: 1 });
+      for (const tag of ["billing", "vip:gold"]) {
+        await insertBoth(schema.ticketTags, { org_id: org, tag, ticket_id: "tkt_0000000000000001", status: "open", created_at: T0, updated_at: T0 + 2 });
+      }
+      await insertBoth(schema.comments, {
+        id: "cmt_0000000000000001",
+        org_id: org,
+        ticket_id: "tkt_0000000000000001",
+        author_id: "con_0000000000000001",
+        author_type: "contact",
+        body: "It still burns 🔥\nsecond line",
+        public: 1,
+        created_at: T0 + 1,
+        redacted_at: null,
+        redacted_by: null,
+      });
+      await insertBoth(schema.comments, {
+        id: "cmt_0000000000000002",
+        org_id: org,
+        ticket_id: "tkt_0000000000000001",
+        author_id: user,
+        author_type: "user",
+        body: "[redacted]",
+        public: 0,
+        created_at: T0 + 2,
+        redacted_at: T0 + 3,
+        redacted_by: user,
+      });
       // seq and attempt ids are left to the engine, as the stores do.
       await insertBoth(schema.events, {
         id: "evt_0000000000000001",
@@ -471,6 +528,7 @@ describe.skipIf(!base)("PostgreSQL (a real server)", () => {
         uploaded_by: user,
         uploaded_at: T0 + 3,
       });
+      await insertBoth(schema.commentAttachments, { comment_id: "cmt_0000000000000001", file_id: "file_000000000000001", position: 0 });
       await insertBoth(schema.webhooks, {
         id: "wh_00000000000000001",
         org_id: org,

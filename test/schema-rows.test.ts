@@ -23,12 +23,17 @@ describe("schema: one definition of every row", () => {
     expect(tables.map(([name]) => name).sort()).toEqual(
       [
         "apiKeys",
+        "commentAttachments",
+        "comments",
+        "contacts",
         "events",
         "files",
         "folders",
         "idempotencyKeys",
         "orgs",
         "ticketCounts",
+        "ticketFields",
+        "ticketTags",
         "tickets",
         "users",
         "webhookAttempts",

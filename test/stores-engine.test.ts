@@ -36,6 +36,10 @@ const ticket = (subject: string): TicketRow => ({
   created_by: null,
   created_at: 1,
   updated_at: 1,
+  requester_id: null,
+  assignee_id: null,
+  tags: "[]",
+  custom_fields: "{}",
 });
 
 describe("the SQLite engine", () => {

@@ -56,7 +56,7 @@ describe("register", () => {
     [
       { url: "http://127.0.0.1/x", events: ["ticket.exploded"] },
       "events.0",
-      "must be one of: *, ticket.created, ticket.updated, ticket.deleted, file.uploaded, file.deleted, webhook.test.",
+      "must be one of: *, ticket.created, ticket.updated, ticket.deleted, comment.created, comment.redacted, contact.created, contact.updated, contact.deleted, file.uploaded, file.deleted, webhook.test.",
     ],
     [{ url: "http://127.0.0.1/x", events: [] }, "events", "must contain at least 1 item."],
     [{ url: "http://127.0.0.1/x" }, "events", "is required."],

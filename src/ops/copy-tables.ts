@@ -4,6 +4,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Sql, TransactionSql } from "postgres";
 import {
+  commentAttachments,
+  comments,
+  contacts,
   events,
   files,
   folders,
@@ -13,6 +16,8 @@ import {
   apiKeys,
   tickets,
   ticketCounts,
+  ticketFields,
+  ticketTags,
   webhookAttempts,
   webhookDeliveries,
   webhooks,
@@ -58,7 +63,10 @@ export const COPIED_TABLES: readonly TableSpec[] = [
   spec(orgs, ["id"]),
   spec(users, ["id"]),
   spec(apiKeys, ["id"]),
+  spec(contacts, ["id"]),
+  spec(ticketFields, ["id"]),
   spec(tickets, ["id"]),
+  spec(ticketTags, ["org_id", "tag", "ticket_id"]),
   // PostgreSQL keeps a count in shards (one row per shard, migration 0003): its SQLite row is their sum. Rows copied
   // into PostgreSQL are shard 0.
   spec(ticketCounts, ["org_id", "status", "priority"], {
@@ -67,6 +75,8 @@ export const COPIED_TABLES: readonly TableSpec[] = [
   spec(events, ["seq"], { identity: "seq" }),
   spec(folders, ["id"]),
   spec(files, ["id"]),
+  spec(comments, ["id"]),
+  spec(commentAttachments, ["comment_id", "file_id"]),
   spec(webhooks, ["id"]),
   spec(webhookDeliveries, ["id"]),
   spec(webhookAttempts, ["id"], { identity: "id" }),

@@ -4,18 +4,9 @@ import type { Writer } from "../db/writer";
 import type { AnsweringTx, ApiGuard } from "../idempotency/plugin";
 import { errorResponses, NoContent } from "../http/openapi";
 import type { Config } from "../config";
-import { CreateTicket, ListTicketsQuery, Ticket, TicketIdParams, TicketList, UpdateTicket } from "./model";
-import {
-  createTicket,
-  deleteTicket,
-  getTicket,
-  listTicketsPage,
-  updateTicket,
-  type Deps as TicketsDeps,
-  type TicketsTx,
-  type ListQuery,
-  type NextPage,
-} from "./service";
+import { ticketListRoute } from "./list-route";
+import { CreateTicket, Ticket, TicketIdParams, TicketList, UpdateTicket } from "./model";
+import { createTicket, deleteTicket, getTicket, updateTicket, type Deps as TicketsDeps, type TicketsTx } from "./service";
 
 /** What the tickets routes need: the service's deps, and the public URL for Location and Link headers. */
 export interface TicketRoutesDeps extends TicketsDeps {
@@ -24,38 +15,11 @@ export interface TicketRoutesDeps extends TicketsDeps {
   writer: Writer<TicketsTx & AnsweringTx>;
 }
 
-/** The absolute URL of the next page: the same filters and page size, in the mode the client used. */
-function nextPageUrl(publicUrl: string, q: ListQuery, next: NextPage): string {
-  let url = `${publicUrl}/v1/tickets?`;
-  if (q.status) url += `status=${q.status}&`;
-  if (q.priority) url += `priority=${q.priority}&`;
-  url += `per_page=${q.per_page ?? 25}&`;
-  return "page" in next ? `${url}page=${next.page}` : `${url}starting_after=${encodeURIComponent(next.starting_after)}`;
-}
-
 export function ticketRoutes(deps: TicketRoutesDeps, auth: ApiGuard) {
   return new Elysia({ name: "tickets", prefix: "/v1/tickets" })
     .use(auth)
+    .use(ticketListRoute(deps, auth))
     .model({ Ticket, TicketList, CreateTicket, UpdateTicket })
-    .get(
-      "",
-      async ({ principal, query, set }) => {
-        const { list, next } = await listTicketsPage(deps, principal.orgId, query);
-        if (next) set.headers.link = `<${nextPageUrl(deps.config.publicUrl, query, next)}>; rel="next"`;
-        return list;
-      },
-      {
-        query: ListTicketsQuery,
-        response: { 200: "TicketList", ...errorResponses(400, 401, 403) },
-        detail: {
-          summary: "List tickets",
-          description:
-            'A page of the organization\'s tickets, newest first (ties by id). Page with `page` (offset) or `starting_after` (keyset: flat latency at any depth). When another page follows, the `Link` header holds its absolute URL with `rel="next"`, in the same mode. Unknown query parameters are ignored.',
-          tags: ["Tickets"],
-          operationId: "listTickets",
-        },
-      },
-    )
     .post(
       "",
       ({ principal, body, idempotent }) =>

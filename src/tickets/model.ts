@@ -1,6 +1,6 @@
 // TypeBox models of tickets: the single source for validation, handler types and OpenAPI.
 import { t } from "elysia";
-import { enumOf, pageMeta, pageQuery, text, Timestamp } from "../http/schema";
+import { enumOf, pageMeta, text, Timestamp } from "../http/schema";
 import { TICKET_PRIORITIES, TICKET_STATUSES } from "../db/schema/tickets";
 import type { TextRule } from "../lib/text";
 
@@ -60,22 +60,5 @@ export const UpdateTicket = t.Object(
   { additionalProperties: false, minProperties: 1, description: "Any non-empty subset of the fields." },
 );
 export type UpdateTicket = typeof UpdateTicket.static;
-
-export const ListTicketsQuery = t.Object(
-  {
-    status: t.Optional(TicketStatus),
-    priority: t.Optional(TicketPriority),
-    ...pageQuery(),
-    starting_after: t.Optional(
-      t.String({
-        description:
-          "Keyset pagination: the id of the last ticket of the previous page (`tkt_…`, one of your organization's). Returns the tickets that follow it in the list order, as fast at any depth; `meta.page` is then 1 and `page`, if sent, must be 1. Same filters and order as `page`. The `Link: <…>; rel=\"next\"` response header gives the next page's URL in either mode.",
-        examples: ["tkt_29a3b8c0d1e2f3g4"],
-      }),
-    ),
-  },
-  { additionalProperties: true },
-); // unknown query parameters (cache busters, tracking) are ignored, as the route documents
-export type ListTicketsQuery = typeof ListTicketsQuery.static;
 
 export const TicketIdParams = t.Object({ id: t.String({ description: "A ticket id (`tkt_…`)." }) });

@@ -95,6 +95,11 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
         SELECT COUNT(*) AS n FROM changed`;
       return (row?.n ?? 0) > 0;
     },
+    async touch(id, orgId, at) {
+      if (hasNul(id)) return false;
+      const rows = await sql`UPDATE tickets SET updated_at = GREATEST(updated_at, ${at}) WHERE id = ${id} AND org_id = ${orgId}`;
+      return rows.count > 0;
+    },
     async remove(r) {
       const [row] = await sql<{ n: number }[]>`WITH gone AS (
           DELETE FROM tickets WHERE id = ${r.id} AND org_id = ${r.org_id} RETURNING org_id, status, priority

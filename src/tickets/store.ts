@@ -37,6 +37,11 @@ export interface TicketStore {
    * organization was changed, so a stale or foreign row cannot skew them. True when a row was updated.
    */
   update(before: TicketRow, after: TicketRow): Promise<boolean>;
+  /**
+   * Moves the ticket's updated_at to `at` (never back) without changing anything else: a comment was added. True when
+   * the ticket exists in that organization.
+   */
+  touch(id: string, orgId: string, at: number): Promise<boolean>;
   /** Deletes the row; its count moves only when a row was deleted (a second remove changes nothing). True when it was. */
   remove(r: TicketRow): Promise<boolean>;
 }
@@ -62,6 +67,7 @@ function buildStore(db: Database) {
   const insert = db.prepare(`INSERT INTO tickets (${COLUMNS}) VALUES (${placeholders(tickets)})`);
   const update = db.prepare(`UPDATE tickets SET subject = ?, description = ?, status = ?, priority = ?, updated_at = ? WHERE id = ? AND org_id = ?`);
   const remove = db.prepare(`DELETE FROM tickets WHERE id = ? AND org_id = ?`);
+  const touch = db.prepare(`UPDATE tickets SET updated_at = MAX(updated_at, ?) WHERE id = ? AND org_id = ?`);
   const bump = db.prepare(
     `INSERT INTO ticket_counts (org_id, status, priority, count) VALUES (?, ?, ?, ?)
      ON CONFLICT (org_id, status, priority) DO UPDATE SET count = count + excluded.count`,
@@ -99,6 +105,7 @@ function buildStore(db: Database) {
       }
       return true;
     },
+    touch: (id: string, orgId: string, at: number): boolean => touch.run(at, id, orgId).changes > 0,
     remove(r: TicketRow): boolean {
       if (remove.run(r.id, r.org_id).changes === 0) return false;
       bump.run(r.org_id, r.status, r.priority, -1);

@@ -8,6 +8,12 @@ export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   "ticket.created": "A ticket was created. `data` is the ticket.",
   "ticket.updated": "A ticket changed. `data` is the ticket after the change, plus `changed_fields`: the names of the fields that changed.",
   "ticket.deleted": "A ticket was deleted. `data` is the ticket as it was.",
+  "comment.created":
+    "A comment was added to a ticket (a public reply or an internal note). `data` is the comment, with `ticket_id`; its attachments without `download_url`.",
+  "comment.redacted": "A comment's body was redacted and its attachments removed. `data` is the comment after the redaction.",
+  "contact.created": "A contact (requester) was created, directly or by a ticket naming a new `requester`. `data` is the contact.",
+  "contact.updated": "A contact changed. `data` is the contact after the change, plus `changed_fields`.",
+  "contact.deleted": "A contact was deleted: its personal fields are erased, its tickets and comments kept. `data` is the contact after the erasure.",
   "file.uploaded": "A file was uploaded. `data` is the file as the API returns it, without `download_url` (a link that expires; GET the file for a fresh one).",
   "file.deleted": "A file was deleted. `data` is the file as it was, without `download_url`.",
   "webhook.test": "Sent by `POST /v1/webhooks/{id}/test` to that endpoint only, whatever it subscribes to.",

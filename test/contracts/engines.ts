@@ -119,6 +119,10 @@ export const sqliteEngine: Engine = {
           created_by: null,
           created_at: now,
           updated_at: now,
+          requester_id: null,
+          assignee_id: null,
+          tags: "[]",
+          custom_fields: "{}",
         });
         return id;
       },

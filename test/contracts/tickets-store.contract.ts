@@ -51,6 +51,10 @@ export function describeTicketsStoreContract(engineName: string, open: Open<Tick
       created_by: null,
       created_at: T0,
       updated_at: T0,
+      requester_id: null,
+      assignee_id: null,
+      tags: "[]",
+      custom_fields: "{}",
       ...over,
     });
     const all = async (orgId: string, f: TicketFilter = {}) => await store.page(orgId, f, 10_000, 0);

@@ -3,7 +3,19 @@ import { sqliteTable, text, integer, index } from "drizzle-orm/sqlite-core";
 import { orgs } from "./orgs";
 
 /** Every event type the product emits, in one place (webhooks subscribe to these). */
-export const EVENT_TYPES = ["ticket.created", "ticket.updated", "ticket.deleted", "file.uploaded", "file.deleted", "webhook.test"] as const;
+export const EVENT_TYPES = [
+  "ticket.created",
+  "ticket.updated",
+  "ticket.deleted",
+  "comment.created",
+  "comment.redacted",
+  "contact.created",
+  "contact.updated",
+  "contact.deleted",
+  "file.uploaded",
+  "file.deleted",
+  "webhook.test",
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const events = sqliteTable(

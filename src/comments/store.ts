@@ -1,0 +1,14 @@
+// The comments store: its contract (asynchronous, what services use) and its SQLite implementation. Skeleton: filled in by the comments work.
+import type { Database } from "bun:sqlite";
+import { asyncStore, type Guard } from "../db/async-store";
+import { perDatabase } from "../db/per-database";
+
+// biome-ignore lint/suspicious/noEmptyInterface: the contract's methods come with the comments work.
+export interface CommentStore {}
+
+const statements = perDatabase((_db: Database) => ({}));
+
+/** The SQLite implementation over one connection; `guard` see async-store.ts. */
+export function sqliteCommentStore(db: Database, guard?: Guard): CommentStore {
+  return asyncStore(statements(db), guard) satisfies CommentStore;
+}
