@@ -14,6 +14,7 @@ import { postgresIdempotencyStore } from "./idempotency/store-postgres";
 import { postgresOrgsStore } from "./orgs/store-postgres";
 import { postgresTicketFieldStore } from "./ticket-fields/store-postgres";
 import { postgresTicketStore } from "./tickets/store-postgres";
+import { postgresTicketSearchStore } from "./tickets/search-store-postgres";
 import { postgresSignals } from "./webhooks/signals-postgres";
 import { postgresWebhookStore } from "./webhooks/store-postgres";
 import { type Outbox, type OutboxSignal, sqliteOutbox, sqliteOutboxSignal } from "./events/outbox";
@@ -25,12 +26,15 @@ import { type FolderStore, sqliteFolderStore } from "./folders/store";
 import { type OrgsStore, sqliteOrgsStore } from "./orgs/store";
 import { sqliteTicketFieldStore, type TicketFieldStore } from "./ticket-fields/store";
 import { sqliteTicketStore, type TicketStore } from "./tickets/store";
+import { sqliteTicketSearchStore, type TicketSearchStore } from "./tickets/search-store";
 import { type QueueSignal, sqliteQueueSignal } from "./webhooks/queue-signal";
 import { sqliteWebhookStore, type WebhookStore } from "./webhooks/store";
 
 /** One store per aggregate, each an asynchronous contract with one implementation per engine. */
 export interface Stores {
   tickets: TicketStore;
+  /** The list's filters, orders and full-text search over tickets (and their comments). */
+  ticketSearch: TicketSearchStore;
   contacts: ContactStore;
   comments: CommentStore;
   ticketFields: TicketFieldStore;
@@ -61,6 +65,7 @@ export interface Engine {
 function buildStores(db: Database, guard?: Guard): Stores {
   return {
     tickets: sqliteTicketStore(db, guard),
+    ticketSearch: sqliteTicketSearchStore(db, guard),
     contacts: sqliteContactStore(db, guard),
     comments: sqliteCommentStore(db, guard),
     ticketFields: sqliteTicketFieldStore(db, guard),
@@ -112,6 +117,7 @@ export const sqliteEngine: (db: Database) => Engine = perDatabase((db) => {
 function buildPostgresStores(q: Queryable, mode: StoreMode, recorded: () => void): Stores {
   return {
     tickets: postgresTicketStore(q, mode),
+    ticketSearch: postgresTicketSearchStore(q, mode),
     contacts: postgresContactStore(q, mode),
     comments: postgresCommentStore(q, mode),
     ticketFields: postgresTicketFieldStore(q, mode),
@@ -125,7 +131,7 @@ function buildPostgresStores(q: Queryable, mode: StoreMode, recorded: () => void
 }
 
 /**
- * A unit's stores, each built on first use: a unit touches two or three of the ten (a ticket create: tickets and
+ * A unit's stores, each built on first use: a unit touches two or three of the eleven (a ticket create: tickets and
  * the outbox), and building one prepares its column lists on the transaction.
  */
 function lazyPostgresStores(q: Queryable, recorded: () => void): Stores {
@@ -136,6 +142,7 @@ function lazyPostgresStores(q: Queryable, recorded: () => void): Stores {
   });
   return Object.defineProperties({} as Stores, {
     tickets: once("tickets", () => postgresTicketStore(q, "tx")),
+    ticketSearch: once("ticketSearch", () => postgresTicketSearchStore(q, "tx")),
     contacts: once("contacts", () => postgresContactStore(q, "tx")),
     comments: once("comments", () => postgresCommentStore(q, "tx")),
     ticketFields: once("ticketFields", () => postgresTicketFieldStore(q, "tx")),

@@ -9,6 +9,10 @@ import { manualClock, type ManualClock } from "../../src/lib/clock";
 import { newId } from "../../src/lib/ids";
 import type { OrgsStore } from "../../src/orgs/store";
 import type { TicketStore } from "../../src/tickets/store";
+import type { ContactStore } from "../../src/contacts/store";
+import type { TicketSearchStore } from "../../src/tickets/search-store";
+import type { CommentStore } from "../../src/comments/store";
+import type { TicketFieldStore } from "../../src/ticket-fields/store";
 import { postgresEngine as postgresStoresEngine, type Signals, sqliteEngine as sqliteStoresEngine, type Stores } from "../../src/stores";
 import type { Writer } from "../../src/db/writer";
 import { openPostgres } from "../../src/db/postgres/client";
@@ -42,6 +46,10 @@ function seedFileRow(orgId: string, folderId: string | null, uploadedAt: number)
 /** One engine's stores over one fresh database. */
 export interface EngineWorld {
   tickets: TicketStore;
+  ticketSearch: TicketSearchStore;
+  contacts: ContactStore;
+  comments: CommentStore;
+  ticketFields: TicketFieldStore;
   folders: FolderStore;
   files: FileStore;
   webhooks: WebhookStore;
@@ -147,6 +155,10 @@ export const sqliteEngine: Engine = {
     };
     return {
       tickets,
+      ticketSearch: engine.stores.ticketSearch,
+      contacts: engine.stores.contacts,
+      comments: engine.stores.comments,
+      ticketFields: engine.stores.ticketFields,
       folders,
       files,
       webhooks,
