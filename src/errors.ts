@@ -30,6 +30,8 @@ export const UNAUTHORIZED_MESSAGE = "Invalid or expired API key. Generate a new 
 export const errors = {
   unauthorized: () => new ApiError(401, "unauthorized", UNAUTHORIZED_MESSAGE, undefined, { "www-authenticate": "Bearer" }),
   planRequired: () => new ApiError(403, "plan_required", "API access is available on Pro and Enterprise plans."),
+  /** The key's role may not do this (e.g. a member redacting a comment: owner or admin only). */
+  forbidden: (message: string) => new ApiError(403, "forbidden", message),
   notFound: (what = "The requested resource") => new ApiError(404, "not_found", `${what} was not found.`),
   // The default message names the fields, so callers without their own wording (and the CLI, which prints only
   // the message) still say what is wrong.

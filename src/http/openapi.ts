@@ -13,7 +13,7 @@ export const ErrorBody = t.Object(
 const DESCRIPTIONS: Record<number, string> = {
   400: "Validation error (`validation_error`), with `details` per field.",
   401: "Missing, unknown, revoked or expired API key (`unauthorized`).",
-  403: "The organization's plan has no API access (`plan_required`) or the link is invalid.",
+  403: "The organization's plan has no API access (`plan_required`), the key's role may not do this (`forbidden`), or the link is invalid.",
   404: "No such resource in this organization (`not_found`).",
   409: "Conflict with the current state.",
   413: "Request body too large (`payload_too_large`).",
