@@ -2,7 +2,7 @@
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz";
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-export type IdPrefix = "org" | "user" | "key" | "tkt" | "fld" | "file" | "wh" | "evt" | "dlv" | "req";
+export type IdPrefix = "org" | "user" | "key" | "tkt" | "con" | "cmt" | "tfd" | "fld" | "file" | "wh" | "evt" | "dlv" | "req";
 
 /** Random characters drawn uniformly from `alphabet` (rejection sampling, so no modulo bias). */
 export function randomString(length: number, alphabet: string): string {

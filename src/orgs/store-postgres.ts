@@ -1,4 +1,5 @@
 // The organizations store on PostgreSQL: the OrgsStore contract over postgres.js, behaving exactly as the SQLite one (store.ts) under concurrent transactions.
+import { hasNul } from "../db/postgres/text";
 import type { Sql } from "postgres";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { apiKeys, orgs, type Plan, users } from "../db/schema/orgs";
@@ -126,8 +127,18 @@ export function postgresOrgsStore(q: Queryable, mode: StoreMode): OrgsStore {
       return [...rows];
     },
     async getUserInOrg(userId: string, orgId: string): Promise<UserRow | null> {
+      // A text parameter holding U+0000 is an error on PostgreSQL; no id holds one, so it matches nothing (as on SQLite).
+      if (hasNul(userId)) return null;
       const [row] = await q<UserRow[]>`SELECT ${q(USER_COLUMNS)} FROM users WHERE id = ${userId} AND org_id = ${orgId}`;
       return row ?? null;
+    },
+    async usersPage(orgId: string, limit: number, offset: number): Promise<UserRow[]> {
+      const rows = await q<UserRow[]>`SELECT ${q(USER_COLUMNS)} FROM users WHERE org_id = ${orgId} ORDER BY created_at, id LIMIT ${limit} OFFSET ${offset}`;
+      return [...rows];
+    },
+    async usersTotal(orgId: string): Promise<number> {
+      const [row] = await q<{ total: number }[]>`SELECT COUNT(*) AS total FROM users WHERE org_id = ${orgId}`;
+      return row?.total ?? 0;
     },
     async findOwner(orgId: string): Promise<UserRow | null> {
       // The earliest owner, else the earliest user.

@@ -85,6 +85,10 @@ export interface OrgsStore {
   /** Users of one organization, or (no id: `users list` without --org, cross-organization) of all; oldest first, ties by id. */
   listUsers(orgId?: string): Promise<UserRow[]>;
   getUserInOrg(userId: string, orgId: string): Promise<UserRow | null>;
+  /** A page of the organization's users, oldest first (ties by id), by offset: `GET /v1/users`. */
+  usersPage(orgId: string, limit: number, offset: number): Promise<UserRow[]>;
+  /** How many users the organization has. */
+  usersTotal(orgId: string): Promise<number>;
   /** The organization's earliest owner, else its earliest user; null for an organization without users. */
   findOwner(orgId: string): Promise<UserRow | null>;
   /** False (and nothing written) when the email is already used in the row's organization. */
@@ -132,6 +136,10 @@ function buildStore(db: Database) {
 
   const allUsers = db.prepare<UserRow, []>(`SELECT ${USER_COLUMNS} FROM users ORDER BY created_at, id`);
   const usersOf = db.prepare<UserRow, [string]>(`SELECT ${USER_COLUMNS} FROM users WHERE org_id = ? ORDER BY created_at, id`);
+  const usersPage = db.prepare<UserRow, [string, number, number]>(
+    `SELECT ${USER_COLUMNS} FROM users WHERE org_id = ? ORDER BY created_at, id LIMIT ? OFFSET ?`,
+  );
+  const usersTotal = db.prepare<{ total: number }, [string]>(`SELECT COUNT(*) AS total FROM users WHERE org_id = ?`);
   const userInOrg = db.prepare<UserRow, [string, string]>(`SELECT ${USER_COLUMNS} FROM users WHERE id = ? AND org_id = ?`);
   // The earliest owner, else the earliest user.
   const owner = db.prepare<UserRow, [string]>(
@@ -207,6 +215,8 @@ function buildStore(db: Database) {
 
     listUsers: (orgId?: string): UserRow[] => (orgId === undefined ? allUsers.all() : usersOf.all(orgId)),
     getUserInOrg: (userId: string, orgId: string): UserRow | null => userInOrg.get(userId, orgId),
+    usersPage: (orgId: string, limit: number, offset: number): UserRow[] => usersPage.all(orgId, limit, offset),
+    usersTotal: (orgId: string): number => usersTotal.get(orgId)?.total ?? 0,
     findOwner: (orgId: string): UserRow | null => owner.get(orgId),
     insertUser,
 
