@@ -20,6 +20,7 @@ const COLUMNS = columnNames(files);
  * - `ticketExists` locks the ticket against deletion (`FOR KEY SHARE`, which updates of the ticket do not wait
  *   for): a concurrent delete of the ticket waits for the upload's COMMIT, then sets the file's ticket_id to NULL.
  * Without these, the insert's foreign-key check would fail (a 500) where SQLite's one writer answers 404.
+ * `attachToTicket` updates (so locks) the rows it finds: a concurrent delete of one of them waits for the unit's COMMIT.
  */
 export function postgresFileStore(q: Queryable, mode: StoreMode): FileStore {
   const sql = q as Sql;
@@ -70,6 +71,14 @@ export function postgresFileStore(q: Queryable, mode: StoreMode): FileStore {
       if (hasNul(id)) return false;
       const rows = await sql`SELECT 1 AS one FROM tickets WHERE id = ${id} AND org_id = ${orgId}${inUnit ? sql` FOR KEY SHARE` : none()}`;
       return rows.length > 0;
+    },
+    async attachToTicket(ids, orgId, ticketId) {
+      // An id with U+0000 or a lone surrogate names no file (and jsonb could not hold it); the rest go as one JSON array.
+      const wanted = ids.filter((id) => !hasNul(id) && id.isWellFormed());
+      if (!wanted.length) return [];
+      const rows = await sql<FileRow[]>`UPDATE files SET ticket_id = ${ticketId}
+        WHERE org_id = ${orgId} AND id IN (SELECT jsonb_array_elements_text(${JSON.stringify(wanted)}::jsonb)) RETURNING ${columns}`;
+      return [...rows];
     },
   };
 }

@@ -41,6 +41,12 @@ export interface FileStore {
   folderExists(id: string, orgId: string): Promise<boolean>;
   /** Whether the organization has this ticket (an upload's `ticket_id`). */
   ticketExists(id: string, orgId: string): Promise<boolean>;
+  /**
+   * Sets `ticket_id` of those of `ids` that are the organization's files (a comment attached them to the ticket) and
+   * returns their rows as they are now, in no particular order; an id that is not one of its files is left out (and
+   * nothing is written for it). The ticket must exist in the same unit (tickets.get).
+   */
+  attachToTicket(ids: readonly string[], orgId: string, ticketId: string): Promise<FileRow[]>;
 }
 
 function buildStore(db: Database) {
@@ -60,6 +66,10 @@ function buildStore(db: Database) {
   const remove = db.prepare(`DELETE FROM files WHERE id = ? AND org_id = ?`);
   const folderExists = db.prepare<{ one: number }, [string, string]>(`SELECT 1 AS one FROM folders WHERE id = ? AND org_id = ?`);
   const ticketExists = db.prepare<{ one: number }, [string, string]>(`SELECT 1 AS one FROM tickets WHERE id = ? AND org_id = ?`);
+  // The ids as one JSON array parameter: one statement whatever their number.
+  const attach = db.prepare<FileRow, [string, string, string]>(
+    `UPDATE files SET ticket_id = ? WHERE org_id = ? AND id IN (SELECT value FROM json_each(?)) RETURNING ${COLUMNS}`,
+  );
 
   const key = (f: FileFilter) => `${f.folderId === undefined ? "any" : f.folderId === null ? "root" : "id"}${f.ticketId !== undefined}`;
   const args = (orgId: string, f: FileFilter) => {
@@ -80,6 +90,8 @@ function buildStore(db: Database) {
     remove: (id: string, orgId: string): boolean => remove.run(id, orgId).changes > 0,
     folderExists: (id: string, orgId: string): boolean => !!folderExists.get(id, orgId),
     ticketExists: (id: string, orgId: string): boolean => !!ticketExists.get(id, orgId),
+    attachToTicket: (ids: readonly string[], orgId: string, ticketId: string): FileRow[] =>
+      ids.length ? attach.all(ticketId, orgId, JSON.stringify(ids)) : [],
   };
 }
 
