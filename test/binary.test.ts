@@ -87,7 +87,20 @@ describe("the compiled executable, alone in an empty directory", () => {
     ]);
     expect(r.status).toBe(201);
     created = JSON.parse(r.body);
-    expect(Object.keys(created).sort()).toEqual(["created_at", "created_by", "description", "id", "priority", "status", "subject", "updated_at"]);
+    expect(Object.keys(created).sort()).toEqual([
+      "assignee_id",
+      "created_at",
+      "created_by",
+      "custom_fields",
+      "description",
+      "id",
+      "priority",
+      "requester_id",
+      "status",
+      "subject",
+      "tags",
+      "updated_at",
+    ]);
     expect(created).toEqual({
       id: expect.stringMatching(/^tkt_[0-9a-z]+$/),
       subject: "Cannot upload files over 10MB",

@@ -6,7 +6,20 @@ import { createUser } from "../src/orgs/service";
 import { createTestEnv, type TestEnv } from "./helpers";
 
 const T0 = Date.UTC(2026, 1, 25, 14, 30, 0);
-const TICKET_FIELDS = ["created_at", "created_by", "description", "id", "priority", "status", "subject", "updated_at"];
+const TICKET_FIELDS = [
+  "assignee_id",
+  "created_at",
+  "created_by",
+  "custom_fields",
+  "description",
+  "id",
+  "priority",
+  "requester_id",
+  "status",
+  "subject",
+  "tags",
+  "updated_at",
+];
 
 interface TicketBody {
   id: string;
@@ -15,6 +28,10 @@ interface TicketBody {
   status: string;
   priority: string;
   created_by: string | null;
+  requester_id: string | null;
+  assignee_id: string | null;
+  tags: string[];
+  custom_fields: Record<string, unknown>;
   created_at: string;
   updated_at: string;
 }
@@ -65,6 +82,10 @@ describe("POST /v1/tickets", () => {
       status: "open",
       priority: "medium",
       created_by: a.userId,
+      requester_id: null,
+      assignee_id: null,
+      tags: [],
+      custom_fields: {},
       created_at: "2026-02-25T14:30:00Z",
       updated_at: "2026-02-25T14:30:00Z",
     });

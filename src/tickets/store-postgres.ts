@@ -4,7 +4,7 @@ import { hasNul } from "../db/postgres/text";
 import type { Queryable, StoreMode } from "../db/postgres/writer";
 import { columnNames } from "../db/schema/raw-row";
 import { tickets } from "../db/schema/tickets";
-import type { TicketFilter, TicketRow, TicketStore } from "./store";
+import { type TagCount, type TicketFilter, type TicketRow, type TicketStore, type TicketTagRow, tagRangeEnd } from "./store";
 
 /** Every column of `tickets`, in schema order: the one column list of the table (SELECTs and the INSERT). */
 const COLUMNS = columnNames(tickets);
@@ -29,6 +29,9 @@ export const COUNT_SHARDS = 16;
  *   of the unit lands in that shard, in (status, priority) order as before. On the pool, each call picks anew. A
  *   shard's own row may go negative (an update takes one from its shard, not from the shard the ticket was counted
  *   in); only sums are meaningful.
+ * - ticket_tags rows are written in the same statement as their ticket, from the row as that statement wrote it
+ *   (its tags, status and times), so they are in step with it whatever `before` said. An insert without tags is the
+ *   statement it always was.
  */
 export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore {
   const sql = q as Sql;
@@ -71,8 +74,28 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
           : await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE id = ${id} AND org_id = ${orgId}`;
       return row ?? null;
     },
+    async getMany(ids, orgId) {
+      const wanted = ids.filter((id) => !hasNul(id));
+      if (wanted.length === 0) return [];
+      // In id order: the order the rows are locked in (LockRows sits above the sort).
+      const rows =
+        mode === "tx"
+          ? await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE org_id = ${orgId} AND id = ANY(${wanted}::text[]) ORDER BY id FOR UPDATE`
+          : await sql<TicketRow[]>`SELECT ${columns} FROM tickets WHERE org_id = ${orgId} AND id = ANY(${wanted}::text[]) ORDER BY id`;
+      return [...rows];
+    },
     async insert(r) {
-      await sql`WITH t AS (INSERT INTO tickets ${sql(r, COLUMNS)} RETURNING org_id, status, priority)
+      if (r.tags === "[]") {
+        await sql`WITH t AS (INSERT INTO tickets ${sql(r, COLUMNS)} RETURNING org_id, status, priority)
+          INSERT INTO ticket_counts (org_id, status, priority, shard, count) SELECT org_id, status, priority, ${shard()}::bigint, 1 FROM t
+          ON CONFLICT (org_id, status, priority, shard) DO UPDATE SET count = ticket_counts.count + excluded.count`;
+        return;
+      }
+      await sql`WITH t AS (INSERT INTO tickets ${sql(r, COLUMNS)} RETURNING id, org_id, status, priority, created_at, updated_at, tags),
+        tagged AS (
+          INSERT INTO ticket_tags (org_id, tag, ticket_id, status, created_at, updated_at)
+          SELECT t.org_id, x.tag, t.id, t.status, t.created_at, t.updated_at FROM t CROSS JOIN LATERAL jsonb_array_elements_text(t.tags::jsonb) AS x(tag)
+        )
         INSERT INTO ticket_counts (org_id, status, priority, shard, count) SELECT org_id, status, priority, ${shard()}::bigint, 1 FROM t
         ON CONFLICT (org_id, status, priority, shard) DO UPDATE SET count = ticket_counts.count + excluded.count`;
     },
@@ -81,9 +104,16 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
           SELECT id, status, priority FROM tickets WHERE id = ${after.id} AND org_id = ${after.org_id} FOR UPDATE
         ), changed AS (
           UPDATE tickets t SET subject = ${after.subject}, description = ${after.description}, status = ${after.status},
-            priority = ${after.priority}, updated_at = ${after.updated_at}
+            priority = ${after.priority}, requester_id = ${after.requester_id}, assignee_id = ${after.assignee_id}, tags = ${after.tags},
+            custom_fields = ${after.custom_fields}, updated_at = ${after.updated_at}
           FROM old WHERE t.id = old.id
-          RETURNING t.org_id, old.status AS old_status, old.priority AS old_priority, t.status, t.priority
+          RETURNING t.id, t.org_id, old.status AS old_status, old.priority AS old_priority, t.status, t.priority, t.created_at, t.updated_at, t.tags
+        ), untagged AS (
+          DELETE FROM ticket_tags tt USING changed c WHERE tt.ticket_id = c.id AND tt.org_id = c.org_id AND NOT (c.tags::jsonb ? tt.tag)
+        ), tagged AS (
+          INSERT INTO ticket_tags (org_id, tag, ticket_id, status, created_at, updated_at)
+          SELECT c.org_id, x.tag, c.id, c.status, c.created_at, c.updated_at FROM changed c CROSS JOIN LATERAL jsonb_array_elements_text(c.tags::jsonb) AS x(tag)
+          ON CONFLICT (org_id, tag, ticket_id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at
         ), moved AS (
           INSERT INTO ticket_counts (org_id, status, priority, shard, count)
           SELECT c.org_id, v.status, v.priority, ${shard()}::bigint, v.delta
@@ -97,8 +127,13 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
     },
     async touch(id, orgId, at) {
       if (hasNul(id)) return false;
-      const rows = await sql`UPDATE tickets SET updated_at = GREATEST(updated_at, ${at}) WHERE id = ${id} AND org_id = ${orgId}`;
-      return rows.count > 0;
+      const [row] = await sql<{ n: number }[]>`WITH t AS (
+          UPDATE tickets SET updated_at = GREATEST(updated_at, ${at}) WHERE id = ${id} AND org_id = ${orgId} RETURNING id, org_id, updated_at, tags
+        ), tagged AS (
+          UPDATE ticket_tags tt SET updated_at = t.updated_at FROM t WHERE t.tags <> '[]' AND tt.ticket_id = t.id AND tt.org_id = t.org_id
+        )
+        SELECT COUNT(*) AS n FROM t`;
+      return (row?.n ?? 0) > 0;
     },
     async remove(r) {
       const [row] = await sql<{ n: number }[]>`WITH gone AS (
@@ -109,6 +144,25 @@ export function postgresTicketStore(q: Queryable, mode: StoreMode): TicketStore 
         )
         SELECT COUNT(*) AS n FROM gone`;
       return (row?.n ?? 0) > 0;
+    },
+    async tagPage(orgId, prefix, limit, offset) {
+      if (hasNul(prefix)) return [];
+      const rows = await sql<TagCount[]>`SELECT tag AS name, COUNT(*) AS ticket_count FROM ticket_tags
+        WHERE org_id = ${orgId} AND tag >= ${prefix} AND tag < ${tagRangeEnd(prefix)}
+        GROUP BY tag ORDER BY tag LIMIT ${limit} OFFSET ${offset}`;
+      return [...rows];
+    },
+    async tagTotal(orgId, prefix) {
+      if (hasNul(prefix)) return 0;
+      const [row] = await sql<{ total: number }[]>`SELECT COUNT(DISTINCT tag) AS total FROM ticket_tags
+        WHERE org_id = ${orgId} AND tag >= ${prefix} AND tag < ${tagRangeEnd(prefix)}`;
+      return row?.total ?? 0;
+    },
+    async tagRows(id, orgId) {
+      if (hasNul(id)) return [];
+      const rows = await sql<TicketTagRow[]>`SELECT org_id, tag, ticket_id, status, created_at, updated_at FROM ticket_tags
+        WHERE ticket_id = ${id} AND org_id = ${orgId} ORDER BY tag`;
+      return [...rows];
     },
   };
 }

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { TICKET_PRIORITIES, TICKET_STATUSES, type TicketPriority, type TicketStatus } from "../../src/db/schema/tickets";
 import { newId } from "../../src/lib/ids";
 import type { TicketFilter, TicketRow, TicketStore } from "../../src/tickets/store";
+import { parseTags } from "../../src/tickets/tags";
 import type { Writer } from "../../src/db/writer";
 import { seededRandom } from "../helpers";
 import { CONCURRENCY, settle, warmUp } from "./concurrent";
@@ -238,6 +239,137 @@ export function describeTicketsStoreContract(engineName: string, open: Open<Tick
       expectSameRow(await store.get(t.id, a.orgId), t);
     });
 
+    /** The ticket's ticket_tags rows are exactly its tags, each with its status and times. */
+    const expectTagsInStep = async (t: TicketRow) => {
+      const want = parseTags(t.tags).map((tag) => ({
+        org_id: t.org_id,
+        tag,
+        ticket_id: t.id,
+        status: t.status,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+      }));
+      const rows = await store.tagRows(t.id, t.org_id);
+      expect(rows.map((r) => ({ ...r }))).toEqual(want);
+      for (const r of rows) expectSameRow(r, want.find((x) => x.tag === r.tag)!);
+    };
+    const tags = (...names: string[]) => JSON.stringify(names.sort());
+
+    describe("tags (ticket_tags rows in step with the ticket)", () => {
+      test("insert writes one row per tag with the ticket's status and times; a ticket without tags has none", async () => {
+        const tagged = row(a, { tags: tags("billing", "vip:gold", "a-b_c"), status: "in_progress", created_at: T0 + 5, updated_at: T0 + 9 });
+        const plain = row(a, { created_at: T0 + 6 });
+        await store.insert(tagged);
+        await store.insert(plain);
+        expectSameRow(await store.get(tagged.id, a.orgId), tagged);
+        await expectTagsInStep(tagged);
+        expect(await store.tagRows(plain.id, a.orgId)).toEqual([]);
+      });
+
+      test("update makes the rows the new set (added, removed, kept) and copies status and updated_at to every row", async () => {
+        const t = row(a, { tags: tags("one", "two"), assignee_id: null });
+        await store.insert(t);
+        const steps: Partial<TicketRow>[] = [
+          { tags: tags("one", "two", "three") },
+          { tags: tags("three"), status: "resolved" },
+          { status: "closed", priority: "urgent" },
+          { subject: "only the subject (and updated_at)" },
+          { tags: "[]" },
+          { tags: tags("back"), status: "open" },
+          { assignee_id: a.userId, custom_fields: '{"order_id":"A-1","size":3}' },
+          { assignee_id: null, custom_fields: "{}" },
+        ];
+        let before = t;
+        for (const [i, change] of steps.entries()) {
+          const after: TicketRow = { ...before, ...change, updated_at: before.updated_at + 1000 + i };
+          expect(await store.update(before, after)).toBe(true);
+          expectSameRow(await store.get(t.id, a.orgId), after);
+          await expectTagsInStep(after);
+          before = after;
+        }
+        await expectCountsExact(a.orgId, [before]);
+      });
+
+      test("touch moves the rows' updated_at with the ticket's, never back; remove takes the rows with the ticket", async () => {
+        const t = row(a, { tags: tags("x", "y"), updated_at: T0 + 100 });
+        const plain = row(a, { updated_at: T0 + 100, created_at: T0 + 1 });
+        await store.insert(t);
+        await store.insert(plain);
+        expect(await store.touch(t.id, a.orgId, T0 + 500)).toBe(true);
+        await expectTagsInStep({ ...t, updated_at: T0 + 500 });
+        expect(await store.touch(t.id, a.orgId, T0 + 200)).toBe(true);
+        await expectTagsInStep({ ...t, updated_at: T0 + 500 });
+        expect(await store.touch(plain.id, a.orgId, T0 + 300)).toBe(true);
+        expect((await store.get(plain.id, a.orgId))!.updated_at).toBe(T0 + 300);
+        expect(await store.touch(newId("tkt"), a.orgId, T0 + 600)).toBe(false);
+        expect(await store.remove({ ...t, updated_at: T0 + 500 })).toBe(true);
+        expect(await store.tagRows(t.id, a.orgId)).toEqual([]);
+        expect(await store.tagTotal(a.orgId, "")).toBe(0);
+      });
+
+      test("tagPage and tagTotal count tickets per tag in name order, by prefix, by page; other organizations' tags never show", async () => {
+        const mine = [
+          row(a, { tags: tags("billing", "bug") }),
+          row(a, { tags: tags("billing"), created_at: T0 + 1 }),
+          row(a, { tags: tags("billing", "b:vip", "refund"), created_at: T0 + 2 }),
+          row(a, { created_at: T0 + 3 }),
+        ];
+        const theirs = [row(b, { tags: tags("billing", "secret", "bz") })];
+        for (const r of [...mine, ...theirs]) await store.insert(r);
+        const all = [
+          { name: "b:vip", ticket_count: 1 },
+          { name: "billing", ticket_count: 3 },
+          { name: "bug", ticket_count: 1 },
+          { name: "refund", ticket_count: 1 },
+        ];
+        expect(await store.tagPage(a.orgId, "", 100, 0)).toEqual(all);
+        expect(await store.tagTotal(a.orgId, "")).toBe(4);
+        expect(await store.tagPage(a.orgId, "", 2, 1)).toEqual(all.slice(1, 3));
+        expect(await store.tagPage(a.orgId, "", 2, 4)).toEqual([]);
+        expect(await store.tagPage(a.orgId, "b", 100, 0)).toEqual(all.slice(0, 3));
+        expect(await store.tagTotal(a.orgId, "b")).toBe(3);
+        expect(await store.tagPage(a.orgId, "bi", 100, 0)).toEqual([all[1]]);
+        expect(await store.tagPage(a.orgId, "billing", 100, 0)).toEqual([all[1]]);
+        expect(await store.tagPage(a.orgId, "billings", 100, 0)).toEqual([]);
+        expect(await store.tagTotal(a.orgId, "secret")).toBe(0);
+        expect(await store.tagPage(b.orgId, "", 100, 0)).toEqual([
+          { name: "billing", ticket_count: 1 },
+          { name: "bz", ticket_count: 1 },
+          { name: "secret", ticket_count: 1 },
+        ]);
+        // A status change or deletion moves the counts at once.
+        await store.remove(mine[0]!);
+        expect(await store.tagPage(a.orgId, "b", 100, 0)).toEqual([
+          { name: "b:vip", ticket_count: 1 },
+          { name: "billing", ticket_count: 2 },
+        ]);
+      });
+
+      test("isolation: an update or touch addressed with another organization changes no tag row", async () => {
+        const victim = row(b, { tags: tags("theirs") });
+        await store.insert(victim);
+        expect(await store.update({ ...victim, org_id: a.orgId }, { ...victim, org_id: a.orgId, tags: tags("hijacked"), updated_at: T0 + 9 })).toBe(false);
+        expect(await store.touch(victim.id, a.orgId, T0 + 99)).toBe(false);
+        expectSameRow(await store.get(victim.id, b.orgId), victim);
+        await expectTagsInStep(victim);
+        expect(await store.tagTotal(a.orgId, "")).toBe(0);
+        expect(await store.tagRows(victim.id, a.orgId)).toEqual([]);
+      });
+
+      test("getMany: the organization's tickets among the ids, in id order; unknown, foreign and U+0000 ids left out", async () => {
+        const mine = Array.from({ length: 5 }, (_, i) => row(a, { created_at: T0 + i }));
+        const theirs = row(b);
+        for (const r of [...mine, theirs]) await store.insert(r);
+        const ids = [mine[3]!.id, theirs.id, newId("tkt"), mine[0]!.id, `${mine[1]!.id}\0`, "tkt_\uD800", mine[4]!.id];
+        const got = await store.getMany(ids, a.orgId);
+        const want = [mine[3]!, mine[0]!, mine[4]!].sort((x, y) => (x.id < y.id ? -1 : 1));
+        expect(got.map((r) => r.id)).toEqual(want.map((r) => r.id));
+        for (const r of got) expectSameRow(r, want.find((x) => x.id === r.id)!);
+        expect(await store.getMany([], a.orgId)).toEqual([]);
+        expect(await store.getMany([theirs.id], a.orgId)).toEqual([]);
+      });
+    });
+
     describe("concurrency (units as services run them: read, then write, in one unit)", () => {
       beforeEach(() => warmUp(() => store.total(a.orgId, {})));
 
@@ -275,6 +407,22 @@ export function describeTicketsStoreContract(engineName: string, open: Open<Tick
         expect([...marks].sort((x, y) => x - y)).toEqual(Array.from({ length: CONCURRENCY * 2 }, (_, i) => i));
         expect(final.updated_at).toBe(T0 + CONCURRENCY * 2);
         await expectCountsExact(a.orgId, [final, other]);
+      });
+
+      test("concurrent units adding different tags to one ticket (read, add, write): every tag lands, the rows stay in step", async () => {
+        const t = row(a, { tags: tags("start") });
+        await store.insert(t);
+        const { rejected } = await settle(
+          Array.from(
+            { length: CONCURRENCY },
+            (_, i) => () => edit(t.id, (before) => ({ tags: JSON.stringify([...parseTags(before.tags), `t${String(i).padStart(2, "0")}`].sort()) })),
+          ),
+        );
+        expect(rejected).toEqual([]);
+        const final = (await store.get(t.id, a.orgId))!;
+        expect(parseTags(final.tags)).toEqual(["start", ...Array.from({ length: CONCURRENCY }, (_, i) => `t${String(i).padStart(2, "0")}`)]);
+        await expectTagsInStep(final);
+        expect(await store.tagTotal(a.orgId, "")).toBe(CONCURRENCY + 1);
       });
 
       test("concurrent opposite moves between the same two counts neither deadlock nor skew them, on the pool and in units", async () => {
