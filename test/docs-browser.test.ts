@@ -93,7 +93,7 @@ describe.skipIf(!hasChromium)("/docs in headless Chromium", () => {
     await page.goto(`http://${own}/docs`, { waitUntil: "networkidle" });
     // It did render (so the absence below means something): the title and the ticket operations are there.
     await page.getByRole("heading", { name: "Client Cove API" }).waitFor();
-    expect(await page.getByText("List tickets").count()).toBeGreaterThan(0);
+    expect(await page.getByText("List and search tickets").count()).toBeGreaterThan(0);
 
     for (const role of ["button", "link"] as const) expect(await page.getByRole(role, { name: CLOUD_LABELS }).count(), role).toBe(0);
     // biome-ignore lint/performance/useDomNodeTextContent: the text a person sees (innerText skips hidden nodes), not every node's text.

@@ -83,6 +83,24 @@ export const COPIED_TABLES: readonly TableSpec[] = [
   spec(idempotencyKeys, ["key_id", "idempotency_key"]),
 ];
 
+/**
+ * Tables derived from copied ones and never copied: the full-text search index over tickets and comments (SQLite
+ * migration 0003 with FTS5's own tables, PostgreSQL 0006). Their triggers rebuild them in the target as the tickets
+ * and comments arrive, in the target engine's own form.
+ */
+export const DERIVED_TABLES: Readonly<Record<CopyEnd["kind"], readonly string[]>> = {
+  sqlite: [
+    "ticket_search",
+    "ticket_search_comments",
+    "ticket_search_config",
+    "ticket_search_data",
+    "ticket_search_docsize",
+    "ticket_search_idx",
+    "ticket_search_tickets",
+  ],
+  postgres: ["ticket_search"],
+};
+
 export type TableCounts = Record<string, number>;
 
 export interface CopyOptions {

@@ -1,23 +1,19 @@
-// The route GET /v1/tickets: filters, order and pages, with the next page's URL in the Link header.
+// The route GET /v1/tickets: filters, search, sort and pages, with the next page's URL in the Link header.
 import { Elysia } from "elysia";
 import type { ApiGuard } from "../idempotency/plugin";
 import { errorResponses } from "../http/openapi";
-import type { TicketRoutesDeps } from "./index";
-import { listTicketsPage, type ListQuery, type NextPage } from "./list";
+import type { Config } from "../config";
+import { type ListDeps, type ListQuery, listTicketsPage, nextPageQuery } from "./list";
 import { ListTicketsQuery } from "./list-model";
 import { TicketList } from "./model";
 
-/** The absolute URL of the next page: the same filters and page size, in the mode the client used. */
-function nextPageUrl(publicUrl: string, q: ListQuery, next: NextPage): string {
-  let url = `${publicUrl}/v1/tickets?`;
-  if (q.status) url += `status=${q.status}&`;
-  if (q.priority) url += `priority=${q.priority}&`;
-  url += `per_page=${q.per_page ?? 25}&`;
-  return "page" in next ? `${url}page=${next.page}` : `${url}starting_after=${encodeURIComponent(next.starting_after)}`;
+/** What the list route needs: the list's stores, and the public URL for the Link header. */
+export interface TicketListRouteDeps extends ListDeps {
+  config: Pick<Config, "publicUrl">;
 }
 
 /** GET /v1/tickets: mounted by ticketRoutes (its prefix and guard). */
-export function ticketListRoute(deps: TicketRoutesDeps, auth: ApiGuard) {
+export function ticketListRoute(deps: TicketListRouteDeps, auth: ApiGuard) {
   // Mounted inside ticketRoutes, whose prefix (/v1/tickets) it takes.
   return new Elysia({ name: "ticket-list" })
     .use(auth)
@@ -25,17 +21,18 @@ export function ticketListRoute(deps: TicketRoutesDeps, auth: ApiGuard) {
     .get(
       "",
       async ({ principal, query, set }) => {
-        const { list, next } = await listTicketsPage(deps, principal.orgId, query);
-        if (next) set.headers.link = `<${nextPageUrl(deps.config.publicUrl, query, next)}>; rel="next"`;
+        const q = query as ListQuery;
+        const { list, next, parsed } = await listTicketsPage(deps, principal.orgId, q);
+        if (next) set.headers.link = `<${deps.config.publicUrl}/v1/tickets?${nextPageQuery(parsed, list.meta.per_page, next)}>; rel="next"`;
         return list;
       },
       {
         query: ListTicketsQuery,
         response: { 200: "TicketList", ...errorResponses(400, 401, 403) },
         detail: {
-          summary: "List tickets",
+          summary: "List and search tickets",
           description:
-            'A page of the organization\'s tickets, newest first (ties by id). Page with `page` (offset) or `starting_after` (keyset: flat latency at any depth). When another page follows, the `Link` header holds its absolute URL with `rel="next"`, in the same mode. Unknown query parameters are ignored.',
+            "A page of the organization's tickets, newest first unless `sort` says otherwise (ties by id). Filters combine (all must hold): `status`, `priority`, `assignee_id`, `requester_id`, `tag`, `custom_fields[key]=value` (one parameter per custom field key, e.g. `custom_fields[order_id]=A-1001`; the value is read by the field's type: a number, `YYYY-MM-DD`, `true`/`false`, or the text; an unknown key is a 400), `created_after`/`created_before`/`updated_after`/`updated_before`, and `q` (full-text search). `meta.total` is exact for every combination. Page with `page` (offset), `cursor` (keyset, from the Link header: flat latency at any depth, survives deletions) or `starting_after` (keyset from a ticket id). When another page follows, the `Link` header holds its absolute URL with `rel=\"next\"`: the same filters and sort, with `page` in offset mode and `cursor` in keyset mode. Unknown query parameters are ignored.",
           tags: ["Tickets"],
           operationId: "listTickets",
         },
