@@ -277,22 +277,36 @@ const MULTIPART = () => ({
 /** download_url is minted per response: compare everything else. */
 const withoutUrl = ({ download_url: _d, ...rest }: FileJson) => rest;
 
+/** The ticket the tickets spec seeded last: POST /v1/tickets/bulk names it in its body (read when the body is sent). */
+const seededTicket = { id: "" };
+
 /**
  * The matrix rows, by feature: test/<feature>-access.test.ts runs each. A route of the app is covered when a row has
  * its method and its path's shape (fixed segments equal, `:placeholders` in the same places; the query is ignored).
  */
 export const ROUTE_MATRIX = {
   tickets: matrixSpec({
-    seed: async ({ env, a }) => ({
-      ticketId: await createdId(
-        await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Org A's secret ticket", priority: "high" } }),
+    seed: async ({ env, a }) => {
+      const ticketId = await createdId(
+        await env.request("/v1/tickets", {
+          method: "POST",
+          key: a.key,
+          json: { subject: "Org A's secret refund ticket", priority: "high", tags: ["vip", "secret"] },
+        }),
         "ticket",
-      ),
-    }),
+      );
+      seededTicket.id = ticketId;
+      return { ticketId };
+    },
     routes: [
       { method: "GET", path: "/v1/tickets" },
       { method: "GET", path: "/v1/tickets?status=open&priority=high&page=1&per_page=10" },
+      { method: "GET", path: "/v1/tickets?q=refund&tag=vip&sort=-updated_at" },
       { method: "POST", path: "/v1/tickets", json: { subject: "New", priority: "low" } },
+      // The body names the ticket just seeded (bulk has no path placeholder): serialized when sent, after the seed.
+      { method: "POST", path: "/v1/tickets/bulk", json: { toJSON: () => ({ ids: [seededTicket.id], set: { status: "closed", add_tags: ["x"] } }) } },
+      { method: "GET", path: "/v1/tags" },
+      { method: "GET", path: "/v1/tags?q=v&page=1&per_page=10" },
       { method: "GET", path: "/v1/tickets/:ticketId" },
       { method: "PATCH", path: "/v1/tickets/:ticketId", json: { subject: "Changed", status: "closed", priority: "low", description: "x" } },
       { method: "DELETE", path: "/v1/tickets/:ticketId" },
@@ -300,6 +314,118 @@ export const ROUTE_MATRIX = {
     snapshot: async ({ env, a }, seed) => ({
       ticket: await json(await env.request(`/v1/tickets/${seed.ticketId}`, { key: a.key })),
       list: await json(await env.request("/v1/tickets?per_page=100", { key: a.key })),
+      tags: await json(await env.request("/v1/tags?per_page=100", { key: a.key })),
+    }),
+  }),
+
+  contacts: matrixSpec({
+    seed: async ({ env, a }) => ({
+      contactId: await createdId(
+        await env.request("/v1/contacts", {
+          method: "POST",
+          key: a.key,
+          json: { email: `secret-${crypto.randomUUID()}@org-a.test`, name: "Org A's secret requester", external_id: crypto.randomUUID() },
+        }),
+        "contact",
+      ),
+    }),
+    routes: [
+      { method: "GET", path: "/v1/contacts" },
+      { method: "GET", path: "/v1/contacts?q=secret&include_deleted=true&per_page=10" },
+      { method: "POST", path: "/v1/contacts", json: { email: "new.requester@example.test", name: "New" }, okStatus: [201, 409] },
+      { method: "GET", path: "/v1/contacts/:contactId" },
+      { method: "PATCH", path: "/v1/contacts/:contactId", json: { name: "Renamed", phone: null } },
+      { method: "DELETE", path: "/v1/contacts/:contactId" },
+    ],
+    snapshot: async ({ env, a }, seed) => ({
+      contact: await json(await env.request(`/v1/contacts/${seed.contactId}`, { key: a.key })),
+      list: await json(await env.request("/v1/contacts?per_page=100&include_deleted=true", { key: a.key })),
+    }),
+  }),
+
+  users: matrixSpec({
+    // Users are read-only over the API: the seed names org A's own user (env.org made it with the key).
+    seed: ({ a }) => ({ userId: a.userId }),
+    routes: [
+      { method: "GET", path: "/v1/users" },
+      { method: "GET", path: "/v1/users?page=1&per_page=10" },
+      { method: "GET", path: "/v1/users/me" },
+      { method: "GET", path: "/v1/users/:userId" },
+    ],
+    snapshot: async ({ env, a }) => json(await env.request("/v1/users?per_page=100", { key: a.key })),
+  }),
+
+  comments: matrixSpec({
+    // A ticket of org A with one comment that attaches one of org A's files (redact deletes it: the snapshot shows it).
+    seed: async ({ env, a }) => {
+      const ticketId = await createdId(
+        await env.request("/v1/tickets", { method: "POST", key: a.key, json: { subject: "Org A's secret conversation" } }),
+        "ticket",
+      );
+      const fileId = (await uploadOk(env, a.key, { content: "Org A's secret attachment", filename: "secret.txt" })).id;
+      const commentId = await createdId(
+        await env.request(`/v1/tickets/${ticketId}/comments`, {
+          method: "POST",
+          key: a.key,
+          json: { body: "Org A's secret reply", attachments: [fileId] },
+        }),
+        "comment",
+      );
+      return { ticketId, commentId, fileId };
+    },
+    routes: [
+      { method: "GET", path: "/v1/tickets/:ticketId/comments" },
+      { method: "GET", path: "/v1/tickets/:ticketId/comments?public=true&page=1&per_page=10" },
+      { method: "POST", path: "/v1/tickets/:ticketId/comments", json: { body: "matrix" } },
+      { method: "GET", path: "/v1/tickets/:ticketId/comments/:commentId" },
+      { method: "POST", path: "/v1/tickets/:ticketId/comments/:commentId/redact", json: {} },
+    ],
+    snapshot: async ({ env, a }, seed) => {
+      const list = (await (await env.request(`/v1/tickets/${seed.ticketId}/comments?per_page=100`, { key: a.key })).json()) as {
+        data: { attachments: FileJson[] }[];
+        meta: unknown;
+      };
+      const file = await env.request(`/v1/files/${seed.fileId}`, { key: a.key });
+      const fileBody = (await file.json()) as FileJson;
+      return {
+        comments: list.data.map((c) => ({ ...c, attachments: c.attachments.map(withoutUrl) })),
+        meta: list.meta,
+        file: { status: file.status, body: file.status === 200 ? withoutUrl(fileBody) : fileBody },
+        objects: listObjects(env.dir),
+      };
+    },
+  }),
+
+  fields: matrixSpec({
+    // An organization has at most 50 fields and the matrix seeds one per case: the seed first deletes org A's fields.
+    seed: async ({ env, a }) => {
+      const existing = (await (await env.request("/v1/ticket-fields?per_page=100", { key: a.key })).json()) as { data: { id: string }[] };
+      for (const f of existing.data) {
+        const res = await env.request(`/v1/ticket-fields/${f.id}`, { method: "DELETE", key: a.key });
+        if (res.status !== 204) throw new Error(`route-matrix seed (ticket field cleanup): ${res.status} ${await res.text()}`);
+      }
+      return {
+        fieldId: await createdId(
+          await env.request("/v1/ticket-fields", {
+            method: "POST",
+            key: a.key,
+            json: { key: "secret_order", title: "Org A's secret field", type: "dropdown", options: ["one", "two"] },
+          }),
+          "ticket field",
+        ),
+      };
+    },
+    routes: [
+      { method: "GET", path: "/v1/ticket-fields" },
+      { method: "GET", path: "/v1/ticket-fields?page=1&per_page=10" },
+      { method: "POST", path: "/v1/ticket-fields", json: { key: "new_field", title: "New", type: "text" } },
+      { method: "GET", path: "/v1/ticket-fields/:fieldId" },
+      { method: "PATCH", path: "/v1/ticket-fields/:fieldId", json: { title: "Renamed", options: ["three"], required: true } },
+      { method: "DELETE", path: "/v1/ticket-fields/:fieldId" },
+    ],
+    snapshot: async ({ env, a }, seed) => ({
+      field: await json(await env.request(`/v1/ticket-fields/${seed.fieldId}`, { key: a.key })),
+      list: await json(await env.request("/v1/ticket-fields?per_page=100", { key: a.key })),
     }),
   }),
 
