@@ -31,6 +31,11 @@ export const SCALAR_CONFIG = {
 
 const TAGS = [
   { name: "Tickets", description: "Support tickets of your organization." },
+  { name: "Comments", description: "A ticket's conversation: public replies and internal notes, append-only, with attachments and redaction." },
+  { name: "Tags", description: "The tags on your organization's tickets, with how many tickets carry each." },
+  { name: "Ticket fields", description: "Custom fields your organization defines for its tickets." },
+  { name: "Contacts", description: "Requesters: the people who write in. Deleting one erases its personal data and keeps its history." },
+  { name: "Users", description: "The users of your organization, and the one behind your key." },
   { name: "Files", description: "Uploaded files: streamed uploads, signed download links, attachments to tickets and folders." },
   { name: "Folders", description: "Shared folders that hold files." },
   { name: "Webhooks", description: "Endpoints that receive signed event notifications, and their delivery log." },

@@ -6,7 +6,8 @@ export const ALL_EVENTS = "*";
 
 export const EVENT_DESCRIPTIONS: Record<EventType, string> = {
   "ticket.created": "A ticket was created. `data` is the ticket.",
-  "ticket.updated": "A ticket changed. `data` is the ticket after the change, plus `changed_fields`: the names of the fields that changed.",
+  "ticket.updated":
+    "A ticket changed (by PATCH or a bulk change). `data` is the ticket after the change, plus `changed_fields`: the names of the fields that changed (subject, description, status, priority, requester_id, assignee_id, tags, custom_fields). A comment does not send it: `comment.created` does.",
   "ticket.deleted": "A ticket was deleted. `data` is the ticket as it was.",
   "comment.created":
     "A comment was added to a ticket (a public reply or an internal note). `data` is the comment, with `ticket_id`; its attachments without `download_url`.",
