@@ -108,6 +108,10 @@ describe("the compiled executable, alone in an empty directory", () => {
       status: "open",
       priority: "medium",
       created_by: expect.stringMatching(/^user_[0-9a-z]+$/),
+      requester_id: null,
+      assignee_id: null,
+      tags: [],
+      custom_fields: {},
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
       updated_at: created.created_at,
     });
