@@ -37,6 +37,8 @@ export const errors = {
   // the message) still say what is wrong.
   validation: (details: FieldError[], message = `The request is not valid: ${details.map((d) => `${d.field} ${d.message}`).join(" ")}`) =>
     new ApiError(400, "validation_error", message, details),
+  /** A 400 for one query parameter: the message names it, as the body's details do. */
+  invalidQuery: (field: string, message: string) => new ApiError(400, "validation_error", `The query is not valid: ${field} ${message}`, [{ field, message }]),
   conflict: (message: string, code = "conflict") => new ApiError(409, code, message),
   payloadTooLarge: (message: string) => new ApiError(413, "payload_too_large", message),
   unsupportedMediaType: (expected: string) => new ApiError(415, "unsupported_media_type", `This endpoint accepts ${expected} request bodies.`),

@@ -220,7 +220,7 @@ export interface ListQuery extends PageQuery {
 export type NextPage = { page: number } | { starting_after: string };
 
 function badCursor(message: string) {
-  return errors.validation([{ field: "starting_after", message }], `The query is not valid: starting_after ${message}`);
+  return errors.invalidQuery("starting_after", message);
 }
 
 /**

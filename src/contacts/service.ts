@@ -86,7 +86,7 @@ function filterOf(q: { q?: string; email?: string; include_deleted?: boolean }):
   if (q.email !== undefined) return { emailKey: q.email.trim().toLowerCase() };
   if (q.q !== undefined) {
     const problem = textProblem(q.q, { kind: "line", maxLength: EMAIL_RULE.maxLength });
-    if (problem) throw errors.validation([{ field: "q", message: problem }], `The query is not valid: q ${problem}`);
+    if (problem) throw errors.invalidQuery("q", problem);
     const prefix = q.q.trim().toLowerCase();
     if (prefix !== "") return { prefix };
   }
@@ -104,7 +104,7 @@ export interface ListQuery extends PageQuery {
 export type NextPage = { page: number } | { starting_after: string };
 
 function badCursor(message: string) {
-  return errors.validation([{ field: "starting_after", message }], `The query is not valid: starting_after ${message}`);
+  return errors.invalidQuery("starting_after", message);
 }
 
 /**

@@ -243,5 +243,5 @@ export function nextPageQuery(parsed: ParsedList, perPage: number, next: NextPag
 }
 
 function badParam(field: string, message: string) {
-  return errors.validation([{ field, message }], `The query is not valid: ${field} ${message}`);
+  return errors.invalidQuery(field, message);
 }

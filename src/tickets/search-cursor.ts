@@ -17,7 +17,7 @@ export function encodeCursor(sort: TicketSort, key: SortKey): string {
 }
 
 function badCursor(message: string) {
-  return errors.validation([{ field: "cursor", message }], `The query is not valid: cursor ${message}`);
+  return errors.invalidQuery("cursor", message);
 }
 
 /**

@@ -22,7 +22,7 @@ export const MAX_TERMS = 16;
 export const MIN_PREFIX = 2;
 
 function invalid(message: string) {
-  return errors.validation([{ field: "q", message }], `The query is not valid: q ${message}`);
+  return errors.invalidQuery("q", message);
 }
 
 /**
